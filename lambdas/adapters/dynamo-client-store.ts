@@ -1,0 +1,143 @@
+import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { type LatestByClass, STATUS_CLASSES, type StatusClass, type StatusEventRecord } from '../core/client-status.js';
+import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../core/ports.js';
+
+/**
+ * Single-table layout (partition key `pk`, sort key `sk`, TTL attribute `expiresAt`):
+ *
+ * | item | pk | sk |
+ * |---|---|---|
+ * | client status | `CLIENT#<wabaId>` | `STATUS` |
+ * | timeline entry | `CLIENT#<wabaId>` | `EVENT#<event time ms, padded>#<eventId>` |
+ * | parked-message marker | `CLIENT#<wabaId>` | `PARKED#<first parked at>#<messageId>` |
+ * | send claim | `MSG#<messageId>` | `SEND` |
+ */
+export const clientPk = (wabaId: string): string => `CLIENT#${wabaId}`;
+export const STATUS_SK = 'STATUS';
+export const PARKED_PREFIX = 'PARKED#';
+export const classAttr = (cls: StatusClass): string => `cls_${cls}`;
+
+export const documentClient = (client: DynamoDBClient): DynamoDBDocumentClient =>
+  DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+
+export const latestFromItem = (item: Record<string, unknown> | undefined): LatestByClass => {
+  const latest: LatestByClass = {};
+  if (!item) return latest;
+  for (const cls of STATUS_CLASSES) {
+    const v = item[classAttr(cls)];
+    if (v && typeof v === 'object') latest[cls] = v as StatusEventRecord;
+  }
+  return latest;
+};
+
+const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
+
+export const clientFromItem = (item: Record<string, unknown>): ClientRecord => ({
+  wabaId: String(item.wabaId),
+  firstSeenAt: String(item.firstSeenAt),
+  latest: latestFromItem(item),
+  counters: {
+    parked: num(item.parkedTotal),
+    sent: num(item.sentTotal),
+    deadLettered: num(item.deadLetteredTotal),
+    ambiguousResends: num(item.ambiguousResends),
+  },
+});
+
+export class DynamoClientStore implements ClientStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async applyStatusEvent(wabaId: string, cls: StatusClass, record: StatusEventRecord): Promise<ApplyStatusEventResult> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: clientPk(wabaId), sk: STATUS_SK },
+          UpdateExpression: 'SET #cls = :rec, wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now), updatedAt = :now',
+          // The whole ordering guarantee: only a strictly later event of the same class replaces the stored one.
+          ConditionExpression: 'attribute_not_exists(#cls) OR #cls.orderKey < :key',
+          ExpressionAttributeNames: { '#cls': classAttr(cls) },
+          ExpressionAttributeValues: { ':rec': record, ':waba': wabaId, ':now': record.appliedAt, ':key': record.orderKey },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      return { before: latestFromItem(out.Attributes), written: true };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) {
+        // Refused: an equal or later event of this class is stored. Read what is there to explain it.
+        const current = await this.doc.send(
+          new GetCommand({ TableName: this.tableName, Key: { pk: clientPk(wabaId), sk: STATUS_SK }, ConsistentRead: true }),
+        );
+        return { before: latestFromItem(current.Item), written: false };
+      }
+      throw error;
+    }
+  }
+
+  async touchClient(wabaId: string, nowIso: string): Promise<LatestByClass> {
+    const out = await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: { pk: clientPk(wabaId), sk: STATUS_SK },
+        UpdateExpression: 'SET wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now)',
+        ExpressionAttributeValues: { ':waba': wabaId, ':now': nowIso },
+        ReturnValues: 'ALL_NEW',
+      }),
+    );
+    return latestFromItem(out.Attributes);
+  }
+
+  async putTimelineEntry(entry: TimelineEntry): Promise<void> {
+    const orderKey = `${Math.trunc(entry.eventTimeMs).toString().padStart(16, '0')}#${entry.eventId}`;
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: clientPk(entry.wabaId), sk: `EVENT#${orderKey}`, ...entry },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return; // already recorded: keep the first account
+      throw error;
+    }
+  }
+
+  async getClient(wabaId: string): Promise<ClientRecord | null> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: { pk: clientPk(wabaId), sk: STATUS_SK }, ConsistentRead: true }),
+    );
+    return out.Item ? clientFromItem(out.Item) : null;
+  }
+
+  async listTimeline(wabaId: string, limit: number): Promise<readonly TimelineEntry[]> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': clientPk(wabaId), ':prefix': 'EVENT#' },
+        ScanIndexForward: false,
+        Limit: limit,
+      }),
+    );
+    return (out.Items ?? []).map(({ pk: _pk, sk: _sk, ...rest }) => rest as unknown as TimelineEntry);
+  }
+
+  async oldestParkedAt(wabaId: string): Promise<string | null> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': clientPk(wabaId), ':prefix': PARKED_PREFIX },
+        ProjectionExpression: 'firstParkedAt',
+        Limit: 1,
+      }),
+    );
+    const first = out.Items?.[0];
+    return first && typeof first.firstParkedAt === 'string' ? first.firstParkedAt : null;
+  }
+}

@@ -1,0 +1,217 @@
+import { randomUUID } from 'node:crypto';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchGetCommand,
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import type { LatestByClass } from '../core/client-status.js';
+import { chunk } from '../core/concurrency.js';
+import type { ActivityRecorder, ClaimResult, ClientActivity, ClientStatusReader, SendLedger } from '../core/ports.js';
+import { clientPk, latestFromItem, PARKED_PREFIX, STATUS_SK } from './dynamo-client-store.js';
+
+const BATCH_GET_MAX = 100;
+const BATCH_WRITE_MAX = 25;
+
+/** Reads the status items of a batch's distinct clients with one strongly consistent BatchGetItem (per 100). */
+export class DynamoStatusReader implements ClientStatusReader {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async readLatest(wabaIds: readonly string[]): Promise<ReadonlyMap<string, LatestByClass>> {
+    const result = new Map<string, LatestByClass>();
+    for (const ids of chunk(wabaIds, BATCH_GET_MAX)) {
+      let keys: Record<string, unknown>[] | undefined = ids.map((w) => ({ pk: clientPk(w), sk: STATUS_SK }));
+      for (let round = 0; keys && keys.length > 0; round++) {
+        if (round === 5) throw new Error(`status read left ${keys.length} keys unprocessed`);
+        const out = await this.doc.send(
+          new BatchGetCommand({
+            RequestItems: {
+              [this.tableName]: { Keys: keys, ConsistentRead: true, ProjectionExpression: 'wabaId, cls_CONNECTED, cls_RECONNECTED, cls_OFFBOARDED, cls_REMOVED, cls_DELETED, cls_DISABLED' },
+            },
+          }),
+        );
+        for (const item of out.Responses?.[this.tableName] ?? []) result.set(String(item.wabaId), latestFromItem(item));
+        keys = out.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
+      }
+    }
+    return result;
+  }
+}
+
+const ledgerKey = (messageId: string) => ({ pk: `MSG#${messageId}`, sk: 'SEND' });
+
+/**
+ * Send claims in DynamoDB, one item per `messageId`:
+ * `SENDING` (with a lease) -> `SENT`, or back to `RELEASED` / `AMBIGUOUS` when the attempt failed.
+ * A claim succeeds only if nobody holds a live lease and the message was not sent.
+ */
+export class DynamoSendLedger implements SendLedger {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    /** How long a claim blocks others; longer than the Cloud API timeout. */
+    private readonly leaseMs: number,
+    private readonly retentionDays: number,
+  ) {}
+
+  async claim(messageId: string, wabaId: string, nowMs: number): Promise<ClaimResult> {
+    const token = randomUUID();
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: ledgerKey(messageId),
+          UpdateExpression: 'SET #state = :sending, #token = :token, leaseUntil = :lease, wabaId = :waba, expiresAt = :ttl ADD claims :one',
+          ConditionExpression:
+            'attribute_not_exists(pk) OR #state IN (:released, :ambiguous) OR (#state = :sending AND leaseUntil < :now)',
+          ExpressionAttributeNames: { '#state': 'state', '#token': 'token' },
+          ExpressionAttributeValues: {
+            ':sending': 'SENDING',
+            ':released': 'RELEASED',
+            ':ambiguous': 'AMBIGUOUS',
+            ':token': token,
+            ':lease': nowMs + this.leaseMs,
+            ':now': nowMs,
+            ':waba': wabaId,
+            ':ttl': Math.floor(nowMs / 1000) + this.retentionDays * 86_400,
+            ':one': 1,
+          },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      const previous = out.Attributes?.state;
+      // AMBIGUOUS: the last attempt got no answer. SENDING with an expired lease: a worker died mid-send.
+      return { outcome: 'claimed', token, resend: previous === 'AMBIGUOUS' || previous === 'SENDING' };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const current = await this.doc.send(
+        new GetCommand({ TableName: this.tableName, Key: ledgerKey(messageId), ConsistentRead: true }),
+      );
+      if (current.Item?.state === 'SENT') {
+        return { outcome: 'already-sent', wamid: typeof current.Item.wamid === 'string' ? current.Item.wamid : null };
+      }
+      return { outcome: 'in-flight' };
+    }
+  }
+
+  async markSent(messageId: string, token: string, wamid: string, nowMs: number): Promise<void> {
+    await this.#transition(messageId, token, 'SENT', { wamid, sentAt: new Date(nowMs).toISOString() });
+  }
+
+  async release(messageId: string, token: string): Promise<void> {
+    await this.#transition(messageId, token, 'RELEASED');
+  }
+
+  async markAmbiguous(messageId: string, token: string): Promise<void> {
+    await this.#transition(messageId, token, 'AMBIGUOUS');
+  }
+
+  async #transition(messageId: string, token: string, state: string, extra: Record<string, string> = {}): Promise<void> {
+    const names: Record<string, string> = { '#state': 'state', '#token': 'token' };
+    const values: Record<string, unknown> = { ':state': state, ':token': token };
+    let set = '#state = :state';
+    for (const [k, v] of Object.entries(extra)) {
+      names[`#${k}`] = k;
+      values[`:${k}`] = v;
+      set += `, #${k} = :${k}`;
+    }
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: ledgerKey(messageId),
+          UpdateExpression: `SET ${set} REMOVE leaseUntil`,
+          ConditionExpression: '#token = :token',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
+        }),
+      );
+    } catch (error) {
+      // The lease was taken over (this worker was too slow): the newer holder owns the item now.
+      if (error instanceof ConditionalCheckFailedException) return;
+      throw error;
+    }
+  }
+}
+
+/**
+ * Per-client counters (one UpdateItem per client per batch) and parked-message markers (BatchWriteItem), so the
+ * status route can report counts and the oldest parked message without a scan. Markers expire by TTL in case a
+ * delete is ever lost.
+ */
+export class DynamoActivityRecorder implements ActivityRecorder {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly markerTtlSeconds: number,
+  ) {}
+
+  async record(activity: readonly ClientActivity[], nowMs: number): Promise<void> {
+    const nowIso = new Date(nowMs).toISOString();
+    const writes: Record<string, unknown>[] = [];
+    for (const a of activity) {
+      for (const p of a.newlyParked) {
+        writes.push({
+          PutRequest: {
+            Item: {
+              pk: clientPk(a.wabaId),
+              sk: `${PARKED_PREFIX}${p.firstParkedAt}#${p.messageId}`,
+              messageId: p.messageId,
+              firstParkedAt: p.firstParkedAt,
+              expiresAt: Math.floor(Date.parse(p.firstParkedAt) / 1000) + this.markerTtlSeconds,
+            },
+          },
+        });
+      }
+      for (const p of a.unparked) {
+        writes.push({ DeleteRequest: { Key: { pk: clientPk(a.wabaId), sk: `${PARKED_PREFIX}${p.firstParkedAt}#${p.messageId}` } } });
+      }
+    }
+    await Promise.all([
+      ...activity
+        .filter((a) => a.parked + a.sent + a.deadLettered + a.ambiguousResends > 0)
+        .map((a) =>
+          this.doc.send(
+            new UpdateCommand({
+              TableName: this.tableName,
+              Key: { pk: clientPk(a.wabaId), sk: STATUS_SK },
+              UpdateExpression:
+                'SET wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now) ADD parkedTotal :p, sentTotal :s, deadLetteredTotal :d, ambiguousResends :a',
+              ExpressionAttributeValues: {
+                ':waba': a.wabaId,
+                ':now': nowIso,
+                ':p': a.parked,
+                ':s': a.sent,
+                ':d': a.deadLettered,
+                ':a': a.ambiguousResends,
+              },
+            }),
+          ),
+        ),
+      ...chunk(dedupeWrites(writes), BATCH_WRITE_MAX).map((batch) => this.#batchWrite(batch)),
+    ]);
+  }
+
+  async #batchWrite(batch: Record<string, unknown>[]): Promise<void> {
+    let pending: Record<string, unknown>[] | undefined = batch;
+    for (let round = 0; pending && pending.length > 0 && round < 3; round++) {
+      const out = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending as never } }));
+      pending = out.UnprocessedItems?.[this.tableName] as Record<string, unknown>[] | undefined;
+    }
+  }
+}
+
+/** BatchWriteItem refuses two requests for one key; keep the last. */
+const dedupeWrites = (writes: Record<string, unknown>[]): Record<string, unknown>[] => {
+  const byKey = new Map<string, Record<string, unknown>>();
+  for (const w of writes) {
+    const r = (w.PutRequest as { Item: { pk: string; sk: string } } | undefined)?.Item ?? (w.DeleteRequest as { Key: { pk: string; sk: string } }).Key;
+    byKey.set(`${r.pk}|${r.sk}`, w);
+  }
+  return [...byKey.values()];
+};

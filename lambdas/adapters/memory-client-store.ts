@@ -1,0 +1,66 @@
+import { type LatestByClass, type StatusClass, type StatusEventRecord, supersedes } from '../core/client-status.js';
+import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../core/ports.js';
+
+interface MemoryClient {
+  firstSeenAt: string;
+  latest: LatestByClass;
+  counters: { parked: number; sent: number; deadLettered: number; ambiguousResends: number };
+}
+
+/**
+ * In-memory {@link ClientStore} with the same semantics as the DynamoDB one (used by benchmarks to measure the
+ * handler without storage, and by unit tests that need many orderings quickly).
+ */
+export class MemoryClientStore implements ClientStore {
+  readonly clients = new Map<string, MemoryClient>();
+  readonly timeline = new Map<string, Map<string, TimelineEntry>>();
+  readonly parked = new Map<string, Map<string, string>>();
+
+  #client(wabaId: string, nowIso: string): MemoryClient {
+    let c = this.clients.get(wabaId);
+    if (!c) {
+      c = { firstSeenAt: nowIso, latest: {}, counters: { parked: 0, sent: 0, deadLettered: 0, ambiguousResends: 0 } };
+      this.clients.set(wabaId, c);
+    }
+    return c;
+  }
+
+  async applyStatusEvent(wabaId: string, cls: StatusClass, record: StatusEventRecord): Promise<ApplyStatusEventResult> {
+    const c = this.#client(wabaId, record.appliedAt);
+    const before = { ...c.latest };
+    if (!supersedes(c.latest[cls], record.orderKey)) return { before, written: false };
+    c.latest = { ...c.latest, [cls]: record };
+    return { before, written: true };
+  }
+
+  async touchClient(wabaId: string, nowIso: string): Promise<LatestByClass> {
+    return { ...this.#client(wabaId, nowIso).latest };
+  }
+
+  async putTimelineEntry(entry: TimelineEntry): Promise<void> {
+    let t = this.timeline.get(entry.wabaId);
+    if (!t) this.timeline.set(entry.wabaId, (t = new Map()));
+    const key = `${entry.eventTimeMs.toString().padStart(16, '0')}#${entry.eventId}`;
+    if (!t.has(key)) t.set(key, entry);
+  }
+
+  async getClient(wabaId: string): Promise<ClientRecord | null> {
+    const c = this.clients.get(wabaId);
+    return c ? { wabaId, firstSeenAt: c.firstSeenAt, latest: { ...c.latest }, counters: { ...c.counters } } : null;
+  }
+
+  async listTimeline(wabaId: string, limit: number): Promise<readonly TimelineEntry[]> {
+    const t = this.timeline.get(wabaId);
+    if (!t) return [];
+    return [...t.entries()]
+      .sort(([a], [b]) => (a < b ? 1 : -1))
+      .slice(0, limit)
+      .map(([, e]) => e);
+  }
+
+  async oldestParkedAt(wabaId: string): Promise<string | null> {
+    const p = this.parked.get(wabaId);
+    if (!p || p.size === 0) return null;
+    return [...p.values()].sort()[0] ?? null;
+  }
+}

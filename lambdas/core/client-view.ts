@@ -1,0 +1,89 @@
+import { type ClientStatus, type DisconnectionInfo, deriveStatus, STATUS_CLASSES } from './client-status.js';
+import { NotFoundError } from './errors.js';
+import type { ClientRecord, ClientStore, TimelineEntry } from './ports.js';
+
+/** The JSON answered by `GET /clients/{wabaId}`. */
+export interface ClientView {
+  readonly wabaId: string;
+  readonly status: ClientStatus;
+  /** When the relay applied the event that set the status (null: no status event yet, treated as CONNECTED). */
+  readonly since: string | null;
+  readonly setBy: { readonly event: string; readonly eventTime: string; readonly eventId: string } | null;
+  readonly disconnection: DisconnectionInfo | null;
+  readonly firstSeenAt: string;
+  readonly latestByClass: Readonly<Record<string, { event: string; eventTime: string }>>;
+  readonly messages: {
+    readonly parked: number;
+    readonly sent: number;
+    readonly deadLettered: number;
+    readonly ambiguousResends: number;
+    readonly oldestParkedAgeSeconds: number | null;
+  };
+  readonly timeline: readonly {
+    readonly event: string;
+    readonly eventTime: string;
+    readonly receivedAt: string;
+    readonly effect: string;
+    readonly statusBefore: ClientStatus;
+    readonly statusAfter: ClientStatus;
+    readonly detail?: Readonly<Record<string, unknown>>;
+  }[];
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+export const toClientView = (
+  client: ClientRecord,
+  timeline: readonly TimelineEntry[],
+  skewMs: number,
+  nowMs: number,
+  oldestParkedAt: string | null = null,
+): ClientView => {
+  const derived = deriveStatus(client.latest, skewMs);
+  const latestByClass: Record<string, { event: string; eventTime: string }> = {};
+  for (const cls of STATUS_CLASSES) {
+    const r = client.latest[cls];
+    if (r) latestByClass[cls] = { event: r.event, eventTime: iso(r.eventTimeMs) };
+  }
+  const removed = client.latest.REMOVED;
+  return {
+    wabaId: client.wabaId,
+    status: derived.status,
+    since: derived.setBy?.appliedAt ?? null,
+    setBy: derived.setBy
+      ? { event: derived.setBy.event, eventTime: iso(derived.setBy.eventTimeMs), eventId: derived.setBy.eventId }
+      : null,
+    disconnection: derived.status === 'REMOVED' && removed?.disconnection ? removed.disconnection : null,
+    firstSeenAt: client.firstSeenAt,
+    latestByClass,
+    messages: {
+      ...client.counters,
+      oldestParkedAgeSeconds:
+        oldestParkedAt === null ? null : Math.max(0, Math.round((nowMs - Date.parse(oldestParkedAt)) / 1000)),
+    },
+    timeline: timeline.map((e) => ({
+      event: e.event,
+      eventTime: iso(e.eventTimeMs),
+      receivedAt: e.receivedAt,
+      effect: e.effect,
+      statusBefore: e.statusBefore,
+      statusAfter: e.statusAfter,
+      ...(e.detail ? { detail: e.detail } : {}),
+    })),
+  };
+};
+
+/** `GET /clients/{wabaId}`: two key lookups and two short queries, never a scan. */
+export const readClientView = async (
+  store: Pick<ClientStore, 'getClient' | 'listTimeline' | 'oldestParkedAt'>,
+  wabaId: string,
+  options: { readonly skewMs: number; readonly nowMs: number; readonly timelineLimit?: number },
+): Promise<ClientView> => {
+  const [client, timeline, oldest] = await Promise.all([
+    store.getClient(wabaId),
+    store.listTimeline(wabaId, options.timelineLimit ?? 20),
+    store.oldestParkedAt(wabaId),
+  ]);
+  if (!client) throw new NotFoundError(`no events received for WABA ${wabaId}`);
+  return toClientView(client, timeline, options.skewMs, options.nowMs, oldest);
+};

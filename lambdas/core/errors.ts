@@ -1,0 +1,20 @@
+/** Domain errors. `lambdas/handlers/http.ts` is the one place that maps them to HTTP status codes. */
+export class BadRequestError extends Error {
+  override readonly name = 'BadRequestError';
+}
+export class SignatureError extends Error {
+  override readonly name = 'SignatureError';
+}
+export class ForbiddenError extends Error {
+  override readonly name = 'ForbiddenError';
+}
+export class PayloadTooLargeError extends Error {
+  override readonly name = 'PayloadTooLargeError';
+}
+export class NotFoundError extends Error {
+  override readonly name = 'NotFoundError';
+}
+/** Configuration that is missing or wrong; raised at start-up so a misconfigured function never serves. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}

@@ -1,0 +1,330 @@
+import { deriveStatus, type ClientStatus } from './client-status.js';
+import { classifyCloudApiResult, type CloudApiError, type SendVerdict } from './cloud-api-result.js';
+import { mapLimit } from './concurrency.js';
+import { type OutboundEnvelope, parseEnvelope } from './envelope.js';
+import {
+  type DeadLetterReason,
+  type DecisionPolicy,
+  decide,
+  expiry,
+  parkAttributes,
+  parkDecision,
+  type ParkState,
+  readParkState,
+} from './outbound-decision.js';
+import { retryDelay } from './park-schedule.js';
+import type {
+  ActivityRecorder,
+  ClientActivity,
+  ClientStatusReader,
+  CloudApi,
+  OutboundQueues,
+  QueueMessage,
+  SendLedger,
+  Telemetry,
+  TokenProvider,
+} from './ports.js';
+
+/** One SQS record as the consumer sees it. */
+export interface OutboundRecord {
+  readonly id: string;
+  readonly body: string;
+  readonly attributes: Readonly<Record<string, string | undefined>>;
+}
+
+/** The JSON body written to the dead-letter queue. */
+export interface DeadLetterBody {
+  readonly reason: DeadLetterReason;
+  readonly detail: string;
+  readonly deadLetteredAt: string;
+  /** The envelope as enqueued; for `invalid-envelope`, the raw body text. */
+  readonly envelope: OutboundEnvelope | string;
+  readonly cloudApiError?: CloudApiError & { readonly httpStatus?: number };
+  readonly parkCount: number;
+  readonly sendAttempts: number;
+  readonly firstParkedAt: string | null;
+}
+
+export interface OutboundServiceOptions extends DecisionPolicy {
+  readonly statuses: ClientStatusReader;
+  readonly ledger: SendLedger;
+  readonly activity: ActivityRecorder;
+  readonly queues: OutboundQueues;
+  readonly cloudApi: CloudApi;
+  readonly tokens: TokenProvider;
+  readonly telemetry: Telemetry;
+  readonly maxSendAttempts: number;
+  readonly reconnectSkewMs: number;
+  readonly now?: () => number;
+  /** Cloud API calls in flight at once per batch. */
+  readonly sendConcurrency?: number;
+}
+
+type Outcome =
+  | { kind: 'done'; sent?: boolean; ambiguousResend?: boolean }
+  | { kind: 'park'; message: QueueMessage; newlyParked: boolean }
+  | { kind: 'dead-letter'; message: QueueMessage }
+  | { kind: 'retry-later' };
+
+interface Item {
+  readonly record: OutboundRecord;
+  readonly envelope: OutboundEnvelope | null;
+  readonly state: ParkState;
+  outcome?: Outcome;
+}
+
+/**
+ * Processes one SQS batch: a status read per distinct client, then send, park or dead-letter for each message.
+ * Returns the ids of the records that must come back (partial batch response); every other record was sent,
+ * parked (the delay-queue send succeeded) or dead-lettered (the dead-letter send succeeded).
+ */
+export class OutboundService {
+  readonly #o: OutboundServiceOptions & { now: () => number };
+
+  constructor(options: OutboundServiceOptions) {
+    this.#o = { now: Date.now, ...options };
+  }
+
+  async processBatch(records: readonly OutboundRecord[]): Promise<{ failedIds: string[] }> {
+    const nowMs = this.#o.now();
+    const items: Item[] = records.map((record) => {
+      const parsed = parseEnvelope(record.body);
+      const state = readParkState(record.attributes);
+      if (!parsed.ok) {
+        this.#o.telemetry.warn('invalid envelope dead-lettered', { sqsMessageId: record.id, problem: parsed.problem });
+        return { record, envelope: null, state, outcome: this.#deadLetter(record, record.body, state, 'invalid-envelope', parsed.problem, nowMs) };
+      }
+      return { record, envelope: parsed.envelope, state };
+    });
+
+    const valid = items.filter((i) => i.envelope !== null);
+    const wabaIds = [...new Set(valid.map((i) => (i.envelope as OutboundEnvelope).wabaId))];
+    let statuses: ReadonlyMap<string, ClientStatus> | null = null;
+    if (wabaIds.length > 0) {
+      try {
+        const latest = await this.#o.statuses.readLatest(wabaIds);
+        statuses = new Map(wabaIds.map((w) => [w, deriveStatus(latest.get(w) ?? {}, this.#o.reconnectSkewMs).status]));
+      } catch (error) {
+        this.#o.telemetry.error('client status read failed; batch retried', { error: String(error), clients: wabaIds.length });
+        for (const i of valid) i.outcome = { kind: 'retry-later' };
+      }
+    }
+
+    if (statuses) {
+      const toSend: Item[] = [];
+      for (const item of valid) {
+        const envelope = item.envelope as OutboundEnvelope;
+        const status = statuses.get(envelope.wabaId) ?? 'CONNECTED';
+        const d = decide(status, envelope, item.state, nowMs, this.#o);
+        if (d.action === 'send') toSend.push(item);
+        else if (d.action === 'park') item.outcome = this.#park(item, d.next, d.delaySeconds);
+        else item.outcome = this.#deadLetter(item.record, envelope, item.state, d.reason, d.detail, nowMs);
+      }
+      await mapLimit(toSend, this.#o.sendConcurrency ?? 10, async (item) => {
+        item.outcome = await this.#send(item, nowMs);
+      });
+    }
+
+    return { failedIds: await this.#complete(items, nowMs) };
+  }
+
+  #park(item: Item, next: ParkState, delaySeconds: number): Outcome {
+    return {
+      kind: 'park',
+      newlyParked: item.state.firstParkedAt === null,
+      message: { id: item.record.id, body: item.record.body, delaySeconds, attributes: parkAttributes(next) },
+    };
+  }
+
+  #deadLetter(
+    record: OutboundRecord,
+    envelope: OutboundEnvelope | string,
+    state: ParkState,
+    reason: DeadLetterReason,
+    detail: string,
+    nowMs: number,
+    cloudApiError?: DeadLetterBody['cloudApiError'],
+  ): Outcome {
+    const body: DeadLetterBody = {
+      reason,
+      detail,
+      deadLetteredAt: new Date(nowMs).toISOString(),
+      envelope,
+      ...(cloudApiError ? { cloudApiError } : {}),
+      parkCount: state.parkCount,
+      sendAttempts: state.sendAttempts,
+      firstParkedAt: state.firstParkedAt,
+    };
+    return {
+      kind: 'dead-letter',
+      message: { id: record.id, body: JSON.stringify(body), attributes: { reason, ...(typeof envelope === 'string' ? {} : { wabaId: envelope.wabaId }) } },
+    };
+  }
+
+  async #send(item: Item, nowMs: number): Promise<Outcome> {
+    const envelope = item.envelope as OutboundEnvelope;
+    const { ledger, telemetry } = this.#o;
+    const log = { messageId: envelope.messageId, wabaId: envelope.wabaId, sqsMessageId: item.record.id };
+    let claim;
+    let token;
+    try {
+      token = await this.#o.tokens.tokenFor(envelope.wabaId);
+      claim = await ledger.claim(envelope.messageId, envelope.wabaId, nowMs);
+    } catch (error) {
+      telemetry.error('send preparation failed; message retried', { ...log, error: String(error) });
+      return { kind: 'retry-later' };
+    }
+    if (claim.outcome === 'already-sent') {
+      telemetry.count('DuplicateSuppressed');
+      telemetry.info('already sent; not sending again', { ...log, wamid: claim.wamid });
+      return { kind: 'done' };
+    }
+    if (claim.outcome === 'in-flight') {
+      telemetry.info('another worker is sending this message; retried later', log);
+      return { kind: 'retry-later' };
+    }
+    if (claim.resend) {
+      telemetry.count('AmbiguousResends');
+      telemetry.warn('sending again after an attempt that got no answer', log);
+    }
+
+    const result = await this.#o.cloudApi.send(envelope.phoneNumberId, envelope.payload, token);
+    const verdict: SendVerdict = classifyCloudApiResult(result);
+    telemetry.count('CloudApiCalls', 1, { verdict: verdict.verdict });
+
+    if (verdict.verdict === 'sent') {
+      await this.#markSent(envelope.messageId, claim.token, verdict.wamid, log);
+      telemetry.info('message sent', { ...log, wamid: verdict.wamid, parkCount: item.state.parkCount });
+      return { kind: 'done', sent: true, ambiguousResend: claim.resend };
+    }
+
+    // Not accepted: free the claim so a later attempt may send (or mark it ambiguous when Meta may have it).
+    try {
+      if (verdict.verdict === 'retry' && verdict.ambiguous) await ledger.markAmbiguous(envelope.messageId, claim.token);
+      else await ledger.release(envelope.messageId, claim.token);
+    } catch (error) {
+      telemetry.warn('could not release send claim; it expires with its lease', { ...log, error: String(error) });
+    }
+
+    if (verdict.verdict === 'park') {
+      telemetry.count('ParkedByCloudApiHint');
+      telemetry.info('Cloud API says the number is not connected; parking', { ...log, why: verdict.why });
+      const expired = expiry(envelope, item.state, nowMs, this.#o.maxParkSeconds);
+      if (expired) return this.#deadLetter(item.record, envelope, item.state, 'expired', expired, nowMs);
+      const d = parkDecision(item.state, nowMs, this.#o);
+      return d.action === 'park' ? this.#park(item, d.next, d.delaySeconds) : { kind: 'retry-later' };
+    }
+
+    const apiError =
+      result.kind === 'http-error' ? { ...(result.error ?? {}), httpStatus: result.status } : undefined;
+    if (verdict.verdict === 'reject') {
+      telemetry.warn('Cloud API rejected the message', { ...log, why: verdict.why, fbtraceId: apiError?.fbtraceId });
+      return this.#deadLetter(item.record, envelope, item.state, 'rejected-by-cloud-api', verdict.why, nowMs, apiError);
+    }
+
+    // retry: back off through the delay queue, carrying the attempt count.
+    const attempts = item.state.sendAttempts + 1;
+    if (attempts >= this.#o.maxSendAttempts) {
+      const detail = `gave up after ${attempts} attempts; last: ${verdict.why}`;
+      return this.#deadLetter(item.record, envelope, { ...item.state, sendAttempts: attempts }, 'rejected-by-cloud-api', detail, nowMs, apiError);
+    }
+    const expired = expiry(envelope, item.state, nowMs, this.#o.maxParkSeconds);
+    if (expired) return this.#deadLetter(item.record, envelope, item.state, 'expired', expired, nowMs);
+    telemetry.count('SendRetries');
+    telemetry.info('send failed; retrying later', { ...log, why: verdict.why, attempts });
+    const next: ParkState = { ...item.state, sendAttempts: attempts };
+    return {
+      kind: 'park',
+      newlyParked: false,
+      message: {
+        id: item.record.id,
+        body: item.record.body,
+        delaySeconds: retryDelay(attempts - 1, verdict.minDelaySeconds, this.#o.random),
+        attributes: parkAttributes(next),
+      },
+    };
+  }
+
+  /** The message went out: record it, trying hard, because a lost record could allow a second send. */
+  async #markSent(messageId: string, token: string, wamid: string, log: Record<string, unknown>): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#o.ledger.markSent(messageId, token, wamid, this.#o.now());
+        return;
+      } catch (error) {
+        if (attempt >= 3) {
+          // Still acknowledged: re-sending would be worse than a ledger entry that expires with its lease.
+          this.#o.telemetry.error('sent, but could not record it', { ...log, wamid, error: String(error) });
+          this.#o.telemetry.count('SendRecordFailures');
+          return;
+        }
+      }
+    }
+  }
+
+  async #complete(items: readonly Item[], nowMs: number): Promise<string[]> {
+    const parks = items.flatMap((i) => (i.outcome?.kind === 'park' ? [i.outcome.message] : []));
+    const deadLetters = items.flatMap((i) => (i.outcome?.kind === 'dead-letter' ? [i.outcome.message] : []));
+    const [parkFailed, dlFailed] = await Promise.all([
+      parks.length > 0 ? this.#o.queues.park(parks) : Promise.resolve(new Set<string>()),
+      deadLetters.length > 0 ? this.#o.queues.deadLetter(deadLetters) : Promise.resolve(new Set<string>()),
+    ]);
+    const failed: string[] = [];
+    const activity = new Map<string, { parked: number; sent: number; deadLettered: number; ambiguousResends: number; newlyParked: { messageId: string; firstParkedAt: string }[]; unparked: { messageId: string; firstParkedAt: string }[] }>();
+    const act = (wabaId: string) => {
+      let a = activity.get(wabaId);
+      if (!a) activity.set(wabaId, (a = { parked: 0, sent: 0, deadLettered: 0, ambiguousResends: 0, newlyParked: [], unparked: [] }));
+      return a;
+    };
+    let parked = 0;
+    let sent = 0;
+    let deadLettered = 0;
+    for (const item of items) {
+      const o = item.outcome;
+      const id = item.record.id;
+      if (!o || o.kind === 'retry-later' || (o.kind === 'park' && parkFailed.has(id)) || (o.kind === 'dead-letter' && dlFailed.has(id))) {
+        failed.push(id);
+        continue;
+      }
+      const env = item.envelope;
+      if (o.kind === 'dead-letter') deadLettered++;
+      if (o.kind === 'park') parked++;
+      if (o.kind === 'done' && o.sent) sent++;
+      if (!env) continue;
+      const a = act(env.wabaId);
+      const leftPark = item.state.firstParkedAt !== null && o.kind !== 'park';
+      if (leftPark) a.unparked.push({ messageId: env.messageId, firstParkedAt: item.state.firstParkedAt as string });
+      if (o.kind === 'park' && o.newlyParked) {
+        a.parked++;
+        a.newlyParked.push({ messageId: env.messageId, firstParkedAt: o.message.attributes?.['relay-first-parked-at'] ?? new Date(nowMs).toISOString() });
+      }
+      if (o.kind === 'done' && o.sent) {
+        a.sent++;
+        if (o.ambiguousResend) a.ambiguousResends++;
+      }
+      if (o.kind === 'dead-letter') a.deadLettered++;
+    }
+    const t = this.#o.telemetry;
+    t.count('MessagesSent', sent);
+    t.count('MessagesParked', parked);
+    t.count('MessagesDeadLettered', deadLettered);
+    t.count('BatchItemFailures', failed.length);
+    for (const item of items) {
+      if (item.state.firstParkedAt && item.outcome?.kind === 'done' && item.outcome.sent) {
+        t.count('ResumedAfterParkSeconds', Math.round((nowMs - Date.parse(item.state.firstParkedAt)) / 1000));
+      }
+    }
+    const changes = [...activity.entries()]
+      .map(([wabaId, a]) => ({ wabaId, ...a }) satisfies ClientActivity)
+      .filter((a) => a.parked + a.sent + a.deadLettered + a.ambiguousResends + a.newlyParked.length + a.unparked.length > 0);
+    if (changes.length > 0) {
+      try {
+        await this.#o.activity.record(changes, nowMs);
+      } catch (error) {
+        t.warn('client counters not updated', { error: String(error) });
+      }
+    }
+    if (parkFailed.size + dlFailed.size > 0) t.error('queue send failed; messages kept for retry', { park: parkFailed.size, deadLetter: dlFailed.size });
+    return failed;
+  }
+}

@@ -1,0 +1,155 @@
+import type { ClientStatus, EventEffect, LatestByClass, StatusClass, StatusEventRecord } from './client-status.js';
+import type { CloudApiResult } from './cloud-api-result.js';
+
+/** What the relay knows about one client WABA. */
+export interface ClientRecord {
+  readonly wabaId: string;
+  readonly firstSeenAt: string;
+  readonly latest: LatestByClass;
+  readonly counters: ClientCounters;
+}
+
+export interface ClientCounters {
+  readonly parked: number;
+  readonly sent: number;
+  readonly deadLettered: number;
+  readonly ambiguousResends: number;
+}
+
+export interface TimelineEntry {
+  readonly wabaId: string;
+  readonly eventId: string;
+  readonly event: string;
+  readonly eventTimeMs: number;
+  readonly receivedAt: string;
+  readonly statusClass: StatusClass | null;
+  readonly effect: EventEffect;
+  readonly statusBefore: ClientStatus;
+  readonly statusAfter: ClientStatus;
+  readonly detail?: Readonly<Record<string, unknown>>;
+  /** Epoch seconds after which the store may delete the entry. */
+  readonly expiresAt: number;
+}
+
+export interface ApplyStatusEventResult {
+  /** The class records as they were just before this write (or as found when the write was refused). */
+  readonly before: LatestByClass;
+  /** True when this event became the latest of its class. */
+  readonly written: boolean;
+}
+
+/** Durable client status. Every method either completes or throws; none leaves a half-applied event. */
+export interface ClientStore {
+  /** Makes `record` the latest of its class unless an equal or later one is stored (a conditional write). */
+  applyStatusEvent(wabaId: string, cls: StatusClass, record: StatusEventRecord): Promise<ApplyStatusEventResult>;
+  /** Creates the client if it is new (for events that do not change status); returns its class records. */
+  touchClient(wabaId: string, nowIso: string): Promise<LatestByClass>;
+  /** Records an event in the client's timeline; recording the same event id twice keeps the first. */
+  putTimelineEntry(entry: TimelineEntry): Promise<void>;
+  getClient(wabaId: string): Promise<ClientRecord | null>;
+  /** Most recent first. */
+  listTimeline(wabaId: string, limit: number): Promise<readonly TimelineEntry[]>;
+  /** First-parked time (ISO-8601) of the client's longest-parked message still waiting, or null. */
+  oldestParkedAt(wabaId: string): Promise<string | null>;
+}
+
+/** A change forwarded to the inbound-events queue. */
+export interface InboundEvent {
+  readonly dedupeId: string;
+  readonly wabaId: string | null;
+  readonly field: string;
+  readonly entryTime: number | null;
+  readonly value?: unknown;
+  readonly problem?: string;
+  readonly raw?: unknown;
+  readonly receivedAt: string;
+}
+
+export interface InboundEventSink {
+  /** Resolves only when every event is durably queued; throws otherwise. */
+  forward(events: readonly InboundEvent[]): Promise<void>;
+}
+
+/** Counters and structured logs, without tying the domain to a library. */
+export interface Telemetry {
+  count(metric: string, value?: number, dimensions?: Readonly<Record<string, string>>): void;
+  info(message: string, fields?: Readonly<Record<string, unknown>>): void;
+  warn(message: string, fields?: Readonly<Record<string, unknown>>): void;
+  error(message: string, fields?: Readonly<Record<string, unknown>>): void;
+}
+
+export const silentTelemetry: Telemetry = {
+  count: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
+
+export interface Clock {
+  now(): number;
+}
+export const systemClock: Clock = { now: () => Date.now() };
+
+// ---------------------------------------------------------------------------------------------------------------
+// Outbound side
+
+/** Reads the status records of several clients at once (one request per batch, strongly consistent). */
+export interface ClientStatusReader {
+  readLatest(wabaIds: readonly string[]): Promise<ReadonlyMap<string, LatestByClass>>;
+}
+
+export type ClaimResult =
+  /** This worker may send. `resend` is true when an earlier attempt may already have reached Meta. */
+  | { readonly outcome: 'claimed'; readonly token: string; readonly resend: boolean }
+  | { readonly outcome: 'already-sent'; readonly wamid: string | null }
+  /** Another worker is sending this message right now. */
+  | { readonly outcome: 'in-flight' };
+
+/** The exactly-once guard around the Cloud API call, keyed by the upstream `messageId`. */
+export interface SendLedger {
+  claim(messageId: string, wabaId: string, nowMs: number): Promise<ClaimResult>;
+  markSent(messageId: string, token: string, wamid: string, nowMs: number): Promise<void>;
+  /** The send failed in a way that proves Meta did not accept it: another attempt may send. */
+  release(messageId: string, token: string): Promise<void>;
+  /** Meta may have accepted the message (no answer): a later attempt sends again and is counted as a resend. */
+  markAmbiguous(messageId: string, token: string): Promise<void>;
+}
+
+/** What one batch did for one client; written as a single counter update (observability, best effort). */
+export interface ClientActivity {
+  readonly wabaId: string;
+  readonly parked: number;
+  readonly sent: number;
+  readonly deadLettered: number;
+  readonly ambiguousResends: number;
+  /** Messages parked for the first time: a marker is kept until they leave, for the oldest-parked age. */
+  readonly newlyParked: readonly { readonly messageId: string; readonly firstParkedAt: string }[];
+  /** Parked messages that left (sent or dead-lettered): their markers go. */
+  readonly unparked: readonly { readonly messageId: string; readonly firstParkedAt: string }[];
+}
+
+export interface ActivityRecorder {
+  record(activity: readonly ClientActivity[], nowMs: number): Promise<void>;
+}
+
+export interface QueueMessage {
+  readonly id: string;
+  readonly body: string;
+  readonly delaySeconds?: number;
+  readonly attributes?: Readonly<Record<string, string>>;
+}
+
+export interface OutboundQueues {
+  /** Sends to the delay queue; returns the ids that were NOT accepted. */
+  park(messages: readonly QueueMessage[]): Promise<ReadonlySet<string>>;
+  /** Sends to the dead-letter queue; returns the ids that were NOT accepted. */
+  deadLetter(messages: readonly QueueMessage[]): Promise<ReadonlySet<string>>;
+}
+
+export interface CloudApi {
+  send(phoneNumberId: string, payload: Readonly<Record<string, unknown>>, token: string): Promise<CloudApiResult>;
+}
+
+export interface TokenProvider {
+  tokenFor(wabaId: string): Promise<string>;
+}

@@ -1,0 +1,177 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { classifyAccountEvent, type DisconnectionInfo, type StatusClass } from './client-status.js';
+import { stableStringify } from './stable-json.js';
+
+export const WABA_OBJECT = 'whatsapp_business_account';
+export const ACCOUNT_UPDATE = 'account_update';
+/** Meta's documented maximum number of updates in one POST. */
+export const MAX_CHANGES_PER_POST = 1000;
+
+/** Ids come as strings, but a number must not break the receiver. */
+const id = z.union([z.string().min(1), z.number().int().nonnegative()]).transform(String);
+
+/** Unix seconds as a number or a numeric string; values above 10^12 are milliseconds. Normalised to ms. */
+export const webhookTime = z
+  .union([z.number().finite(), z.string().regex(/^\s*\d+(\.\d+)?\s*$/)])
+  .transform((t) => Number(t))
+  .refine((t) => t > 0, 'time must be positive')
+  .transform((t) => Math.round(t > 1e12 ? t : t * 1000));
+
+const change = z.looseObject({ field: z.string().min(1), value: z.unknown() });
+
+const entry = z.looseObject({
+  id,
+  time: z.unknown().optional(),
+  changes: z.array(z.unknown()).optional(),
+});
+
+const body = z.looseObject({
+  object: z.string(),
+  entry: z.array(z.unknown()),
+});
+
+const banState = z
+  .union([z.string(), z.array(z.string())])
+  .transform((s) => (Array.isArray(s) ? s[0] : s))
+  .optional()
+  .catch(undefined);
+
+const accountUpdateValue = z.looseObject({
+  event: z.string().min(1),
+  waba_info: z.looseObject({ waba_id: id.optional() }).optional().catch(undefined),
+  disconnection_info: z
+    .looseObject({ reason: z.string().optional(), initiated_by: z.string().optional() })
+    .optional()
+    .catch(undefined),
+  ban_info: z.looseObject({ waba_ban_state: banState }).optional().catch(undefined),
+  phone_number: z.union([z.string(), z.number()]).transform(String).optional().catch(undefined),
+});
+
+export interface AccountUpdate {
+  readonly kind: 'account_update';
+  readonly wabaId: string;
+  readonly entryId: string;
+  readonly eventTimeMs: number;
+  readonly event: string;
+  /** Deterministic id of this event: the same change delivered twice has the same id. */
+  readonly eventId: string;
+  readonly statusClass: StatusClass | null;
+  readonly disconnection?: DisconnectionInfo;
+  readonly banState?: string;
+  readonly phoneNumber?: string;
+  /** Properties of `value` this version does not know; recorded, never rejected. */
+  readonly unknownProperties: readonly string[];
+}
+
+/** A change of any other field (`messages`, `smb_message_echoes`, ...), forwarded as it came. */
+export interface ForwardedChange {
+  readonly kind: 'forward';
+  readonly wabaId: string;
+  readonly field: string;
+  readonly entryTimeMs: number | null;
+  readonly value: unknown;
+  readonly dedupeId: string;
+}
+
+/** A change that could not be read (no field, account_update without event or time, ...). Kept, never dropped. */
+export interface UnreadableChange {
+  readonly kind: 'unreadable';
+  readonly wabaId: string | null;
+  readonly problem: string;
+  readonly raw: unknown;
+  readonly dedupeId: string;
+}
+
+export type ParsedChange = AccountUpdate | ForwardedChange | UnreadableChange;
+
+export type ParsedWebhook =
+  | { readonly kind: 'ignored'; readonly object: string }
+  | { readonly kind: 'changes'; readonly changes: readonly ParsedChange[] }
+  | { readonly kind: 'invalid'; readonly problem: string };
+
+const KNOWN_VALUE_KEYS = new Set(['event', 'waba_info', 'disconnection_info', 'ban_info', 'phone_number']);
+
+const digest = (...parts: readonly string[]): string =>
+  createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
+
+const firstIssue = (error: z.ZodError): string => {
+  const issue = error.issues[0];
+  return issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid';
+};
+
+/**
+ * Reads every entry and every change of a parsed (and already verified) webhook body.
+ * Never throws for content: what cannot be read becomes an {@link UnreadableChange}.
+ */
+export const parseWebhook = (json: unknown): ParsedWebhook => {
+  const top = body.safeParse(json);
+  if (!top.success) {
+    if (json && typeof json === 'object' && 'object' in json && (json as { object: unknown }).object !== WABA_OBJECT) {
+      return { kind: 'ignored', object: String((json as { object: unknown }).object) };
+    }
+    return { kind: 'invalid', problem: firstIssue(top.error) };
+  }
+  if (top.data.object !== WABA_OBJECT) return { kind: 'ignored', object: top.data.object };
+
+  const changes: ParsedChange[] = [];
+  top.data.entry.forEach((rawEntry, entryIndex) => {
+    const e = entry.safeParse(rawEntry);
+    if (!e.success) {
+      changes.push(unreadable(null, `entry[${entryIndex}] ${firstIssue(e.error)}`, rawEntry));
+      return;
+    }
+    const time = webhookTime.safeParse(e.data.time);
+    const entryTimeMs = time.success ? time.data : null;
+    (e.data.changes ?? []).forEach((rawChange, changeIndex) => {
+      changes.push(readChange(e.data.id, entryTimeMs, rawChange, `entry[${entryIndex}].changes[${changeIndex}]`));
+    });
+  });
+  return { kind: 'changes', changes };
+};
+
+const unreadable = (wabaId: string | null, problem: string, raw: unknown): UnreadableChange => ({
+  kind: 'unreadable',
+  wabaId,
+  problem,
+  raw,
+  dedupeId: digest('unreadable', wabaId ?? '', stableStringify(raw)),
+});
+
+const readChange = (entryId: string, entryTimeMs: number | null, rawChange: unknown, where: string): ParsedChange => {
+  const c = change.safeParse(rawChange);
+  if (!c.success) return unreadable(entryId, `${where} ${firstIssue(c.error)}`, rawChange);
+  const { field, value } = c.data;
+  if (field !== ACCOUNT_UPDATE) {
+    return {
+      kind: 'forward',
+      wabaId: entryId,
+      field,
+      entryTimeMs,
+      value,
+      dedupeId: digest('forward', entryId, field, String(entryTimeMs ?? ''), stableStringify(value)),
+    };
+  }
+  const v = accountUpdateValue.safeParse(value);
+  if (!v.success) return unreadable(entryId, `${where}.value ${firstIssue(v.error)}`, rawChange);
+  if (entryTimeMs === null) return unreadable(entryId, `${where}: entry has no usable time`, rawChange);
+  const wabaId = v.data.waba_info?.waba_id ?? entryId;
+  const ban = v.data.ban_info?.waba_ban_state;
+  const info = v.data.disconnection_info;
+  return {
+    kind: 'account_update',
+    wabaId,
+    entryId,
+    eventTimeMs: entryTimeMs,
+    event: v.data.event,
+    eventId: digest(ACCOUNT_UPDATE, wabaId, String(entryTimeMs), stableStringify(value)),
+    statusClass: classifyAccountEvent(v.data.event, ban),
+    ...(info ? { disconnection: compact({ reason: info.reason, initiatedBy: info.initiated_by }) } : {}),
+    ...(ban ? { banState: ban } : {}),
+    ...(v.data.phone_number ? { phoneNumber: v.data.phone_number } : {}),
+    unknownProperties: Object.keys(v.data).filter((k) => !KNOWN_VALUE_KEYS.has(k)),
+  };
+};
+
+const compact = <T extends Record<string, unknown>>(o: T): T =>
+  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;

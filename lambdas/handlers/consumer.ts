@@ -1,0 +1,26 @@
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import type { OutboundRecord, OutboundService } from '../core/outbound-service.js';
+import type { Telemetry } from '../core/ports.js';
+
+export const toOutboundRecord = (r: SQSEvent['Records'][number]): OutboundRecord => {
+  const attributes: Record<string, string> = {};
+  for (const [k, v] of Object.entries(r.messageAttributes ?? {})) if (v.stringValue !== undefined) attributes[k] = v.stringValue;
+  return { id: r.messageId, body: r.body, attributes };
+};
+
+/**
+ * SQS consumer for the outbound and delay queues, with partial batch responses (ReportBatchItemFailures):
+ * only the records reported here come back. An unexpected error reports the whole batch, never drops it.
+ */
+export const createConsumerHandler =
+  (service: () => Promise<OutboundService>, telemetry: Telemetry) =>
+  async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const records = event.Records.map(toOutboundRecord);
+    try {
+      const { failedIds } = await (await service()).processBatch(records);
+      return { batchItemFailures: failedIds.map((itemIdentifier) => ({ itemIdentifier })) };
+    } catch (error) {
+      telemetry.error('batch failed; every record will be retried', { error: String(error), records: records.length });
+      return { batchItemFailures: records.map((r) => ({ itemIdentifier: r.id })) };
+    }
+  };

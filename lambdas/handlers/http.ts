@@ -1,0 +1,54 @@
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { ZodError } from 'zod';
+import {
+  BadRequestError,
+  ForbiddenError,
+  NotFoundError,
+  PayloadTooLargeError,
+  SignatureError,
+} from '../core/errors.js';
+import type { Telemetry } from '../core/ports.js';
+
+export type HttpResult = APIGatewayProxyStructuredResultV2;
+
+export const json = (statusCode: number, body: unknown): HttpResult => ({
+  statusCode,
+  headers: { 'content-type': 'application/json' },
+  body: JSON.stringify(body),
+});
+
+export const text = (statusCode: number, body: string): HttpResult => ({
+  statusCode,
+  headers: { 'content-type': 'text/plain; charset=utf-8' },
+  body,
+});
+
+/** Raw request bytes, exactly as API Gateway received them. */
+export const rawBody = (event: APIGatewayProxyEventV2): Buffer =>
+  event.body === undefined ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
+
+/** Header lookup that ignores case (HTTP API lower-cases names; other callers may not). */
+export const header = (event: APIGatewayProxyEventV2, name: string): string | undefined => {
+  const wanted = name.toLowerCase();
+  for (const [k, v] of Object.entries(event.headers ?? {})) if (k.toLowerCase() === wanted) return v;
+  return undefined;
+};
+
+/**
+ * The one place that maps errors to HTTP answers. Known errors give their status and a short reason; anything
+ * else is a 500 with nothing internal echoed (for the webhook, a 500 makes Meta deliver again).
+ */
+export const errorResponse = (error: unknown, telemetry: Telemetry, context: Record<string, unknown> = {}): HttpResult => {
+  if (error instanceof SignatureError) return json(401, { error: 'invalid signature' });
+  if (error instanceof BadRequestError) return json(400, { error: error.message });
+  if (error instanceof ZodError) return json(400, { error: 'invalid request' });
+  if (error instanceof ForbiddenError) return json(403, { error: 'forbidden' });
+  if (error instanceof NotFoundError) return json(404, { error: 'not found' });
+  if (error instanceof PayloadTooLargeError) return json(413, { error: 'payload too large' });
+  telemetry.error('request failed', {
+    ...context,
+    errorName: error instanceof Error ? error.name : typeof error,
+    errorMessage: error instanceof Error ? error.message : String(error),
+  });
+  return json(500, { error: 'internal error' });
+};

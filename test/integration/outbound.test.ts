@@ -1,0 +1,350 @@
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { SQSBatchResponse } from 'aws-lambda';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HttpCloudApi, SecretTokenProvider } from '../../lambdas/adapters/cloud-api.js';
+import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../../lambdas/adapters/dynamo-outbound.js';
+import { SqsInboundEventSink, SqsOutboundQueues } from '../../lambdas/adapters/sqs.js';
+import type { ClientView } from '../../lambdas/core/client-view.js';
+import { type DeadLetterBody, OutboundService } from '../../lambdas/core/outbound-service.js';
+import { signBody } from '../../lambdas/core/signature.js';
+import { createConsumerHandler } from '../../lambdas/handlers/consumer.js';
+import { createStatusHandler } from '../../lambdas/handlers/status.js';
+import { createWebhookHandler } from '../../lambdas/handlers/webhook.js';
+import { accepted, CloudApiStandIn, metaError } from '../../local/cloud-api-stand-in.js';
+import { pollOnce } from '../../local/sqs-event-source.js';
+import { drain, httpEvent, localResources } from '../support/aws.js';
+import { RecordingTelemetry } from '../support/telemetry.js';
+import { offboarded, partnerEvent, reconnected } from '../support/webhooks.js';
+
+const SECRET = 'outbound-secret';
+let env: Awaited<ReturnType<typeof localResources>>;
+let api: CloudApiStandIn;
+let telemetry: RecordingTelemetry;
+let consumer: ReturnType<typeof createConsumerHandler>;
+let webhook: ReturnType<typeof createWebhookHandler>;
+let status: ReturnType<typeof createStatusHandler>;
+
+const buildService = (overrides: { delayQueueUrl?: string; timeoutMs?: number } = {}) =>
+  new OutboundService({
+    statuses: new DynamoStatusReader(env.doc, env.tableName),
+    ledger: new DynamoSendLedger(env.doc, env.tableName, 2_000, 15),
+    activity: new DynamoActivityRecorder(env.doc, env.tableName, 86_400 * 2),
+    queues: new SqsOutboundQueues(env.sqs, overrides.delayQueueUrl ?? (env.queues.delay as string), env.queues.dlq as string),
+    cloudApi: new HttpCloudApi(api.url, 'v25.0', overrides.timeoutMs ?? 400),
+    tokens: new SecretTokenProvider(async () => JSON.stringify({ default: 'default-token', byWaba: { 'waba-own-token': 'client-token' } })),
+    telemetry,
+    parkDelaySchedule: [1],
+    maxParkSeconds: 3600,
+    maxSendAttempts: 3,
+    reconnectSkewMs: 300_000,
+    random: () => 0.5,
+  });
+
+beforeAll(async () => {
+  env = await localResources(['outbound', 'delay', 'dlq', 'inbound']);
+  api = await new CloudApiStandIn().start();
+  telemetry = new RecordingTelemetry();
+  const service = buildService();
+  consumer = createConsumerHandler(async () => service, telemetry);
+  webhook = createWebhookHandler({
+    store: env.store,
+    inbound: new SqsInboundEventSink(env.sqs, env.queues.inbound as string),
+    telemetry,
+    secrets: async () => ({ appSecrets: [SECRET], verifyToken: 't' }),
+    reconnectSkewMs: 300_000,
+    timelineRetentionDays: 1,
+  });
+  status = createStatusHandler({ store: env.store, telemetry, reconnectSkewMs: 300_000 });
+});
+
+afterAll(async () => {
+  await api.stop();
+});
+
+let seq = Math.floor(Math.random() * 1e6);
+const uid = (prefix: string) => `${prefix}-${++seq}`;
+
+const sendWebhook = async (payload: unknown) => {
+  const body = Buffer.from(JSON.stringify(payload));
+  const r = await webhook(httpEvent({ method: 'POST', path: '/webhook', body, headers: { 'x-hub-signature-256': signBody(body, SECRET) } }));
+  expect(r.statusCode).toBe(200);
+};
+
+const envelope = (wabaId: string, to: string, extra: Record<string, unknown> = {}) => ({
+  messageId: uid('msg'),
+  wabaId,
+  phoneNumberId: `pn-${wabaId}`,
+  payload: { messaging_product: 'whatsapp', to, type: 'text', text: { body: `hello ${to}` } },
+  ...extra,
+});
+
+const enqueue = async (queue: 'outbound' | 'delay', body: unknown) => {
+  await env.sqs.send(new SendMessageCommand({ QueueUrl: env.queues[queue] as string, MessageBody: typeof body === 'string' ? body : JSON.stringify(body) }));
+};
+
+/** Runs the consumer over a queue until it has been empty for `idleRounds` long polls (or `maxMs` passed). */
+const pump = async (queue: 'outbound' | 'delay', idleRounds = 1, maxMs = 20_000) => {
+  const deadline = Date.now() + maxMs;
+  let idle = 0;
+  let received = 0;
+  let failed = 0;
+  while (idle < idleRounds && Date.now() < deadline) {
+    const r = await pollOnce(env.sqs, env.queues[queue] as string, consumer, { waitTimeSeconds: 1 });
+    received += r.received;
+    failed += r.failed;
+    idle = r.received === 0 ? idle + 1 : 0;
+  }
+  return { received, failed };
+};
+
+const sentTo = (to: string) => api.requests.filter((r) => r.body.to === to);
+const deadLetters = async (): Promise<DeadLetterBody[]> => (await drain(env.sqs, env.queues.dlq as string)).map((m) => JSON.parse(m.Body ?? '{}'));
+const view = async (wabaId: string): Promise<ClientView> => {
+  const r = await status(httpEvent({ method: 'GET', path: `/clients/${wabaId}`, pathParameters: { wabaId } }));
+  return JSON.parse(r.body ?? '{}');
+};
+
+describe('outbound pipeline against DynamoDB Local, fauxqs and a Cloud API stand-in', () => {
+  it('parks an offboarded client, sends the others, then delivers everything exactly once after reconnection', async () => {
+    const a = uid('waba');
+    const b = uid('waba');
+    await sendWebhook(offboarded(a, 1768477204));
+    const forA = ['a1', 'a2', 'a3'].map((n) => envelope(a, uid(n)));
+    const forB = ['b1', 'b2'].map((n) => envelope(b, uid(n)));
+    for (const e of [...forA, ...forB]) await enqueue('outbound', e);
+
+    await pump('outbound');
+    for (const e of forB) expect(sentTo(e.payload.to)).toHaveLength(1);
+    for (const e of forA) expect(sentTo(e.payload.to)).toHaveLength(0);
+
+    const parkedView = await view(a);
+    expect(parkedView.status).toBe('OFFBOARDED');
+    expect(parkedView.messages).toMatchObject({ parked: 3, sent: 0 });
+    expect(parkedView.messages.oldestParkedAgeSeconds).toEqual(expect.any(Number));
+
+    // Still offboarded: the parked messages come round again (1 s schedule) and are parked again, not sent.
+    await pump('delay', 99, 3_000);
+    for (const e of forA) expect(sentTo(e.payload.to)).toHaveLength(0);
+
+    await sendWebhook(reconnected(a, 1768477203)); // Meta's example: one second "before" the offboarding
+    await pump('delay', 2);
+    for (const e of forA) {
+      const calls = sentTo(e.payload.to);
+      expect(calls).toHaveLength(1);
+      expect(calls[0]?.phoneNumberId).toBe(`pn-${a}`);
+      expect(calls[0]?.authorization).toBe('Bearer default-token');
+      expect(calls[0]?.body).toEqual(e.payload);
+    }
+    const after = await view(a);
+    expect(after.messages).toMatchObject({ parked: 3, sent: 3, deadLettered: 0, oldestParkedAgeSeconds: null });
+    expect((await view(b)).messages).toMatchObject({ sent: 2, parked: 0 });
+  });
+
+  it('reads each distinct client status once per batch', async () => {
+    const w = uid('waba');
+    const reads: number[] = [];
+    const reader = new DynamoStatusReader(env.doc, env.tableName);
+    const counting = new OutboundService({
+      ...{ ledger: new DynamoSendLedger(env.doc, env.tableName, 2000, 1), activity: new DynamoActivityRecorder(env.doc, env.tableName, 60) },
+      statuses: { readLatest: async (ids) => (reads.push(ids.length), reader.readLatest(ids)) },
+      queues: new SqsOutboundQueues(env.sqs, env.queues.delay as string, env.queues.dlq as string),
+      cloudApi: new HttpCloudApi(api.url, 'v25.0', 1000),
+      tokens: new SecretTokenProvider(async () => 'tok'),
+      telemetry,
+      parkDelaySchedule: [1],
+      maxParkSeconds: 60,
+      maxSendAttempts: 3,
+      reconnectSkewMs: 0,
+    });
+    const records = Array.from({ length: 10 }, (_, i) => ({ id: `r${i}`, body: JSON.stringify(envelope(w, uid('one'))), attributes: {} }));
+    const out = await counting.processBatch(records);
+    expect(out.failedIds).toEqual([]);
+    expect(reads).toEqual([1]);
+  });
+
+  it('uses the per-client token when one is configured', async () => {
+    const e = envelope('waba-own-token', uid('tok'));
+    await enqueue('outbound', e);
+    await pump('outbound');
+    expect(sentTo(e.payload.to)[0]?.authorization).toBe('Bearer client-token');
+  });
+
+  it('sends a duplicated messageId once, whether SQS redelivers it or upstream enqueued it twice', async () => {
+    const w = uid('waba');
+    const e = envelope(w, uid('dup'));
+    await enqueue('outbound', e);
+    await enqueue('outbound', e);
+    await pump('outbound');
+    await enqueue('outbound', e);
+    await pump('outbound', 3);
+    expect(sentTo(e.payload.to)).toHaveLength(1);
+    expect(telemetry.get('DuplicateSuppressed')).toBeGreaterThanOrEqual(2);
+    const ledger = await env.doc.send(new GetCommand({ TableName: env.tableName, Key: { pk: `MSG#${e.messageId}`, sk: 'SEND' } }));
+    expect(ledger.Item).toMatchObject({ state: 'SENT', wamid: expect.stringMatching(/^wamid\./) });
+  });
+
+  it('keeps a message whose delay-queue send fails: reported as a batch item failure, not sent, not lost', async () => {
+    const w = uid('waba');
+    await sendWebhook(offboarded(w, 100));
+    const broken = createConsumerHandler(async () => buildService({ delayQueueUrl: `${env.queues.delay}-missing` }), telemetry);
+    const e = envelope(w, uid('keep'));
+    const response = (await broken({
+      Records: [{ messageId: 'sqs-1', receiptHandle: 'x', body: JSON.stringify(e), attributes: {} as never, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn', awsRegion: 'us-east-1' }],
+    })) as SQSBatchResponse;
+    expect(response.batchItemFailures).toEqual([{ itemIdentifier: 'sqs-1' }]);
+    expect(sentTo(e.payload.to)).toHaveLength(0);
+  });
+
+  it('dead-letters messages for a removed client, expired messages and malformed bodies, with the right reason', async () => {
+    const removed = uid('waba');
+    await sendWebhook(partnerEvent('partner', removed, 'PARTNER_REMOVED', 100, { disconnection_info: { reason: 'USER_RE_REGISTERED', initiated_by: 'USER' } }));
+    const toRemoved = envelope(removed, uid('rm'), { metadata: { orderId: 42 } });
+    const expired = envelope(uid('waba'), uid('exp'), { notAfter: '2020-01-01T00:00:00Z' });
+    await enqueue('outbound', toRemoved);
+    await enqueue('outbound', expired);
+    await enqueue('outbound', 'this is { not json');
+    await enqueue('outbound', { messageId: 'x', wabaId: 'w' });
+    const { failed } = await pump('outbound');
+    expect(failed).toBe(0);
+    const dl = await deadLetters();
+    const byReason = (reason: string) => dl.filter((d) => d.reason === reason);
+    expect(byReason('client-removed').map((d) => d.envelope)).toContainEqual(toRemoved);
+    expect(byReason('expired').map((d) => (d.envelope as { messageId: string }).messageId)).toContain(expired.messageId);
+    const invalid = byReason('invalid-envelope');
+    expect(invalid.map((d) => d.envelope)).toEqual(expect.arrayContaining(['this is { not json', JSON.stringify({ messageId: 'x', wabaId: 'w' })]));
+    for (const d of dl) expect(Date.parse(d.deadLetteredAt)).not.toBeNaN();
+    expect(sentTo(toRemoved.payload.to)).toHaveLength(0);
+    expect(sentTo(expired.payload.to)).toHaveLength(0);
+    expect((await view(removed)).messages.deadLettered).toBe(1);
+  });
+
+  it('retries throttling and transient errors through the delay queue until they succeed', async () => {
+    const w = uid('waba');
+    const scripted = new Map<string, ReturnType<typeof metaError>[]>([
+      [uid('e500'), [{ status: 500, body: { error: { message: 'oops', code: 1 } } }]],
+      [uid('e429'), [{ status: 429, body: {} }]],
+      [uid('t130429'), [metaError(400, 130429, 'Rate limit hit')]],
+    ]);
+    const saved = api.respond;
+    api.respond = (req) => scripted.get(String(req.body.to))?.shift() ?? accepted(String(req.body.to));
+    try {
+      for (const to of scripted.keys()) await enqueue('outbound', envelope(w, to));
+      await pump('outbound');
+      await pump('delay', 3);
+    } finally {
+      api.respond = saved;
+    }
+    for (const to of scripted.keys()) expect(sentTo(to)).toHaveLength(2);
+    expect((await view(w)).messages.sent).toBe(3);
+  });
+
+  it('backs off at least 6 s on the pair rate limit (131056)', async () => {
+    const to = uid('pair');
+    const saved = api.respond;
+    api.respond = (req) => (req.body.to === to && sentTo(to).length === 1 ? metaError(400, 131056, 'pair rate limit') : accepted(String(req.body.to)));
+    try {
+      await enqueue('outbound', envelope(uid('waba'), to));
+      await pump('outbound');
+      const early = await pump('delay', 3); // ~3 s: too early
+      expect(early.received).toBe(0);
+      await pump('delay', 6);
+    } finally {
+      api.respond = saved;
+    }
+    expect(sentTo(to)).toHaveLength(2);
+  });
+
+  it('parks a message when the Cloud API says the number is not connected (133010) and sends it later', async () => {
+    const w = uid('waba');
+    const to = uid('park');
+    const saved = api.respond;
+    api.respond = (req) => (req.body.to === to && sentTo(to).length <= 2 ? metaError(400, 133010, 'Account not registered') : accepted(String(req.body.to)));
+    try {
+      await enqueue('outbound', envelope(w, to));
+      await pump('outbound');
+      expect((await view(w)).messages.parked).toBe(1);
+      await pump('delay', 3);
+    } finally {
+      api.respond = saved;
+    }
+    expect(sentTo(to)).toHaveLength(3);
+    expect((await view(w)).messages).toMatchObject({ sent: 1, oldestParkedAgeSeconds: null });
+  });
+
+  it("dead-letters a permanent rejection with Meta's code, message and fbtrace_id", async () => {
+    const to = uid('perm');
+    const saved = api.respond;
+    api.respond = (req) => (req.body.to === to ? metaError(400, 131026, 'Message undeliverable') : accepted(String(req.body.to)));
+    try {
+      await enqueue('outbound', envelope(uid('waba'), to));
+      await pump('outbound');
+    } finally {
+      api.respond = saved;
+    }
+    const dl = (await deadLetters()).find((d) => typeof d.envelope === 'object' && d.envelope.payload.to === to);
+    expect(dl).toMatchObject({
+      reason: 'rejected-by-cloud-api',
+      cloudApiError: { code: 131026, message: 'Message undeliverable', httpStatus: 400, fbtraceId: expect.stringMatching(/^trace-/) },
+    });
+    expect(sentTo(to)).toHaveLength(1);
+  });
+
+  it('gives up after MAX_SEND_ATTEMPTS retryable failures, dead-lettering with the last error', async () => {
+    const to = uid('flaky');
+    const saved = api.respond;
+    api.respond = (req) => (req.body.to === to ? metaError(503, 131016, 'Service unavailable') : accepted(String(req.body.to)));
+    try {
+      await enqueue('outbound', envelope(uid('waba'), to));
+      await pump('outbound');
+      await pump('delay', 5);
+    } finally {
+      api.respond = saved;
+    }
+    // Attempts 1 and 2 are retried after 1 s and 4 s; the third reaches MAX_SEND_ATTEMPTS (3 here).
+    expect(sentTo(to)).toHaveLength(3);
+    const dl = (await deadLetters()).find((d) => typeof d.envelope === 'object' && d.envelope.payload.to === to);
+    expect(dl).toMatchObject({ reason: 'rejected-by-cloud-api', sendAttempts: 3, detail: expect.stringContaining('131016') });
+  });
+
+  it('retries a hanging request after the timeout and counts the resend as ambiguous', async () => {
+    const w = uid('waba');
+    const to = uid('hang');
+    const saved = api.respond;
+    api.respond = (req) => (req.body.to === to && sentTo(to).length === 1 ? 'hang' : accepted(String(req.body.to)));
+    const before = telemetry.get('AmbiguousResends');
+    try {
+      await enqueue('outbound', envelope(w, to));
+      await pump('outbound');
+      await pump('delay', 3);
+    } finally {
+      api.respond = saved;
+    }
+    expect(sentTo(to)).toHaveLength(2);
+    expect(telemetry.get('AmbiguousResends')).toBe(before + 1);
+    expect((await view(w)).messages).toMatchObject({ sent: 1, ambiguousResends: 1 });
+  });
+
+  it('reports every record of a batch when the status read fails, and sends nothing', async () => {
+    const failing = new OutboundService({
+      statuses: { readLatest: async () => Promise.reject(new Error('DynamoDB unavailable')) },
+      ledger: new DynamoSendLedger(env.doc, env.tableName, 2000, 1),
+      activity: new DynamoActivityRecorder(env.doc, env.tableName, 60),
+      queues: new SqsOutboundQueues(env.sqs, env.queues.delay as string, env.queues.dlq as string),
+      cloudApi: new HttpCloudApi(api.url, 'v25.0', 1000),
+      tokens: new SecretTokenProvider(async () => 'tok'),
+      telemetry,
+      parkDelaySchedule: [1],
+      maxParkSeconds: 60,
+      maxSendAttempts: 3,
+      reconnectSkewMs: 0,
+    });
+    const to = uid('nostatus');
+    const out = await failing.processBatch([
+      { id: 'ok', body: JSON.stringify(envelope('w', to)), attributes: {} },
+      { id: 'bad', body: 'nope', attributes: {} },
+    ]);
+    expect(out.failedIds).toEqual(['ok']); // the malformed one still went to the dead-letter queue
+    expect(sentTo(to)).toHaveLength(0);
+  });
+});

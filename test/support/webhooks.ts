@@ -1,0 +1,46 @@
+/** Event factories for webhook bodies, shaped like the examples in Meta's documentation. */
+export interface AccountUpdateOptions {
+  readonly entryId?: string;
+  readonly time?: number | string;
+  readonly value?: Record<string, unknown>;
+}
+
+export const accountUpdate = (wabaId: string, event: string, time: number | string, extra: Record<string, unknown> = {}) => ({
+  object: 'whatsapp_business_account',
+  entry: [{ id: wabaId, time, changes: [{ field: 'account_update', value: { event, ...extra } }] }],
+});
+
+export const offboarded = (wabaId: string, time: number | string) => accountUpdate(wabaId, 'ACCOUNT_OFFBOARDED', time);
+export const reconnected = (wabaId: string, time: number | string) => accountUpdate(wabaId, 'ACCOUNT_RECONNECTED', time);
+
+/** PARTNER_* events arrive with the partner's business id as entry.id; the client is waba_info.waba_id. */
+export const partnerEvent = (
+  partnerBusinessId: string,
+  wabaId: string,
+  event: string,
+  time: number,
+  extra: Record<string, unknown> = {},
+) => ({
+  object: 'whatsapp_business_account',
+  entry: [
+    {
+      id: partnerBusinessId,
+      time,
+      changes: [
+        {
+          field: 'account_update',
+          value: { event, waba_info: { waba_id: wabaId, owner_business_id: '999', partner_app_id: '777' }, ...extra },
+        },
+      ],
+    },
+  ],
+});
+
+export const messagesChange = (wabaId: string, time: number, text = 'hello') => ({
+  field: 'messages',
+  value: {
+    messaging_product: 'whatsapp',
+    metadata: { display_phone_number: '15550001111', phone_number_id: '1234' },
+    messages: [{ from: '15551234567', id: `wamid.${text}`, timestamp: String(time), type: 'text', text: { body: text } }],
+  },
+});

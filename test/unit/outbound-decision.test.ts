@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import type { ClientStatus } from '../../lambdas/core/client-status.js';
+import { classifyCloudApiResult, type CloudApiResult } from '../../lambdas/core/cloud-api-result.js';
+import { parseEnvelope, type OutboundEnvelope } from '../../lambdas/core/envelope.js';
+import { decide, FRESH, parkAttributes, readParkState } from '../../lambdas/core/outbound-decision.js';
+import {
+  DEFAULT_PARK_DELAY_SCHEDULE,
+  InvalidScheduleError,
+  parkDelay,
+  parseDelaySchedule,
+  retryDelay,
+  scheduledDelay,
+} from '../../lambdas/core/park-schedule.js';
+
+const NOW = Date.parse('2026-11-25T12:00:00Z');
+const envelope = (extra: Partial<OutboundEnvelope> = {}): OutboundEnvelope => ({
+  messageId: 'm-1',
+  wabaId: '123',
+  phoneNumberId: '456',
+  payload: { messaging_product: 'whatsapp', to: '15551234567', type: 'text', text: { body: 'hi' } },
+  ...extra,
+});
+const policy = { parkDelaySchedule: [10, 60, 900], maxParkSeconds: 86_400, random: () => 0.5 };
+
+describe('decide', () => {
+  it.each([
+    ['CONNECTED', 'send'],
+    ['OFFBOARDED', 'park'],
+    ['REMOVED', 'dead-letter'],
+    ['DELETED', 'dead-letter'],
+    ['DISABLED', 'dead-letter'],
+  ] as const)('%s -> %s', (status: ClientStatus, action) => {
+    expect(decide(status, envelope(), FRESH, NOW, policy).action).toBe(action);
+  });
+
+  it.each([
+    ['REMOVED', 'client-removed'],
+    ['DELETED', 'client-deleted'],
+    ['DISABLED', 'client-disabled'],
+  ] as const)('dead-letters a %s client as %s', (status, reason) => {
+    expect(decide(status, envelope(), FRESH, NOW, policy)).toMatchObject({ action: 'dead-letter', reason });
+  });
+
+  it('parks on the schedule and carries its own park count and first-parked time', () => {
+    const first = decide('OFFBOARDED', envelope(), FRESH, NOW, policy);
+    expect(first).toEqual({ action: 'park', delaySeconds: 10, next: { parkCount: 1, firstParkedAt: '2026-11-25T12:00:00.000Z', sendAttempts: 0 } });
+    if (first.action !== 'park') throw new Error();
+    const second = decide('OFFBOARDED', envelope(), first.next, NOW + 10_000, policy);
+    expect(second).toMatchObject({ action: 'park', delaySeconds: 60, next: { parkCount: 2, firstParkedAt: '2026-11-25T12:00:00.000Z' } });
+    const later = decide('OFFBOARDED', envelope(), { ...first.next, parkCount: 40 }, NOW + 20_000, policy);
+    expect(later).toMatchObject({ action: 'park', delaySeconds: 900 });
+  });
+
+  it('expires a message past notAfter, whatever the status, and keeps one just before it', () => {
+    const env = envelope({ notAfter: new Date(NOW - 1).toISOString() });
+    for (const status of ['CONNECTED', 'OFFBOARDED', 'REMOVED'] as const) {
+      expect(decide(status, env, FRESH, NOW, policy)).toMatchObject({ action: 'dead-letter', reason: 'expired' });
+    }
+    expect(decide('CONNECTED', envelope({ notAfter: new Date(NOW).toISOString() }), FRESH, NOW, policy).action).toBe('send');
+  });
+
+  it('expires a message parked longer than MAX_PARK_SECONDS, not one exactly at it', () => {
+    const state = { parkCount: 30, firstParkedAt: new Date(NOW - 86_400_000).toISOString(), sendAttempts: 0 };
+    expect(decide('OFFBOARDED', envelope(), state, NOW, policy).action).toBe('park');
+    expect(decide('OFFBOARDED', envelope(), state, NOW + 1000, policy)).toMatchObject({ action: 'dead-letter', reason: 'expired' });
+  });
+});
+
+describe('park state attributes', () => {
+  it('round-trips and treats garbage as a fresh message', () => {
+    const s = { parkCount: 3, firstParkedAt: '2026-11-25T12:00:00.000Z', sendAttempts: 2 };
+    expect(readParkState(parkAttributes(s))).toEqual(s);
+    expect(readParkState({ 'relay-park-count': '-1', 'relay-first-parked-at': 'yesterday', 'relay-send-attempts': 'x' })).toEqual(FRESH);
+  });
+});
+
+describe('park schedule', () => {
+  it('parses, repeats the last value, and applies +/-20% jitter within SQS limits', () => {
+    const s = parseDelaySchedule(DEFAULT_PARK_DELAY_SCHEDULE);
+    expect(s[s.length - 1]).toBe(900);
+    expect(scheduledDelay([5, 30], 0)).toBe(5);
+    expect(scheduledDelay([5, 30], 7)).toBe(30);
+    expect(parkDelay([100], 0, () => 0)).toBe(80);
+    expect(parkDelay([100], 0, () => 1)).toBe(120);
+    expect(parkDelay([900], 3, () => 1)).toBe(900);
+    expect(parkDelay([0], 0, () => 1)).toBe(0);
+  });
+  it.each(['', '10,,20', '10,abc', '-5', '901', '1.5', '10, 2000'])('rejects "%s" with a clear error', (text) => {
+    expect(() => parseDelaySchedule(text)).toThrow(InvalidScheduleError);
+  });
+  it('backs off 4^n seconds with a floor, capped at 900', () => {
+    expect([0, 1, 2, 3, 4, 5, 6].map((n) => retryDelay(n, 1, () => 0.5))).toEqual([1, 4, 16, 64, 256, 900, 900]);
+    expect(retryDelay(0, 6, () => 0.5)).toBe(6);
+  });
+});
+
+describe('classifyCloudApiResult', () => {
+  const http = (status: number, code?: number, subcode?: number): CloudApiResult => ({
+    kind: 'http-error',
+    status,
+    error: code === undefined ? null : { code, ...(subcode !== undefined ? { subcode } : {}), message: 'x', fbtraceId: 't' },
+  });
+  it.each([
+    ['200 with wamid', { kind: 'accepted', wamid: 'wamid.1' } as CloudApiResult, 'sent'],
+    ['HTTP 429 without body', http(429), 'retry'],
+    ['HTTP 500', http(500), 'retry'],
+    ['HTTP 503 code 2', http(503, 2), 'retry'],
+    ['130429 throughput', http(400, 130429), 'retry'],
+    ['131056 pair rate', http(400, 131056), 'retry'],
+    ['80007 rate limit', http(400, 80007), 'retry'],
+    ['131000 something went wrong', http(500, 131000), 'retry'],
+    ['131016 service unavailable', http(503, 131016), 'retry'],
+    ['133004 server unavailable', http(503, 133004), 'retry'],
+    ['131057 maintenance', http(400, 131057), 'retry'],
+    ['133010 not registered', http(400, 133010), 'park'],
+    ['131045 incorrect certificate', http(400, 131045), 'park'],
+    ['131031 account locked', http(400, 131031), 'park'],
+    ['368 temporarily blocked', http(400, 368), 'park'],
+    ['190 token expired', http(401, 190), 'park'],
+    ['100 subcode 33', http(400, 100, 33), 'park'],
+    ['100 invalid parameter', http(400, 100), 'reject'],
+    ['131026 undeliverable', http(400, 131026), 'reject'],
+    ['131047 window closed', http(400, 131047), 'reject'],
+    ['131049 marketing limit', http(400, 131049), 'reject'],
+    ['131050 stopped marketing', http(400, 131050), 'reject'],
+    ['130403 permission', http(403, 130403), 'reject'],
+    ['132001 template missing', http(404, 132001), 'reject'],
+    ['HTTP 400 without body', http(400), 'reject'],
+    ['connection refused', { kind: 'no-answer', ambiguous: false, message: 'ECONNREFUSED' } as CloudApiResult, 'retry'],
+    ['timeout', { kind: 'no-answer', ambiguous: true, message: 'timeout' } as CloudApiResult, 'retry'],
+  ])('%s -> %s', (_name, result, verdict) => {
+    expect(classifyCloudApiResult(result).verdict).toBe(verdict);
+  });
+  it('marks only unanswered requests as ambiguous and waits at least 6 s on the pair rate limit', () => {
+    expect(classifyCloudApiResult({ kind: 'no-answer', ambiguous: true, message: 't' })).toMatchObject({ ambiguous: true });
+    expect(classifyCloudApiResult(http(500))).toMatchObject({ ambiguous: false });
+    expect(classifyCloudApiResult(http(400, 131056))).toMatchObject({ minDelaySeconds: 6 });
+  });
+});
+
+describe('parseEnvelope', () => {
+  it('accepts the documented format', () => {
+    const r = parseEnvelope(JSON.stringify({ ...envelope(), notAfter: '2026-11-25T13:00:00Z', metadata: { order: 7 } }));
+    expect(r.ok).toBe(true);
+  });
+  it.each([
+    ['not JSON', '{', 'body is not JSON'],
+    ['missing messageId', JSON.stringify({ ...envelope(), messageId: undefined }), 'messageId'],
+    ['messageId too long', JSON.stringify(envelope({ messageId: 'x'.repeat(129) })), 'messageId'],
+    ['wrong messaging_product', JSON.stringify(envelope({ payload: { messaging_product: 'sms', to: '1' } as never })), 'payload.messaging_product'],
+    ['no recipient', JSON.stringify(envelope({ payload: { messaging_product: 'whatsapp' } as never })), 'payload.to'],
+    ['bad notAfter', JSON.stringify(envelope({ notAfter: 'tomorrow' })), 'notAfter'],
+    ['misspelt field', JSON.stringify({ ...envelope(), not_after: '2026-01-01T00:00:00Z' }), 'not_after'],
+    ['path traversal in phone number id', JSON.stringify(envelope({ phoneNumberId: '../me' })), 'phoneNumberId'],
+  ])('rejects %s, naming the problem', (_n, body, mention) => {
+    const r = parseEnvelope(body);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.problem).toContain(mention);
+  });
+});

@@ -1,0 +1,61 @@
+import { createHmac } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { MissingSecretError, SignatureVerifier, signBody } from '../../lambdas/core/signature.js';
+
+const SECRET = 'app-secret-1';
+const body = Buffer.from('{"object":"whatsapp_business_account","entry":[]}');
+
+describe('SignatureVerifier', () => {
+  const verifier = new SignatureVerifier([SECRET]);
+
+  it('accepts the signature Meta computes over the raw bytes', () => {
+    const header = `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`;
+    expect(verifier.verify(body, header)).toEqual({ valid: true, secretIndex: 0 });
+  });
+
+  it.each([
+    ['missing header', undefined, 'missing'],
+    ['empty header', '', 'missing'],
+    ['no sha256= prefix', createHmac('sha256', SECRET).update(body).digest('hex'), 'malformed'],
+    ['sha1 prefix', `sha1=${createHmac('sha1', SECRET).update(body).digest('hex')}`, 'malformed'],
+    ['too short', signBody(body, SECRET).slice(0, -2), 'malformed'],
+    ['too long', `${signBody(body, SECRET)}00`, 'malformed'],
+    ['non-hex', `sha256=${'z'.repeat(64)}`, 'malformed'],
+    ['wrong secret', signBody(body, 'another-secret'), 'mismatch'],
+  ])('rejects %s', (_name, header, problem) => {
+    expect(verifier.verify(body, header)).toEqual({ valid: false, problem });
+  });
+
+  it('rejects a body with one flipped byte', () => {
+    const header = signBody(body, SECRET);
+    const tampered = Buffer.from(body);
+    tampered[10] = (tampered[10] ?? 0) ^ 0x01;
+    expect(verifier.verify(tampered, header).valid).toBe(false);
+  });
+
+  it('accepts an upper-case hex digest and prefix (header values are not case sensitive)', () => {
+    const header = signBody(body, SECRET).toUpperCase();
+    expect(verifier.verify(body, header).valid).toBe(true);
+  });
+
+  it('verifies non-ASCII bodies over the bytes received, not over re-serialised JSON', () => {
+    // Meta signs the escaped-unicode form; the same JSON value serialised with raw UTF-8 is different bytes.
+    const escaped = Buffer.from('{"text":"\\u00e9t\\u00e9 \\ud83d\\ude00"}');
+    const header = signBody(escaped, SECRET);
+    expect(verifier.verify(escaped, header).valid).toBe(true);
+    const reserialised = Buffer.from(JSON.stringify(JSON.parse(escaped.toString())));
+    expect(reserialised.equals(escaped)).toBe(false);
+    expect(verifier.verify(reserialised, header).valid).toBe(false);
+  });
+
+  it('accepts any of several secrets during rotation and says which matched', () => {
+    const rotating = new SignatureVerifier(['old-secret', 'new-secret']);
+    expect(rotating.verify(body, signBody(body, 'old-secret'))).toEqual({ valid: true, secretIndex: 0 });
+    expect(rotating.verify(body, signBody(body, 'new-secret'))).toEqual({ valid: true, secretIndex: 1 });
+    expect(rotating.verify(body, signBody(body, 'third')).valid).toBe(false);
+  });
+
+  it.each([[[]], [['']], [['  ', '']]])('refuses to exist without a secret (%j)', (secrets) => {
+    expect(() => new SignatureVerifier(secrets)).toThrow(MissingSecretError);
+  });
+});
