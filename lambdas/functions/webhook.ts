@@ -33,6 +33,6 @@ export const handler: typeof inner = async (event) => {
   try {
     return await inner(event);
   } finally {
-    metrics.publishStoredMetrics();
+    if (metrics.hasStoredMetrics()) metrics.publishStoredMetrics();
   }
 };

@@ -1,0 +1,267 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { CloudApiStandIn } from './cloud-api-stand-in.js';
+import {
+  ensureQueue,
+  ensureTable,
+  localDynamo,
+  localSqs,
+  type RunningService,
+  startDynamo,
+  startFauxqs,
+} from './services.js';
+import { SqsEventSource } from './sqs-event-source.js';
+
+type Env = Record<string, string | undefined>;
+
+/** Development values used when a secret is not set. Printed at start; never used in AWS. */
+export const DEV_SECRETS = {
+  META_APP_SECRET: 'dev-app-secret',
+  WEBHOOK_VERIFY_TOKEN: 'dev-verify-token',
+  WHATSAPP_ACCESS_TOKEN: 'dev-access-token',
+} as const;
+
+export const LOCAL_DEFAULTS = {
+  PORT: '3000',
+  AWS_REGION: 'us-east-1',
+  TABLE_NAME: 'coexistence-relay',
+  OUTBOUND_QUEUE_NAME: 'outbound',
+  DELAY_QUEUE_NAME: 'outbound-delay',
+  DEAD_LETTER_QUEUE_NAME: 'outbound-dead-letter',
+  INBOUND_EVENTS_QUEUE_NAME: 'inbound-events',
+} as const;
+
+/** Visibility timeout of the local queues: as in AWS, at least six times the consumer's 30 s budget is not needed here. */
+const LOCAL_VISIBILITY_TIMEOUT_SECONDS = 30;
+
+export interface PipelineInfo {
+  readonly url: string;
+  readonly dynamodbEndpoint: string;
+  readonly dynamodbKind: string;
+  readonly sqsEndpoint: string;
+  readonly cloudApiUrl: string;
+  readonly cloudApiEmbedded: boolean;
+  readonly tableName: string;
+  readonly queues: { readonly outbound: string; readonly delay: string; readonly deadLetter: string; readonly inboundEvents: string };
+  readonly secretsFromDefaults: readonly string[];
+}
+
+export interface RunningPipeline {
+  readonly info: PipelineInfo;
+  readonly cloudApi: CloudApiStandIn | undefined;
+  stop(): Promise<void>;
+}
+
+type HttpHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
+
+/** Turns an HTTP request into the API Gateway HTTP API (payload 2.0) event Lambda receives in AWS. */
+export const toApiGatewayEvent = (req: IncomingMessage, body: Buffer, routeKey: string, pathParameters?: Record<string, string>): APIGatewayProxyEventV2 => {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
+  const query: Record<string, string> = {};
+  for (const [k, v] of url.searchParams) query[k] = query[k] === undefined ? v : `${query[k]},${v}`;
+  const method = (req.method ?? 'GET').toUpperCase();
+  return {
+    version: '2.0',
+    routeKey,
+    rawPath: url.pathname,
+    rawQueryString: url.search.slice(1),
+    headers,
+    ...(Object.keys(query).length > 0 ? { queryStringParameters: query } : {}),
+    ...(pathParameters ? { pathParameters } : {}),
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      domainName: headers.host ?? 'localhost',
+      domainPrefix: 'localhost',
+      http: { method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
+      requestId: randomUUID(),
+      routeKey,
+      stage: '$default',
+      time: new Date().toUTCString(),
+      timeEpoch: Date.now(),
+    },
+    // Bytes pass through untouched (base64), exactly as API Gateway does for binary bodies.
+    ...(body.length > 0 ? { body: body.toString('base64'), isBase64Encoded: true } : { isBase64Encoded: false }),
+  };
+};
+
+const readBody = async (req: IncomingMessage, limit: number): Promise<Buffer | null> => {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) return null;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+};
+
+/** HTTP API's own payload limit; the webhook function answers 413 above Meta's 3 MB itself. */
+const API_GATEWAY_MAX_BYTES = 10 * 1024 * 1024;
+
+/**
+ * Starts the whole system on one machine: DynamoDB Local (or dynalite without Java) and fauxqs unless endpoints are
+ * given, the real Lambda entry points behind an HTTP server and SQS pollers, and a Cloud API stand-in unless
+ * `GRAPH_API_BASE_URL` is set.
+ */
+export const startPipeline = async (
+  env: Env = process.env,
+  log: (line: string) => void = (l) => console.log(l),
+): Promise<RunningPipeline> => {
+  const started: { stop(): Promise<void> }[] = [];
+  const stopAll = async () => {
+    for (const s of started.reverse()) await s.stop().catch(() => undefined);
+  };
+  try {
+    const cfg = { ...LOCAL_DEFAULTS, ...Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')) } as Env & typeof LOCAL_DEFAULTS;
+    const port = Number(cfg.PORT);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT "${cfg.PORT}" is not a port number`);
+
+    const secretsFromDefaults: string[] = [];
+    for (const [name, value] of Object.entries(DEV_SECRETS)) {
+      if (!cfg[name]) {
+        cfg[name] = value;
+        secretsFromDefaults.push(name);
+      }
+    }
+
+    let dynamo: RunningService | undefined;
+    let dynamodbEndpoint = cfg.AWS_ENDPOINT_URL_DYNAMODB;
+    let dynamodbKind = 'external';
+    if (!dynamodbEndpoint) {
+      dynamo = await startDynamo();
+      started.push(dynamo);
+      dynamodbEndpoint = dynamo.endpoint;
+      dynamodbKind = dynamo.kind;
+    }
+    let sqsEndpoint = cfg.AWS_ENDPOINT_URL_SQS;
+    if (!sqsEndpoint) {
+      const fauxqs = await startFauxqs();
+      started.push(fauxqs);
+      sqsEndpoint = fauxqs.endpoint;
+    }
+
+    let cloudApi: CloudApiStandIn | undefined;
+    let cloudApiUrl = cfg.GRAPH_API_BASE_URL;
+    if (!cloudApiUrl) {
+      cloudApi = await new CloudApiStandIn().start();
+      started.push(cloudApi);
+      cloudApiUrl = cloudApi.url;
+      cloudApi.onAccepted = (req, wamid) => {
+        const body = req.body as { to?: string; type?: string; text?: { body?: string } };
+        const what = body.type === 'text' && body.text?.body !== undefined ? JSON.stringify(body.text.body) : body.type ?? 'message';
+        log(`cloud-api  accepted ${what} to ${body.to} from ${req.phoneNumberId} -> ${wamid}`);
+      };
+    }
+
+    const region = cfg.AWS_REGION;
+    const ddb = localDynamo(dynamodbEndpoint, region);
+    const sqs: SQSClient = localSqs(sqsEndpoint, region);
+    started.push({ stop: async () => (ddb.destroy(), sqs.destroy()) });
+    await ensureTable(ddb, cfg.TABLE_NAME);
+    const queueUrl = (name: string) => ensureQueue(sqs, { name, visibilityTimeoutSeconds: LOCAL_VISIBILITY_TIMEOUT_SECONDS });
+    const queues = {
+      outbound: await queueUrl(cfg.OUTBOUND_QUEUE_NAME),
+      delay: await queueUrl(cfg.DELAY_QUEUE_NAME),
+      deadLetter: await queueUrl(cfg.DEAD_LETTER_QUEUE_NAME),
+      inboundEvents: await queueUrl(cfg.INBOUND_EVENTS_QUEUE_NAME),
+    };
+
+    // The Lambda entry points read their configuration from the environment at import, as in AWS.
+    Object.assign(process.env, {
+      AWS_REGION: region,
+      AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
+      AWS_ENDPOINT_URL_SQS: sqsEndpoint,
+      AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
+      AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
+      TABLE_NAME: cfg.TABLE_NAME,
+      INBOUND_EVENTS_QUEUE_URL: queues.inboundEvents,
+      DELAY_QUEUE_URL: queues.delay,
+      DEAD_LETTER_QUEUE_URL: queues.deadLetter,
+      GRAPH_API_BASE_URL: cloudApiUrl,
+      META_APP_SECRET: cfg.META_APP_SECRET,
+      WEBHOOK_VERIFY_TOKEN: cfg.WEBHOOK_VERIFY_TOKEN,
+      WHATSAPP_ACCESS_TOKEN: cfg.WHATSAPP_ACCESS_TOKEN,
+      POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
+      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+    });
+    const webhook = (await import('../lambdas/functions/webhook.js')).handler as HttpHandler;
+    const status = (await import('../lambdas/functions/status.js')).handler as HttpHandler;
+    const consumer = (await import('../lambdas/functions/consumer.js')).handler as SqsHandler;
+
+    const sources = [queues.outbound, queues.delay].map(
+      (url) => new SqsEventSource(sqs, url, consumer, (error) => log(`poller     ${(error as Error).message}`)),
+    );
+    for (const s of sources) {
+      s.start();
+      started.push(s);
+    }
+
+    let ready = false;
+    let info: PipelineInfo | undefined;
+    const server: Server = createServer((req, res) => void route(req, res));
+    const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+      const send = (r: APIGatewayProxyStructuredResultV2) => {
+        res.writeHead(r.statusCode ?? 200, r.headers as Record<string, string>);
+        res.end(r.body === undefined ? undefined : Buffer.from(r.body, r.isBase64Encoded ? 'base64' : 'utf8'));
+      };
+      try {
+        const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+        const method = (req.method ?? 'GET').toUpperCase();
+        if (path === '/healthz' && method === 'GET') {
+          return send({ statusCode: ready ? 200 : 503, headers: { 'content-type': 'application/json' }, body: JSON.stringify(ready ? { ok: true, ...info } : { ok: false }) });
+        }
+        const body = await readBody(req, API_GATEWAY_MAX_BYTES);
+        if (body === null) return send({ statusCode: 413, headers: { 'content-type': 'application/json' }, body: '{"message":"Request Entity Too Large"}' });
+        if (path === '/webhook' && (method === 'GET' || method === 'POST')) {
+          const r = await webhook(toApiGatewayEvent(req, body, `${method} /webhook`));
+          log(`webhook    ${method} /webhook -> ${r.statusCode}`);
+          return send(r);
+        }
+        const client = /^\/clients\/([^/]+)$/.exec(path);
+        if (client && method === 'GET') {
+          return send(await status(toApiGatewayEvent(req, body, 'GET /clients/{wabaId}', { wabaId: decodeURIComponent(client[1] as string) })));
+        }
+        return send({ statusCode: 404, headers: { 'content-type': 'application/json' }, body: '{"message":"Not Found"}' });
+      } catch (error) {
+        log(`http       ${(error as Error).message}`);
+        if (!res.headersSent) send({ statusCode: 500, headers: { 'content-type': 'application/json' }, body: '{"message":"Internal Server Error"}' });
+      }
+    };
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+    started.push({
+      stop: () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    });
+    const actualPort = (server.address() as AddressInfo).port;
+    info = {
+      url: `http://127.0.0.1:${actualPort}`,
+      dynamodbEndpoint,
+      dynamodbKind,
+      sqsEndpoint,
+      cloudApiUrl,
+      cloudApiEmbedded: cloudApi !== undefined,
+      tableName: cfg.TABLE_NAME,
+      queues,
+      secretsFromDefaults,
+    };
+    ready = true;
+    return { info, cloudApi, stop: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+};

@@ -1,0 +1,48 @@
+/**
+ * `npm start`: the whole pipeline on this machine, no AWS account needed. Ctrl-C or SIGTERM stops everything.
+ * Configuration: see the README's "Configuration" section (same variable names as the Lambdas).
+ */
+import { DEV_SECRETS, startPipeline } from './pipeline.js';
+
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+const say = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
+
+try {
+  const { info, stop } = await startPipeline(process.env, say);
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    say(`${signal}: stopping`);
+    await stop();
+    say('stopped');
+    process.exit(0);
+  };
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+
+  const secret = (name: keyof typeof DEV_SECRETS) =>
+    info.secretsFromDefaults.includes(name) ? `${process.env[name]} (development default; set ${name} to change)` : '(from environment)';
+  for (const name of info.secretsFromDefaults) say(`WARNING    ${name} is not set; using the development value. Never use it outside this machine.`);
+  console.log(`
+coexistence-relay is running locally
+  webhook callback   ${info.url}/webhook          (GET handshake, POST events)
+  client status      ${info.url}/clients/{wabaId}
+  health             ${info.url}/healthz
+  DynamoDB           ${info.dynamodbEndpoint} (${info.dynamodbKind}), table ${info.tableName}
+  SQS                ${info.sqsEndpoint}
+    outbound         ${info.queues.outbound}
+    delay            ${info.queues.delay}
+    dead letters     ${info.queues.deadLetter}
+    inbound events   ${info.queues.inboundEvents}
+  Cloud API          ${info.cloudApiUrl}${info.cloudApiEmbedded ? ' (embedded stand-in: accepts every message)' : ''}
+  app secret         ${secret('META_APP_SECRET')}
+  verify token       ${secret('WEBHOOK_VERIFY_TOKEN')}
+  access token       ${secret('WHATSAPP_ACCESS_TOKEN')}
+
+Try: npm run cli -- --help
+`);
+} catch (error) {
+  console.error(`could not start: ${(error as Error).message}`);
+  process.exit(1);
+}

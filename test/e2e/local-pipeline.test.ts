@@ -1,0 +1,139 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CloudApiStandIn } from '../../local/cloud-api-stand-in.js';
+import { runCli } from '../../local/cli.js';
+import type { PipelineInfo } from '../../local/pipeline.js';
+import { freePort } from '../../local/services.js';
+
+/**
+ * Starts `npm start`'s entry point as a child process, drives it only over HTTP and SQS (through the CLI, as a
+ * user would), then stops it with SIGTERM and checks nothing is left running.
+ */
+let child: ChildProcess;
+let output = '';
+let url: string;
+let info: PipelineInfo;
+const api = new CloudApiStandIn();
+
+const cli = async (...argv: string[]): Promise<{ code: number; out: string }> => {
+  const lines: string[] = [];
+  const code = await runCli(argv, { PORT: new URL(url).port, META_APP_SECRET: 'e2e-secret' }, { out: (l) => lines.push(l), fetch });
+  return { code, out: lines.join('\n') };
+};
+
+const waitFor = async (what: string, check: () => Promise<boolean> | boolean, timeoutMs = 30_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n--- pipeline output ---\n${output}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+};
+
+const processesMatching = (pattern: string): string[] => {
+  try {
+    return execFileSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+  } catch {
+    return [];
+  }
+};
+
+beforeAll(async () => {
+  await api.start();
+  const port = await freePort();
+  url = `http://127.0.0.1:${port}`;
+  child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      META_APP_SECRET: 'e2e-secret',
+      WEBHOOK_VERIFY_TOKEN: 'e2e-token',
+      WHATSAPP_ACCESS_TOKEN: 'e2e-access',
+      GRAPH_API_BASE_URL: api.url,
+      PARK_DELAY_SCHEDULE: '1',
+      AWS_ENDPOINT_URL_DYNAMODB: '',
+      AWS_ENDPOINT_URL_SQS: '',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (d) => (output += d));
+  child.stderr?.on('data', (d) => (output += d));
+  await waitFor('healthz', async () => {
+    if (child.exitCode !== null) throw new Error(`pipeline exited early:\n${output}`);
+    const r = await fetch(`${url}/healthz`).catch(() => null);
+    if (r?.status !== 200) return false;
+    info = (await r.json()) as PipelineInfo;
+    return true;
+  }, 60_000);
+}, 90_000);
+
+afterAll(async () => {
+  if (child.exitCode === null) child.kill('SIGKILL');
+  await api.stop();
+});
+
+describe('npm start', () => {
+  it('prints the URLs, queues and the secret and token in use', () => {
+    expect(output).toContain(`${url}/webhook`);
+    expect(output).toContain(info.queues.outbound);
+    expect(output).toContain('app secret         (from environment)');
+  });
+
+  it('answers the subscription handshake with the configured token', async () => {
+    const ok = await fetch(`${url}/webhook?hub.mode=subscribe&hub.verify_token=e2e-token&hub.challenge=abc`);
+    expect([ok.status, await ok.text()]).toEqual([200, 'abc']);
+    expect((await fetch(`${url}/webhook?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=abc`)).status).toBe(403);
+    expect((await fetch(`${url}/webhook`, { method: 'POST', body: '{}' })).status).toBe(401);
+  });
+
+  it('offboard -> enqueue -> nothing sent -> reconnect -> everything sent once', async () => {
+    const waba = `e2e${Date.now()}`;
+    expect((await cli('webhook', 'offboard', '--waba', waba)).code).toBe(0);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const id = `e2e-msg-${waba}-${i}`;
+      ids.push(id);
+      const r = await cli('send', '--waba', waba, '--phone-number-id', 'pn-1', '--to', `1555000${i}`, '--text', `hello ${i}`, '--message-id', id);
+      expect(r).toMatchObject({ code: 0 });
+    }
+    await waitFor('messages parked', async () => JSON.parse((await cli('status', waba)).out).messages.parked === 3);
+    await new Promise((r) => setTimeout(r, 2500)); // a couple of park hops
+    expect(api.requests).toHaveLength(0);
+
+    expect((await cli('webhook', 'reconnect', '--waba', waba)).code).toBe(0);
+    await waitFor('messages sent', () => api.requests.length >= 3);
+    await new Promise((r) => setTimeout(r, 2500)); // nothing more arrives
+    expect(api.requests.map((r) => r.body.to).sort()).toEqual(['15550000', '15550001', '15550002']);
+    const status = JSON.parse((await cli('status', waba)).out);
+    expect(status).toMatchObject({ status: 'CONNECTED', messages: { parked: 3, sent: 3, oldestParkedAgeSeconds: null } });
+  });
+
+  it('lists and redrives dead letters', async () => {
+    const waba = `e2e-rm-${Date.now()}`;
+    expect((await cli('webhook', 'partner-removed', '--waba', waba)).code).toBe(0);
+    expect((await cli('send', '--waba', waba, '--phone-number-id', 'pn', '--to', '1999', '--text', 'x', '--message-id', 'dl-1')).code).toBe(0);
+    await waitFor('a dead letter', async () => (await cli('dead-letters', 'list')).out.includes('client-removed\tdl-1'));
+    // Re-added a second later (events in the same second resolve to the more restrictive status).
+    const later = String(Math.floor(Date.now() / 1000) + 1);
+    expect((await cli('webhook', 'partner-added', '--waba', waba, '--time', later)).code).toBe(0);
+    const redrive = await cli('dead-letters', 'redrive');
+    expect(redrive.out).toContain('redriven dl-1');
+    await waitFor('the redriven message sent', () => api.requests.some((r) => r.body.to === '1999'));
+  });
+
+  it('refuses bad CLI arguments with a clear message', async () => {
+    expect(await cli('webhook', 'explode', '--waba', '1')).toMatchObject({ code: 2, out: expect.stringContaining('unknown event') });
+    expect(await cli('send', '--waba', '1')).toMatchObject({ code: 2, out: expect.stringContaining('--phone-number-id is required') });
+    expect(await cli('--bogus')).toMatchObject({ code: 2 });
+    expect((await cli('send', '--help')).out).toContain('Usage: npm run cli -- send');
+  });
+
+  it('stops on SIGTERM and leaves no process behind', async () => {
+    const dynamoPort = new URL(info.dynamodbEndpoint).port;
+    expect(processesMatching(`DynamoDBLocal.jar.*-port ${dynamoPort}`)).toHaveLength(1);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(processesMatching(`DynamoDBLocal.jar.*-port ${dynamoPort}`)).toEqual([]);
+    expect((await fetch(`${url}/healthz`).catch(() => null))?.status).toBeUndefined();
+  });
+});
