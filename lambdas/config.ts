@@ -1,6 +1,7 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ConfigError } from './core/errors.js';
 import { DEFAULT_MAX_PARK_SECONDS, DEFAULT_PARK_DELAY_SCHEDULE, parseDelaySchedule } from './core/park-schedule.js';
+import { describeIssues } from './core/zod.js';
 
 /**
  * One zod schema per function, parsed once at cold start: a missing or malformed value fails the start,
@@ -8,29 +9,34 @@ import { DEFAULT_MAX_PARK_SECONDS, DEFAULT_PARK_DELAY_SCHEDULE, parseDelaySchedu
  */
 type Env = Readonly<Record<string, string | undefined>>;
 
-const nonEmpty = z.string().trim().min(1);
-const optionalNonEmpty = z
-  .string()
-  .trim()
-  .transform((s) => (s.length === 0 ? undefined : s))
-  .optional();
+const nonEmpty = z.string().check(z.trim(), z.minLength(1));
+const optionalNonEmpty = z.optional(
+  z.pipe(
+    z.string().check(z.trim()),
+    z.transform((s: string) => (s.length === 0 ? undefined : s)),
+  ),
+);
+const withDefault = (def: string) =>
+  z.pipe(
+    z.optional(z.string()),
+    z.transform((s: string | undefined) => (s === undefined || s.trim() === '' ? def : s.trim())),
+  );
 const intFrom = (def: number, min: number, max: number) =>
-  z
-    .string()
-    .trim()
-    .optional()
-    .transform((s, ctx) => {
-      if (s === undefined || s === '') return def;
+  z.pipe(
+    z.optional(z.string()),
+    z.transform((s: string | undefined, ctx) => {
+      if (s === undefined || s.trim() === '') return def;
       const n = Number(s);
       if (!Number.isInteger(n) || n < min || n > max) {
-        ctx.addIssue({ code: 'custom', message: `must be an integer from ${min} to ${max}` });
-        return z.NEVER;
+        ctx.issues.push({ code: 'custom', message: `must be an integer from ${min} to ${max}`, input: s });
+        return def;
       }
       return n;
-    });
+    }),
+  );
 
 const aws = {
-  AWS_REGION: z.string().trim().min(1).default('us-east-1'),
+  AWS_REGION: withDefault('us-east-1'),
   AWS_ENDPOINT_URL_DYNAMODB: optionalNonEmpty,
   AWS_ENDPOINT_URL_SQS: optionalNonEmpty,
   TABLE_NAME: nonEmpty,
@@ -49,13 +55,10 @@ const secretRef = (env: Env, valueName: string, idName: string, required: boolea
   return undefined;
 };
 
-const parse = <S extends z.ZodType>(schema: S, env: Env, fn: string): z.infer<S> => {
+const parse = <S extends z.ZodMiniType>(schema: S, env: Env, fn: string): z.infer<S> => {
   const r = schema.safeParse(env);
-  if (!r.success) {
-    const problems = r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ');
-    throw new ConfigError(`invalid ${fn} configuration: ${problems}`);
-  }
-  return r.data;
+  if (!r.success) throw new ConfigError(`invalid ${fn} configuration: ${describeIssues(r.error, 10)}`);
+  return r.data as z.infer<S>;
 };
 
 const webhookSchema = z.object({
@@ -96,24 +99,20 @@ const consumerSchema = z.object({
   ...aws,
   DELAY_QUEUE_URL: nonEmpty,
   DEAD_LETTER_QUEUE_URL: nonEmpty,
-  GRAPH_API_BASE_URL: z.url().default('https://graph.facebook.com'),
-  GRAPH_API_VERSION: z
-    .string()
-    .trim()
-    .regex(/^v\d+\.\d+$/, 'must look like v25.0')
-    .default('v25.0'),
+  GRAPH_API_BASE_URL: z.pipe(withDefault('https://graph.facebook.com'), z.url({ protocol: /^https?$/ })),
+  GRAPH_API_VERSION: z.pipe(withDefault('v25.0'), z.string().check(z.regex(/^v\d+\.\d+$/, 'must look like v25.0'))),
   GRAPH_API_TIMEOUT_MS: intFrom(10_000, 100, 60_000),
-  PARK_DELAY_SCHEDULE: z
-    .string()
-    .optional()
-    .transform((s, ctx) => {
+  PARK_DELAY_SCHEDULE: z.pipe(
+    withDefault(DEFAULT_PARK_DELAY_SCHEDULE),
+    z.transform((s: string, ctx) => {
       try {
-        return parseDelaySchedule(s === undefined || s.trim() === '' ? DEFAULT_PARK_DELAY_SCHEDULE : s);
+        return parseDelaySchedule(s);
       } catch (error) {
-        ctx.addIssue({ code: 'custom', message: (error as Error).message });
-        return z.NEVER;
+        ctx.issues.push({ code: 'custom', message: (error as Error).message, input: s });
+        return [];
       }
     }),
+  ),
   MAX_PARK_SECONDS: intFrom(DEFAULT_MAX_PARK_SECONDS, 60, 14 * 86_400),
   MAX_SEND_ATTEMPTS: intFrom(8, 1, 100),
   RECONNECT_SKEW_SECONDS: intFrom(300, 0, 86_400),

@@ -1,4 +1,8 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import { describeIssues } from './zod.js';
+
+const ID = /^[0-9A-Za-z_-]{1,64}$/;
+const ID_MESSAGE = 'must be 1-64 letters, digits, "-" or "_"';
 
 /**
  * The message upstream systems enqueue on the outbound queue. `payload` goes to the Cloud API as it is; only the
@@ -6,15 +10,15 @@ import { z } from 'zod';
  * silently ignored.
  */
 export const outboundEnvelopeSchema = z.strictObject({
-  messageId: z.string().min(1).max(128),
-  wabaId: z.string().regex(/^[0-9A-Za-z_-]{1,64}$/, 'must be 1-64 letters, digits, "-" or "_"'),
-  phoneNumberId: z.string().regex(/^[0-9A-Za-z_-]{1,64}$/, 'must be 1-64 letters, digits, "-" or "_"'),
+  messageId: z.string().check(z.minLength(1), z.maxLength(128)),
+  wabaId: z.string().check(z.regex(ID, ID_MESSAGE)),
+  phoneNumberId: z.string().check(z.regex(ID, ID_MESSAGE)),
   payload: z.looseObject({
     messaging_product: z.literal('whatsapp'),
-    to: z.string().min(1),
+    to: z.string().check(z.minLength(1)),
   }),
-  notAfter: z.iso.datetime({ offset: true }).optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  notAfter: z.optional(z.iso.datetime({ offset: true })),
+  metadata: z.optional(z.record(z.string(), z.unknown())),
 });
 
 export type OutboundEnvelope = z.infer<typeof outboundEnvelopeSchema>;
@@ -31,7 +35,5 @@ export const parseEnvelope = (body: string): EnvelopeParse => {
     return { ok: false, problem: 'body is not JSON' };
   }
   const r = outboundEnvelopeSchema.safeParse(json);
-  if (r.success) return { ok: true, envelope: r.data };
-  const problems = r.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
-  return { ok: false, problem: problems.join('; ') };
+  return r.success ? { ok: true, envelope: r.data } : { ok: false, problem: describeIssues(r.error, 5) };
 };

@@ -310,9 +310,11 @@ export class OutboundService {
     t.count('MessagesDeadLettered', deadLettered);
     t.count('BatchItemFailures', failed.length);
     for (const item of items) {
-      if (item.state.firstParkedAt && item.outcome?.kind === 'done' && item.outcome.sent) {
-        t.count('ResumedAfterParkSeconds', Math.round((nowMs - Date.parse(item.state.firstParkedAt)) / 1000));
-      }
+      if (!item.state.firstParkedAt || failed.includes(item.record.id)) continue;
+      const age = Math.max(0, Math.round((nowMs - Date.parse(item.state.firstParkedAt)) / 1000));
+      // How long parked messages have waited: the "client offboarded too long" alarm watches its maximum.
+      if (item.outcome?.kind === 'park') t.seconds('ParkAgeSeconds', age);
+      if (item.outcome?.kind === 'done' && item.outcome.sent) t.seconds('ResumedAfterParkSeconds', age);
     }
     const changes = [...activity.entries()]
       .map(([wabaId, a]) => ({ wabaId, ...a }) satisfies ClientActivity)

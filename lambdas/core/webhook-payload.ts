@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { classifyAccountEvent, type DisconnectionInfo, type StatusClass } from './client-status.js';
 import { stableStringify } from './stable-json.js';
+import { describeIssues } from './zod.js';
 
 export const WABA_OBJECT = 'whatsapp_business_account';
 export const ACCOUNT_UPDATE = 'account_update';
@@ -9,21 +10,29 @@ export const ACCOUNT_UPDATE = 'account_update';
 export const MAX_CHANGES_PER_POST = 1000;
 
 /** Ids come as strings, but a number must not break the receiver. */
-const id = z.union([z.string().min(1), z.number().int().nonnegative()]).transform(String);
+const id = z.pipe(
+  z.union([z.string().check(z.minLength(1)), z.number().check(z.int(), z.nonnegative())]),
+  z.transform(String),
+);
 
 /** Unix seconds as a number or a numeric string; values above 10^12 are milliseconds. Normalised to ms. */
-export const webhookTime = z
-  .union([z.number().finite(), z.string().regex(/^\s*\d+(\.\d+)?\s*$/)])
-  .transform((t) => Number(t))
-  .refine((t) => t > 0, 'time must be positive')
-  .transform((t) => Math.round(t > 1e12 ? t : t * 1000));
+export const webhookTime = z.pipe(
+  z.union([z.number().check(z.refine(Number.isFinite, 'must be finite')), z.string().check(z.regex(/^\s*\d+(\.\d+)?\s*$/))]),
+  z.pipe(
+    z.transform((t: number | string) => Number(t)),
+    z.pipe(
+      z.number().check(z.positive('time must be positive')),
+      z.transform((t: number) => Math.round(t > 1e12 ? t : t * 1000)),
+    ),
+  ),
+);
 
-const change = z.looseObject({ field: z.string().min(1), value: z.unknown() });
+const change = z.looseObject({ field: z.string().check(z.minLength(1)), value: z.unknown() });
 
 const entry = z.looseObject({
   id,
-  time: z.unknown().optional(),
-  changes: z.array(z.unknown()).optional(),
+  time: z.optional(z.unknown()),
+  changes: z.optional(z.array(z.unknown())),
 });
 
 const body = z.looseObject({
@@ -31,21 +40,20 @@ const body = z.looseObject({
   entry: z.array(z.unknown()),
 });
 
-const banState = z
-  .union([z.string(), z.array(z.string())])
-  .transform((s) => (Array.isArray(s) ? s[0] : s))
-  .optional()
-  .catch(undefined);
+/** An optional part that, when malformed, is treated as absent rather than failing the whole change. */
+const lenient = <T extends z.ZodMiniType>(schema: T) => z.catch(z.optional(schema), undefined);
+
+const banState = z.pipe(
+  z.union([z.string(), z.array(z.string())]),
+  z.transform((s: string | string[]) => (Array.isArray(s) ? s[0] : s)),
+);
 
 const accountUpdateValue = z.looseObject({
-  event: z.string().min(1),
-  waba_info: z.looseObject({ waba_id: id.optional() }).optional().catch(undefined),
-  disconnection_info: z
-    .looseObject({ reason: z.string().optional(), initiated_by: z.string().optional() })
-    .optional()
-    .catch(undefined),
-  ban_info: z.looseObject({ waba_ban_state: banState }).optional().catch(undefined),
-  phone_number: z.union([z.string(), z.number()]).transform(String).optional().catch(undefined),
+  event: z.string().check(z.minLength(1)),
+  waba_info: lenient(z.looseObject({ waba_id: z.optional(id) })),
+  disconnection_info: lenient(z.looseObject({ reason: z.optional(z.string()), initiated_by: z.optional(z.string()) })),
+  ban_info: lenient(z.looseObject({ waba_ban_state: lenient(banState) })),
+  phone_number: lenient(z.pipe(z.union([z.string(), z.number()]), z.transform(String))),
 });
 
 export interface AccountUpdate {
@@ -95,10 +103,7 @@ const KNOWN_VALUE_KEYS = new Set(['event', 'waba_info', 'disconnection_info', 'b
 const digest = (...parts: readonly string[]): string =>
   createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
 
-const firstIssue = (error: z.ZodError): string => {
-  const issue = error.issues[0];
-  return issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'invalid';
-};
+const firstIssue = (error: Parameters<typeof describeIssues>[0]): string => describeIssues(error);
 
 /**
  * Reads every entry and every change of a parsed (and already verified) webhook body.

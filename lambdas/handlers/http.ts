@@ -1,5 +1,4 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { ZodError } from 'zod';
 import {
   BadRequestError,
   ForbiddenError,
@@ -41,7 +40,6 @@ export const header = (event: APIGatewayProxyEventV2, name: string): string | un
 export const errorResponse = (error: unknown, telemetry: Telemetry, context: Record<string, unknown> = {}): HttpResult => {
   if (error instanceof SignatureError) return json(401, { error: 'invalid signature' });
   if (error instanceof BadRequestError) return json(400, { error: error.message });
-  if (error instanceof ZodError) return json(400, { error: 'invalid request' });
   if (error instanceof ForbiddenError) return json(403, { error: 'forbidden' });
   if (error instanceof NotFoundError) return json(404, { error: 'not found' });
   if (error instanceof PayloadTooLargeError) return json(413, { error: 'payload too large' });

@@ -8,6 +8,10 @@ export class RecordingTelemetry implements Telemetry {
     const key = dimensions ? `${metric}${JSON.stringify(dimensions)}` : metric;
     this.counts.set(key, (this.counts.get(key) ?? 0) + value);
   }
+  readonly durations: { metric: string; value: number }[] = [];
+  seconds(metric: string, value: number): void {
+    this.durations.push({ metric, value });
+  }
   info(message: string, fields: Record<string, unknown> = {}) {
     this.logs.push({ level: 'info', message, fields });
   }

@@ -1,0 +1,139 @@
+import { Duration, Stack } from 'aws-cdk-lib';
+import type { HttpApi } from 'aws-cdk-lib/aws-apigatewayv2';
+import {
+  Alarm,
+  ComparisonOperator,
+  Dashboard,
+  GraphWidget,
+  type IMetric,
+  MathExpression,
+  Metric,
+  SingleValueWidget,
+  TextWidget,
+  TreatMissingData,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import type { RemovalPolicy } from 'aws-cdk-lib';
+
+export interface MonitoringProps {
+  readonly metricsNamespace: string;
+  readonly api: HttpApi;
+  readonly functions: Readonly<Record<string, IFunction>>;
+  readonly consumer: IFunction;
+  readonly outboundQueue: IQueue;
+  readonly delayQueue: IQueue;
+  readonly deadLetterQueue: IQueue;
+  readonly redriveDlqs: Readonly<Record<string, IQueue>>;
+  readonly alarmEmail?: string;
+  readonly outboundOldestMessageAge: Duration;
+  readonly parkedTooLong: Duration;
+  readonly webhook5xxPer5Minutes: number;
+  readonly signatureFailuresPer5Minutes: number;
+  readonly removalPolicy: RemovalPolicy;
+}
+
+const FIVE_MINUTES = Duration.minutes(5);
+
+/** Alarms to one encrypted SNS topic, and a dashboard of webhook traffic, client statuses and message flow. */
+export class Monitoring extends Construct {
+  readonly topic: Topic;
+  readonly alarms: Alarm[] = [];
+  readonly dashboard: Dashboard;
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    // CloudWatch alarms cannot publish to a topic under the AWS-managed SNS key: use our own, rotated.
+    const key = new Key(this, 'TopicKey', { enableKeyRotation: true, description: 'coexistence-relay alarm topic', removalPolicy: props.removalPolicy });
+    key.grant(new ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    this.topic = new Topic(this, 'AlarmTopic', { masterKey: key, enforceSSL: true, displayName: `${Stack.of(this).stackName} alarms` });
+    if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
+    const action = new SnsAction(this.topic);
+
+    const custom = (metricName: string, service: string, statistic = 'Sum', dimensions: Record<string, string> = {}) =>
+      new Metric({ namespace: props.metricsNamespace, metricName, dimensionsMap: { service, ...dimensions }, statistic, period: FIVE_MINUTES });
+
+    const alarm = (cid: string, description: string, metric: IMetric, threshold: number, evaluationPeriods = 1) => {
+      const a = new Alarm(this, cid, {
+        alarmDescription: description,
+        metric,
+        threshold,
+        evaluationPeriods,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+      });
+      a.addAlarmAction(action);
+      a.addOkAction(action);
+      this.alarms.push(a);
+      return a;
+    };
+
+    alarm('DeadLettersPresent', 'Messages the relay gave up on are waiting in the dead-letter queue: read their reason, fix, redrive.',
+      props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: FIVE_MINUTES, statistic: 'Maximum' }), 1);
+    for (const [name, q] of Object.entries(props.redriveDlqs)) {
+      alarm(`${name}RedriveDlqDepth`, `Messages failed processing ${'5+'} times on the ${name} queue (a bug or an outage): inspect, fix, redrive.`,
+        q.metricApproximateNumberOfMessagesVisible({ period: FIVE_MINUTES, statistic: 'Maximum' }), 1);
+    }
+    alarm('OutboundOldestMessageAge', 'Outbound messages wait too long before the consumer takes them: check consumer errors, throttles and concurrency.',
+      props.outboundQueue.metricApproximateAgeOfOldestMessage({ period: FIVE_MINUTES, statistic: 'Maximum' }), props.outboundOldestMessageAge.toSeconds());
+    alarm('Webhook5xx', 'The webhook answered 5xx: Meta retries, but status updates are late. Check DynamoDB/SQS errors in the webhook logs.',
+      props.api.metricServerError({ period: FIVE_MINUTES, statistic: 'Sum' }), props.webhook5xxPer5Minutes);
+    alarm('WebhookSignatureFailures', 'Webhook POSTs with a missing or wrong signature: an app secret rotated in Meta but not here, or someone probing the URL.',
+      custom('WebhookSignatureRejected', 'webhook'), props.signatureFailuresPer5Minutes);
+    alarm('ClientOffboardedTooLong', 'A client has had messages parked longer than the threshold: reonboarding did not complete; contact the client.',
+      custom('ParkAgeSeconds', 'consumer', 'Maximum'), props.parkedTooLong.toSeconds());
+    alarm('ConsumerRecursiveInvocationsDropped', 'Lambda stopped the park loop as recursive: the consumer must have recursiveLoop=Allow.',
+      new Metric({ namespace: 'AWS/Lambda', metricName: 'RecursiveInvocationsDropped', dimensionsMap: { FunctionName: props.consumer.functionName }, statistic: 'Sum', period: FIVE_MINUTES }), 1);
+    for (const [name, fn] of Object.entries(props.functions)) {
+      alarm(`${name}Errors`, `${name} function errors (uncaught exceptions or timeouts).`, fn.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' }), 1);
+      alarm(`${name}Throttles`, `${name} function throttled: raise reserved/account concurrency or lower event source concurrency.`, fn.metricThrottles({ period: FIVE_MINUTES, statistic: 'Sum' }), 1);
+    }
+
+    const statuses = ['CONNECTED', 'OFFBOARDED', 'REMOVED', 'DELETED', 'DISABLED'];
+    this.dashboard = new Dashboard(this, 'Dashboard', {
+      widgets: [
+        [new TextWidget({ markdown: `# coexistence-relay (${Stack.of(this).stackName})\nWebhook traffic, client statuses, outbound message flow.`, width: 24, height: 2 })],
+        [
+          new GraphWidget({
+            title: 'Webhook requests',
+            left: [props.api.metricCount({ period: FIVE_MINUTES }), props.api.metricClientError({ period: FIVE_MINUTES }), props.api.metricServerError({ period: FIVE_MINUTES })],
+            right: [custom('WebhookSignatureRejected', 'webhook')],
+            width: 12,
+          }),
+          new GraphWidget({ title: 'Webhook latency (p50, p99)', left: [props.api.metricLatency({ period: FIVE_MINUTES, statistic: 'p50' }), props.api.metricLatency({ period: FIVE_MINUTES, statistic: 'p99' })], width: 12 }),
+        ],
+        [
+          new GraphWidget({ title: 'Client status changes', left: statuses.map((s) => custom('ClientStatusChanged', 'webhook', 'Sum', { status: s })), width: 12 }),
+          new GraphWidget({ title: 'account_update events', left: [custom('AccountUpdateEvents', 'webhook'), custom('InboundEventsForwarded', 'webhook'), custom('WebhookUnreadableChanges', 'webhook')], width: 12 }),
+        ],
+        [
+          new GraphWidget({
+            title: 'Messages: sent / parked / dead-lettered',
+            left: [custom('MessagesSent', 'consumer'), custom('MessagesParked', 'consumer'), custom('MessagesDeadLettered', 'consumer'), custom('AmbiguousResends', 'consumer')],
+            width: 12,
+          }),
+          new GraphWidget({ title: 'Park age and resume latency (max, s)', left: [custom('ParkAgeSeconds', 'consumer', 'Maximum'), custom('ResumedAfterParkSeconds', 'consumer', 'Maximum')], width: 12 }),
+        ],
+        [
+          new GraphWidget({
+            title: 'Queue depth',
+            left: [props.outboundQueue, props.delayQueue, props.deadLetterQueue].map((q) => q.metricApproximateNumberOfMessagesVisible({ period: FIVE_MINUTES, statistic: 'Maximum' })),
+            right: [props.delayQueue.metricApproximateNumberOfMessagesNotVisible({ period: FIVE_MINUTES, statistic: 'Maximum', label: 'parked (in flight)' })],
+            width: 12,
+          }),
+          new SingleValueWidget({
+            title: 'Dead letters now',
+            metrics: [new MathExpression({ expression: 'm1', usingMetrics: { m1: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: FIVE_MINUTES, statistic: 'Maximum' }) }, period: FIVE_MINUTES })],
+            width: 12,
+          }),
+        ],
+      ],
+    });
+  }
+}

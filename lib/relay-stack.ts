@@ -1,0 +1,98 @@
+import { Stack, type StackProps } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { ClientStatusTable } from './constructs/client-status-table.js';
+import { Monitoring } from './constructs/monitoring.js';
+import { OutboundPipeline } from './constructs/outbound-pipeline.js';
+import { RelayQueue } from './constructs/relay-queue.js';
+import { RelaySecrets } from './constructs/relay-secrets.js';
+import { WebhookApi } from './constructs/webhook-api.js';
+import type { StageConfig } from './stage-config.js';
+
+export interface RelayStackProps extends StackProps {
+  readonly config: StageConfig;
+}
+
+const RETENTION: Record<StageConfig['logRetentionDays'], RetentionDays> = {
+  7: RetentionDays.ONE_WEEK,
+  14: RetentionDays.TWO_WEEKS,
+  30: RetentionDays.ONE_MONTH,
+  90: RetentionDays.THREE_MONTHS,
+  180: RetentionDays.SIX_MONTHS,
+  365: RetentionDays.ONE_YEAR,
+};
+
+/**
+ * One environment of coexistence-relay. Construct ids of stateful resources (table, queues) are part of their
+ * logical ids: renaming one replaces the resource and loses its data. `test/cdk` pins them.
+ */
+export class RelayStack extends Stack {
+  readonly statusTable: ClientStatusTable;
+  readonly webhookApi: WebhookApi;
+  readonly outbound: OutboundPipeline;
+  readonly inboundEvents: RelayQueue;
+  readonly monitoring: Monitoring;
+
+  constructor(scope: Construct, id: string, props: RelayStackProps) {
+    super(scope, id, props);
+    const c = props.config;
+    const logRetention = RETENTION[c.logRetentionDays];
+    const metricsNamespace = `CoexistenceRelay/${c.stage}`;
+
+    this.statusTable = new ClientStatusTable(this, 'ClientStatus', { removalPolicy: c.removalPolicy, deletionProtection: c.tableDeletionProtection });
+    const secrets = new RelaySecrets(this, 'Secrets', { ...c.secrets, removalPolicy: c.removalPolicy });
+    this.inboundEvents = new RelayQueue(this, 'InboundEvents', { retention: c.queues.retention, removalPolicy: c.removalPolicy, maxReceiveCount: c.queues.maxReceiveCount });
+
+    this.webhookApi = new WebhookApi(this, 'WebhookApi', {
+      table: this.statusTable.table,
+      inboundEventsQueue: this.inboundEvents.queue,
+      appSecret: secrets.appSecret,
+      verifyToken: secrets.verifyToken,
+      timeout: c.webhook.timeout,
+      memoryMiB: c.webhook.memoryMiB,
+      throttleRateLimit: c.api.throttleRateLimit,
+      throttleBurstLimit: c.api.throttleBurstLimit,
+      reconnectSkewSeconds: c.relay.reconnectSkewSeconds,
+      timelineRetentionDays: c.relay.timelineRetentionDays,
+      metricsNamespace,
+      logRetention,
+      logRemovalPolicy: c.removalPolicy,
+    });
+
+    this.outbound = new OutboundPipeline(this, 'Outbound', {
+      table: this.statusTable.table,
+      accessToken: secrets.accessToken,
+      timeout: c.consumer.timeout,
+      memoryMiB: c.consumer.memoryMiB,
+      maxConcurrency: c.consumer.maxConcurrency,
+      batchSize: c.consumer.batchSize,
+      retention: c.queues.retention,
+      maxReceiveCount: c.queues.maxReceiveCount,
+      ...c.relay,
+      metricsNamespace,
+      logRetention,
+      removalPolicy: c.removalPolicy,
+    });
+
+    const redriveDlqs: Record<string, import('aws-cdk-lib/aws-sqs').IQueue> = {};
+    for (const [name, q] of [['Outbound', this.outbound.outbound], ['Delay', this.outbound.delay], ['InboundEvents', this.inboundEvents]] as const) {
+      if (q.redriveDlq) redriveDlqs[name] = q.redriveDlq;
+    }
+    this.monitoring = new Monitoring(this, 'Monitoring', {
+      metricsNamespace,
+      api: this.webhookApi.api,
+      functions: { Webhook: this.webhookApi.webhookFunction, Status: this.webhookApi.statusFunction, Consumer: this.outbound.consumer },
+      consumer: this.outbound.consumer,
+      outboundQueue: this.outbound.outbound.queue,
+      delayQueue: this.outbound.delay.queue,
+      deadLetterQueue: this.outbound.deadLetter.queue,
+      redriveDlqs,
+      ...(c.alarms.email ? { alarmEmail: c.alarms.email } : {}),
+      outboundOldestMessageAge: c.alarms.outboundOldestMessageAge,
+      parkedTooLong: c.alarms.parkedTooLong,
+      webhook5xxPer5Minutes: c.alarms.webhook5xxPer5Minutes,
+      signatureFailuresPer5Minutes: c.alarms.signatureFailuresPer5Minutes,
+      removalPolicy: c.removalPolicy,
+    });
+  }
+}

@@ -1,0 +1,128 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { DEFAULT_MAX_PARK_SECONDS, DEFAULT_PARK_DELAY_SCHEDULE } from '../lambdas/core/park-schedule.js';
+
+export const STAGES = ['dev', 'staging', 'prod'] as const;
+export type StageName = (typeof STAGES)[number];
+
+/** Everything that differs between environments, modelled in code. `bin/` picks one; constructs never look around. */
+export interface StageConfig {
+  readonly stage: StageName;
+  /** What happens to the table and queues when the stack is deleted. */
+  readonly removalPolicy: RemovalPolicy;
+  readonly tableDeletionProtection: boolean;
+  readonly logRetentionDays: 7 | 14 | 30 | 90 | 180 | 365;
+  readonly queues: {
+    /** Outbound and delay queue retention; their redrive DLQs and the dead-letter queue keep messages 14 days. */
+    readonly retention: Duration;
+    /** Receives before a message that keeps failing moves to its queue's redrive DLQ. */
+    readonly maxReceiveCount: number;
+  };
+  readonly consumer: {
+    readonly timeout: Duration;
+    readonly memoryMiB: number;
+    /** Event source mapping MaximumConcurrency (2-1000) for each of the outbound and delay queues. */
+    readonly maxConcurrency: number;
+    readonly batchSize: number;
+  };
+  readonly webhook: { readonly timeout: Duration; readonly memoryMiB: number };
+  readonly api: { readonly throttleRateLimit: number; readonly throttleBurstLimit: number };
+  readonly relay: {
+    readonly parkDelaySchedule: string;
+    readonly maxParkSeconds: number;
+    readonly maxSendAttempts: number;
+    readonly graphApiVersion: string;
+    readonly graphApiBaseUrl: string;
+    readonly reconnectSkewSeconds: number;
+    readonly timelineRetentionDays: number;
+  };
+  /**
+   * Secrets Manager secrets by name. A name given here is imported (it must exist); a name left out makes the stack
+   * create the secret with a random placeholder value that you then replace (see the README).
+   */
+  readonly secrets: { readonly appSecretName?: string; readonly verifyTokenName?: string; readonly accessTokenName?: string };
+  readonly alarms: {
+    /** E-mail address subscribed to the alarm topic; none means subscribe it yourself. */
+    readonly email?: string;
+    readonly outboundOldestMessageAge: Duration;
+    /** A parked message older than this means a client is offboarded for too long. */
+    readonly parkedTooLong: Duration;
+    readonly webhook5xxPer5Minutes: number;
+    readonly signatureFailuresPer5Minutes: number;
+  };
+}
+
+const base = {
+  queues: { retention: Duration.days(4), maxReceiveCount: 5 },
+  consumer: { timeout: Duration.seconds(30), memoryMiB: 512, batchSize: 10 },
+  webhook: { timeout: Duration.seconds(10), memoryMiB: 512 },
+  relay: {
+    parkDelaySchedule: DEFAULT_PARK_DELAY_SCHEDULE,
+    maxParkSeconds: DEFAULT_MAX_PARK_SECONDS,
+    maxSendAttempts: 8,
+    graphApiVersion: 'v25.0',
+    graphApiBaseUrl: 'https://graph.facebook.com',
+    reconnectSkewSeconds: 300,
+    timelineRetentionDays: 30,
+  },
+  secrets: {},
+} as const;
+
+export const STAGE_CONFIGS: Readonly<Record<StageName, StageConfig>> = {
+  dev: {
+    ...base,
+    stage: 'dev',
+    removalPolicy: RemovalPolicy.DESTROY,
+    tableDeletionProtection: false,
+    logRetentionDays: 7,
+    consumer: { ...base.consumer, maxConcurrency: 2 },
+    api: { throttleRateLimit: 50, throttleBurstLimit: 100 },
+    alarms: {
+      outboundOldestMessageAge: Duration.minutes(15),
+      parkedTooLong: Duration.hours(2),
+      webhook5xxPer5Minutes: 5,
+      signatureFailuresPer5Minutes: 20,
+    },
+  },
+  staging: {
+    ...base,
+    stage: 'staging',
+    removalPolicy: RemovalPolicy.DESTROY,
+    tableDeletionProtection: false,
+    logRetentionDays: 30,
+    consumer: { ...base.consumer, maxConcurrency: 5 },
+    api: { throttleRateLimit: 200, throttleBurstLimit: 400 },
+    alarms: {
+      outboundOldestMessageAge: Duration.minutes(10),
+      parkedTooLong: Duration.hours(1),
+      webhook5xxPer5Minutes: 3,
+      signatureFailuresPer5Minutes: 10,
+    },
+  },
+  prod: {
+    ...base,
+    stage: 'prod',
+    removalPolicy: RemovalPolicy.RETAIN,
+    tableDeletionProtection: true,
+    logRetentionDays: 90,
+    consumer: { ...base.consumer, maxConcurrency: 20 },
+    api: { throttleRateLimit: 1000, throttleBurstLimit: 2000 },
+    alarms: {
+      outboundOldestMessageAge: Duration.minutes(5),
+      parkedTooLong: Duration.hours(1),
+      webhook5xxPer5Minutes: 1,
+      signatureFailuresPer5Minutes: 10,
+    },
+  },
+};
+
+export class UnknownStageError extends Error {
+  override readonly name = 'UnknownStageError';
+}
+
+export const stageConfig = (name: string | undefined): StageConfig => {
+  const stage = name ?? 'dev';
+  if (!(STAGES as readonly string[]).includes(stage)) {
+    throw new UnknownStageError(`unknown stage "${stage}": use -c stage=${STAGES.join('|')}`);
+  }
+  return STAGE_CONFIGS[stage as StageName];
+};
