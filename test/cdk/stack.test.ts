@@ -1,0 +1,304 @@
+import { App, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { Queue } from 'aws-cdk-lib/aws-sqs';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { describe, expect, it } from 'vitest';
+import { RelayStack } from '../../lib/relay-stack.js';
+import { STAGE_CONFIGS, type StageConfig, type StageName, stageConfig, UnknownStageError } from '../../lib/stage-config.js';
+
+/** Template without running esbuild (bundling is exercised by the synth test and the benchmark). */
+const build = (config: StageConfig, withNag = false) => {
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new RelayStack(app, `CoexistenceRelay-${config.stage}`, { config, env: { account: '111111111111', region: 'eu-west-1' } });
+  if (withNag) Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { app, stack, template: Template.fromStack(stack) };
+};
+
+const templates = Object.fromEntries(
+  (Object.keys(STAGE_CONFIGS) as StageName[]).map((s) => [s, build(STAGE_CONFIGS[s]).template]),
+) as Record<StageName, Template>;
+const prod = templates.prod;
+
+type Res = { Type: string; Properties: Record<string, any>; DeletionPolicy?: string; UpdateReplacePolicy?: string };
+const resources = (t: Template, type: string): [string, Res][] => Object.entries(t.findResources(type)) as [string, Res][];
+const functionByDescription = (t: Template, text: string): [string, Res] => {
+  const found = resources(t, 'AWS::Lambda::Function').find(([, r]) => String(r.Properties.Description).includes(text));
+  if (!found) throw new Error(`no function described as ${text}`);
+  return found;
+};
+const policyOf = (t: Template, fnLogicalId: string) => {
+  const fn = t.toJSON().Resources[fnLogicalId] as Res;
+  const roleId = fn.Properties.Role['Fn::GetAtt'][0];
+  const policies = resources(t, 'AWS::IAM::Policy').filter(([, p]) => p.Properties.Roles.some((r: any) => r.Ref === roleId));
+  return policies.flatMap(([, p]) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown }[]);
+};
+const actionsOf = (statements: { Action: string | string[] }[]) => statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])).sort();
+
+describe('stage selection', () => {
+  it('defaults to dev, accepts the three stages and refuses others with a clear error', () => {
+    expect(stageConfig(undefined).stage).toBe('dev');
+    expect(stageConfig('prod').stage).toBe('prod');
+    expect(() => stageConfig('production')).toThrow(UnknownStageError);
+    expect(() => stageConfig('production')).toThrow('-c stage=dev|staging|prod');
+  });
+});
+
+describe('functions', () => {
+  it.each(Object.keys(templates))('%s: Node.js 22 on arm64 with JSON logs, a retained log group, source maps and X-Ray', (stage) => {
+    const t = templates[stage as StageName];
+    const fns = resources(t, 'AWS::Lambda::Function');
+    expect(fns).toHaveLength(3);
+    for (const [, fn] of fns) {
+      expect(fn.Properties).toMatchObject({
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        LoggingConfig: { LogFormat: 'JSON' },
+        TracingConfig: { Mode: 'Active' },
+        Environment: { Variables: expect.objectContaining({ NODE_OPTIONS: '--enable-source-maps' }) },
+      });
+    }
+    const days = STAGE_CONFIGS[stage as StageName].logRetentionDays;
+    for (const [, lg] of resources(t, 'AWS::Logs::LogGroup')) expect(lg.Properties.RetentionInDays).toBe(days);
+  });
+
+  it('passes names and ARNs only, never a secret value', () => {
+    for (const [, fn] of resources(prod, 'AWS::Lambda::Function')) {
+      const vars = fn.Properties.Environment.Variables as Record<string, unknown>;
+      for (const name of ['META_APP_SECRET', 'WEBHOOK_VERIFY_TOKEN', 'WHATSAPP_ACCESS_TOKEN']) expect(vars[name]).toBeUndefined();
+      for (const [k, v] of Object.entries(vars)) if (k.endsWith('_SECRET_ID')) expect(v).toMatchObject({ Ref: expect.any(String) });
+    }
+    const [, webhook] = functionByDescription(prod, 'Verifies Meta webhooks');
+    expect(Object.keys(webhook.Properties.Environment.Variables)).toEqual(
+      expect.arrayContaining(['TABLE_NAME', 'INBOUND_EVENTS_QUEUE_URL', 'META_APP_SECRET_ID', 'WEBHOOK_VERIFY_TOKEN_SECRET_ID']),
+    );
+  });
+
+  it('lets only the consumer loop through SQS (recursiveLoop Allow), with a per-stage namespace for metrics', () => {
+    const [, consumer] = functionByDescription(prod, 'Sends, parks or dead-letters');
+    expect(consumer.Properties.RecursiveLoop).toBe('Allow');
+    expect(consumer.Properties.Environment.Variables).toMatchObject({ POWERTOOLS_METRICS_NAMESPACE: 'CoexistenceRelay/prod', PARK_DELAY_SCHEDULE: '10,20,30,60,120,240,480,900' });
+    const [, webhook] = functionByDescription(prod, 'Verifies Meta webhooks');
+    expect(webhook.Properties.RecursiveLoop).toBe('Terminate');
+  });
+
+  it.each(Object.keys(templates))('%s: both consumed queues feed the consumer with partial batch responses and the stage concurrency', (stage) => {
+    const t = templates[stage as StageName];
+    const mappings = resources(t, 'AWS::Lambda::EventSourceMapping');
+    expect(mappings).toHaveLength(2);
+    for (const [, m] of mappings) {
+      expect(m.Properties).toMatchObject({
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        BatchSize: 10,
+        ScalingConfig: { MaximumConcurrency: STAGE_CONFIGS[stage as StageName].consumer.maxConcurrency },
+      });
+    }
+  });
+});
+
+describe('queues', () => {
+  const queues = resources(prod, 'AWS::SQS::Queue');
+  const byId = (prefix: string) => {
+    const q = queues.find(([id]) => id.startsWith(prefix));
+    if (!q) throw new Error(`no queue ${prefix}`);
+    return q[1];
+  };
+
+  it('encrypts every queue and denies requests without TLS', () => {
+    expect(queues.length).toBe(7);
+    for (const [, q] of queues) expect(q.Properties.SqsManagedSseEnabled).toBe(true);
+    const policies = resources(prod, 'AWS::SQS::QueuePolicy');
+    const covered = policies
+      .filter(([, p]) =>
+        p.Properties.PolicyDocument.Statement.some(
+          (s: any) => s.Effect === 'Deny' && s.Condition?.Bool?.['aws:SecureTransport'] === 'false',
+        ),
+      )
+      .flatMap(([, p]) => p.Properties.Queues.map((q: any) => q['Fn::GetAtt']?.[0] ?? q.Ref));
+    expect(new Set(covered)).toEqual(new Set(queues.map(([id]) => id)));
+  });
+
+  it('sets the visibility timeout of consumed queues to at least 6x the consumer timeout', () => {
+    const timeout = STAGE_CONFIGS.prod.consumer.timeout.toSeconds();
+    for (const id of ['OutboundQueue', 'OutboundDelayQueue']) expect(byId(id).Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * timeout);
+  });
+
+  it('puts a redrive DLQ (maxReceiveCount >= 5) with a longer retention behind each consumed queue', () => {
+    for (const id of ['OutboundQueue', 'OutboundDelayQueue', 'InboundEventsQueue']) {
+      const q = byId(id);
+      expect(q.Properties.RedrivePolicy.maxReceiveCount).toBeGreaterThanOrEqual(5);
+      const dlqId = q.Properties.RedrivePolicy.deadLetterTargetArn['Fn::GetAtt'][0];
+      const dlq = (prod.toJSON().Resources[dlqId] as Res).Properties;
+      expect(dlq.MessageRetentionPeriod).toBeGreaterThan(q.Properties.MessageRetentionPeriod);
+    }
+    expect(byId('OutboundDeadLetterQueue').Properties.MessageRetentionPeriod).toBe(14 * 86_400);
+  });
+});
+
+describe('table', () => {
+  it('is on-demand, encrypted, with point-in-time recovery and TTL', () => {
+    prod.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      BillingMode: 'PAY_PER_REQUEST',
+      SSESpecification: { SSEEnabled: true },
+      TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+      Replicas: [Match.objectLike({ PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true } })],
+    });
+  });
+
+  it.each([
+    ['prod', 'Retain', true],
+    ['staging', 'Delete', false],
+    ['dev', 'Delete', false],
+  ] as const)('%s: removal policy %s, deletion protection %s', (stage, policy, protection) => {
+    const [[, table]] = resources(templates[stage], 'AWS::DynamoDB::GlobalTable') as [[string, Res]];
+    expect(table.DeletionPolicy).toBe(policy);
+    expect(table.Properties.Replicas[0].DeletionProtectionEnabled ?? false).toBe(protection);
+  });
+});
+
+describe('API', () => {
+  it('exposes the webhook routes publicly and the status route behind IAM', () => {
+    const routes = Object.fromEntries(resources(prod, 'AWS::ApiGatewayV2::Route').map(([, r]) => [r.Properties.RouteKey, r.Properties.AuthorizationType]));
+    expect(routes).toEqual({ 'GET /webhook': 'NONE', 'POST /webhook': 'NONE', 'GET /clients/{wabaId}': 'AWS_IAM' });
+  });
+
+  it.each(Object.keys(templates))('%s: throttles the stage and writes access logs', (stage) => {
+    const cfg = STAGE_CONFIGS[stage as StageName];
+    templates[stage as StageName].hasResourceProperties('AWS::ApiGatewayV2::Stage', {
+      StageName: '$default',
+      DefaultRouteSettings: { ThrottlingRateLimit: cfg.api.throttleRateLimit, ThrottlingBurstLimit: cfg.api.throttleBurstLimit },
+      AccessLogSettings: { DestinationArn: Match.anyValue(), Format: Match.stringLikeRegexp('requestId') },
+    });
+  });
+
+  it('outputs the webhook callback URL and the outbound queue URL', () => {
+    const outputs = prod.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(JSON.stringify(outputs.WebhookCallbackUrl?.Value)).toContain('/webhook');
+    expect(outputs.OutboundQueueUrl?.Value).toMatchObject({ Ref: 'OutboundQueue50884AE9' });
+  });
+});
+
+describe('least privilege', () => {
+  const [webhookId] = functionByDescription(prod, 'Verifies Meta webhooks');
+  const [statusId] = functionByDescription(prod, 'Answers GET /clients');
+  const [consumerId] = functionByDescription(prod, 'Sends, parks or dead-letters');
+  const xrayAndLogs = ['logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
+
+  it.each([
+    ['webhook', webhookId, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'secretsmanager:GetSecretValue', 'sqs:SendMessage']],
+    ['status', statusId, ['dynamodb:GetItem', 'dynamodb:Query']],
+    [
+      'consumer',
+      consumerId,
+      [
+        'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'secretsmanager:GetSecretValue',
+        'sqs:ChangeMessageVisibility', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes',
+        'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:ReceiveMessage', 'sqs:SendMessage',
+      ],
+    ],
+  ])('%s gets exactly the actions it uses', (_name, id, expected) => {
+    expect(actionsOf(policyOf(prod, id))).toEqual([...expected, ...xrayAndLogs].sort());
+  });
+
+  it('uses "*" only for X-Ray and attaches no AWS managed policy', () => {
+    for (const id of [webhookId, statusId, consumerId]) {
+      for (const s of policyOf(prod, id)) {
+        if (s.Resource === '*') expect(actionsOf([s]).every((a) => a.startsWith('xray:'))).toBe(true);
+      }
+    }
+    for (const [, role] of resources(prod, 'AWS::IAM::Role')) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+  });
+
+  it('scopes the webhook secrets to the app secret and verify token only', () => {
+    const s = policyOf(prod, webhookId).find((x) => x.Action === 'secretsmanager:GetSecretValue');
+    expect(s?.Resource).toEqual([{ Ref: expect.stringMatching(/^SecretsAppSecret/) }, { Ref: expect.stringMatching(/^SecretsVerifyToken/) }]);
+  });
+});
+
+describe('secrets', () => {
+  it('creates the three secrets when no names are configured', () => {
+    expect(resources(prod, 'AWS::SecretsManager::Secret')).toHaveLength(3);
+  });
+  it('imports existing secrets by name instead of creating them', () => {
+    const cfg = { ...STAGE_CONFIGS.prod, secrets: { appSecretName: 'meta/app', verifyTokenName: 'meta/verify', accessTokenName: 'meta/token' } };
+    const t = build(cfg).template;
+    expect(resources(t, 'AWS::SecretsManager::Secret')).toHaveLength(0);
+    const [, webhook] = functionByDescription(t, 'Verifies Meta webhooks');
+    expect(JSON.stringify(webhook.Properties.Environment.Variables.META_APP_SECRET_ID)).toContain('secret:meta/app');
+  });
+});
+
+describe('monitoring', () => {
+  const alarms = resources(prod, 'AWS::CloudWatch::Alarm');
+  const metricOf = (a: Res) => `${a.Properties.Namespace}/${a.Properties.MetricName}`;
+
+  it('alarms on every failure mode named in the runbook, all to the encrypted topic', () => {
+    const metrics = alarms.map(([, a]) => metricOf(a));
+    expect(metrics).toEqual(
+      expect.arrayContaining([
+        'AWS/SQS/ApproximateNumberOfMessagesVisible',
+        'AWS/SQS/ApproximateAgeOfOldestMessage',
+        'AWS/ApiGateway/5xx',
+        'CoexistenceRelay/prod/WebhookSignatureRejected',
+        'CoexistenceRelay/prod/ParkAgeSeconds',
+        'AWS/Lambda/RecursiveInvocationsDropped',
+        'AWS/Lambda/Errors',
+        'AWS/Lambda/Throttles',
+      ]),
+    );
+    // dead letters + 3 redrive DLQs + oldest age + 5xx + signatures + park age + recursion + 3x(errors, throttles)
+    expect(alarms).toHaveLength(15);
+    const [[topicId, topic]] = resources(prod, 'AWS::SNS::Topic') as [[string, Res]];
+    expect(topic.Properties.KmsMasterKeyId).toBeDefined();
+    for (const [, a] of alarms) expect(a.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
+  });
+
+  it('uses the stage thresholds', () => {
+    const find = (metric: string) => alarms.find(([, a]) => metricOf(a) === metric)?.[1].Properties.Threshold;
+    expect(find('CoexistenceRelay/prod/ParkAgeSeconds')).toBe(STAGE_CONFIGS.prod.alarms.parkedTooLong.toSeconds());
+    expect(find('AWS/SQS/ApproximateAgeOfOldestMessage')).toBe(STAGE_CONFIGS.prod.alarms.outboundOldestMessageAge.toSeconds());
+    const dev = resources(templates.dev, 'AWS::CloudWatch::Alarm').find(([, a]) => metricOf(a) === 'AWS/ApiGateway/5xx');
+    expect(dev?.[1].Properties.Threshold).toBe(STAGE_CONFIGS.dev.alarms.webhook5xxPer5Minutes);
+  });
+
+  it('subscribes the configured e-mail and draws the dashboard', () => {
+    const t = build({ ...STAGE_CONFIGS.prod, alarms: { ...STAGE_CONFIGS.prod.alarms, email: 'ops@example.com' } }).template;
+    t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+    const [[, dashboard]] = resources(prod, 'AWS::CloudWatch::Dashboard') as [[string, Res]];
+    const body = JSON.stringify(dashboard.Properties.DashboardBody);
+    for (const m of ['ClientStatusChanged', 'MessagesParked', 'MessagesSent', 'MessagesDeadLettered', 'ParkAgeSeconds']) expect(body).toContain(m);
+  });
+});
+
+describe('stateful resources keep their logical ids', () => {
+  // A changed id makes CloudFormation create a new, empty resource and delete the old one with its data.
+  it.each(Object.keys(templates))('%s', (stage) => {
+    const t = templates[stage as StageName];
+    expect(Object.keys(t.findResources('AWS::DynamoDB::GlobalTable'))).toEqual(['ClientStatusTableD3BF24E1']);
+    expect(Object.keys(t.findResources('AWS::SQS::Queue')).sort()).toEqual(
+      [
+        'InboundEventsQueueD801A4BE',
+        'InboundEventsRedriveDlq8EB0BE20',
+        'OutboundDeadLetterQueueBAD8FD79',
+        'OutboundDelayQueue8158FC04',
+        'OutboundDelayRedriveDlq28A48CDD',
+        'OutboundQueue50884AE9',
+        'OutboundRedriveDlqADE67316',
+      ].sort(),
+    );
+  });
+});
+
+describe('cdk-nag AwsSolutions', () => {
+  it.each(Object.keys(templates))('%s synthesizes with zero errors (every acknowledgement carries a reason)', (stage) => {
+    const { app } = build(STAGE_CONFIGS[stage as StageName], true);
+    expect(() => app.synth()).not.toThrow();
+  });
+
+  it('does fail on a resource that breaks a rule (the check is live)', () => {
+    const app = new App();
+    new Queue(new Stack(app, 'Bad'), 'PlainQueue', { retentionPeriod: Duration.days(1) });
+    Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+    expect(() => app.synth()).toThrow(/SQS queue/);
+  });
+});

@@ -1,0 +1,36 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+
+/** `cdk synth` exactly as an operator runs it: offline, bundling with the local esbuild, cdk-nag included. */
+describe.concurrent('cdk synth', () => {
+  it.each(['dev', 'staging', 'prod'])(
+    '-c stage=%s succeeds offline and bundles every function',
+    async (stage) => {
+      const out = await mkdtemp(join(tmpdir(), `relay-synth-${stage}-`));
+      try {
+        await run('npx', ['cdk', 'synth', '-c', `stage=${stage}`, '-q', '--output', out], {
+          env: { ...process.env, CDK_DISABLE_VERSION_CHECK: '1' },
+          timeout: 170_000,
+        });
+        const template = JSON.parse(await readFile(join(out, `CoexistenceRelay-${stage}.template.json`), 'utf8'));
+        expect(Object.keys(template.Resources).length).toBeGreaterThan(50);
+        const assets = (await readdir(out)).filter((d) => d.startsWith('asset.'));
+        expect(assets).toHaveLength(3);
+        for (const a of assets) {
+          const bundle = await stat(join(out, a, 'index.mjs'));
+          expect(bundle.size).toBeGreaterThan(100_000);
+          expect(bundle.size).toBeLessThan(500 * 1024);
+        }
+      } finally {
+        await rm(out, { recursive: true, force: true });
+      }
+    },
+    180_000,
+  );
+});
