@@ -120,9 +120,24 @@ export class OutboundService {
         else if (d.action === 'park') item.outcome = this.#park(item, d.next, d.delaySeconds);
         else item.outcome = this.#deadLetter(item.record, envelope, item.state, d.reason, d.detail, nowMs);
       }
-      await mapLimit(toSend, this.#o.sendConcurrency ?? 10, async (item) => {
+      // The same messageId twice in one batch (a duplicate enqueue): send the first, settle the others by its outcome
+      // instead of letting them race for the claim and come back after a visibility timeout.
+      const firsts = new Map<string, Item>();
+      const repeats: Item[] = [];
+      for (const item of toSend) {
+        const id = (item.envelope as OutboundEnvelope).messageId;
+        if (firsts.has(id)) repeats.push(item);
+        else firsts.set(id, item);
+      }
+      await mapLimit([...firsts.values()], this.#o.sendConcurrency ?? 10, async (item) => {
         item.outcome = await this.#send(item, nowMs);
       });
+      for (const item of repeats) {
+        const first = firsts.get((item.envelope as OutboundEnvelope).messageId);
+        const settled = first?.outcome?.kind === 'done';
+        if (settled) this.#o.telemetry.count('DuplicateSuppressed');
+        item.outcome = settled ? { kind: 'done' } : { kind: 'retry-later' };
+      }
     }
 
     return { failedIds: await this.#complete(items, nowMs) };

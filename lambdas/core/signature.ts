@@ -4,7 +4,6 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 export const SIGNATURE_HEADER = 'x-hub-signature-256';
 const PREFIX = 'sha256=';
 const HEX_DIGEST_LENGTH = 64;
-const HEX = /^[0-9a-f]{64}$/i;
 
 export type SignatureCheck =
   | { readonly valid: true; readonly secretIndex: number }
@@ -37,14 +36,15 @@ export class SignatureVerifier {
     const trimmed = header.trim();
     if (!trimmed.toLowerCase().startsWith(PREFIX)) return { valid: false, problem: 'malformed' };
     const hex = trimmed.slice(PREFIX.length);
-    if (hex.length !== HEX_DIGEST_LENGTH || !HEX.test(hex)) return { valid: false, problem: 'malformed' };
+    // Buffer.from stops at the first non-hex character, so the length check also rejects non-hex input.
     const given = Buffer.from(hex, 'hex');
+    if (hex.length !== HEX_DIGEST_LENGTH || given.length !== HEX_DIGEST_LENGTH / 2) return { valid: false, problem: 'malformed' };
     // Compare against every secret, without stopping early, so timing does not reveal which one matched.
     let matched = -1;
-    this.#secrets.forEach((secret, index) => {
-      const expected = createHmac('sha256', secret).update(rawBody).digest();
-      if (expected.length === given.length && timingSafeEqual(expected, given) && matched < 0) matched = index;
-    });
+    for (let index = 0; index < this.#secrets.length; index++) {
+      const expected = createHmac('sha256', this.#secrets[index] as Buffer).update(rawBody).digest();
+      if (timingSafeEqual(expected, given) && matched < 0) matched = index;
+    }
     return matched >= 0 ? { valid: true, secretIndex: matched } : { valid: false, problem: 'mismatch' };
   }
 }

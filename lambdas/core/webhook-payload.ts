@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import * as z from 'zod/mini';
 import { classifyAccountEvent, type DisconnectionInfo, type StatusClass } from './client-status.js';
-import { stableStringify } from './stable-json.js';
 import { describeIssues } from './zod.js';
 
 export const WABA_OBJECT = 'whatsapp_business_account';
@@ -15,17 +14,14 @@ const id = z.pipe(
   z.transform(String),
 );
 
-/** Unix seconds as a number or a numeric string; values above 10^12 are milliseconds. Normalised to ms. */
-export const webhookTime = z.pipe(
-  z.union([z.number().check(z.refine(Number.isFinite, 'must be finite')), z.string().check(z.regex(/^\s*\d+(\.\d+)?\s*$/))]),
-  z.pipe(
-    z.transform((t: number | string) => Number(t)),
-    z.pipe(
-      z.number().check(z.positive('time must be positive')),
-      z.transform((t: number) => Math.round(t > 1e12 ? t : t * 1000)),
-    ),
-  ),
-);
+const NUMERIC = /^\s*\d+(\.\d+)?\s*$/;
+
+/** Unix seconds as a number or a numeric string; values above 10^12 are milliseconds. Normalised to ms, or null. */
+export const webhookTimeMs = (raw: unknown): number | null => {
+  const t = typeof raw === 'number' ? raw : typeof raw === 'string' && NUMERIC.test(raw) ? Number(raw) : Number.NaN;
+  if (!Number.isFinite(t) || t <= 0) return null;
+  return Math.round(t > 1e12 ? t : t * 1000);
+};
 
 const change = z.looseObject({ field: z.string().check(z.minLength(1)), value: z.unknown() });
 
@@ -100,8 +96,11 @@ export type ParsedWebhook =
 
 const KNOWN_VALUE_KEYS = new Set(['event', 'waba_info', 'disconnection_info', 'ban_info', 'phone_number']);
 
-const digest = (...parts: readonly string[]): string =>
-  createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 32);
+/**
+ * Ids hash the change as parsed and re-serialised: a redelivery carries the same body, so the same text. Cheaper than a
+ * canonical (key-sorted) form, which only matters if Meta re-serialised a payload differently between retries.
+ */
+const digest = (...parts: readonly string[]): string => hash('sha256', parts.join('\u0000'), 'hex').slice(0, 32);
 
 const firstIssue = (error: Parameters<typeof describeIssues>[0]): string => describeIssues(error);
 
@@ -126,8 +125,7 @@ export const parseWebhook = (json: unknown): ParsedWebhook => {
       changes.push(unreadable(null, `entry[${entryIndex}] ${firstIssue(e.error)}`, rawEntry));
       return;
     }
-    const time = webhookTime.safeParse(e.data.time);
-    const entryTimeMs = time.success ? time.data : null;
+    const entryTimeMs = webhookTimeMs(e.data.time);
     (e.data.changes ?? []).forEach((rawChange, changeIndex) => {
       changes.push(readChange(e.data.id, entryTimeMs, rawChange, `entry[${entryIndex}].changes[${changeIndex}]`));
     });
@@ -140,7 +138,7 @@ const unreadable = (wabaId: string | null, problem: string, raw: unknown): Unrea
   wabaId,
   problem,
   raw,
-  dedupeId: digest('unreadable', wabaId ?? '', stableStringify(raw)),
+  dedupeId: digest('unreadable', wabaId ?? '', JSON.stringify(raw)),
 });
 
 const readChange = (entryId: string, entryTimeMs: number | null, rawChange: unknown, where: string): ParsedChange => {
@@ -154,7 +152,7 @@ const readChange = (entryId: string, entryTimeMs: number | null, rawChange: unkn
       field,
       entryTimeMs,
       value,
-      dedupeId: digest('forward', entryId, field, String(entryTimeMs ?? ''), stableStringify(value)),
+      dedupeId: digest('forward', entryId, field, String(entryTimeMs ?? ''), JSON.stringify(value)),
     };
   }
   const v = accountUpdateValue.safeParse(value);
@@ -169,7 +167,7 @@ const readChange = (entryId: string, entryTimeMs: number | null, rawChange: unkn
     entryId,
     eventTimeMs: entryTimeMs,
     event: v.data.event,
-    eventId: digest(ACCOUNT_UPDATE, wabaId, String(entryTimeMs), stableStringify(value)),
+    eventId: digest(ACCOUNT_UPDATE, wabaId, String(entryTimeMs), JSON.stringify(value)),
     statusClass: classifyAccountEvent(v.data.event, ban),
     ...(info ? { disconnection: compact({ reason: info.reason, initiatedBy: info.initiated_by }) } : {}),
     ...(ban ? { banState: ban } : {}),

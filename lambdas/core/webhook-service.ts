@@ -140,7 +140,10 @@ export class WebhookService {
     // Status writes first, forwarding after: when DynamoDB is down nothing at all is written or queued. Either step
     // failing fails the request so Meta delivers it again; every write is idempotent, so the redelivery completes
     // what is missing and changes nothing already stored.
-    const effects = await mapLimit(updates, this.#o.writeConcurrency, (u) => this.#applyAccountUpdate(u, receivedAt));
+    const effects =
+      updates.length === 1
+        ? [await this.#applyAccountUpdate(updates[0] as AccountUpdate, receivedAt)]
+        : await mapLimit(updates, this.#o.writeConcurrency, (u) => this.#applyAccountUpdate(u, receivedAt));
     if (toForward.length > 0) await this.#o.inbound.forward(toForward);
     const statusChanges = effects.filter((e) => e === 'status-changed').length;
     const unreadable = changes.filter((c) => c.kind === 'unreadable').length;

@@ -23,7 +23,7 @@ export const createWebhookHandler = (deps: WebhookDeps) => {
   let cached: { key: string; service: WebhookService } | undefined;
   const service = async (): Promise<WebhookService> => {
     const s = await deps.secrets();
-    const key = JSON.stringify([s.appSecrets, s.verifyToken]);
+    const key = `${s.appSecrets.join('\u0000')}\u0001${s.verifyToken}`;
     if (cached?.key !== key) {
       cached = {
         key,

@@ -1,0 +1,79 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import * as esbuild from 'esbuild';
+import { median } from './measure.js';
+
+const run = promisify(execFile);
+export const FUNCTIONS = ['webhook', 'consumer', 'status'] as const;
+
+/** The same esbuild settings `lib/constructs/relay-function.ts` gives NodejsFunction. */
+export const bundleFunction = async (name: string, outdir: string): Promise<string> => {
+  const outfile = join(outdir, name, 'index.mjs');
+  await esbuild.build({
+    entryPoints: [fileURLToPath(new URL(`../lambdas/functions/${name}.ts`, import.meta.url))],
+    outfile,
+    bundle: true,
+    minify: true,
+    sourcemap: true,
+    platform: 'node',
+    target: 'node22',
+    format: 'esm',
+    mainFields: ['module', 'main'],
+    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    logLevel: 'silent',
+  });
+  return outfile;
+};
+
+/** Environment a function needs to finish its cold start without AWS (values, not secret ids). */
+const INIT_ENV = {
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'bench',
+  AWS_SECRET_ACCESS_KEY: 'bench',
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  TABLE_NAME: 'bench',
+  INBOUND_EVENTS_QUEUE_URL: 'http://127.0.0.1:9/000000000000/inbound',
+  DELAY_QUEUE_URL: 'http://127.0.0.1:9/000000000000/delay',
+  DEAD_LETTER_QUEUE_URL: 'http://127.0.0.1:9/000000000000/dlq',
+  META_APP_SECRET: 'bench-secret',
+  WEBHOOK_VERIFY_TOKEN: 'bench-token',
+  WHATSAPP_ACCESS_TOKEN: 'bench-access',
+  POWERTOOLS_METRICS_DISABLED: 'true',
+};
+
+const wallMs = async (args: string[]): Promise<number> => {
+  const start = process.hrtime.bigint();
+  await run(process.execPath, args, { env: { PATH: process.env.PATH ?? '', ...INIT_ENV } });
+  return Number(process.hrtime.bigint() - start) / 1e6;
+};
+
+export interface BundleResult {
+  readonly fn: string;
+  readonly bytes: number;
+  readonly coldInitMs: number;
+}
+
+/** Bundle size and cold init: median wall time of `node` importing the bundle, minus a bare `node` start. */
+export const bundleBench = async (runs: number): Promise<BundleResult[]> => {
+  const dir = await mkdtemp(join(tmpdir(), 'relay-bench-'));
+  try {
+    const results: BundleResult[] = [];
+    const bare: number[] = [];
+    for (let i = 0; i < runs; i++) bare.push(await wallMs(['-e', '']));
+    const bareMs = median(bare);
+    for (const fn of FUNCTIONS) {
+      const file = await bundleFunction(fn, dir);
+      const { size } = await stat(file);
+      const times: number[] = [];
+      for (let i = 0; i < runs; i++) times.push(await wallMs(['--input-type=module', '-e', `await import(${JSON.stringify(`file://${file}`)})`]));
+      results.push({ fn, bytes: size, coldInitMs: Math.max(0, Math.round((median(times) - bareMs) * 10) / 10) });
+    }
+    return results;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+};

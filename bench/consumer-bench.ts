@@ -1,0 +1,228 @@
+import { randomUUID } from 'node:crypto';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { HttpCloudApi, SecretTokenProvider } from '../lambdas/adapters/cloud-api.js';
+import { documentClient, DynamoClientStore } from '../lambdas/adapters/dynamo-client-store.js';
+import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../lambdas/adapters/dynamo-outbound.js';
+import { SqsOutboundQueues } from '../lambdas/adapters/sqs.js';
+import { orderKeyOf } from '../lambdas/core/client-status.js';
+import { OutboundService, type OutboundRecord } from '../lambdas/core/outbound-service.js';
+import { silentTelemetry } from '../lambdas/core/ports.js';
+import { createConsumerHandler } from '../lambdas/handlers/consumer.js';
+import type { CloudApiStandIn } from '../local/cloud-api-stand-in.js';
+import { ensureQueue, ensureTable } from '../local/services.js';
+import { pollOnce } from '../local/sqs-event-source.js';
+
+export interface BenchServices {
+  readonly dynamo: DynamoDBClient;
+  readonly sqs: SQSClient;
+  readonly api: CloudApiStandIn;
+}
+
+const envelope = (wabaId: string, i: number) =>
+  JSON.stringify({
+    messageId: `bench-${randomUUID()}`,
+    wabaId,
+    phoneNumberId: `pn-${wabaId}`,
+    payload: { messaging_product: 'whatsapp', to: `1555${String(i).padStart(7, '0')}`, type: 'text', text: { body: `message ${i}` } },
+  });
+
+const enqueue = async (sqs: SQSClient, queueUrl: string, bodies: readonly string[]) => {
+  for (let i = 0; i < bodies.length; i += 10) {
+    await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: bodies.slice(i, i + 10).map((b, j) => ({ Id: String(j), MessageBody: b })) }));
+  }
+};
+
+export const buildService = (s: BenchServices, tableName: string, delayUrl: string, dlqUrl: string) => {
+  const doc = documentClient(s.dynamo);
+  return new OutboundService({
+    statuses: new DynamoStatusReader(doc, tableName),
+    ledger: new DynamoSendLedger(doc, tableName, 30_000, 1),
+    activity: new DynamoActivityRecorder(doc, tableName, 86_400),
+    queues: new SqsOutboundQueues(s.sqs, delayUrl, dlqUrl),
+    cloudApi: new HttpCloudApi(s.api.url, 'v25.0', 5_000),
+    tokens: new SecretTokenProvider(async () => 'bench-token'),
+    telemetry: silentTelemetry,
+    parkDelaySchedule: [900],
+    maxParkSeconds: 86_400,
+    maxSendAttempts: 3,
+    reconnectSkewMs: 300_000,
+  });
+};
+
+const setup = async (s: BenchServices) => {
+  const suffix = randomUUID().slice(0, 8);
+  const tableName = `bench-${suffix}`;
+  await ensureTable(s.dynamo, tableName);
+  const q = async (n: string) => ensureQueue(s.sqs, { name: `${n}-${suffix}`, visibilityTimeoutSeconds: 60 });
+  return { tableName, outbound: await q('outbound'), delay: await q('delay'), dlq: await q('dlq') };
+};
+
+export interface ThroughputResult {
+  readonly messages: number;
+  readonly consumerPerSecond: number;
+  readonly floorPerSecond: number;
+  readonly ratio: number;
+}
+
+/**
+ * Messages per second through the real consumer (fauxqs -> handler -> DynamoDB Local + Cloud API stand-in ->
+ * delete), against the floor: the same stand-ins driven by a loop that only receives, posts and deletes.
+ * Both use `pollers` concurrent event-source loops.
+ */
+export const throughputBench = async (s: BenchServices, messages: number, pollers = 4): Promise<ThroughputResult> => {
+  const r = await setup(s);
+  const handler = createConsumerHandler(async () => buildService(s, r.tableName, r.delay, r.dlq), silentTelemetry);
+  const clients = Array.from({ length: 10 }, (_, i) => `bench-waba-${i}`);
+  const bodies = Array.from({ length: messages }, (_, i) => envelope(clients[i % clients.length] as string, i));
+
+  const drainWith = async (poll: () => Promise<number>): Promise<number> => {
+    let done = 0;
+    const start = process.hrtime.bigint();
+    await Promise.all(
+      Array.from({ length: pollers }, async () => {
+        for (let idle = 0; idle < 2 && done < messages; ) {
+          const n = await poll();
+          done += n;
+          idle = n === 0 ? idle + 1 : 0;
+        }
+      }),
+    );
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    if (done < messages) throw new Error(`only ${done} of ${messages} messages processed`);
+    return messages / seconds;
+  };
+
+  const sentBefore = s.api.requests.length;
+  await enqueue(s.sqs, r.outbound, bodies);
+  const consumerPerSecond = await drainWith(async () => {
+    const res = await pollOnce(s.sqs, r.outbound, handler, { waitTimeSeconds: 0 });
+    return res.received - res.failed;
+  });
+  if (s.api.requests.length - sentBefore !== messages) throw new Error('the consumer did not send every message exactly once');
+
+  await enqueue(s.sqs, r.outbound, bodies);
+  const floorPerSecond = await drainWith(async () => {
+    const out = await s.sqs.send(new ReceiveMessageCommand({ QueueUrl: r.outbound, MaxNumberOfMessages: 10 }));
+    const msgs = out.Messages ?? [];
+    if (msgs.length === 0) return 0;
+    await Promise.all(
+      msgs.map(async (m) => {
+        const e = JSON.parse(m.Body ?? '{}');
+        const res = await fetch(`${s.api.url}/v25.0/${e.phoneNumberId}/messages`, {
+          method: 'POST',
+          headers: { authorization: 'Bearer bench', 'content-type': 'application/json' },
+          body: JSON.stringify(e.payload),
+        });
+        await res.json();
+      }),
+    );
+    await s.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: r.outbound, Entries: msgs.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
+    return msgs.length;
+  });
+  return {
+    messages,
+    consumerPerSecond: Math.round(consumerPerSecond),
+    floorPerSecond: Math.round(floorPerSecond),
+    ratio: Math.round((floorPerSecond / consumerPerSecond) * 100) / 100,
+  };
+};
+
+/** Counts requests per SDK command on a client (an SDK middleware: counted, not estimated). */
+export const countRequests = (client: DynamoDBClient | SQSClient) => {
+  const counts = new Map<string, number>();
+  const statusKeys = { n: 0 };
+  type Next = (args: { input: unknown }) => Promise<unknown>;
+  const stack = client.middlewareStack as unknown as {
+    add(mw: (next: Next, context: { commandName?: string }) => Next, options: { step: 'initialize'; name: string }): void;
+  };
+  stack.add(
+    (next, context) => async (args) => {
+      const name = String(context.commandName ?? 'unknown');
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+      if (name === 'BatchGetItemCommand') {
+        const items = (args.input as { RequestItems?: Record<string, { Keys?: unknown[] }> }).RequestItems ?? {};
+        for (const t of Object.values(items)) statusKeys.n += t.Keys?.length ?? 0;
+      }
+      return next(args);
+    },
+    { step: 'initialize', name: `benchCounter-${randomUUID()}` },
+  );
+  return {
+    counts,
+    statusKeys,
+    reset: () => {
+      counts.clear();
+      statusKeys.n = 0;
+    },
+  };
+};
+
+const DYNAMO_READS = ['GetItemCommand', 'BatchGetItemCommand', 'QueryCommand'];
+const DYNAMO_WRITES = ['PutItemCommand', 'UpdateItemCommand', 'BatchWriteItemCommand', 'DeleteItemCommand'];
+const sum = (counts: Map<string, number>, names: readonly string[]) => names.reduce((a, n) => a + (counts.get(n) ?? 0), 0);
+
+export interface RequestsResult {
+  readonly scenario: string;
+  readonly messages: number;
+  readonly dynamoReadsPerMessage: number;
+  readonly dynamoWritesPerMessage: number;
+  readonly sqsRequestsPerMessage: number;
+  /** Adding the event source's ReceiveMessage and DeleteMessageBatch for the batch. */
+  readonly sqsRequestsPerMessageWithEventSource: number;
+  readonly statusReadsPerDistinctClient: number;
+}
+
+/** Requests per message for one batch of 10, for the four scenarios the README documents. */
+export const requestsBench = async (s: BenchServices): Promise<RequestsResult[]> => {
+  const r = await setup(s);
+  const dynamoCount = countRequests(s.dynamo);
+  const sqsCount = countRequests(s.sqs);
+  const service = buildService(s, r.tableName, r.delay, r.dlq);
+  const store = new DynamoClientStore(documentClient(s.dynamo), r.tableName);
+  const offboard = async (wabaId: string) => {
+    await store.applyStatusEvent(wabaId, 'OFFBOARDED', {
+      orderKey: orderKeyOf(Date.now(), 'bench'),
+      event: 'ACCOUNT_OFFBOARDED',
+      eventId: 'bench',
+      eventTimeMs: Date.now(),
+      appliedAt: new Date().toISOString(),
+    });
+  };
+  const results: RequestsResult[] = [];
+  const scenario = async (name: string, wabaIds: readonly string[], attributes: (i: number) => Record<string, string> = () => ({})) => {
+    const records: OutboundRecord[] = Array.from({ length: 10 }, (_, i) => ({
+      id: `r${i}`,
+      body: envelope(wabaIds[i % wabaIds.length] as string, i),
+      attributes: attributes(i),
+    }));
+    dynamoCount.reset();
+    sqsCount.reset();
+    const out = await service.processBatch(records);
+    if (out.failedIds.length > 0) throw new Error(`${name}: ${out.failedIds.length} records failed`);
+    const n = records.length;
+    const sqsOwn = [...sqsCount.counts.values()].reduce((a, b) => a + b, 0);
+    results.push({
+      scenario: name,
+      messages: n,
+      dynamoReadsPerMessage: sum(dynamoCount.counts, DYNAMO_READS) / n,
+      dynamoWritesPerMessage: sum(dynamoCount.counts, DYNAMO_WRITES) / n,
+      sqsRequestsPerMessage: sqsOwn / n,
+      sqsRequestsPerMessageWithEventSource: (sqsOwn + 2) / n,
+      statusReadsPerDistinctClient: dynamoCount.statusKeys.n / new Set(wabaIds).size,
+    });
+  };
+  const one = ['bench-one'];
+  const ten = Array.from({ length: 10 }, (_, i) => `bench-ten-${i}`);
+  await scenario('sent, 1 client', one);
+  await scenario('sent, 10 clients', ten);
+  const offOne = ['bench-off-one'];
+  const offTen = Array.from({ length: 10 }, (_, i) => `bench-off-ten-${i}`);
+  for (const w of [...offOne, ...offTen]) await offboard(w);
+  await scenario('parked (first hop), 1 client', offOne);
+  await scenario('parked (first hop), 10 clients', offTen);
+  const already = () => ({ 'relay-park-count': '3', 'relay-first-parked-at': new Date(Date.now() - 60_000).toISOString(), 'relay-send-attempts': '0' });
+  await scenario('parked (later hop), 1 client', offOne, already);
+  await scenario('parked (later hop), 10 clients', offTen, already);
+  return results;
+};

@@ -1,0 +1,70 @@
+import { DEFAULT_PARK_DELAY_SCHEDULE, parkDelay, parseDelaySchedule } from '../lambdas/core/park-schedule.js';
+import { percentile, seeded } from './measure.js';
+
+/**
+ * The reconnection-time mix (seconds from a message's first park to ACCOUNT_RECONNECTED): reonboarding "typically
+ * completes within a few minutes", sometimes takes hours.
+ *   60% uniform 0-3 min, 25% uniform 3-10 min, 10% uniform 10-60 min, 5% uniform 1-6 h.
+ */
+export const RECONNECT_MIX = [
+  { share: 0.6, from: 0, to: 180 },
+  { share: 0.25, from: 180, to: 600 },
+  { share: 0.1, from: 600, to: 3600 },
+  { share: 0.05, from: 3600, to: 21_600 },
+] as const;
+
+const drawReconnect = (random: () => number): number => {
+  let u = random();
+  for (const band of RECONNECT_MIX) {
+    if (u < band.share) return band.from + (band.to - band.from) * random();
+    u -= band.share;
+  }
+  return RECONNECT_MIX[RECONNECT_MIX.length - 1]!.to;
+};
+
+/** SQS requests per park check for a message alone in its batch: SendMessage to the delay queue, receive, delete. */
+export const SQS_REQUESTS_PER_HOP = 3;
+
+export interface ScheduleResult {
+  readonly schedule: string;
+  readonly samples: number;
+  readonly p50ResumeSeconds: number;
+  readonly p99ResumeSeconds: number;
+  readonly meanHops: number;
+  readonly sqsRequestsPerParkedMessageHour: number;
+}
+
+/** Simulates parking on a virtual clock: no sleeping, deterministic jitter. */
+export const simulateSchedule = (scheduleText: string, samples: number, seed = 42): ScheduleResult => {
+  const schedule = parseDelaySchedule(scheduleText);
+  const random = seeded(seed);
+  const latencies: number[] = [];
+  let hops = 0;
+  let parkedSeconds = 0;
+  for (let i = 0; i < samples; i++) {
+    const reconnectAt = drawReconnect(random);
+    let t = 0;
+    let hop = 0;
+    // Each hop: wait the delay, then the consumer checks the status; sent at the first check after reconnection.
+    while (t < reconnectAt) {
+      t += parkDelay(schedule, hop, random);
+      hop++;
+    }
+    latencies.push(t - reconnectAt);
+    hops += hop;
+    parkedSeconds += t;
+  }
+  return {
+    schedule: scheduleText,
+    samples,
+    p50ResumeSeconds: Math.round(percentile(latencies, 50)),
+    p99ResumeSeconds: Math.round(percentile(latencies, 99)),
+    meanHops: Math.round((hops / samples) * 10) / 10,
+    sqsRequestsPerParkedMessageHour: Math.round(((hops * SQS_REQUESTS_PER_HOP) / (parkedSeconds / 3600)) * 10) / 10,
+  };
+};
+
+export const scheduleBench = (samples: number): ScheduleResult[] => [
+  simulateSchedule(DEFAULT_PARK_DELAY_SCHEDULE, samples),
+  simulateSchedule('900', samples),
+];
