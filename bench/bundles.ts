@@ -9,12 +9,29 @@ import { median } from './measure.js';
 
 const run = promisify(execFile);
 export const FUNCTIONS = ['webhook', 'consumer', 'status'] as const;
+/** Not a function: the AWS SDK clients alone, the floor for bundle size and cold init. */
+export const SDK_FLOOR_NAME = 'aws-sdk-clients-only';
 
 /** The same esbuild settings `lib/constructs/relay-function.ts` gives NodejsFunction. */
+const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * The cold-init floor: a bundle that only loads and builds the AWS SDK clients every function needs
+ * (DynamoDB document client and SQS), with the same settings.
+ */
+const SDK_FLOOR = `
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+export const clients = [DynamoDBDocumentClient.from(new DynamoDBClient({})), new SQSClient({})];
+`;
+
 export const bundleFunction = async (name: string, outdir: string): Promise<string> => {
   const outfile = join(outdir, name, 'index.mjs');
   await esbuild.build({
-    entryPoints: [fileURLToPath(new URL(`../lambdas/functions/${name}.ts`, import.meta.url))],
+    ...(name === SDK_FLOOR_NAME
+      ? { stdin: { contents: SDK_FLOOR, resolveDir: PROJECT_ROOT, loader: 'ts' as const, sourcefile: 'sdk-floor.ts' } }
+      : { entryPoints: [fileURLToPath(new URL(`../lambdas/functions/${name}.ts`, import.meta.url))] }),
     outfile,
     bundle: true,
     minify: true,
@@ -65,7 +82,7 @@ export const bundleBench = async (runs: number): Promise<BundleResult[]> => {
     const bare: number[] = [];
     for (let i = 0; i < runs; i++) bare.push(await wallMs(['-e', '']));
     const bareMs = median(bare);
-    for (const fn of FUNCTIONS) {
+    for (const fn of [...FUNCTIONS, SDK_FLOOR_NAME]) {
       const file = await bundleFunction(fn, dir);
       const { size } = await stat(file);
       const times: number[] = [];

@@ -2,6 +2,7 @@
  * `npm run bench` prints one table; `-- --json` prints JSON; `-- --check` exits 1 when a figure passes its budget.
  * `-- --quick` runs tiny inputs (what `npm test` does) to check the code still works.
  */
+import { SDK_FLOOR_NAME } from './bundles.js';
 import { type BenchReport, checkBudgets, runBench } from './index.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -33,7 +34,16 @@ const rows = (r: BenchReport): string[][] => {
       `${q.statusReadsPerDistinctClient} status read/client`,
     ]);
   }
-  for (const b of r.bundles) out.push(['bundle', b.fn, `${(b.bytes / 1024).toFixed(0)} KB minified`, `${b.coldInitMs} ms cold init`, '']);
+  const floor = r.bundles.find((b) => b.fn === SDK_FLOOR_NAME);
+  for (const b of r.bundles.filter((x) => x !== floor)) {
+    out.push([
+      'bundle',
+      b.fn,
+      `${(b.bytes / 1024).toFixed(0)} KB minified, ${b.coldInitMs} ms cold init`,
+      floor ? `${(floor.bytes / 1024).toFixed(0)} KB, ${floor.coldInitMs} ms (AWS SDK clients alone)` : '',
+      floor ? `+${((b.bytes - floor.bytes) / 1024).toFixed(0)} KB, +${Math.round((b.coldInitMs - floor.coldInitMs) * 10) / 10} ms` : '',
+    ]);
+  }
   for (const s of r.schedule) {
     out.push(['schedule', s.schedule, `resume p50 ${s.p50ResumeSeconds} s, p99 ${s.p99ResumeSeconds} s`, `${s.sqsRequestsPerParkedMessageHour} SQS req per parked msg-hour`, `${s.meanHops} hops`]);
   }

@@ -18,7 +18,7 @@ describe('npm run bench (quick)', () => {
     // Counted by SDK middleware: one status read per distinct client per batch, one ledger claim and mark per send.
     for (const q of r.requests) expect(q.statusReadsPerDistinctClient).toBe(1);
     expect(r.requests.find((q) => q.scenario === 'sent, 1 client')).toMatchObject({ dynamoReadsPerMessage: 0.1, dynamoWritesPerMessage: 2.1 });
-    expect(r.bundles.map((b) => b.fn)).toEqual(['webhook', 'consumer', 'status']);
+    expect(r.bundles.map((b) => b.fn)).toEqual(['webhook', 'consumer', 'status', 'aws-sdk-clients-only']);
     for (const b of r.bundles) expect(b.bytes).toBeGreaterThan(100_000);
     const names = checkBudgets(r).map((b) => b.name);
     expect(names).toContain('webhook 1 KB handler / floor');

@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { loadConsumerConfig, loadStatusConfig, loadWebhookConfig } from '../../lambdas/config.js';
+import { ConfigError } from '../../lambdas/core/errors.js';
+
+const webhookEnv = { TABLE_NAME: 't', INBOUND_EVENTS_QUEUE_URL: 'http://q', META_APP_SECRET: 's', WEBHOOK_VERIFY_TOKEN: 'v' };
+const consumerEnv = { TABLE_NAME: 't', DELAY_QUEUE_URL: 'http://d', DEAD_LETTER_QUEUE_URL: 'http://x', WHATSAPP_ACCESS_TOKEN: 'tok' };
+
+describe('webhook configuration', () => {
+  it('applies documented defaults', () => {
+    expect(loadWebhookConfig(webhookEnv)).toMatchObject({
+      region: 'us-east-1',
+      tableName: 't',
+      reconnectSkewMs: 300_000,
+      timelineRetentionDays: 30,
+      appSecret: { value: 's' },
+      verifyToken: { value: 'v' },
+      dynamodbEndpoint: undefined,
+    });
+  });
+  it('takes Secrets Manager ids instead of values', () => {
+    const c = loadWebhookConfig({ ...webhookEnv, META_APP_SECRET: undefined, META_APP_SECRET_ID: 'arn:secret', WEBHOOK_VERIFY_TOKEN: '', WEBHOOK_VERIFY_TOKEN_SECRET_ID: 'arn:v' });
+    expect(c.appSecret).toEqual({ secretId: 'arn:secret' });
+    expect(c.verifyToken).toEqual({ secretId: 'arn:v' });
+  });
+  it.each([
+    ['no app secret', { META_APP_SECRET: undefined }, 'META_APP_SECRET (or META_APP_SECRET_ID) is required'],
+    ['a blank app secret', { META_APP_SECRET: '   ' }, 'META_APP_SECRET'],
+    ['both value and id', { META_APP_SECRET_ID: 'arn' }, 'not both'],
+    ['no verify token', { WEBHOOK_VERIFY_TOKEN: undefined }, 'WEBHOOK_VERIFY_TOKEN'],
+    ['no table', { TABLE_NAME: undefined }, 'TABLE_NAME'],
+    ['a bad skew', { RECONNECT_SKEW_SECONDS: '-1' }, 'RECONNECT_SKEW_SECONDS'],
+    ['a fractional retention', { TIMELINE_RETENTION_DAYS: '1.5' }, 'TIMELINE_RETENTION_DAYS'],
+  ])('fails the start with %s', (_n, override, message) => {
+    expect(() => loadWebhookConfig({ ...webhookEnv, ...override })).toThrow(ConfigError);
+    expect(() => loadWebhookConfig({ ...webhookEnv, ...override })).toThrow(message);
+  });
+});
+
+describe('consumer configuration', () => {
+  it('applies documented defaults', () => {
+    expect(loadConsumerConfig(consumerEnv)).toMatchObject({
+      graphApiBaseUrl: 'https://graph.facebook.com',
+      graphApiVersion: 'v25.0',
+      graphApiTimeoutMs: 10_000,
+      parkDelaySchedule: [10, 20, 30, 60, 120, 240, 480, 900],
+      maxParkSeconds: 86_400,
+      maxSendAttempts: 8,
+      sendLedgerRetentionDays: 15,
+      accessTokens: { value: 'tok' },
+    });
+  });
+  it('reads a custom schedule and strips a trailing slash from the base URL', () => {
+    const c = loadConsumerConfig({ ...consumerEnv, PARK_DELAY_SCHEDULE: '1, 2,3', GRAPH_API_BASE_URL: 'http://127.0.0.1:9/' });
+    expect(c.parkDelaySchedule).toEqual([1, 2, 3]);
+    expect(c.graphApiBaseUrl).toBe('http://127.0.0.1:9');
+  });
+  it.each([
+    ['a schedule value above 900', { PARK_DELAY_SCHEDULE: '10,1000' }, 'from 0 to 900'],
+    ['a version without v', { GRAPH_API_VERSION: '25.0' }, 'v25.0'],
+    ['a base URL that is not one', { GRAPH_API_BASE_URL: 'graph.facebook.com' }, 'GRAPH_API_BASE_URL'],
+    ['no token', { WHATSAPP_ACCESS_TOKEN: undefined }, 'WHATSAPP_ACCESS_TOKEN'],
+    ['MAX_PARK_SECONDS too small', { MAX_PARK_SECONDS: '5' }, 'MAX_PARK_SECONDS'],
+    ['no delay queue', { DELAY_QUEUE_URL: '' }, 'DELAY_QUEUE_URL'],
+  ])('fails the start with %s', (_n, override, message) => {
+    expect(() => loadConsumerConfig({ ...consumerEnv, ...override })).toThrow(message);
+  });
+});
+
+describe('status configuration', () => {
+  it('needs only the table', () => {
+    expect(loadStatusConfig({ TABLE_NAME: 't' })).toEqual({ region: 'us-east-1', dynamodbEndpoint: undefined, tableName: 't', reconnectSkewMs: 300_000 });
+    expect(() => loadStatusConfig({})).toThrow(ConfigError);
+  });
+});
