@@ -6,6 +6,7 @@ import { HttpCloudApi, SecretTokenProvider } from '../../lambdas/adapters/cloud-
 import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../../lambdas/adapters/dynamo-outbound.js';
 import { SqsInboundEventSink, SqsOutboundQueues } from '../../lambdas/adapters/sqs.js';
 import type { ClientView } from '../../lambdas/core/client-view.js';
+import type { ClientStatusReader } from '../../lambdas/core/ports.js';
 import { type DeadLetterBody, OutboundService } from '../../lambdas/core/outbound-service.js';
 import { signBody } from '../../lambdas/core/signature.js';
 import { createConsumerHandler } from '../../lambdas/handlers/consumer.js';
@@ -25,9 +26,9 @@ let consumer: ReturnType<typeof createConsumerHandler>;
 let webhook: ReturnType<typeof createWebhookHandler>;
 let status: ReturnType<typeof createStatusHandler>;
 
-const buildService = (overrides: { delayQueueUrl?: string; timeoutMs?: number } = {}) =>
+const buildService = (overrides: { delayQueueUrl?: string; timeoutMs?: number; statuses?: ClientStatusReader } = {}) =>
   new OutboundService({
-    statuses: new DynamoStatusReader(env.doc, env.tableName),
+    statuses: overrides.statuses ?? new DynamoStatusReader(env.doc, env.tableName),
     ledger: new DynamoSendLedger(env.doc, env.tableName, 2_000, 15),
     activity: new DynamoActivityRecorder(env.doc, env.tableName, 86_400 * 2),
     queues: new SqsOutboundQueues(env.sqs, overrides.delayQueueUrl ?? (env.queues.delay as string), env.queues.dlq as string),
@@ -145,18 +146,7 @@ describe('outbound pipeline against DynamoDB Local, fauxqs and a Cloud API stand
     const w = uid('waba');
     const reads: number[] = [];
     const reader = new DynamoStatusReader(env.doc, env.tableName);
-    const counting = new OutboundService({
-      ...{ ledger: new DynamoSendLedger(env.doc, env.tableName, 2000, 1), activity: new DynamoActivityRecorder(env.doc, env.tableName, 60) },
-      statuses: { readLatest: async (ids) => (reads.push(ids.length), reader.readLatest(ids)) },
-      queues: new SqsOutboundQueues(env.sqs, env.queues.delay as string, env.queues.dlq as string),
-      cloudApi: new HttpCloudApi(api.url, 'v25.0', 1000),
-      tokens: new SecretTokenProvider(async () => 'tok'),
-      telemetry,
-      parkDelaySchedule: [1],
-      maxParkSeconds: 60,
-      maxSendAttempts: 3,
-      reconnectSkewMs: 0,
-    });
+    const counting = buildService({ statuses: { readLatest: async (ids) => (reads.push(ids.length), reader.readLatest(ids)) } });
     const records = Array.from({ length: 10 }, (_, i) => ({ id: `r${i}`, body: JSON.stringify(envelope(w, uid('one'))), attributes: {} }));
     const out = await counting.processBatch(records);
     expect(out.failedIds).toEqual([]);
@@ -329,19 +319,7 @@ describe('outbound pipeline against DynamoDB Local, fauxqs and a Cloud API stand
   });
 
   it('reports every record of a batch when the status read fails, and sends nothing', async () => {
-    const failing = new OutboundService({
-      statuses: { readLatest: async () => Promise.reject(new Error('DynamoDB unavailable')) },
-      ledger: new DynamoSendLedger(env.doc, env.tableName, 2000, 1),
-      activity: new DynamoActivityRecorder(env.doc, env.tableName, 60),
-      queues: new SqsOutboundQueues(env.sqs, env.queues.delay as string, env.queues.dlq as string),
-      cloudApi: new HttpCloudApi(api.url, 'v25.0', 1000),
-      tokens: new SecretTokenProvider(async () => 'tok'),
-      telemetry,
-      parkDelaySchedule: [1],
-      maxParkSeconds: 60,
-      maxSendAttempts: 3,
-      reconnectSkewMs: 0,
-    });
+    const failing = buildService({ statuses: { readLatest: async () => Promise.reject(new Error('DynamoDB unavailable')) } });
     const to = uid('nostatus');
     const out = await failing.processBatch([
       { id: 'ok', body: JSON.stringify(envelope('w', to)), attributes: {} },
