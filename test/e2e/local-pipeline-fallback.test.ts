@@ -1,0 +1,78 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { PipelineInfo } from '../../local/pipeline.js';
+import { freePort } from '../../local/services.js';
+import { signBody } from '../../lambdas/core/signature.js';
+
+/**
+ * `npm start` on a machine without Java (dynalite instead of DynamoDB Local) and with an SQS endpoint given
+ * (fauxqs already running: nothing started for it, queues created there).
+ */
+let child: ChildProcess;
+let output = '';
+let url: string;
+let info: PipelineInfo;
+
+beforeAll(async () => {
+  const port = await freePort();
+  url = `http://127.0.0.1:${port}`;
+  child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
+    env: {
+      ...process.env,
+      PATH: '/nonexistent', // no java on the PATH
+      PORT: String(port),
+      AWS_ENDPOINT_URL_SQS: inject('sqsEndpoint'),
+      AWS_ENDPOINT_URL_DYNAMODB: '',
+      OUTBOUND_QUEUE_NAME: `fallback-outbound-${port}`,
+      DELAY_QUEUE_NAME: `fallback-delay-${port}`,
+      DEAD_LETTER_QUEUE_NAME: `fallback-dlq-${port}`,
+      INBOUND_EVENTS_QUEUE_NAME: `fallback-inbound-${port}`,
+      META_APP_SECRET: '',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (d) => (output += d));
+  child.stderr?.on('data', (d) => (output += d));
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`pipeline exited early:\n${output}`);
+    const r = await fetch(`${url}/healthz`).catch(() => null);
+    if (r?.status === 200) {
+      info = (await r.json()) as PipelineInfo;
+      break;
+    }
+    if (Date.now() > deadline) throw new Error(`pipeline not ready:\n${output}`);
+    await new Promise((res) => setTimeout(res, 200));
+  }
+}, 90_000);
+
+afterAll(() => {
+  if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+describe('npm start without Java and with an SQS endpoint', () => {
+  it('falls back to dynalite, uses the given SQS endpoint and creates the queues there', () => {
+    expect(info.dynamodbKind).toBe('dynalite');
+    expect(info.sqsEndpoint).toBe(inject('sqsEndpoint'));
+    expect(info.queues.outbound).toContain(`fallback-outbound-`);
+  });
+
+  it('warns about and prints the development secret it falls back to', () => {
+    expect(output).toContain('META_APP_SECRET is not set; using the development value');
+    expect(output).toContain('dev-app-secret (development default');
+  });
+
+  it('keeps client status on dynalite', async () => {
+    const body = JSON.stringify({ object: 'whatsapp_business_account', entry: [{ id: '4242', time: 1768477204, changes: [{ field: 'account_update', value: { event: 'ACCOUNT_OFFBOARDED' } }] }] });
+    const r = await fetch(`${url}/webhook`, { method: 'POST', body, headers: { 'x-hub-signature-256': signBody(body, 'dev-app-secret') } });
+    expect(r.status).toBe(200);
+    const status = await (await fetch(`${url}/clients/4242`)).json();
+    expect(status).toMatchObject({ status: 'OFFBOARDED', timeline: [{ event: 'ACCOUNT_OFFBOARDED', effect: 'status-changed' }] });
+  });
+
+  it('stops on SIGTERM', async () => {
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+  });
+});
