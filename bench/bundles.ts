@@ -62,6 +62,7 @@ const INIT_ENV = {
   POWERTOOLS_METRICS_DISABLED: 'true',
 };
 
+/** Wall time of one fresh `node` process running `args`. */
 const wallMs = async (args: string[]): Promise<number> => {
   const start = process.hrtime.bigint();
   await run(process.execPath, args, { env: { PATH: process.env.PATH ?? '', ...INIT_ENV } });
@@ -74,22 +75,33 @@ export interface BundleResult {
   readonly coldInitMs: number;
 }
 
-/** Bundle size and cold init: median wall time of `node` importing the bundle, minus a bare `node` start. */
+/**
+ * Bundle size and cold init: the median wall time of a fresh `node` importing the bundle, minus the median of a bare
+ * `node` start. Runs are interleaved (bare, each bundle, bare, ...) so machine noise hits every figure alike.
+ */
 export const bundleBench = async (runs: number): Promise<BundleResult[]> => {
   const dir = await mkdtemp(join(tmpdir(), 'relay-bench-'));
   try {
-    const results: BundleResult[] = [];
+    const names = [...FUNCTIONS, SDK_FLOOR_NAME];
+    const files = new Map<string, string>();
+    for (const fn of names) files.set(fn, await bundleFunction(fn, dir));
     const bare: number[] = [];
-    for (let i = 0; i < runs; i++) bare.push(await wallMs(['-e', '']));
-    const bareMs = median(bare);
-    for (const fn of [...FUNCTIONS, SDK_FLOOR_NAME]) {
-      const file = await bundleFunction(fn, dir);
-      const { size } = await stat(file);
-      const times: number[] = [];
-      for (let i = 0; i < runs; i++) times.push(await wallMs(['--input-type=module', '-e', `await import(${JSON.stringify(`file://${file}`)})`]));
-      results.push({ fn, bytes: size, coldInitMs: Math.max(0, Math.round((median(times) - bareMs) * 10) / 10) });
+    const times = new Map<string, number[]>(names.map((n) => [n, []]));
+    for (let i = 0; i < runs; i++) {
+      bare.push(await wallMs(['-e', '']));
+      for (const fn of names) {
+        const file = files.get(fn) as string;
+        times.get(fn)?.push(await wallMs(['--input-type=module', '-e', `await import(${JSON.stringify(`file://${file}`)})`]));
+      }
     }
-    return results;
+    const bareMs = median(bare);
+    return await Promise.all(
+      names.map(async (fn) => ({
+        fn,
+        bytes: (await stat(files.get(fn) as string)).size,
+        coldInitMs: Math.max(0, Math.round((median(times.get(fn) ?? []) - bareMs) * 10) / 10),
+      })),
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

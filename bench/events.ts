@@ -1,6 +1,9 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 
-/** A minimal API Gateway v2 POST /webhook event carrying `body` as API Gateway does (base64, untouched bytes). */
+/**
+ * A minimal API Gateway v2 POST /webhook event. HTTP APIs pass `application/json` bodies as text (base64 only for
+ * binary media types), so the bytes arrive as UTF-8 text, exactly as Meta sent them.
+ */
 export const benchEvent = (body: Buffer, signature: string): APIGatewayProxyEventV2 => ({
   version: '2.0',
   routeKey: 'POST /webhook',
@@ -19,6 +22,6 @@ export const benchEvent = (body: Buffer, signature: string): APIGatewayProxyEven
     time: '',
     timeEpoch: 0,
   },
-  body: body.toString('base64'),
-  isBase64Encoded: true,
+  body: body.toString('utf8'),
+  isBase64Encoded: false,
 });

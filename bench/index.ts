@@ -91,7 +91,7 @@ export const runBench = async (options: BenchOptions = {}): Promise<BenchReport>
     log('requests per message...');
     const requests = await requestsBench(services);
     log('bundles and cold init...');
-    const bundles = await bundleBench(quick ? 1 : 9);
+    const bundles = await bundleBench(quick ? 1 : 15);
     log('park schedule simulation...');
     const schedule = scheduleBench(quick ? 200 : 100_000);
     dynamo.destroy();

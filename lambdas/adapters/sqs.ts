@@ -89,6 +89,22 @@ export const sendBatches = async (
   return { failed, errors };
 };
 
+/** Largest message body forwarded whole; SQS refuses messages over 1 MiB. */
+export const MAX_INBOUND_BODY_BYTES = 900 * 1024;
+
+/**
+ * The JSON body of one inbound event. A change too large for one SQS message (only possible for a whole body
+ * Meta signed but the relay could not read) keeps its first bytes as text, marked `truncated`, instead of failing
+ * the webhook forever.
+ */
+export const inboundBody = (e: InboundEvent): string => {
+  const body = JSON.stringify(e);
+  if (Buffer.byteLength(body) <= MAX_INBOUND_BODY_BYTES) return body;
+  const { value, raw, ...rest } = e;
+  const text = JSON.stringify(value ?? raw) ?? '';
+  return JSON.stringify({ ...rest, truncated: { originalBytes: Buffer.byteLength(text), text: text.slice(0, MAX_INBOUND_BODY_BYTES / 2) } });
+};
+
 /** Forwards non-`account_update` changes to the inbound-events queue, one message per change. */
 export class SqsInboundEventSink implements InboundEventSink {
   constructor(
@@ -99,7 +115,7 @@ export class SqsInboundEventSink implements InboundEventSink {
   async forward(events: readonly InboundEvent[]): Promise<void> {
     const messages = events.map((e, i) => ({
       id: String(i),
-      body: JSON.stringify(e),
+      body: inboundBody(e),
       attributes: { field: e.field, ...(e.wabaId ? { wabaId: e.wabaId } : {}), dedupeId: e.dedupeId },
     }));
     const { failed, errors } = await sendBatches(this.sqs, this.queueUrl, messages);

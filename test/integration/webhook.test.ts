@@ -282,3 +282,22 @@ describe('GET /clients/{wabaId}', () => {
   });
 });
 
+
+describe('POST /webhook bodies the relay cannot read', () => {
+  it('keeps a signed body of an unknown shape on the inbound-events queue and answers 200', async () => {
+    const waba = uniqueWaba();
+    const payload = { object: 'whatsapp_business_account', entry: `not-a-list-${waba}` };
+    expect((await post(payload)).statusCode).toBe(200);
+    const queued = (await drain(env.sqs, env.queues.inbound as string)).map((m) => JSON.parse(m.Body ?? '{}')).filter((m) => JSON.stringify(m).includes(waba));
+    expect(queued).toEqual([expect.objectContaining({ field: 'unreadable', raw: payload, problem: expect.stringContaining('entry') })]);
+  });
+
+  it('forwards an unreadable body too large for one SQS message truncated, not refused', async () => {
+    const waba = uniqueWaba();
+    const payload = { object: 'whatsapp_business_account', entry: { waba, blob: 'z'.repeat(2_000_000) } };
+    expect((await post(payload)).statusCode).toBe(200);
+    const queued = (await drain(env.sqs, env.queues.inbound as string)).map((m) => JSON.parse(m.Body ?? '{}')).filter((m) => m.truncated?.text?.includes(waba));
+    expect(queued).toHaveLength(1);
+    expect(queued[0].truncated.originalBytes).toBeGreaterThan(2_000_000);
+  });
+});
