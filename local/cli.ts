@@ -253,28 +253,30 @@ const deadLetters = async (args: readonly string[], o: Options, io: CliIo): Prom
   }
 };
 
+const CLI_OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  url: { type: 'string' },
+  secret: { type: 'string' },
+  waba: { type: 'string' },
+  time: { type: 'string' },
+  reason: { type: 'string' },
+  'phone-number-id': { type: 'string' },
+  to: { type: 'string' },
+  text: { type: 'string' },
+  'payload-file': { type: 'string' },
+  'message-id': { type: 'string' },
+  'not-after': { type: 'string' },
+  max: { type: 'string' },
+} as const;
+
 export const runCli = async (argv: readonly string[], env: Record<string, string | undefined>, io: CliIo): Promise<number> => {
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; strict: true; options: typeof CLI_OPTIONS }>>;
   try {
     parsed = parseArgs({
       args: [...argv],
       allowPositionals: true,
       strict: true,
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        url: { type: 'string' },
-        secret: { type: 'string' },
-        waba: { type: 'string' },
-        time: { type: 'string' },
-        reason: { type: 'string' },
-        'phone-number-id': { type: 'string' },
-        to: { type: 'string' },
-        text: { type: 'string' },
-        'payload-file': { type: 'string' },
-        'message-id': { type: 'string' },
-        'not-after': { type: 'string' },
-        max: { type: 'string' },
-      },
+      options: CLI_OPTIONS,
     });
   } catch (error) {
     io.out(`error: ${(error as Error).message}\n\n${HELP.main}`);

@@ -163,7 +163,12 @@ export const startPipeline = async (
     const region = cfg.AWS_REGION;
     const ddb = localDynamo(dynamodbEndpoint, region);
     const sqs: SQSClient = localSqs(sqsEndpoint, region);
-    started.push({ stop: async () => (ddb.destroy(), sqs.destroy()) });
+    started.push({
+      stop: async () => {
+        ddb.destroy();
+        sqs.destroy();
+      },
+    });
     await ensureTable(ddb, cfg.TABLE_NAME);
     const queueUrl = (name: string) => ensureQueue(sqs, { name, visibilityTimeoutSeconds: LOCAL_VISIBILITY_TIMEOUT_SECONDS });
     const queues = {

@@ -2,7 +2,7 @@
  * `npm start`: the whole pipeline on this machine, no AWS account needed. Ctrl-C or SIGTERM stops everything.
  * Configuration: see the README's "Configuration" section (same variable names as the Lambdas).
  */
-import { DEV_SECRETS, startPipeline } from './pipeline.js';
+import { type DEV_SECRETS, startPipeline } from './pipeline.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const say = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);

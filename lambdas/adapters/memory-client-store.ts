@@ -39,7 +39,10 @@ export class MemoryClientStore implements ClientStore {
 
   async putTimelineEntry(entry: TimelineEntry): Promise<void> {
     let t = this.timeline.get(entry.wabaId);
-    if (!t) this.timeline.set(entry.wabaId, (t = new Map()));
+    if (!t) {
+      t = new Map();
+      this.timeline.set(entry.wabaId, t);
+    }
     const key = `${entry.eventTimeMs.toString().padStart(16, '0')}#${entry.eventId}`;
     if (!t.has(key)) t.set(key, entry);
   }

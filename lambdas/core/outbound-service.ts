@@ -15,6 +15,7 @@ import {
 import { retryDelay } from './park-schedule.js';
 import type {
   ActivityRecorder,
+  ClaimResult,
   ClientActivity,
   ClientStatusReader,
   CloudApi,
@@ -180,8 +181,8 @@ export class OutboundService {
     const envelope = item.envelope as OutboundEnvelope;
     const { ledger, telemetry } = this.#o;
     const log = { messageId: envelope.messageId, wabaId: envelope.wabaId, sqsMessageId: item.record.id };
-    let claim;
-    let token;
+    let claim: ClaimResult;
+    let token: string;
     try {
       token = await this.#o.tokens.tokenFor(envelope.wabaId);
       claim = await ledger.claim(envelope.messageId, envelope.wabaId, nowMs);
@@ -288,7 +289,10 @@ export class OutboundService {
     const activity = new Map<string, { parked: number; sent: number; deadLettered: number; ambiguousResends: number; newlyParked: { messageId: string; firstParkedAt: string }[]; unparked: { messageId: string; firstParkedAt: string }[] }>();
     const act = (wabaId: string) => {
       let a = activity.get(wabaId);
-      if (!a) activity.set(wabaId, (a = { parked: 0, sent: 0, deadLettered: 0, ambiguousResends: 0, newlyParked: [], unparked: [] }));
+      if (!a) {
+        a = { parked: 0, sent: 0, deadLettered: 0, ambiguousResends: 0, newlyParked: [], unparked: [] };
+        activity.set(wabaId, a);
+      }
       return a;
     };
     let parked = 0;

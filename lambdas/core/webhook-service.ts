@@ -10,7 +10,7 @@ import {
 import { mapLimit } from './concurrency.js';
 import { BadRequestError, ForbiddenError, PayloadTooLargeError, SignatureError } from './errors.js';
 import type { ClientStore, InboundEvent, InboundEventSink, Telemetry, TimelineEntry } from './ports.js';
-import { type SignatureVerifier } from './signature.js';
+import type { SignatureVerifier } from './signature.js';
 import { type AccountUpdate, MAX_CHANGES_PER_POST, parseWebhook } from './webhook-payload.js';
 
 /** Meta's maximum webhook payload. */

@@ -146,7 +146,12 @@ describe('outbound pipeline against DynamoDB Local, fauxqs and a Cloud API stand
     const w = uid('waba');
     const reads: number[] = [];
     const reader = new DynamoStatusReader(env.doc, env.tableName);
-    const counting = buildService({ statuses: { readLatest: async (ids) => (reads.push(ids.length), reader.readLatest(ids)) } });
+    const counting = buildService({ statuses: {
+        readLatest: async (ids) => {
+          reads.push(ids.length);
+          return reader.readLatest(ids);
+        },
+      }, });
     const records = Array.from({ length: 10 }, (_, i) => ({ id: `r${i}`, body: JSON.stringify(envelope(w, uid('one'))), attributes: {} }));
     const out = await counting.processBatch(records);
     expect(out.failedIds).toEqual([]);

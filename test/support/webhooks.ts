@@ -41,6 +41,6 @@ export const messagesChange = (wabaId: string, time: number, text = 'hello') => 
   value: {
     messaging_product: 'whatsapp',
     metadata: { display_phone_number: '15550001111', phone_number_id: '1234' },
-    messages: [{ from: '15551234567', id: `wamid.${text}`, timestamp: String(time), type: 'text', text: { body: text } }],
+    messages: [{ from: '15551234567', id: `wamid.${wabaId}.${text}`, timestamp: String(time), type: 'text', text: { body: text } }],
   },
 });

@@ -55,8 +55,16 @@ const setup = (opts: { latest?: Record<string, LatestByClass>; api?: (phone: str
       },
     },
     queues: {
-      park: async (m) => (opts.failQueue === 'park' ? new Set(m.map((x) => x.id)) : (parked.push(...m), new Set())),
-      deadLetter: async (m) => (opts.failQueue === 'dead-letter' ? new Set(m.map((x) => x.id)) : (dead.push(...m), new Set())),
+      park: async (m) => {
+        if (opts.failQueue === 'park') return new Set(m.map((x) => x.id));
+        parked.push(...m);
+        return new Set<string>();
+      },
+      deadLetter: async (m) => {
+        if (opts.failQueue === 'dead-letter') return new Set(m.map((x) => x.id));
+        dead.push(...m);
+        return new Set<string>();
+      },
     },
     cloudApi: {
       send: async (phone) => {
