@@ -4,6 +4,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 export const SIGNATURE_HEADER = 'x-hub-signature-256';
 const PREFIX = 'sha256=';
 const HEX_DIGEST_LENGTH = 64;
+const PREFIX_PATTERN = /^sha256=/i;
 
 export type SignatureCheck =
   | { readonly valid: true; readonly secretIndex: number }
@@ -33,8 +34,8 @@ export class SignatureVerifier {
 
   verify(rawBody: Uint8Array, header: string | undefined): SignatureCheck {
     if (header === undefined || header.length === 0) return { valid: false, problem: 'missing' };
-    const trimmed = header.trim();
-    if (!trimmed.toLowerCase().startsWith(PREFIX)) return { valid: false, problem: 'malformed' };
+    const trimmed = header.length === PREFIX.length + HEX_DIGEST_LENGTH ? header : header.trim();
+    if (!PREFIX_PATTERN.test(trimmed)) return { valid: false, problem: 'malformed' };
     const hex = trimmed.slice(PREFIX.length);
     // Buffer.from stops at the first non-hex character, so the length check also rejects non-hex input.
     const given = Buffer.from(hex, 'hex');

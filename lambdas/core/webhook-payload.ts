@@ -126,9 +126,10 @@ export const parseWebhook = (json: unknown): ParsedWebhook => {
       return;
     }
     const entryTimeMs = webhookTimeMs(e.data.time);
-    (e.data.changes ?? []).forEach((rawChange, changeIndex) => {
-      changes.push(readChange(e.data.id, entryTimeMs, rawChange, `entry[${entryIndex}].changes[${changeIndex}]`));
-    });
+    const list = e.data.changes ?? [];
+    for (let changeIndex = 0; changeIndex < list.length; changeIndex++) {
+      changes.push(readChange(e.data.id, entryTimeMs, list[changeIndex], entryIndex, changeIndex));
+    }
   });
   return { kind: 'changes', changes };
 };
@@ -141,9 +142,10 @@ const unreadable = (wabaId: string | null, problem: string, raw: unknown): Unrea
   dedupeId: digest('unreadable', wabaId ?? '', JSON.stringify(raw)),
 });
 
-const readChange = (entryId: string, entryTimeMs: number | null, rawChange: unknown, where: string): ParsedChange => {
+const readChange = (entryId: string, entryTimeMs: number | null, rawChange: unknown, entryIndex: number, changeIndex: number): ParsedChange => {
+  const where = () => `entry[${entryIndex}].changes[${changeIndex}]`;
   const c = change.safeParse(rawChange);
-  if (!c.success) return unreadable(entryId, `${where} ${firstIssue(c.error)}`, rawChange);
+  if (!c.success) return unreadable(entryId, `${where()} ${firstIssue(c.error)}`, rawChange);
   const { field, value } = c.data;
   if (field !== ACCOUNT_UPDATE) {
     return {
@@ -156,25 +158,36 @@ const readChange = (entryId: string, entryTimeMs: number | null, rawChange: unkn
     };
   }
   const v = accountUpdateValue.safeParse(value);
-  if (!v.success) return unreadable(entryId, `${where}.value ${firstIssue(v.error)}`, rawChange);
-  if (entryTimeMs === null) return unreadable(entryId, `${where}: entry has no usable time`, rawChange);
-  const wabaId = v.data.waba_info?.waba_id ?? entryId;
-  const ban = v.data.ban_info?.waba_ban_state;
-  const info = v.data.disconnection_info;
-  return {
+  if (!v.success) return unreadable(entryId, `${where()}.value ${firstIssue(v.error)}`, rawChange);
+  if (entryTimeMs === null) return unreadable(entryId, `${where()}: entry has no usable time`, rawChange);
+  const data = v.data;
+  const wabaId = data.waba_info?.waba_id ?? entryId;
+  const ban = data.ban_info?.waba_ban_state;
+  const update: Mutable<AccountUpdate> = {
     kind: 'account_update',
     wabaId,
     entryId,
     eventTimeMs: entryTimeMs,
-    event: v.data.event,
+    event: data.event,
     eventId: digest(ACCOUNT_UPDATE, wabaId, String(entryTimeMs), JSON.stringify(value)),
-    statusClass: classifyAccountEvent(v.data.event, ban),
-    ...(info ? { disconnection: compact({ reason: info.reason, initiatedBy: info.initiated_by }) } : {}),
-    ...(ban ? { banState: ban } : {}),
-    ...(v.data.phone_number ? { phoneNumber: v.data.phone_number } : {}),
-    unknownProperties: Object.keys(v.data).filter((k) => !KNOWN_VALUE_KEYS.has(k)),
+    statusClass: classifyAccountEvent(data.event, ban),
+    unknownProperties: NO_UNKNOWN,
   };
+  const info = data.disconnection_info;
+  if (info) {
+    const disconnection: { reason?: string; initiatedBy?: string } = {};
+    if (info.reason !== undefined) disconnection.reason = info.reason;
+    if (info.initiated_by !== undefined) disconnection.initiatedBy = info.initiated_by;
+    update.disconnection = disconnection;
+  }
+  if (ban) update.banState = ban;
+  if (data.phone_number) update.phoneNumber = data.phone_number;
+  for (const k in data) {
+    if (!KNOWN_VALUE_KEYS.has(k)) update.unknownProperties = [...update.unknownProperties, k];
+  }
+  return update;
 };
 
-const compact = <T extends Record<string, unknown>>(o: T): T =>
-  Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+const NO_UNKNOWN: readonly string[] = [];
+

@@ -4,6 +4,9 @@ import { SIGNATURE_HEADER, SignatureVerifier } from '../core/signature.js';
 import { WebhookService } from '../core/webhook-service.js';
 import { errorResponse, type HttpResult, header, json, rawBody, text } from './http.js';
 
+/** How often the handler asks for the secrets again (rotation takes effect within this plus the source's cache). */
+export const SECRET_RECHECK_MS = 30_000;
+
 export interface WebhookDeps {
   readonly store: ClientStore;
   readonly inbound: InboundEventSink;
@@ -20,13 +23,17 @@ export interface WebhookDeps {
  * The service is rebuilt only when a secret changes.
  */
 export const createWebhookHandler = (deps: WebhookDeps) => {
-  let cached: { key: string; service: WebhookService } | undefined;
+  let cached: { key: string; service: WebhookService; checkedAt: number } | undefined;
+  const clock = deps.now ?? Date.now;
   const service = async (): Promise<WebhookService> => {
+    // Secrets are looked at again at most every SECRET_RECHECK_MS (their source caches them longer anyway).
+    if (cached && clock() - cached.checkedAt < SECRET_RECHECK_MS) return cached.service;
     const s = await deps.secrets();
     const key = `${s.appSecrets.join('\u0000')}\u0001${s.verifyToken}`;
     if (cached?.key !== key) {
       cached = {
         key,
+        checkedAt: clock(),
         service: new WebhookService({
           verifier: new SignatureVerifier(s.appSecrets),
           verifyToken: s.verifyToken,
@@ -38,6 +45,8 @@ export const createWebhookHandler = (deps: WebhookDeps) => {
           ...(deps.now ? { now: deps.now } : {}),
         }),
       };
+    } else {
+      cached.checkedAt = clock();
     }
     return cached.service;
   };

@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryClientStore } from '../../lambdas/adapters/memory-client-store.js';
+import { silentTelemetry } from '../../lambdas/core/ports.js';
+import { signBody } from '../../lambdas/core/signature.js';
+import { createWebhookHandler, SECRET_RECHECK_MS } from '../../lambdas/handlers/webhook.js';
+import { httpEvent } from '../support/aws.js';
+import { offboarded } from '../support/webhooks.js';
+
+const signed = (secret: string) => {
+  const body = JSON.stringify(offboarded('77', 1768477204));
+  return httpEvent({ method: 'POST', path: '/webhook', body, headers: { 'x-hub-signature-256': signBody(body, secret) } });
+};
+
+describe('webhook handler', () => {
+  it('picks up a rotated app secret after the recheck interval, without a cold start', async () => {
+    let now = 1_000_000;
+    let secret = 'first';
+    let reads = 0;
+    const handler = createWebhookHandler({
+      store: new MemoryClientStore(),
+      inbound: { forward: async () => undefined },
+      telemetry: silentTelemetry,
+      secrets: async () => {
+        reads++;
+        return { appSecrets: [secret], verifyToken: 't' };
+      },
+      reconnectSkewMs: 300_000,
+      timelineRetentionDays: 1,
+      now: () => now,
+    });
+    expect((await handler(signed('first'))).statusCode).toBe(200);
+    secret = 'second';
+    now += SECRET_RECHECK_MS - 1;
+    expect((await handler(signed('second'))).statusCode).toBe(401); // not looked at again yet
+    expect(reads).toBe(1);
+    now += 2;
+    expect((await handler(signed('second'))).statusCode).toBe(200);
+    expect((await handler(signed('first'))).statusCode).toBe(401);
+    expect(reads).toBe(2);
+  });
+
+  it('answers 405 for other methods and 500 (never open) when the secrets cannot be read', async () => {
+    const handler = createWebhookHandler({
+      store: new MemoryClientStore(),
+      inbound: { forward: async () => undefined },
+      telemetry: silentTelemetry,
+      secrets: async () => Promise.reject(new Error('Secrets Manager unavailable')),
+      reconnectSkewMs: 300_000,
+      timelineRetentionDays: 1,
+    });
+    expect((await handler(httpEvent({ method: 'DELETE', path: '/webhook' }))).statusCode).toBe(405);
+    const r = await handler(signed('anything'));
+    expect(r.statusCode).toBe(500);
+    expect(r.body).not.toContain('Secrets Manager');
+  });
+});
