@@ -12,7 +12,7 @@ export const FUNCTIONS = ['webhook', 'consumer', 'status'] as const;
 /** Not a function: the AWS SDK clients alone, the floor for bundle size and cold init. */
 export const SDK_FLOOR_NAME = 'aws-sdk-clients-only';
 
-/** The same esbuild settings `lib/constructs/relay-function.ts` gives NodejsFunction. */
+/** The same esbuild settings `lib/constructs/relay-function.ts` gives NodejsFunction (and Node runs with --enable-source-maps, as there). */
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /**
@@ -36,6 +36,7 @@ export const bundleFunction = async (name: string, outdir: string): Promise<stri
     bundle: true,
     minify: true,
     sourcemap: true,
+    sourcesContent: false,
     platform: 'node',
     target: 'node22',
     format: 'esm',
@@ -91,7 +92,7 @@ export const bundleBench = async (runs: number): Promise<BundleResult[]> => {
       bare.push(await wallMs(['-e', '']));
       for (const fn of names) {
         const file = files.get(fn) as string;
-        times.get(fn)?.push(await wallMs(['--input-type=module', '-e', `await import(${JSON.stringify(`file://${file}`)})`]));
+        times.get(fn)?.push(await wallMs(['--enable-source-maps', '--input-type=module', '-e', `await import(${JSON.stringify(`file://${file}`)})`]));
       }
     }
     const bareMs = median(bare);

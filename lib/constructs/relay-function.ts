@@ -52,6 +52,9 @@ export class RelayFunction extends NodejsFunction {
         minify: true,
         sourceMap: true,
         sourceMapMode: SourceMapMode.DEFAULT,
+        // File and line mapping only: without embedded sources the map is ~4x smaller and Node's
+        // --enable-source-maps parses it at cold start in a few ms instead of ~50 ms.
+        sourcesContent: false,
         target: 'node22',
         format: OutputFormat.ESM,
         mainFields: ['module', 'main'],
