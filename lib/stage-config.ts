@@ -44,7 +44,7 @@ export interface StageConfig {
     /** E-mail address subscribed to the alarm topic; none means subscribe it yourself. */
     readonly email?: string;
     readonly outboundOldestMessageAge: Duration;
-    /** A parked message older than this means a client is offboarded for too long. */
+    /** A client with pending messages offboarded longer than this raises ClientOffboardedTooLong. */
     readonly parkedTooLong: Duration;
     readonly webhook5xxPer5Minutes: number;
     readonly signatureFailuresPer5Minutes: number;

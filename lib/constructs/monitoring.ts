@@ -86,8 +86,8 @@ export class Monitoring extends Construct {
       props.api.metricServerError({ period: FIVE_MINUTES, statistic: 'Sum' }), props.webhook5xxPer5Minutes);
     alarm('WebhookSignatureFailures', 'Webhook POSTs with a missing or wrong signature: an app secret rotated in Meta but not here, or someone probing the URL.',
       custom('WebhookSignatureRejected', 'webhook'), props.signatureFailuresPer5Minutes);
-    alarm('ClientOffboardedTooLong', 'A client has had messages parked longer than the threshold: reonboarding did not complete; contact the client.',
-      custom('ParkAgeSeconds', 'consumer', 'Maximum'), props.parkedTooLong.toSeconds());
+    alarm('ClientOffboardedTooLong', 'A client with pending messages has been offboarded longer than the threshold: reonboarding did not complete; contact the client.',
+      custom('ClientOffboardedSeconds', 'consumer', 'Maximum'), props.parkedTooLong.toSeconds());
     alarm('ConsumerRecursiveInvocationsDropped', 'Lambda stopped the park loop as recursive: the consumer must have recursiveLoop=Allow.',
       new Metric({ namespace: 'AWS/Lambda', metricName: 'RecursiveInvocationsDropped', dimensionsMap: { FunctionName: props.consumer.functionName }, statistic: 'Sum', period: FIVE_MINUTES }), 1);
     for (const [name, fn] of Object.entries(props.functions)) {
@@ -118,7 +118,11 @@ export class Monitoring extends Construct {
             left: [custom('MessagesSent', 'consumer'), custom('MessagesParked', 'consumer'), custom('MessagesDeadLettered', 'consumer'), custom('AmbiguousResends', 'consumer')],
             width: 12,
           }),
-          new GraphWidget({ title: 'Park age and resume latency (max, s)', left: [custom('ParkAgeSeconds', 'consumer', 'Maximum'), custom('ResumedAfterParkSeconds', 'consumer', 'Maximum')], width: 12 }),
+          new GraphWidget({
+            title: 'Offboarded for, park age and resume latency (max, s)',
+            left: [custom('ClientOffboardedSeconds', 'consumer', 'Maximum'), custom('ParkAgeSeconds', 'consumer', 'Maximum'), custom('ResumedAfterParkSeconds', 'consumer', 'Maximum')],
+            width: 12,
+          }),
         ],
         [
           new GraphWidget({

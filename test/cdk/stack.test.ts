@@ -240,7 +240,7 @@ describe('monitoring', () => {
         'AWS/SQS/ApproximateAgeOfOldestMessage',
         'AWS/ApiGateway/5xx',
         'CoexistenceRelay/prod/WebhookSignatureRejected',
-        'CoexistenceRelay/prod/ParkAgeSeconds',
+        'CoexistenceRelay/prod/ClientOffboardedSeconds',
         'AWS/Lambda/RecursiveInvocationsDropped',
         'AWS/Lambda/Errors',
         'AWS/Lambda/Throttles',
@@ -255,7 +255,7 @@ describe('monitoring', () => {
 
   it('uses the stage thresholds', () => {
     const find = (metric: string) => alarms.find(([, a]) => metricOf(a) === metric)?.[1].Properties.Threshold;
-    expect(find('CoexistenceRelay/prod/ParkAgeSeconds')).toBe(STAGE_CONFIGS.prod.alarms.parkedTooLong.toSeconds());
+    expect(find('CoexistenceRelay/prod/ClientOffboardedSeconds')).toBe(STAGE_CONFIGS.prod.alarms.parkedTooLong.toSeconds());
     expect(find('AWS/SQS/ApproximateAgeOfOldestMessage')).toBe(STAGE_CONFIGS.prod.alarms.outboundOldestMessageAge.toSeconds());
     const dev = resources(templates.dev, 'AWS::CloudWatch::Alarm').find(([, a]) => metricOf(a) === 'AWS/ApiGateway/5xx');
     expect(dev?.[1].Properties.Threshold).toBe(STAGE_CONFIGS.dev.alarms.webhook5xxPer5Minutes);
@@ -266,7 +266,7 @@ describe('monitoring', () => {
     t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
     const [[, dashboard]] = resources(prod, 'AWS::CloudWatch::Dashboard') as [[string, Res]];
     const body = JSON.stringify(dashboard.Properties.DashboardBody);
-    for (const m of ['ClientStatusChanged', 'MessagesParked', 'MessagesSent', 'MessagesDeadLettered', 'ParkAgeSeconds']) expect(body).toContain(m);
+    for (const m of ['ClientStatusChanged', 'MessagesParked', 'MessagesSent', 'MessagesDeadLettered', 'ParkAgeSeconds', 'ClientOffboardedSeconds']) expect(body).toContain(m);
   });
 });
 

@@ -208,3 +208,12 @@ describe('consumer handler', () => {
     expect(telemetry.logs.some((l) => l.level === 'error')).toBe(true);
   });
 });
+
+describe('OutboundService metrics', () => {
+  it('reports how long a client with pending messages has been offboarded', async () => {
+    const applied = new Date(NOW - 600_000).toISOString();
+    const { service, telemetry } = setup({ latest: { w: { OFFBOARDED: { ...offboarded.OFFBOARDED!, appliedAt: applied } } } });
+    await service.processBatch([record('a'), record('b')]);
+    expect(telemetry.durations.filter((d) => d.metric === 'ClientOffboardedSeconds')).toEqual([{ metric: 'ClientOffboardedSeconds', value: 600 }]);
+  });
+});
