@@ -38,6 +38,8 @@ export const metaError = (status: number, code: number, message: string, subcode
  */
 export class CloudApiStandIn {
   readonly requests: CloudApiRequest[] = [];
+  /** TCP connections accepted so far (a client that reuses connections opens few). */
+  connections = 0;
   respond: (req: CloudApiRequest) => CloudApiReply = (req) => accepted(String(req.body.to));
   onAccepted: (req: CloudApiRequest, wamid: string) => void = () => undefined;
   #server: Server | undefined;
@@ -57,6 +59,9 @@ export class CloudApiStandIn {
   async start(port = 0): Promise<this> {
     this.#server = createServer((req, res) => void this.#handle(req, res));
     this.#server.keepAliveTimeout = 5_000;
+    this.#server.on('connection', () => {
+      this.connections++;
+    });
     await new Promise<void>((resolve) => this.#server?.listen(port, '127.0.0.1', resolve));
     return this;
   }

@@ -24,6 +24,15 @@ describe('HttpCloudApi against a local stand-in', () => {
     expect(last).toMatchObject({ version: 'v25.0', phoneNumberId: 'pn/1', authorization: 'Bearer tok', body: payload });
   });
 
+  it('reuses its connection across sends', async () => {
+    api.respond = (r) => accepted(String(r.body.to));
+    const client = new HttpCloudApi(api.url, 'v25.0', 2000);
+    await client.send('1', payload, 'tok');
+    const before = api.connections;
+    for (let i = 0; i < 5; i++) expect((await client.send('1', payload, 'tok')).kind).toBe('accepted');
+    expect(api.connections).toBe(before);
+  });
+
   it("reads Meta's error object", async () => {
     api.respond = () => metaError(400, 100, 'Invalid parameter', 33);
     const result = await new HttpCloudApi(api.url, 'v25.0', 2000).send('1', payload, 'tok');
