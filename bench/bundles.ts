@@ -12,7 +12,7 @@ export const FUNCTIONS = ['webhook', 'consumer', 'status'] as const;
 /** Not a function: the AWS SDK clients alone, the floor for bundle size and cold init. */
 export const SDK_FLOOR_NAME = 'aws-sdk-clients-only';
 
-/** The same esbuild settings `lib/constructs/relay-function.ts` gives NodejsFunction (and Node runs with --enable-source-maps, as there). */
+/** The same esbuild settings `lib/constructs/relay-function.ts` gives NodejsFunction. */
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /**
@@ -73,7 +73,10 @@ const wallMs = async (args: string[]): Promise<number> => {
 export interface BundleResult {
   readonly fn: string;
   readonly bytes: number;
+  /** The import alone, a bare node start subtracted. */
   readonly coldInitMs: number;
+  /** The same with `--enable-source-maps`, as the stack runs functions (NODE_OPTIONS). */
+  readonly coldInitWithSourceMapsMs: number;
 }
 
 /**
@@ -87,20 +90,24 @@ export const bundleBench = async (runs: number): Promise<BundleResult[]> => {
     const files = new Map<string, string>();
     for (const fn of names) files.set(fn, await bundleFunction(fn, dir));
     const bare: number[] = [];
-    const times = new Map<string, number[]>(names.map((n) => [n, []]));
+    const plain = new Map<string, number[]>(names.map((n) => [n, []]));
+    const mapped = new Map<string, number[]>(names.map((n) => [n, []]));
     for (let i = 0; i < runs; i++) {
       bare.push(await wallMs(['-e', '']));
       for (const fn of names) {
-        const file = files.get(fn) as string;
-        times.get(fn)?.push(await wallMs(['--enable-source-maps', '--input-type=module', '-e', `await import(${JSON.stringify(`file://${file}`)})`]));
+        const load = `await import(${JSON.stringify(`file://${files.get(fn) as string}`)})`;
+        plain.get(fn)?.push(await wallMs(['--input-type=module', '-e', load]));
+        mapped.get(fn)?.push(await wallMs(['--enable-source-maps', '--input-type=module', '-e', load]));
       }
     }
     const bareMs = median(bare);
+    const over = (xs: number[] | undefined) => Math.max(0, Math.round((median(xs ?? []) - bareMs) * 10) / 10);
     return await Promise.all(
       names.map(async (fn) => ({
         fn,
         bytes: (await stat(files.get(fn) as string)).size,
-        coldInitMs: Math.max(0, Math.round((median(times.get(fn) ?? []) - bareMs) * 10) / 10),
+        coldInitMs: over(plain.get(fn)),
+        coldInitWithSourceMapsMs: over(mapped.get(fn)),
       })),
     );
   } finally {

@@ -57,6 +57,7 @@ export class RelayStack extends Stack {
       metricsNamespace,
       logRetention,
       logRemovalPolicy: c.removalPolicy,
+      sourceMapsAtRuntime: c.sourceMapsAtRuntime,
     });
 
     this.outbound = new OutboundPipeline(this, 'Outbound', {
@@ -72,6 +73,7 @@ export class RelayStack extends Stack {
       metricsNamespace,
       logRetention,
       removalPolicy: c.removalPolicy,
+      sourceMapsAtRuntime: c.sourceMapsAtRuntime,
     });
 
     const redriveDlqs: Record<string, import('aws-cdk-lib/aws-sqs').IQueue> = {};

@@ -32,6 +32,7 @@ export interface OutboundPipelineProps {
   readonly metricsNamespace: string;
   readonly logRetention: RetentionDays;
   readonly removalPolicy: RemovalPolicy;
+  readonly sourceMapsAtRuntime: boolean;
 }
 
 /**
@@ -68,6 +69,7 @@ export class OutboundPipeline extends Construct {
       memoryMiB: props.memoryMiB,
       logRetention: props.logRetention,
       logRemovalPolicy: props.removalPolicy,
+      sourceMapsAtRuntime: props.sourceMapsAtRuntime,
       // The park loop is SQS -> Lambda -> SQS by design; Lambda would otherwise stop it after 16 hops.
       recursiveLoop: RecursiveLoop.ALLOW,
       environment: {

@@ -17,6 +17,8 @@ export interface RelayFunctionProps {
   /** Names and ARNs only: secret values never go into the environment. */
   readonly environment: Readonly<Record<string, string>>;
   readonly recursiveLoop?: RecursiveLoop;
+  /** Sets NODE_OPTIONS=--enable-source-maps (readable stack traces; costs cold-start time). */
+  readonly sourceMapsAtRuntime: boolean;
 }
 
 /**
@@ -45,7 +47,7 @@ export class RelayFunction extends NodejsFunction {
       tracing: Tracing.ACTIVE,
       recursiveLoop: props.recursiveLoop ?? RecursiveLoop.TERMINATE,
       environment: {
-        NODE_OPTIONS: '--enable-source-maps',
+        ...(props.sourceMapsAtRuntime ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
         ...props.environment,
       },
       bundling: {

@@ -29,6 +29,7 @@ export interface WebhookApiProps {
   readonly metricsNamespace: string;
   readonly logRetention: RetentionDays;
   readonly logRemovalPolicy: RemovalPolicy;
+  readonly sourceMapsAtRuntime: boolean;
 }
 
 /**
@@ -44,7 +45,7 @@ export class WebhookApi extends Construct {
 
   constructor(scope: Construct, id: string, props: WebhookApiProps) {
     super(scope, id);
-    const common = { logRetention: props.logRetention, logRemovalPolicy: props.logRemovalPolicy };
+    const common = { logRetention: props.logRetention, logRemovalPolicy: props.logRemovalPolicy, sourceMapsAtRuntime: props.sourceMapsAtRuntime };
     this.webhookFunction = new RelayFunction(this, 'WebhookFunction', {
       ...common,
       entry: entry('webhook'),

@@ -61,6 +61,11 @@ describe('functions', () => {
     for (const [, lg] of resources(t, 'AWS::Logs::LogGroup')) expect(lg.Properties.RetentionInDays).toBe(days);
   });
 
+  it('runs with source maps by default and can turn them off per stage', () => {
+    const off = build({ ...STAGE_CONFIGS.prod, sourceMapsAtRuntime: false }).template;
+    for (const [, fn] of resources(off, 'AWS::Lambda::Function')) expect(fn.Properties.Environment.Variables.NODE_OPTIONS).toBeUndefined();
+  });
+
   it('passes names and ARNs only, never a secret value', () => {
     for (const [, fn] of resources(prod, 'AWS::Lambda::Function')) {
       const vars = fn.Properties.Environment.Variables as Record<string, unknown>;
