@@ -43,7 +43,7 @@ export const timePair = async (
   iterations: number,
   rounds = 9,
 ): Promise<[number, number]> => {
-  for (let i = 0; i < Math.min(iterations, 50); i++) {
+  for (let i = 0; i < Math.min(iterations, 1000); i++) {
     await a();
     await b();
   }
