@@ -1,5 +1,5 @@
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
-import { type RemovalPolicy, Validations } from 'aws-cdk-lib';
+import { CfnOutput, type RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 
 export interface RelaySecretsProps {
@@ -36,5 +36,9 @@ export class RelaySecrets extends Construct {
     this.appSecret = secret('AppSecret', props.appSecretName, 'Meta app secret(s) used to verify X-Hub-Signature-256; comma-separated during rotation');
     this.verifyToken = secret('VerifyToken', props.verifyTokenName, 'Token Meta sends in the webhook subscription handshake (hub.verify_token)');
     this.accessToken = secret('AccessToken', props.accessTokenName, 'Cloud API token: one token, or JSON {"default": "...", "byWaba": {"<wabaId>": "..."}}');
+    const stack = Stack.of(this);
+    new CfnOutput(stack, 'AppSecretArn', { value: this.appSecret.secretArn, description: 'Put the Meta app secret here (comma-separated during rotation)' });
+    new CfnOutput(stack, 'VerifyTokenSecretArn', { value: this.verifyToken.secretArn, description: 'The webhook verify token to paste into Meta' });
+    new CfnOutput(stack, 'AccessTokenSecretArn', { value: this.accessToken.secretArn, description: 'Cloud API token(s)' });
   }
 }

@@ -176,8 +176,11 @@ describe('API', () => {
     });
   });
 
-  it('outputs the webhook callback URL and the outbound queue URL', () => {
+  it('outputs the webhook callback URL, the outbound queue URL and where to put each secret', () => {
     const outputs = prod.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(Object.keys(outputs)).toEqual(
+      expect.arrayContaining(['WebhookCallbackUrl', 'ClientStatusUrl', 'OutboundQueueUrl', 'DeadLetterQueueUrl', 'AppSecretArn', 'VerifyTokenSecretArn', 'AccessTokenSecretArn']),
+    );
     expect(JSON.stringify(outputs.WebhookCallbackUrl?.Value)).toContain('/webhook');
     expect(outputs.OutboundQueueUrl?.Value).toMatchObject({ Ref: 'OutboundQueue50884AE9' });
   });
