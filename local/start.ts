@@ -21,8 +21,11 @@ try {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
+  // Local only: the values are printed so a developer can sign requests and configure tools against them.
   const secret = (name: keyof typeof DEV_SECRETS) =>
-    info.secretsFromDefaults.includes(name) ? `${process.env[name]} (development default; set ${name} to change)` : '(from environment)';
+    info.secretsFromDefaults.includes(name)
+      ? `${process.env[name]} (development default; set ${name} to change)`
+      : `${process.env[name]} (from ${name})`;
   for (const name of info.secretsFromDefaults) say(`WARNING    ${name} is not set; using the development value. Never use it outside this machine.`);
   console.log(`
 coexistence-relay is running locally

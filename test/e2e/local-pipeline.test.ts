@@ -75,7 +75,8 @@ describe('npm start', () => {
   it('prints the URLs, queues and the secret and token in use', () => {
     expect(output).toContain(`${url}/webhook`);
     expect(output).toContain(info.queues.outbound);
-    expect(output).toContain('app secret         (from environment)');
+    expect(output).toContain('app secret         e2e-secret (from META_APP_SECRET)');
+    expect(output).toContain('verify token       e2e-token (from WEBHOOK_VERIFY_TOKEN)');
   });
 
   it('answers the subscription handshake with the configured token', async () => {
