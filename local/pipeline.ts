@@ -241,7 +241,9 @@ export const startPipeline = async (
       }
     };
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (error: NodeJS.ErrnoException) =>
+        reject(error.code === 'EADDRINUSE' ? new Error(`port ${port} is already in use; set PORT to another port`) : error),
+      );
       server.listen(port, '127.0.0.1', () => resolve());
     });
     started.push({
