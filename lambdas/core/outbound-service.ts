@@ -139,7 +139,13 @@ export class OutboundService {
         else firsts.set(id, item);
       }
       await mapLimit([...firsts.values()], this.#o.sendConcurrency ?? 10, async (item) => {
-        item.outcome = await this.#send(item, nowMs);
+        try {
+          item.outcome = await this.#send(item, nowMs);
+        } catch (error) {
+          // Whatever failed, this record alone comes back; the send claim keeps a sent message from going twice.
+          this.#o.telemetry.error('send step failed; message retried', { sqsMessageId: item.record.id, error: String(error) });
+          item.outcome = { kind: 'retry-later' };
+        }
       });
       for (const item of repeats) {
         const first = firsts.get((item.envelope as OutboundEnvelope).messageId);

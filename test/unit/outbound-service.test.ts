@@ -217,3 +217,20 @@ describe('OutboundService metrics', () => {
     expect(telemetry.durations.filter((d) => d.metric === 'ClientOffboardedSeconds')).toEqual([{ metric: 'ClientOffboardedSeconds', value: 600 }]);
   });
 });
+
+describe('OutboundService isolation', () => {
+  it('returns only the record whose send step threw, and completes its neighbours', async () => {
+    // A Cloud API adapter that throws for one phone number (adapters should not, but one bad record must not spread).
+    const s = setup({
+      api: (phone) => {
+        if (phone === 'pn-b') throw new Error('adapter bug');
+        return { kind: 'accepted', wamid: `wamid.${phone}` };
+      },
+    });
+    const out = await s.service.processBatch([record('a'), record('b'), record('c')]);
+    expect(out.failedIds).toEqual(['b']);
+    expect(s.calls.sort()).toEqual(['pn-a', 'pn-b', 'pn-c']);
+    expect(s.ledger.states.get('m-a')?.state).toBe('SENT');
+    expect(s.ledger.states.get('m-c')?.state).toBe('SENT');
+  });
+});
