@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createServer } from 'node:net';
 import {
@@ -82,7 +83,8 @@ export const startDynamoDbLocal = async (port?: number): Promise<RunningService>
   const child = spawn(
     'java',
     [`-Djava.library.path=${join(libDir, 'DynamoDBLocal_lib')}`, '-jar', join(libDir, 'DynamoDBLocal.jar'), '-inMemory', '-sharedDb', '-port', String(chosen)],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
+    // Its own working directory: DynamoDB Local drops a metadata file where it runs.
+    { stdio: ['ignore', 'ignore', 'pipe'], cwd: tmpdir() },
   );
   // If this process dies without stopping the service, take the JVM down with it: no orphaned Java.
   const reap = () => child.kill('SIGKILL');
