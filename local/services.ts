@@ -82,7 +82,7 @@ export const startDynamoDbLocal = async (port?: number): Promise<RunningService>
   const libDir = join(pkgDir, 'lib', 'dynamodb_local_2026-01-16');
   const child = spawn(
     'java',
-    [`-Djava.library.path=${join(libDir, 'DynamoDBLocal_lib')}`, '-jar', join(libDir, 'DynamoDBLocal.jar'), '-inMemory', '-sharedDb', '-port', String(chosen)],
+    [`-Djava.library.path=${join(libDir, 'DynamoDBLocal_lib')}`, '-jar', join(libDir, 'DynamoDBLocal.jar'), '-inMemory', '-sharedDb', '-disableTelemetry', '-port', String(chosen)],
     // Its own working directory: DynamoDB Local drops a metadata file where it runs.
     { stdio: ['ignore', 'ignore', 'pipe'], cwd: tmpdir() },
   );
