@@ -34,6 +34,15 @@ const policyOf = (t: Template, fnLogicalId: string) => {
 };
 const actionsOf = (statements: { Action: string | string[] }[]) => statements.flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action])).sort();
 
+describe('cdk.json', () => {
+  it('keeps synthesis offline: no notices, no CLI telemetry', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const cdk = JSON.parse(await readFile(new URL('../../cdk.json', import.meta.url), 'utf8'));
+    expect(cdk.notices).toBe(false);
+    expect(cdk.context['cli-telemetry']).toBe(false);
+  });
+});
+
 describe('stage selection', () => {
   it('defaults to dev, accepts the three stages and refuses others with a clear error', () => {
     expect(stageConfig(undefined).stage).toBe('dev');

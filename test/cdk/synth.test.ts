@@ -26,6 +26,9 @@ describe.concurrent('cdk synth', () => {
           const bundle = await stat(join(out, a, 'index.mjs'));
           expect(bundle.size).toBeGreaterThan(100_000);
           expect(bundle.size).toBeLessThan(500 * 1024);
+          // Minified: a handful of very long lines.
+          const code = await readFile(join(out, a, 'index.mjs'), 'utf8');
+          expect(code.split('\n').length).toBeLessThan(100);
           // Source maps ship for readable stack traces, without embedded sources (cheaper to load at cold start).
           const map = JSON.parse(await readFile(join(out, a, 'index.mjs.map'), 'utf8'));
           expect(map.mappings.length).toBeGreaterThan(0);

@@ -42,6 +42,7 @@ describe('parseWebhook: the reference sheet examples', () => {
     ['AUTH_INTL_PRICE_ELIGIBILITY_UPDATE', { auth_international_rate_eligibility: { exception_countries: [] } }, null],
     ['BUSINESS_PRIMARY_LOCATION_COUNTRY_UPDATE', { location_info: { country: 'BR' } }, null],
     ['VOLUME_BASED_PRICING_TIER_UPDATE', { volume_tier_info: { tier_update_time: 1 } }, null],
+    ['PARTNER_CLIENT_CERTIFICATION_STATUS_UPDATE', { partner_client_certification_info: { status: 'APPROVED' } }, null],
     ['SOMETHING_META_ADDS_NEXT_YEAR', { brand_new: true }, null],
   ])('classifies %s %j as %s and keeps unknown properties', (event, extra, cls) => {
     const u = onlyUpdate(accountUpdate('42', event, 1768477204, extra));
