@@ -3,6 +3,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { ClientStatusTable } from './constructs/client-status-table.js';
 import { Monitoring } from './constructs/monitoring.js';
+import { OffboardedSweeper } from './constructs/offboarded-sweeper.js';
 import { OutboundPipeline } from './constructs/outbound-pipeline.js';
 import { RelayQueue } from './constructs/relay-queue.js';
 import { RelaySecrets } from './constructs/relay-secrets.js';
@@ -76,6 +77,16 @@ export class RelayStack extends Stack {
       sourceMapsAtRuntime: c.sourceMapsAtRuntime,
     });
 
+    const sweeper = new OffboardedSweeper(this, 'OffboardedSweeper', {
+      table: this.statusTable.table,
+      every: c.alarms.sweepEvery,
+      reconnectSkewSeconds: c.relay.reconnectSkewSeconds,
+      metricsNamespace,
+      logRetention,
+      logRemovalPolicy: c.removalPolicy,
+      sourceMapsAtRuntime: c.sourceMapsAtRuntime,
+    });
+
     const redriveDlqs: Record<string, import('aws-cdk-lib/aws-sqs').IQueue> = {};
     for (const [name, q] of [['Outbound', this.outbound.outbound], ['Delay', this.outbound.delay], ['InboundEvents', this.inboundEvents]] as const) {
       if (q.redriveDlq) redriveDlqs[name] = q.redriveDlq;
@@ -83,7 +94,13 @@ export class RelayStack extends Stack {
     this.monitoring = new Monitoring(this, 'Monitoring', {
       metricsNamespace,
       api: this.webhookApi.api,
-      functions: { Webhook: this.webhookApi.webhookFunction, Status: this.webhookApi.statusFunction, Consumer: this.outbound.consumer },
+      functions: {
+        Webhook: this.webhookApi.webhookFunction,
+        Status: this.webhookApi.statusFunction,
+        Consumer: this.outbound.consumer,
+        Sweeper: sweeper.fn,
+      },
+      sweepEvery: c.alarms.sweepEvery,
       consumer: this.outbound.consumer,
       outboundQueue: this.outbound.outbound.queue,
       delayQueue: this.outbound.delay.queue,

@@ -49,9 +49,11 @@ export interface StageConfig {
     /** E-mail address subscribed to the alarm topic; none means subscribe it yourself. */
     readonly email?: string;
     readonly outboundOldestMessageAge: Duration;
-    /** A client with pending messages offboarded longer than this raises ClientOffboardedTooLong. */
+    /** A client offboarded longer than this raises ClientOffboardedTooLong. */
     readonly parkedTooLong: Duration;
     readonly webhook5xxPer5Minutes: number;
+    /** How often the sweeper counts offboarded clients. */
+    readonly sweepEvery: Duration;
     readonly signatureFailuresPer5Minutes: number;
   };
 }
@@ -85,6 +87,7 @@ export const STAGE_CONFIGS: Readonly<Record<StageName, StageConfig>> = {
     alarms: {
       outboundOldestMessageAge: Duration.minutes(15),
       parkedTooLong: Duration.hours(2),
+      sweepEvery: Duration.minutes(15),
       webhook5xxPer5Minutes: 5,
       signatureFailuresPer5Minutes: 20,
     },
@@ -100,6 +103,7 @@ export const STAGE_CONFIGS: Readonly<Record<StageName, StageConfig>> = {
     alarms: {
       outboundOldestMessageAge: Duration.minutes(10),
       parkedTooLong: Duration.hours(1),
+      sweepEvery: Duration.minutes(5),
       webhook5xxPer5Minutes: 3,
       signatureFailuresPer5Minutes: 10,
     },
@@ -115,6 +119,7 @@ export const STAGE_CONFIGS: Readonly<Record<StageName, StageConfig>> = {
     alarms: {
       outboundOldestMessageAge: Duration.minutes(5),
       parkedTooLong: Duration.hours(1),
+      sweepEvery: Duration.minutes(5),
       webhook5xxPer5Minutes: 1,
       signatureFailuresPer5Minutes: 10,
     },

@@ -12,7 +12,14 @@ import {
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { TABLE_PARTITION_KEY, TABLE_SORT_KEY, TABLE_TTL_ATTRIBUTE } from '../lambdas/adapters/table-schema.js';
+import {
+  OFFBOARDED_INDEX,
+  OFFBOARDED_INDEX_PK,
+  OFFBOARDED_INDEX_SK,
+  TABLE_PARTITION_KEY,
+  TABLE_SORT_KEY,
+  TABLE_TTL_ATTRIBUTE,
+} from '../lambdas/adapters/table-schema.js';
 
 /** Local stand-ins accept any credentials; these keep the SDK from searching for real ones. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
@@ -129,10 +136,22 @@ export const ensureTable = async (dynamo: DynamoDBClient, tableName: string): Pr
         AttributeDefinitions: [
           { AttributeName: TABLE_PARTITION_KEY, AttributeType: 'S' },
           { AttributeName: TABLE_SORT_KEY, AttributeType: 'S' },
+          { AttributeName: OFFBOARDED_INDEX_PK, AttributeType: 'S' },
+          { AttributeName: OFFBOARDED_INDEX_SK, AttributeType: 'S' },
         ],
         KeySchema: [
           { AttributeName: TABLE_PARTITION_KEY, KeyType: 'HASH' },
           { AttributeName: TABLE_SORT_KEY, KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: OFFBOARDED_INDEX,
+            KeySchema: [
+              { AttributeName: OFFBOARDED_INDEX_PK, KeyType: 'HASH' },
+              { AttributeName: OFFBOARDED_INDEX_SK, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'ALL' },
+          },
         ],
       }),
     );

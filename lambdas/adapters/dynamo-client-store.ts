@@ -1,7 +1,9 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type LatestByClass, STATUS_CLASSES, type StatusClass, type StatusEventRecord } from '../core/client-status.js';
+import type { OffboardedIndex, OffboardedListing } from '../core/offboarded-sweep.js';
 import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../core/ports.js';
+import { OFFBOARDED_INDEX, OFFBOARDED_INDEX_PK, OFFBOARDED_INDEX_SK, OFFBOARDED_INDEX_VALUE } from './table-schema.js';
 
 /**
  * Single-table layout (partition key `pk`, sort key `sk`, TTL attribute `expiresAt`):
@@ -52,16 +54,26 @@ export class DynamoClientStore implements ClientStore {
   ) {}
 
   async applyStatusEvent(wabaId: string, cls: StatusClass, record: StatusEventRecord): Promise<ApplyStatusEventResult> {
+    // An offboarding also lists the client in the sparse offboarded index, in the same atomic write.
+    const offboarding = cls === 'OFFBOARDED';
     try {
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { pk: clientPk(wabaId), sk: STATUS_SK },
-          UpdateExpression: 'SET #cls = :rec, wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now), updatedAt = :now',
+          UpdateExpression: `SET #cls = :rec, wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now), updatedAt = :now${
+            offboarding ? `, ${OFFBOARDED_INDEX_PK} = :idx, ${OFFBOARDED_INDEX_SK} = :key` : ''
+          }`,
           // The whole ordering guarantee: only a strictly later event of the same class replaces the stored one.
           ConditionExpression: 'attribute_not_exists(#cls) OR #cls.orderKey < :key',
           ExpressionAttributeNames: { '#cls': classAttr(cls) },
-          ExpressionAttributeValues: { ':rec': record, ':waba': wabaId, ':now': record.appliedAt, ':key': record.orderKey },
+          ExpressionAttributeValues: {
+            ':rec': record,
+            ':waba': wabaId,
+            ':now': record.appliedAt,
+            ':key': record.orderKey,
+            ...(offboarding ? { ':idx': OFFBOARDED_INDEX_VALUE } : {}),
+          },
           ReturnValues: 'ALL_OLD',
         }),
       );
@@ -141,3 +153,52 @@ export class DynamoClientStore implements ClientStore {
     return first && typeof first.firstParkedAt === 'string' ? first.firstParkedAt : null;
   }
 }
+
+/** The sparse offboarded index: queried page by page, never scanned. */
+export class DynamoOffboardedIndex implements OffboardedIndex {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async list(): Promise<readonly OffboardedListing[]> {
+    const listings: OffboardedListing[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          IndexName: OFFBOARDED_INDEX,
+          KeyConditionExpression: '#pk = :idx',
+          ExpressionAttributeNames: { '#pk': OFFBOARDED_INDEX_PK },
+          ExpressionAttributeValues: { ':idx': OFFBOARDED_INDEX_VALUE },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      for (const item of out.Items ?? []) {
+        listings.push({ wabaId: String(item.wabaId), latest: latestFromItem(item), listingKey: String(item[OFFBOARDED_INDEX_SK]) });
+      }
+      start = out.LastEvaluatedKey;
+    } while (start);
+    return listings;
+  }
+
+  async unlist(wabaId: string, listingKey: string): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: clientPk(wabaId), sk: STATUS_SK },
+          UpdateExpression: 'REMOVE #pk, #sk',
+          ConditionExpression: '#sk = :key',
+          ExpressionAttributeNames: { '#pk': OFFBOARDED_INDEX_PK, '#sk': OFFBOARDED_INDEX_SK },
+          ExpressionAttributeValues: { ':key': listingKey },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return; // offboarded again meanwhile: stays listed
+      throw error;
+    }
+  }
+}
+

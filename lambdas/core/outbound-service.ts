@@ -104,15 +104,7 @@ export class OutboundService {
     if (wabaIds.length > 0) {
       try {
         const latest = await this.#o.statuses.readLatest(wabaIds);
-        const derived = wabaIds.map((w) => [w, deriveStatus(latest.get(w) ?? {}, this.#o.reconnectSkewMs)] as const);
-        statuses = new Map(derived.map(([w, d]) => [w, d.status]));
-        for (const [, d] of derived) {
-          // How long a client with pending messages has been offboarded: the "offboarded too long" alarm watches it.
-          if (d.status === 'OFFBOARDED' && d.setBy) {
-            const since = Date.parse(d.setBy.appliedAt);
-            if (!Number.isNaN(since)) this.#o.telemetry.seconds('ClientOffboardedSeconds', Math.max(0, Math.round((nowMs - since) / 1000)));
-          }
-        }
+        statuses = new Map(wabaIds.map((w) => [w, deriveStatus(latest.get(w) ?? {}, this.#o.reconnectSkewMs).status]));
       } catch (error) {
         this.#o.telemetry.error('client status read failed; batch retried', { error: String(error), clients: wabaIds.length });
         for (const i of valid) i.outcome = { kind: 'retry-later' };

@@ -1,7 +1,14 @@
 import type { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, Billing, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { TABLE_PARTITION_KEY, TABLE_SORT_KEY, TABLE_TTL_ATTRIBUTE } from '../../lambdas/adapters/table-schema.js';
+import {
+  OFFBOARDED_INDEX,
+  OFFBOARDED_INDEX_PK,
+  OFFBOARDED_INDEX_SK,
+  TABLE_PARTITION_KEY,
+  TABLE_SORT_KEY,
+  TABLE_TTL_ATTRIBUTE,
+} from '../../lambdas/adapters/table-schema.js';
 
 export interface ClientStatusTableProps {
   readonly removalPolicy: RemovalPolicy;
@@ -27,6 +34,13 @@ export class ClientStatusTable extends Construct {
       timeToLiveAttribute: TABLE_TTL_ATTRIBUTE,
       deletionProtection: props.deletionProtection,
       removalPolicy: props.removalPolicy,
+      globalSecondaryIndexes: [
+        {
+          indexName: OFFBOARDED_INDEX,
+          partitionKey: { name: OFFBOARDED_INDEX_PK, type: AttributeType.STRING },
+          sortKey: { name: OFFBOARDED_INDEX_SK, type: AttributeType.STRING },
+        },
+      ],
     });
   }
 }

@@ -34,6 +34,7 @@ export interface MonitoringProps {
   readonly alarmEmail?: string;
   readonly outboundOldestMessageAge: Duration;
   readonly parkedTooLong: Duration;
+  readonly sweepEvery: Duration;
   readonly webhook5xxPer5Minutes: number;
   readonly signatureFailuresPer5Minutes: number;
   readonly removalPolicy: RemovalPolicy;
@@ -86,8 +87,9 @@ export class Monitoring extends Construct {
       props.api.metricServerError({ period: FIVE_MINUTES, statistic: 'Sum' }), props.webhook5xxPer5Minutes);
     alarm('WebhookSignatureFailures', 'Webhook POSTs with a missing or wrong signature: an app secret rotated in Meta but not here, or someone probing the URL.',
       custom('WebhookSignatureRejected', 'webhook'), props.signatureFailuresPer5Minutes);
-    alarm('ClientOffboardedTooLong', 'A client with pending messages has been offboarded longer than the threshold: reonboarding did not complete; contact the client.',
-      custom('ClientOffboardedSeconds', 'consumer', 'Maximum'), props.parkedTooLong.toSeconds());
+    alarm('ClientOffboardedTooLong', 'A client has been offboarded longer than the threshold: reonboarding did not complete; contact the client.',
+      new Metric({ namespace: props.metricsNamespace, metricName: 'ClientOffboardedSeconds', dimensionsMap: { service: 'sweeper' }, statistic: 'Maximum', period: props.sweepEvery }),
+      props.parkedTooLong.toSeconds());
     alarm('ConsumerRecursiveInvocationsDropped', 'Lambda stopped the park loop as recursive: the consumer must have recursiveLoop=Allow.',
       new Metric({ namespace: 'AWS/Lambda', metricName: 'RecursiveInvocationsDropped', dimensionsMap: { FunctionName: props.consumer.functionName }, statistic: 'Sum', period: FIVE_MINUTES }), 1);
     for (const [name, fn] of Object.entries(props.functions)) {
@@ -109,7 +111,12 @@ export class Monitoring extends Construct {
           new GraphWidget({ title: 'Webhook latency (p50, p99)', left: [props.api.metricLatency({ period: FIVE_MINUTES, statistic: 'p50' }), props.api.metricLatency({ period: FIVE_MINUTES, statistic: 'p99' })], width: 12 }),
         ],
         [
-          new GraphWidget({ title: 'Client status changes', left: statuses.map((s) => custom('ClientStatusChanged', 'webhook', 'Sum', { status: s })), width: 12 }),
+          new GraphWidget({
+            title: 'Client status changes; clients offboarded now',
+            left: statuses.map((s) => custom('ClientStatusChanged', 'webhook', 'Sum', { status: s })),
+            right: [custom('ClientsOffboarded', 'sweeper', 'Maximum')],
+            width: 12,
+          }),
           new GraphWidget({ title: 'account_update events', left: [custom('AccountUpdateEvents', 'webhook'), custom('InboundEventsForwarded', 'webhook'), custom('WebhookUnreadableChanges', 'webhook')], width: 12 }),
         ],
         [
@@ -120,7 +127,7 @@ export class Monitoring extends Construct {
           }),
           new GraphWidget({
             title: 'Offboarded for, park age and resume latency (max, s)',
-            left: [custom('ClientOffboardedSeconds', 'consumer', 'Maximum'), custom('ParkAgeSeconds', 'consumer', 'Maximum'), custom('ResumedAfterParkSeconds', 'consumer', 'Maximum')],
+            left: [custom('ClientOffboardedSeconds', 'sweeper', 'Maximum'), custom('ParkAgeSeconds', 'consumer', 'Maximum'), custom('ResumedAfterParkSeconds', 'consumer', 'Maximum')],
             width: 12,
           }),
         ],

@@ -56,7 +56,7 @@ describe('functions', () => {
   it.each(Object.keys(templates))('%s: Node.js 22 on arm64 with JSON logs, a retained log group, source maps and X-Ray', (stage) => {
     const t = templates[stage as StageName];
     const fns = resources(t, 'AWS::Lambda::Function');
-    expect(fns).toHaveLength(3);
+    expect(fns).toHaveLength(4);
     for (const [, fn] of fns) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -148,6 +148,29 @@ describe('queues', () => {
   });
 });
 
+describe('offboarded sweep', () => {
+  it.each([
+    ['prod', 'rate(5 minutes)'],
+    ['dev', 'rate(15 minutes)'],
+  ] as const)('%s: runs the sweeper on a schedule, over a sparse index of the table', (stage, rate) => {
+    const t = templates[stage];
+    const [sweeperId] = functionByDescription(t, 'Counts offboarded clients');
+    t.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: rate,
+      Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [sweeperId, 'Arn'] } })],
+    });
+    t.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
+      GlobalSecondaryIndexes: [
+        Match.objectLike({
+          IndexName: 'offboarded',
+          KeySchema: [{ AttributeName: 'offboardedIdx', KeyType: 'HASH' }, { AttributeName: 'offboardedKey', KeyType: 'RANGE' }],
+          Projection: { ProjectionType: 'ALL' },
+        }),
+      ],
+    });
+  });
+});
+
 describe('table', () => {
   it('is on-demand, encrypted, with point-in-time recovery and TTL', () => {
     prod.hasResourceProperties('AWS::DynamoDB::GlobalTable', {
@@ -217,6 +240,15 @@ describe('least privilege', () => {
     expect(actionsOf(policyOf(prod, id))).toEqual([...expected, ...xrayAndLogs].sort());
   });
 
+  it('lets the sweeper only query the offboarded index and unlist clients', () => {
+    const [sweeperId] = functionByDescription(prod, 'Counts offboarded clients');
+    const statements = policyOf(prod, sweeperId).filter((s) => !actionsOf([s]).some((a) => a.startsWith('logs:') || a.startsWith('xray:')));
+    expect(statements.map((s) => [s.Action, JSON.stringify(s.Resource)])).toEqual([
+      ['dynamodb:Query', expect.stringContaining('/index/offboarded')],
+      ['dynamodb:UpdateItem', JSON.stringify({ 'Fn::GetAtt': ['ClientStatusTableD3BF24E1', 'Arn'] })],
+    ]);
+  });
+
   it('uses "*" only for X-Ray and attaches no AWS managed policy', () => {
     for (const id of [webhookId, statusId, consumerId]) {
       for (const s of policyOf(prod, id)) {
@@ -263,8 +295,8 @@ describe('monitoring', () => {
         'AWS/Lambda/Throttles',
       ]),
     );
-    // dead letters + 3 redrive DLQs + oldest age + 5xx + signatures + park age + recursion + 3x(errors, throttles)
-    expect(alarms).toHaveLength(15);
+    // dead letters + 3 redrive DLQs + oldest age + 5xx + signatures + offboarded + recursion + 4x(errors, throttles)
+    expect(alarms).toHaveLength(17);
     const [[topicId, topic]] = resources(prod, 'AWS::SNS::Topic') as [[string, Res]];
     expect(topic.Properties.KmsMasterKeyId).toBeDefined();
     for (const [, a] of alarms) expect(a.Properties.AlarmActions).toEqual([{ Ref: topicId }]);

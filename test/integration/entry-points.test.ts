@@ -30,6 +30,7 @@ describe('Lambda entry points fail closed at start-up', () => {
     ['consumer without a token', 'consumer', { ...base, DELAY_QUEUE_URL: 'http://d', DEAD_LETTER_QUEUE_URL: 'http://x' }, 'WHATSAPP_ACCESS_TOKEN'],
     ['consumer with a malformed token secret', 'consumer', { ...base, DELAY_QUEUE_URL: 'http://d', DEAD_LETTER_QUEUE_URL: 'http://x', WHATSAPP_ACCESS_TOKEN: '{"default":' }, 'WHATSAPP_ACCESS_TOKEN'],
     ['status without a table', 'status', { AWS_REGION: 'us-east-1' }, 'TABLE_NAME'],
+    ['sweeper without a table', 'sweeper', { AWS_REGION: 'us-east-1' }, 'TABLE_NAME'],
   ])('%s: the import throws and names what is missing', async (_n, fn, env, name) => {
     const r = await coldStart(fn, env);
     expect(r.code).not.toBe(0);

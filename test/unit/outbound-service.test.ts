@@ -209,15 +209,6 @@ describe('consumer handler', () => {
   });
 });
 
-describe('OutboundService metrics', () => {
-  it('reports how long a client with pending messages has been offboarded', async () => {
-    const applied = new Date(NOW - 600_000).toISOString();
-    const { service, telemetry } = setup({ latest: { w: { OFFBOARDED: { ...offboarded.OFFBOARDED!, appliedAt: applied } } } });
-    await service.processBatch([record('a'), record('b')]);
-    expect(telemetry.durations.filter((d) => d.metric === 'ClientOffboardedSeconds')).toEqual([{ metric: 'ClientOffboardedSeconds', value: 600 }]);
-  });
-});
-
 describe('OutboundService isolation', () => {
   it('returns only the record whose send step threw, and completes its neighbours', async () => {
     // A Cloud API adapter that throws for one phone number (adapters should not, but one bad record must not spread).
