@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { type LatestByClass, STATUS_CLASSES, type StatusClass, type StatusEventRecord } from '../core/client-status.js';
+import { type LatestByClass, orderKeyOf, STATUS_CLASSES, type StatusClass, type StatusEventRecord } from '../core/client-status.js';
 import type { OffboardedIndex, OffboardedListing } from '../core/offboarded-sweep.js';
 import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../core/ports.js';
 import { OFFBOARDED_INDEX, OFFBOARDED_INDEX_PK, OFFBOARDED_INDEX_SK, OFFBOARDED_INDEX_VALUE } from './table-schema.js';
@@ -104,7 +104,7 @@ export class DynamoClientStore implements ClientStore {
   }
 
   async putTimelineEntry(entry: TimelineEntry): Promise<void> {
-    const orderKey = `${Math.trunc(entry.eventTimeMs).toString().padStart(16, '0')}#${entry.eventId}`;
+    const orderKey = orderKeyOf(entry.eventTimeMs, entry.eventId);
     try {
       await this.doc.send(
         new PutCommand({

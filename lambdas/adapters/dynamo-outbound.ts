@@ -7,12 +7,14 @@ import {
   GetCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { LatestByClass } from '../core/client-status.js';
+import { type LatestByClass, STATUS_CLASSES } from '../core/client-status.js';
 import { chunk } from '../core/concurrency.js';
 import type { ActivityRecorder, ClaimResult, ClientActivity, ClientStatusReader, SendLedger } from '../core/ports.js';
-import { clientPk, latestFromItem, PARKED_PREFIX, STATUS_SK } from './dynamo-client-store.js';
+import { classAttr, clientPk, latestFromItem, PARKED_PREFIX, STATUS_SK } from './dynamo-client-store.js';
 
 const BATCH_GET_MAX = 100;
+/** Only what the status derivation needs: the latest event of each class. */
+const STATUS_PROJECTION = ['wabaId', ...STATUS_CLASSES.map(classAttr)].join(', ');
 const BATCH_WRITE_MAX = 25;
 
 /** Reads the status items of a batch's distinct clients with one strongly consistent BatchGetItem (per 100). */
@@ -31,7 +33,7 @@ export class DynamoStatusReader implements ClientStatusReader {
         const out = await this.doc.send(
           new BatchGetCommand({
             RequestItems: {
-              [this.tableName]: { Keys: keys, ConsistentRead: true, ProjectionExpression: 'wabaId, cls_CONNECTED, cls_RECONNECTED, cls_OFFBOARDED, cls_REMOVED, cls_DELETED, cls_DISABLED' },
+              [this.tableName]: { Keys: keys, ConsistentRead: true, ProjectionExpression: STATUS_PROJECTION },
             },
           }),
         );

@@ -1,4 +1,4 @@
-import { type LatestByClass, type StatusClass, type StatusEventRecord, supersedes } from '../core/client-status.js';
+import { type LatestByClass, orderKeyOf, type StatusClass, type StatusEventRecord, supersedes } from '../core/client-status.js';
 import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../core/ports.js';
 
 interface MemoryClient {
@@ -43,7 +43,7 @@ export class MemoryClientStore implements ClientStore {
       t = new Map();
       this.timeline.set(entry.wabaId, t);
     }
-    const key = `${entry.eventTimeMs.toString().padStart(16, '0')}#${entry.eventId}`;
+    const key = orderKeyOf(entry.eventTimeMs, entry.eventId);
     if (!t.has(key)) t.set(key, entry);
   }
 

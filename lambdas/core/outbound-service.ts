@@ -330,12 +330,13 @@ export class OutboundService {
       if (o.kind === 'dead-letter') a.deadLettered++;
     }
     const t = this.#o.telemetry;
+    const failedIds = new Set(failed);
     t.count('MessagesSent', sent);
     t.count('MessagesParked', parked);
     t.count('MessagesDeadLettered', deadLettered);
     t.count('BatchItemFailures', failed.length);
     for (const item of items) {
-      if (!item.state.firstParkedAt || failed.includes(item.record.id)) continue;
+      if (!item.state.firstParkedAt || failedIds.has(item.record.id)) continue;
       const age = Math.max(0, Math.round((nowMs - Date.parse(item.state.firstParkedAt)) / 1000));
       // How long parked messages have waited: the "client offboarded too long" alarm watches its maximum.
       if (item.outcome?.kind === 'park') t.seconds('ParkAgeSeconds', age);

@@ -34,22 +34,20 @@ export const parseDelaySchedule = (text: string): readonly number[] => {
 export const scheduledDelay = (schedule: readonly number[], hop: number): number =>
   schedule[Math.min(Math.max(0, hop), schedule.length - 1)] ?? MAX_SQS_DELAY_SECONDS;
 
+/** `base` +/- PARK_JITTER, rounded to whole seconds and clamped to [floor, 900]. */
+const jitter = (base: number, floor: number, random: () => number): number =>
+  Math.min(MAX_SQS_DELAY_SECONDS, Math.max(floor, Math.round(base * (1 - PARK_JITTER + 2 * PARK_JITTER * random()))));
+
 /**
  * The delay for a hop with +/- `PARK_JITTER` applied, clamped to SQS's range.
  * `random` is injected so tests and simulations are deterministic.
  */
-export const parkDelay = (schedule: readonly number[], hop: number, random: () => number = Math.random): number => {
-  const base = scheduledDelay(schedule, hop);
-  const jittered = base * (1 - PARK_JITTER + 2 * PARK_JITTER * random());
-  return Math.min(MAX_SQS_DELAY_SECONDS, Math.max(0, Math.round(jittered)));
-};
+export const parkDelay = (schedule: readonly number[], hop: number, random: () => number = Math.random): number =>
+  jitter(scheduledDelay(schedule, hop), 0, random);
 
 /**
  * Backoff for retryable Cloud API errors: 4^attempt seconds (the pair-rate-limit advice), at least `minimum`,
  * at most 900, with jitter.
  */
-export const retryDelay = (attempt: number, minimum = 1, random: () => number = Math.random): number => {
-  const base = Math.max(minimum, 4 ** Math.max(0, attempt));
-  const jittered = base * (1 - PARK_JITTER + 2 * PARK_JITTER * random());
-  return Math.min(MAX_SQS_DELAY_SECONDS, Math.max(1, Math.round(jittered)));
-};
+export const retryDelay = (attempt: number, minimum = 1, random: () => number = Math.random): number =>
+  jitter(Math.max(minimum, 4 ** Math.max(0, attempt)), 1, random);

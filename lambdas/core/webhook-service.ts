@@ -127,11 +127,13 @@ export class WebhookService {
     const receivedAt = new Date(this.#o.now()).toISOString();
     const updates: AccountUpdate[] = [];
     const toForward: InboundEvent[] = [];
+    let unreadable = 0;
     for (const c of changes) {
       if (c.kind === 'account_update') updates.push(c);
       else if (c.kind === 'forward') {
         toForward.push({ dedupeId: c.dedupeId, wabaId: c.wabaId, field: c.field, entryTime: c.entryTimeMs, value: c.value, receivedAt });
       } else {
+        unreadable++;
         t.warn('unreadable change forwarded', { wabaId: c.wabaId, problem: c.problem });
         toForward.push({ dedupeId: c.dedupeId, wabaId: c.wabaId, field: 'unreadable', entryTime: null, problem: c.problem, raw: c.raw, receivedAt });
       }
@@ -146,7 +148,6 @@ export class WebhookService {
         : await mapLimit(updates, this.#o.writeConcurrency, (u) => this.#applyAccountUpdate(u, receivedAt));
     if (toForward.length > 0) await this.#o.inbound.forward(toForward);
     const statusChanges = effects.filter((e) => e === 'status-changed').length;
-    const unreadable = changes.filter((c) => c.kind === 'unreadable').length;
     t.count('AccountUpdateEvents', updates.length);
     t.count('ClientStatusChanges', statusChanges);
     t.count('InboundEventsForwarded', toForward.length - unreadable);
