@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { randomUUID } from 'node:crypto';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { apiGatewayEvent } from './api-gateway-event.js';
 import { CloudApiStandIn } from './cloud-api-stand-in.js';
 import {
   ensureQueue,
@@ -65,30 +65,18 @@ export const toApiGatewayEvent = (req: IncomingMessage, body: Buffer, routeKey: 
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;
   const query: Record<string, string> = {};
   for (const [k, v] of url.searchParams) query[k] = query[k] === undefined ? v : `${query[k]},${v}`;
-  const method = (req.method ?? 'GET').toUpperCase();
-  return {
-    version: '2.0',
+  return apiGatewayEvent({
+    method: req.method ?? 'GET',
+    path: url.pathname,
     routeKey,
-    rawPath: url.pathname,
-    rawQueryString: url.search.slice(1),
     headers,
-    ...(Object.keys(query).length > 0 ? { queryStringParameters: query } : {}),
+    query,
+    rawQueryString: url.search.slice(1),
     ...(pathParameters ? { pathParameters } : {}),
-    requestContext: {
-      accountId: '000000000000',
-      apiId: 'local',
-      domainName: headers.host ?? 'localhost',
-      domainPrefix: 'localhost',
-      http: { method, path: url.pathname, protocol: 'HTTP/1.1', sourceIp: req.socket.remoteAddress ?? '127.0.0.1', userAgent: headers['user-agent'] ?? '' },
-      requestId: randomUUID(),
-      routeKey,
-      stage: '$default',
-      time: new Date().toUTCString(),
-      timeEpoch: Date.now(),
-    },
+    sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
     // Bytes pass through untouched (base64), exactly as API Gateway does for binary bodies.
-    ...(body.length > 0 ? { body: body.toString('base64'), isBase64Encoded: true } : { isBase64Encoded: false }),
-  };
+    ...(body.length > 0 ? { body, base64: true } : {}),
+  });
 };
 
 const readBody = async (req: IncomingMessage, limit: number): Promise<Buffer | null> => {

@@ -3,6 +3,7 @@ import { PurgeQueueCommand, ReceiveMessageCommand, type Message, type SQSClient 
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { inject } from 'vitest';
 import { DynamoClientStore, documentClient } from '../../lambdas/adapters/dynamo-client-store.js';
+import { type ApiGatewayEventInit, apiGatewayEvent } from '../../local/api-gateway-event.js';
 import { ensureQueue, ensureTable, localDynamo, localSqs } from '../../local/services.js';
 
 /** A fresh table and fresh queues on the run's DynamoDB Local and fauxqs, named so test files never collide. */
@@ -35,40 +36,5 @@ export const drain = async (sqs: SQSClient, queueUrl: string, rounds = 20): Prom
 
 export const purge = (sqs: SQSClient, queueUrl: string) => sqs.send(new PurgeQueueCommand({ QueueUrl: queueUrl }));
 
-export interface HttpEventInit {
-  readonly method: string;
-  readonly path: string;
-  readonly body?: string | Buffer;
-  readonly base64?: boolean;
-  readonly headers?: Record<string, string>;
-  readonly query?: Record<string, string>;
-  readonly pathParameters?: Record<string, string>;
-}
-
 /** An API Gateway HTTP API (payload 2.0) event, as Lambda receives it. */
-export const httpEvent = (init: HttpEventInit): APIGatewayProxyEventV2 => {
-  const raw = init.body === undefined ? undefined : Buffer.isBuffer(init.body) ? init.body : Buffer.from(init.body);
-  return {
-    version: '2.0',
-    routeKey: `${init.method} ${init.path}`,
-    rawPath: init.path,
-    rawQueryString: new URLSearchParams(init.query ?? {}).toString(),
-    headers: init.headers ?? {},
-    ...(init.query ? { queryStringParameters: init.query } : {}),
-    ...(init.pathParameters ? { pathParameters: init.pathParameters } : {}),
-    requestContext: {
-      accountId: '000000000000',
-      apiId: 'local',
-      domainName: 'localhost',
-      domainPrefix: 'localhost',
-      http: { method: init.method, path: init.path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' },
-      requestId: randomUUID(),
-      routeKey: `${init.method} ${init.path}`,
-      stage: '$default',
-      time: new Date().toISOString(),
-      timeEpoch: Date.now(),
-    },
-    isBase64Encoded: init.base64 ?? false,
-    ...(raw ? { body: init.base64 ? raw.toString('base64') : raw.toString('utf8') } : {}),
-  };
-};
+export const httpEvent = (init: ApiGatewayEventInit): APIGatewayProxyEventV2 => apiGatewayEvent(init);
