@@ -1,0 +1,23 @@
+/**
+ * Every default of the relay, in one place. The Lambda configuration schemas (`lambdas/<function>/config.ts`), the
+ * CDK stage config (`lib/stage-config.ts`), the local pipeline and the README all take their values from here.
+ */
+export const DEFAULTS = {
+  /** An ACCOUNT_OFFBOARDED and an ACCOUNT_RECONNECTED within this many seconds count as offboarded, then reconnected. */
+  reconnectSkewSeconds: 300,
+  /** How long client timeline entries are kept (DynamoDB TTL). */
+  timelineRetentionDays: 30,
+  /** How long a sent message id is remembered; longer than any SQS retention. */
+  sendLedgerRetentionDays: 15,
+  /** Park delays in seconds; the last value repeats. */
+  parkDelaySchedule: '10,20,30,60,120,240,480,900',
+  /** Longest a message may wait parked before it is dead-lettered `expired`. */
+  maxParkSeconds: 86_400,
+  /** Retryable Cloud API failures before a message is dead-lettered. */
+  maxSendAttempts: 8,
+  graphApiBaseUrl: 'https://graph.facebook.com',
+  graphApiVersion: 'v25.0',
+  graphApiTimeoutMs: 10_000,
+  /** Receives before SQS moves a message to its queue's redrive DLQ (the stack and the local pipeline). */
+  maxReceiveCount: 5,
+} as const;
