@@ -156,3 +156,14 @@ export interface CloudApi {
 export interface TokenProvider {
   tokenFor(wabaId: string): Promise<string>;
 }
+
+/**
+ * Asks for a client's parked messages to be released now (issue 11's release path). Durable: resolves only once the
+ * request is queued. Requests are idempotent: releasing a client with nothing parked does nothing.
+ */
+export interface ReleaseRequester {
+  requestRelease(wabaId: string, trigger: ReleaseTrigger): Promise<void>;
+}
+
+/** Why a release was asked for: shown on the client's status and in logs. */
+export type ReleaseTrigger = 'status-connected' | 'probe-can-send' | 'restriction-expired' | 'operator';
