@@ -304,7 +304,7 @@ describe('monitoring', () => {
 
   it('uses the stage thresholds', () => {
     const find = (metric: string) => alarms.find(([, a]) => metricOf(a) === metric)?.[1].Properties.Threshold;
-    expect(find('CoexistenceRelay/prod/ClientOffboardedSeconds')).toBe(STAGE_CONFIGS.prod.alarms.parkedTooLong.toSeconds());
+    expect(find('CoexistenceRelay/prod/ClientOffboardedSeconds')).toBe(STAGE_CONFIGS.prod.alarms.offboardedTooLong.toSeconds());
     expect(find('AWS/SQS/ApproximateAgeOfOldestMessage')).toBe(STAGE_CONFIGS.prod.alarms.outboundOldestMessageAge.toSeconds());
     const dev = resources(templates.dev, 'AWS::CloudWatch::Alarm').find(([, a]) => metricOf(a) === 'AWS/ApiGateway/5xx');
     expect(dev?.[1].Properties.Threshold).toBe(STAGE_CONFIGS.dev.alarms.webhook5xxPer5Minutes);
