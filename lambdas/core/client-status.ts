@@ -175,6 +175,3 @@ export const describeEffect = (
   const statusAfter = deriveStatus({ ...before, [cls]: candidate }, skewMs).status;
   return { effect: statusAfter === statusBefore ? 'status-unchanged' : 'status-changed', statusBefore, statusAfter };
 };
-
-/** Outbound side: may a message be sent to a client in this status? */
-export const maySend = (status: ClientStatus): boolean => status === 'CONNECTED';
