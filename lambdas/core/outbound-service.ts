@@ -7,6 +7,7 @@ import {
   type DeadLetterReason,
   decide,
   decideAfterSend,
+  PARK_ATTRIBUTES,
   parkAttributes,
   type ParkState,
   readParkState,
@@ -303,7 +304,7 @@ export class OutboundService {
       if (leftPark) a.unparked.push({ messageId: env.messageId, firstParkedAt: item.state.firstParkedAt as string });
       if (o.kind === 'park' && o.newlyParked) {
         a.parked++;
-        a.newlyParked.push({ messageId: env.messageId, firstParkedAt: o.message.attributes?.['relay-first-parked-at'] ?? new Date(nowMs).toISOString() });
+        a.newlyParked.push({ messageId: env.messageId, firstParkedAt: o.message.attributes?.[PARK_ATTRIBUTES.firstParkedAt] ?? new Date(nowMs).toISOString() });
       }
       if (o.kind === 'done' && o.sent) {
         a.sent++;
