@@ -21,7 +21,20 @@ export interface Runtime {
  */
 export const createRuntime = (serviceName: string): Runtime => {
   const logger = new Logger({ serviceName });
-  const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE || METRICS_NAMESPACE, serviceName });
+  const metrics = new Metrics({
+    namespace: process.env.POWERTOOLS_METRICS_NAMESPACE || METRICS_NAMESPACE,
+    serviceName,
+    // Metrics' own warnings go through the function's logger (request id included), except the one `logMetrics`
+    // would print after every invocation that recorded nothing (a GET, a POST that changed no status): not a problem.
+    logger: {
+      debug: (message: string) => logger.debug(message),
+      info: (message: string) => logger.info(message),
+      warn: (message: string) => {
+        if (!message.startsWith('No application metrics to publish')) logger.warn(message);
+      },
+      error: (message: string) => logger.error(message),
+    },
+  });
   const telemetry: Telemetry = {
     count: (name, value = 1, dimensions) => {
       if (dimensions && Object.keys(dimensions).length > 0) {
