@@ -8,7 +8,7 @@ import {
   type StatusEventRecord,
 } from './client-status.js';
 import { mapLimit } from './concurrency.js';
-import { BadRequestError, ForbiddenError, PayloadTooLargeError, SignatureError } from './errors.js';
+import { BadRequestError, ConfigError, ForbiddenError, PayloadTooLargeError, SignatureError } from './errors.js';
 import type { ClientStore, InboundEvent, InboundEventSink, Telemetry, TimelineEntry } from './ports.js';
 import type { SignatureVerifier } from './signature.js';
 import { type AccountUpdate, MAX_CHANGES_PER_POST, parseWebhook } from './webhook-payload.js';
@@ -49,7 +49,7 @@ export class WebhookService {
   readonly #o: Required<Omit<WebhookServiceOptions, 'now'>> & { now: () => number };
 
   constructor(options: WebhookServiceOptions) {
-    if (options.verifyToken.length === 0) throw new BadRequestError('verify token must not be empty');
+    if (options.verifyToken.length === 0) throw new ConfigError('verify token must not be empty');
     this.#o = {
       reconnectSkewMs: DEFAULT_RECONNECT_SKEW_MS,
       timelineRetentionDays: 30,

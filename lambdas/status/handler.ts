@@ -2,7 +2,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { readClientView } from '../core/client-view.js';
 import { BadRequestError } from '../core/errors.js';
 import type { ClientStore, Telemetry } from '../core/ports.js';
-import { errorResponse, type HttpResult, json } from './http.js';
+import { errorResponse, type HttpResult, json } from '../shared/http.js';
 
 export interface StatusDeps {
   readonly store: Pick<ClientStore, 'getClient' | 'listTimeline' | 'oldestParkedAt'>;

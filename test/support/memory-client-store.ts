@@ -1,5 +1,5 @@
-import { type LatestByClass, orderKeyOf, type StatusClass, type StatusEventRecord, supersedes } from '../core/client-status.js';
-import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../core/ports.js';
+import { type LatestByClass, orderKeyOf, type StatusClass, type StatusEventRecord, supersedes } from '../../lambdas/core/client-status.js';
+import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../../lambdas/core/ports.js';
 
 interface MemoryClient {
   firstSeenAt: string;
@@ -14,7 +14,6 @@ interface MemoryClient {
 export class MemoryClientStore implements ClientStore {
   readonly clients = new Map<string, MemoryClient>();
   readonly timeline = new Map<string, Map<string, TimelineEntry>>();
-  readonly parked = new Map<string, Map<string, string>>();
 
   #client(wabaId: string, nowIso: string): MemoryClient {
     let c = this.clients.get(wabaId);
@@ -61,9 +60,8 @@ export class MemoryClientStore implements ClientStore {
       .map(([, e]) => e);
   }
 
-  async oldestParkedAt(wabaId: string): Promise<string | null> {
-    const p = this.parked.get(wabaId);
-    if (!p || p.size === 0) return null;
-    return [...p.values()].sort()[0] ?? null;
+  /** The consumer's parked markers are not kept here: the webhook side never parks. */
+  async oldestParkedAt(_wabaId: string): Promise<string | null> {
+    return null;
   }
 }

@@ -1,51 +1,24 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { type LatestByClass, orderKeyOf, STATUS_CLASSES, type StatusClass, type StatusEventRecord } from '../core/client-status.js';
-import type { OffboardedIndex, OffboardedListing } from '../core/offboarded-sweep.js';
-import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../core/ports.js';
-import { OFFBOARDED_INDEX, OFFBOARDED_INDEX_PK, OFFBOARDED_INDEX_SK, OFFBOARDED_INDEX_VALUE } from './table-schema.js';
-
-/**
- * Single-table layout (partition key `pk`, sort key `sk`, TTL attribute `expiresAt`):
- *
- * | item | pk | sk |
- * |---|---|---|
- * | client status | `CLIENT#<wabaId>` | `STATUS` |
- * | timeline entry | `CLIENT#<wabaId>` | `EVENT#<event time ms, padded>#<eventId>` |
- * | parked-message marker | `CLIENT#<wabaId>` | `PARKED#<first parked at>#<messageId>` |
- * | send claim | `MSG#<messageId>` | `SEND` |
- */
-export const clientPk = (wabaId: string): string => `CLIENT#${wabaId}`;
-export const STATUS_SK = 'STATUS';
-export const PARKED_PREFIX = 'PARKED#';
-export const classAttr = (cls: StatusClass): string => `cls_${cls}`;
+import { type LatestByClass, orderKeyOf, type StatusClass, type StatusEventRecord } from '../../core/client-status.js';
+import type { OffboardedIndex, OffboardedListing } from '../../core/offboarded-sweep.js';
+import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../../core/ports.js';
+import {
+  classAttr,
+  clientFromItem,
+  keys,
+  latestFromItem,
+  OFFBOARDED_INDEX,
+  OFFBOARDED_INDEX_PK,
+  OFFBOARDED_INDEX_SK,
+  OFFBOARDED_INDEX_VALUE,
+  PARKED_PREFIX,
+  TIMELINE_PREFIX,
+  timelineFromItem,
+} from './table.js';
 
 export const documentClient = (client: DynamoDBClient): DynamoDBDocumentClient =>
   DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
-
-export const latestFromItem = (item: Record<string, unknown> | undefined): LatestByClass => {
-  const latest: LatestByClass = {};
-  if (!item) return latest;
-  for (const cls of STATUS_CLASSES) {
-    const v = item[classAttr(cls)];
-    if (v && typeof v === 'object') latest[cls] = v as StatusEventRecord;
-  }
-  return latest;
-};
-
-const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
-
-export const clientFromItem = (item: Record<string, unknown>): ClientRecord => ({
-  wabaId: String(item.wabaId),
-  firstSeenAt: String(item.firstSeenAt),
-  latest: latestFromItem(item),
-  counters: {
-    parked: num(item.parkedTotal),
-    sent: num(item.sentTotal),
-    deadLettered: num(item.deadLetteredTotal),
-    ambiguousResends: num(item.ambiguousResends),
-  },
-});
 
 export class DynamoClientStore implements ClientStore {
   constructor(
@@ -60,7 +33,7 @@ export class DynamoClientStore implements ClientStore {
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: clientPk(wabaId), sk: STATUS_SK },
+          Key: keys.status(wabaId),
           UpdateExpression: `SET #cls = :rec, wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now), updatedAt = :now${
             offboarding ? `, ${OFFBOARDED_INDEX_PK} = :idx, ${OFFBOARDED_INDEX_SK} = :key` : ''
           }`,
@@ -82,7 +55,7 @@ export class DynamoClientStore implements ClientStore {
       if (error instanceof ConditionalCheckFailedException) {
         // Refused: an equal or later event of this class is stored. Read what is there to explain it.
         const current = await this.doc.send(
-          new GetCommand({ TableName: this.tableName, Key: { pk: clientPk(wabaId), sk: STATUS_SK }, ConsistentRead: true }),
+          new GetCommand({ TableName: this.tableName, Key: keys.status(wabaId), ConsistentRead: true }),
         );
         return { before: latestFromItem(current.Item), written: false };
       }
@@ -94,7 +67,7 @@ export class DynamoClientStore implements ClientStore {
     const out = await this.doc.send(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: { pk: clientPk(wabaId), sk: STATUS_SK },
+        Key: keys.status(wabaId),
         UpdateExpression: 'SET wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now)',
         ExpressionAttributeValues: { ':waba': wabaId, ':now': nowIso },
         ReturnValues: 'ALL_NEW',
@@ -109,7 +82,7 @@ export class DynamoClientStore implements ClientStore {
       await this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { pk: clientPk(entry.wabaId), sk: `EVENT#${orderKey}`, ...entry },
+          Item: { ...keys.timeline(entry.wabaId, orderKey), ...entry },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -121,7 +94,7 @@ export class DynamoClientStore implements ClientStore {
 
   async getClient(wabaId: string): Promise<ClientRecord | null> {
     const out = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: clientPk(wabaId), sk: STATUS_SK }, ConsistentRead: true }),
+      new GetCommand({ TableName: this.tableName, Key: keys.status(wabaId), ConsistentRead: true }),
     );
     return out.Item ? clientFromItem(out.Item) : null;
   }
@@ -131,12 +104,12 @@ export class DynamoClientStore implements ClientStore {
       new QueryCommand({
         TableName: this.tableName,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': clientPk(wabaId), ':prefix': 'EVENT#' },
+        ExpressionAttributeValues: { ':pk': keys.clientPk(wabaId), ':prefix': TIMELINE_PREFIX },
         ScanIndexForward: false,
         Limit: limit,
       }),
     );
-    return (out.Items ?? []).map(({ pk: _pk, sk: _sk, ...rest }) => rest as unknown as TimelineEntry);
+    return (out.Items ?? []).map(timelineFromItem);
   }
 
   async oldestParkedAt(wabaId: string): Promise<string | null> {
@@ -144,7 +117,7 @@ export class DynamoClientStore implements ClientStore {
       new QueryCommand({
         TableName: this.tableName,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': clientPk(wabaId), ':prefix': PARKED_PREFIX },
+        ExpressionAttributeValues: { ':pk': keys.clientPk(wabaId), ':prefix': PARKED_PREFIX },
         ProjectionExpression: 'firstParkedAt',
         Limit: 1,
       }),
@@ -188,7 +161,7 @@ export class DynamoOffboardedIndex implements OffboardedIndex {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: clientPk(wabaId), sk: STATUS_SK },
+          Key: keys.status(wabaId),
           UpdateExpression: 'REMOVE #pk, #sk',
           ConditionExpression: '#sk = :key',
           ExpressionAttributeNames: { '#pk': OFFBOARDED_INDEX_PK, '#sk': OFFBOARDED_INDEX_SK },
