@@ -1,0 +1,358 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import {
+  BatchWriteCommand,
+  type DynamoDBDocumentClient,
+  GetCommand,
+  QueryCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import * as z from 'zod/mini';
+import { STATUS_CLASSES } from '../core/client-status.js';
+import { chunk } from '../core/concurrency.js';
+import type {
+  BeginRelease,
+  Pacer,
+  ParkedCopy,
+  ParkedRef,
+  ParkedStore,
+  ReleaseGate,
+  ReleaseProgress,
+  ReleaseStore,
+  StoredParkedCopy,
+} from '../core/ports.js';
+import { describeIssues } from '../core/zod.js';
+import { classAttr, clientPk, latestFromItem, PARKED_PREFIX, STATUS_SK } from './dynamo-client-store.js';
+
+/** Parked copy: `CLIENT#<wabaId>` / `PARKED#<first-enqueued ms, padded>#<messageId>` (see `parkedOrderKey`). */
+export const parkedKey = (ref: ParkedRef) => ({ pk: clientPk(ref.wabaId), sk: `${PARKED_PREFIX}${ref.orderKey}` });
+/** Pace slots of one phone number: `PHONE#<phoneNumberId>` / `PACE`. */
+export const paceKey = (phoneNumberId: string) => ({ pk: `PHONE#${phoneNumberId}`, sk: 'PACE' });
+/** Parked-message markers written before parked copies existed: `PARKED#<ISO time>#...`. The message is on the delay queue. */
+const LEGACY_MARKER = /^PARKED#\d{4}-\d\d-\d\dT/;
+
+/** Status-item attributes of the release. */
+export const RELEASE_ATTRS = {
+  drainSince: 'releaseDrainSince',
+  beatAt: 'releaseBeatAt',
+  leaseId: 'releaseLeaseId',
+  leaseUntil: 'releaseLeaseUntil',
+  last: 'lastRelease',
+} as const;
+
+const BATCH_WRITE_MAX = 25;
+
+const copyItemSchema = z.object({
+  wabaId: z.string(),
+  messageId: z.string(),
+  firstEnqueuedMs: z.number(),
+  firstParkedAt: z.string(),
+  phoneNumberId: z.string(),
+  recipient: z.string(),
+  parkCount: z.number(),
+  sendAttempts: z.number(),
+  rateLimitHits: z.optional(z.number()),
+  body: z.string(),
+});
+
+const toStored = (item: Record<string, unknown>, wabaId: string): StoredParkedCopy => {
+  const orderKey = String(item.sk).slice(PARKED_PREFIX.length);
+  const r = copyItemSchema.safeParse(item);
+  if (r.success) return { ok: true, copy: { ...r.data, rateLimitHits: r.data.rateLimitHits ?? 0, orderKey } };
+  const { pk: _pk, sk: _sk, ...rest } = item;
+  const raw = typeof item.body === 'string' ? item.body : JSON.stringify(rest);
+  return { ok: false, wabaId, orderKey, raw, problem: describeIssues(r.error, 3) };
+};
+
+const batchWrite = async (doc: DynamoDBDocumentClient, tableName: string, requests: Record<string, unknown>[]): Promise<Record<string, unknown>[]> => {
+  let pending: Record<string, unknown>[] | undefined = requests;
+  for (let round = 0; pending && pending.length > 0 && round < 4; round++) {
+    if (round > 0) await new Promise((r) => setTimeout(r, 50 * 2 ** round));
+    const out = await doc.send(new BatchWriteCommand({ RequestItems: { [tableName]: pending as never } }));
+    pending = out.UnprocessedItems?.[tableName] as Record<string, unknown>[] | undefined;
+  }
+  return pending ?? [];
+};
+
+/** Parked copies beside their client's status item, read back in first-enqueued order with strongly consistent queries. */
+export class DynamoParkedStore implements ParkedStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    /** Seconds after the first park that DynamoDB may drop a copy left behind (longer than MAX_PARK_SECONDS). */
+    private readonly ttlSeconds: number,
+  ) {}
+
+  async put(copies: readonly ParkedCopy[]): Promise<ReadonlySet<string>> {
+    const failed = new Set<string>();
+    await Promise.all(
+      chunk(copies, BATCH_WRITE_MAX).map(async (batch) => {
+        try {
+          const left = await batchWrite(
+            this.doc,
+            this.tableName,
+            batch.map((c) => {
+              const { orderKey: _o, ...attrs } = c;
+              return {
+                PutRequest: {
+                  Item: { ...parkedKey(c), ...attrs, expiresAt: Math.floor(Date.parse(c.firstParkedAt) / 1000) + this.ttlSeconds },
+                },
+              };
+            }),
+          );
+          for (const l of left) failed.add(String((l.PutRequest as { Item: { messageId: string } }).Item.messageId));
+        } catch {
+          for (const c of batch) failed.add(c.messageId);
+        }
+      }),
+    );
+    return failed;
+  }
+
+  async remove(refs: readonly ParkedRef[]): Promise<void> {
+    const unique = [...new Map(refs.map((r) => [`${r.wabaId}|${r.orderKey}`, r])).values()];
+    await Promise.all(
+      chunk(unique, BATCH_WRITE_MAX).map(async (batch) => {
+        const left = await batchWrite(this.doc, this.tableName, batch.map((r) => ({ DeleteRequest: { Key: parkedKey(r) } })));
+        if (left.length > 0) throw new Error(`${left.length} parked copies not deleted`);
+      }),
+    );
+  }
+
+  async list(wabaId: string, limit: number, cursor?: string): Promise<{ items: StoredParkedCopy[]; cursor: string | null }> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+        ExpressionAttributeValues: { ':pk': clientPk(wabaId), ':prefix': PARKED_PREFIX },
+        ConsistentRead: true,
+        Limit: limit,
+        ...(cursor ? { ExclusiveStartKey: { pk: clientPk(wabaId), sk: cursor } } : {}),
+      }),
+    );
+    const items: StoredParkedCopy[] = [];
+    const legacy: Record<string, unknown>[] = [];
+    for (const item of out.Items ?? []) {
+      if (LEGACY_MARKER.test(String(item.sk))) legacy.push({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } });
+      else items.push(toStored(item, wabaId));
+    }
+    if (legacy.length > 0) await batchWrite(this.doc, this.tableName, legacy);
+    const next = out.LastEvaluatedKey?.sk;
+    return { items, cursor: typeof next === 'string' ? next : null };
+  }
+
+  async summary(wabaId: string): Promise<{ count: number; oldestParkedAt: string | null }> {
+    const base = {
+      TableName: this.tableName,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': clientPk(wabaId), ':prefix': PARKED_PREFIX },
+    };
+    let count = 0;
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await this.doc.send(new QueryCommand({ ...base, Select: 'COUNT', ...(start ? { ExclusiveStartKey: start } : {}) }));
+      count += out.Count ?? 0;
+      start = out.LastEvaluatedKey;
+    } while (start);
+    if (count === 0) return { count, oldestParkedAt: null };
+    const first = await this.doc.send(new QueryCommand({ ...base, ProjectionExpression: 'firstParkedAt', Limit: 1 }));
+    const at = first.Items?.[0]?.firstParkedAt;
+    return { count, oldestParkedAt: typeof at === 'string' ? at : null };
+  }
+
+  async updateCounters(ref: ParkedRef, counters: { sendAttempts: number; rateLimitHits: number }): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: parkedKey(ref),
+          UpdateExpression: 'SET sendAttempts = :a, rateLimitHits = :r',
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeValues: { ':a': counters.sendAttempts, ':r': counters.rateLimitHits },
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error; // gone meanwhile: nothing to record
+    }
+  }
+}
+
+const RELEASE_PROJECTION = ['wabaId', ...STATUS_CLASSES.map(classAttr), ...Object.values(RELEASE_ATTRS)].join(', ');
+const numOrNull = (v: unknown): number | null => (typeof v === 'number' ? v : null);
+
+/** Reads the release part of a status item. */
+export const releaseGateFromItem = (item: Record<string, unknown> | undefined): ReleaseGate => ({
+  latest: latestFromItem(item),
+  drainSince: numOrNull(item?.[RELEASE_ATTRS.drainSince]),
+  beatAt: numOrNull(item?.[RELEASE_ATTRS.beatAt]),
+  lastRelease: (item?.[RELEASE_ATTRS.last] as ReleaseProgress | undefined) ?? null,
+});
+
+/** The release lease, drain flag and progress, as conditional writes on the client's status item. */
+export class DynamoReleaseStore implements ReleaseStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  #key(wabaId: string) {
+    return { pk: clientPk(wabaId), sk: STATUS_SK };
+  }
+
+  async read(wabaId: string): Promise<ReleaseGate> {
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.tableName, Key: this.#key(wabaId), ConsistentRead: true, ProjectionExpression: RELEASE_PROJECTION }),
+    );
+    return releaseGateFromItem(out.Item);
+  }
+
+  async begin(wabaId: string, releaseId: string, nowMs: number, leaseMs: number, progress: ReleaseProgress): Promise<BeginRelease> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.#key(wabaId),
+          UpdateExpression:
+            'SET #lid = :id, #lu = :until, #beat = :now, #drain = if_not_exists(#drain, :now), #last = :p, wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :iso)',
+          ConditionExpression: 'attribute_not_exists(#lu) OR #lu < :now OR #lid = :id',
+          ExpressionAttributeNames: {
+            '#lid': RELEASE_ATTRS.leaseId,
+            '#lu': RELEASE_ATTRS.leaseUntil,
+            '#beat': RELEASE_ATTRS.beatAt,
+            '#drain': RELEASE_ATTRS.drainSince,
+            '#last': RELEASE_ATTRS.last,
+          },
+          ExpressionAttributeValues: {
+            ':id': releaseId,
+            ':until': nowMs + leaseMs,
+            ':now': nowMs,
+            ':p': progress,
+            ':waba': wabaId,
+            ':iso': new Date(nowMs).toISOString(),
+          },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      const old = out.Attributes;
+      return { ok: true, drainSince: numOrNull(old?.[RELEASE_ATTRS.drainSince]) ?? nowMs, previous: (old?.[RELEASE_ATTRS.last] as ReleaseProgress | undefined) ?? null };
+    } catch (error) {
+      if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      const cur = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: this.#key(wabaId), ConsistentRead: true }));
+      return { ok: false, leaseUntilMs: numOrNull(cur.Item?.[RELEASE_ATTRS.leaseUntil]) ?? nowMs };
+    }
+  }
+
+  async heartbeat(wabaId: string, releaseId: string, nowMs: number, leaseMs: number, progress: ReleaseProgress): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: this.#key(wabaId),
+          UpdateExpression: 'SET #lu = :until, #beat = :now, #last = :p',
+          ConditionExpression: '#lid = :id',
+          ExpressionAttributeNames: { '#lid': RELEASE_ATTRS.leaseId, '#lu': RELEASE_ATTRS.leaseUntil, '#beat': RELEASE_ATTRS.beatAt, '#last': RELEASE_ATTRS.last },
+          ExpressionAttributeValues: { ':id': releaseId, ':until': nowMs + leaseMs, ':now': nowMs, ':p': progress },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  async finish(wabaId: string, releaseId: string, progress: ReleaseProgress, clearDrainIf: number | null): Promise<boolean> {
+    const attempt = async (clear: boolean): Promise<boolean> => {
+      try {
+        await this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: this.#key(wabaId),
+            UpdateExpression: `SET #last = :p, #beat = :now REMOVE #lid, #lu${clear ? ', #drain' : ''}`,
+            ConditionExpression: clear ? '#lid = :id AND #drain = :drain' : '#lid = :id',
+            ExpressionAttributeNames: {
+              '#lid': RELEASE_ATTRS.leaseId,
+              '#lu': RELEASE_ATTRS.leaseUntil,
+              '#beat': RELEASE_ATTRS.beatAt,
+              '#last': RELEASE_ATTRS.last,
+              ...(clear ? { '#drain': RELEASE_ATTRS.drainSince } : {}),
+            },
+            ExpressionAttributeValues: {
+              ':id': releaseId,
+              ':p': progress,
+              ':now': Date.parse(progress.updatedAt),
+              ...(clear ? { ':drain': clearDrainIf } : {}),
+            },
+          }),
+        );
+        return true;
+      } catch (error) {
+        if (error instanceof ConditionalCheckFailedException) return false;
+        throw error;
+      }
+    };
+    if (clearDrainIf !== null && (await attempt(true))) return true;
+    await attempt(false);
+    return false;
+  }
+
+  async markDrain(wabaId: string, nowMs: number): Promise<void> {
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.tableName,
+        Key: this.#key(wabaId),
+        UpdateExpression: 'SET #drain = if_not_exists(#drain, :now), wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :iso)',
+        ExpressionAttributeNames: { '#drain': RELEASE_ATTRS.drainSince },
+        ExpressionAttributeValues: { ':now': nowMs, ':waba': wabaId, ':iso': new Date(nowMs).toISOString() },
+      }),
+    );
+  }
+}
+
+/**
+ * Pace slots per phone number, one item each: a reservation takes the stored next slot when it lies ahead (and moves it
+ * one interval on), otherwise now. Both are conditional writes, so concurrent reservations from any number of
+ * instances get distinct slots at least one interval apart (see `lambdas/core/pacing.ts`).
+ */
+export class DynamoPacer implements Pacer {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly intervalMs: number,
+  ) {}
+
+  async reserve(phoneNumberId: string, nowMs: number): Promise<number> {
+    const ttl = Math.floor(nowMs / 1000) + 86_400;
+    for (let attempt = 0; attempt < 20; attempt++) {
+      try {
+        const out = await this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: paceKey(phoneNumberId),
+            UpdateExpression: 'SET nextSlotMs = nextSlotMs + :i, expiresAt = :ttl',
+            ConditionExpression: 'nextSlotMs > :now',
+            ExpressionAttributeValues: { ':i': this.intervalMs, ':now': nowMs, ':ttl': ttl },
+            ReturnValues: 'UPDATED_NEW',
+          }),
+        );
+        return Number(out.Attributes?.nextSlotMs) - this.intervalMs;
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+      try {
+        await this.doc.send(
+          new UpdateCommand({
+            TableName: this.tableName,
+            Key: paceKey(phoneNumberId),
+            UpdateExpression: 'SET nextSlotMs = :next, expiresAt = :ttl',
+            ConditionExpression: 'attribute_not_exists(nextSlotMs) OR nextSlotMs <= :now',
+            ExpressionAttributeValues: { ':next': nowMs + this.intervalMs, ':now': nowMs, ':ttl': ttl },
+          }),
+        );
+        return nowMs;
+      } catch (error) {
+        if (!(error instanceof ConditionalCheckFailedException)) throw error;
+      }
+    }
+    throw new Error(`pace slot for ${phoneNumberId} not reserved after 20 attempts`);
+  }
+}
