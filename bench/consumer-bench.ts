@@ -5,6 +5,7 @@ import { HttpCloudApi, SecretTokenProvider } from '../lambdas/adapters/cloud-api
 import { documentClient, DynamoClientStore } from '../lambdas/adapters/dynamo/client-store.js';
 import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../lambdas/adapters/dynamo/outbound-stores.js';
 import { SqsOutboundQueues } from '../lambdas/adapters/sqs.js';
+import { DynamoParkedStore } from '../lambdas/adapters/dynamo/release-stores.js';
 import { orderKeyOf } from '../lambdas/core/client-status.js';
 import { OutboundService, type OutboundRecord } from '../lambdas/core/outbound-service.js';
 import { silentTelemetry } from '../lambdas/core/ports.js';
@@ -38,11 +39,13 @@ export const buildService = (s: BenchServices, tableName: string, delayUrl: stri
   return new OutboundService({
     statuses: new DynamoStatusReader(doc, tableName),
     ledger: new DynamoSendLedger(doc, tableName, 30_000, 1),
-    activity: new DynamoActivityRecorder(doc, tableName, 86_400),
+    activity: new DynamoActivityRecorder(doc, tableName),
     queues: new SqsOutboundQueues(s.sqs, delayUrl, dlqUrl),
     cloudApi: new HttpCloudApi(s.api.url, 'v25.0', 5_000),
     tokens: new SecretTokenProvider(async () => 'bench-token'),
     telemetry: silentTelemetry,
+    parked: new DynamoParkedStore(doc, tableName, 86_400),
+    releases: { requestRelease: async () => undefined },
     parkDelaySchedule: [900],
     maxParkSeconds: 86_400,
     maxSendAttempts: 3,

@@ -76,6 +76,7 @@ export const webhookCase = async (
   const handler = createWebhookHandler({
     store,
     inbound,
+    releases: { requestRelease: async () => undefined },
     telemetry: silentTelemetry,
     secrets: async () => ({ appSecrets: [SECRET], verifyToken: 'bench' }),
     reconnectSkewMs: 300_000,

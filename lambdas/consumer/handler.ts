@@ -1,11 +1,13 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { OutboundRecord, OutboundService } from '../core/outbound-service.js';
+import { epochMs } from '../core/outbound-decision.js';
 import type { Telemetry } from '../core/ports.js';
 
 export const toOutboundRecord = (r: SQSEvent['Records'][number]): OutboundRecord => {
   const attributes: Record<string, string> = {};
   for (const [k, v] of Object.entries(r.messageAttributes ?? {})) if (v.stringValue !== undefined) attributes[k] = v.stringValue;
-  return { id: r.messageId, body: r.body, attributes };
+  const sent = epochMs(r.attributes?.SentTimestamp);
+  return { id: r.messageId, body: r.body, attributes, ...(sent !== null ? { sentTimestampMs: sent } : {}) };
 };
 
 /**

@@ -3,6 +3,8 @@ import { dynamoClient, sqsClient } from '../adapters/aws-clients.js';
 import { HttpCloudApi, SecretTokenProvider } from '../adapters/cloud-api.js';
 import { documentClient } from '../adapters/dynamo/client-store.js';
 import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../adapters/dynamo/outbound-stores.js';
+import { DynamoParkedStore } from '../adapters/dynamo/release-stores.js';
+import { SqsReleaseQueue } from '../adapters/sqs-release.js';
 import { readSecret } from '../adapters/secrets.js';
 import { SqsOutboundQueues } from '../adapters/sqs.js';
 import { OutboundService } from '../core/outbound-service.js';
@@ -19,16 +21,19 @@ await tokens.tokenFor('startup-check').catch((error: Error) => {
 });
 
 const doc = documentClient(dynamoClient(config.region, config.dynamodbEndpoint));
+const sqs = sqsClient(config.region, config.sqsEndpoint);
 const service = new OutboundService({
   statuses: new DynamoStatusReader(doc, config.tableName),
   ledger: new DynamoSendLedger(doc, config.tableName, config.graphApiTimeoutMs * 2 + 5_000, config.sendLedgerRetentionDays),
-  activity: new DynamoActivityRecorder(doc, config.tableName, config.maxParkSeconds + 86_400),
-  queues: new SqsOutboundQueues(sqsClient(config.region, config.sqsEndpoint), config.delayQueueUrl, config.deadLetterQueueUrl, (what, errors) =>
+  activity: new DynamoActivityRecorder(doc, config.tableName),
+  queues: new SqsOutboundQueues(sqs, config.delayQueueUrl, config.deadLetterQueueUrl, (what, errors) =>
     telemetry.error(`${what} send failed`, { errors: errors.slice(0, 3) }),
   ),
   cloudApi: new HttpCloudApi(config.graphApiBaseUrl, config.graphApiVersion, config.graphApiTimeoutMs),
   tokens,
   telemetry,
+  parked: new DynamoParkedStore(doc, config.tableName, config.maxParkSeconds + 86_400),
+  releases: new SqsReleaseQueue(sqs, config.releaseQueueUrl),
   parkDelaySchedule: config.parkDelaySchedule,
   maxParkSeconds: config.maxParkSeconds,
   maxSendAttempts: config.maxSendAttempts,

@@ -17,7 +17,14 @@ export interface CloudApiError {
 export type SendVerdict =
   | { readonly verdict: 'sent'; readonly wamid: string }
   /** Throughput or transient failure: try again later with backoff (at least `minDelaySeconds`). */
-  | { readonly verdict: 'retry'; readonly why: string; readonly minDelaySeconds: number; readonly ambiguous: boolean }
+  | {
+      readonly verdict: 'retry';
+      readonly why: string;
+      readonly minDelaySeconds: number;
+      readonly ambiguous: boolean;
+      /** 130429 (the number's throughput) or 131056 (pair rate): never counts toward MAX_SEND_ATTEMPTS. */
+      readonly rateLimit?: 'throughput' | 'pair-rate';
+    }
   /** The answer suggests the number is not connected to the Cloud API right now: park like an offboarded client. */
   | { readonly verdict: 'park'; readonly why: string }
   /** Meta refused this message for good. */
@@ -51,8 +58,8 @@ export const classifyCloudApiResult = (r: CloudApiResult): SendVerdict => {
   if (code !== undefined) {
     if (code === PARAM_ERROR && error?.subcode === PARAM_NOT_CONNECTED_SUBCODE) return { verdict: 'park', why };
     if (NOT_CONNECTED.has(code)) return { verdict: 'park', why };
-    if (code === PAIR_RATE) return { verdict: 'retry', why, minDelaySeconds: 6, ambiguous: false };
-    if (THROUGHPUT.has(code)) return { verdict: 'retry', why, minDelaySeconds: 1, ambiguous: false };
+    if (code === PAIR_RATE) return { verdict: 'retry', why, minDelaySeconds: 6, ambiguous: false, rateLimit: 'pair-rate' };
+    if (THROUGHPUT.has(code)) return { verdict: 'retry', why, minDelaySeconds: 1, ambiguous: false, rateLimit: 'throughput' };
     if (TRANSIENT.has(code)) return { verdict: 'retry', why, minDelaySeconds: 1, ambiguous: false };
   }
   if (status === 429 || status >= 500) return { verdict: 'retry', why, minDelaySeconds: 1, ambiguous: false };

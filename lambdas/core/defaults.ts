@@ -9,8 +9,11 @@ export const DEFAULTS = {
   timelineRetentionDays: 30,
   /** How long a sent message id is remembered; longer than any SQS retention. */
   sendLedgerRetentionDays: 15,
-  /** Park delays in seconds; the last value repeats. */
-  parkDelaySchedule: '10,20,30,60,120,240,480,900',
+  /**
+   * Park delays in seconds; the last value repeats. A release sends parked messages the moment their client is back,
+   * so the delay loop is only the safety net: SQS's longest delay, 4 checks an hour (see the README's trade).
+   */
+  parkDelaySchedule: '900',
   /** Longest a message may wait parked before it is dead-lettered `expired`. */
   maxParkSeconds: 86_400,
   /** Retryable Cloud API failures before a message is dead-lettered. */
@@ -20,4 +23,8 @@ export const DEFAULTS = {
   graphApiTimeoutMs: 10_000,
   /** Receives before SQS moves a message to its queue's redrive DLQ (the stack and the local pipeline). */
   maxReceiveCount: 5,
+  /** Most sends per second a release makes from one phone number (coexistence numbers have 20 in all). */
+  releaseRatePerSecond: 15,
+  /** The releaser's time limit in AWS; a run stops 10 s before it and queues its continuation. */
+  releaserTimeoutSeconds: 60,
 } as const;

@@ -14,6 +14,8 @@ export const PARK_ATTRIBUTES = {
   parkCount: 'relay-park-count',
   firstParkedAt: 'relay-first-parked-at',
   sendAttempts: 'relay-send-attempts',
+  /** When upstream first enqueued the message (epoch ms, the outbound queue's SentTimestamp): the release order. */
+  firstEnqueuedAt: 'relay-first-enqueued-at',
 } as const;
 
 export interface ParkState {
@@ -23,6 +25,8 @@ export interface ParkState {
   readonly firstParkedAt: string | null;
   /** Failed, retryable Cloud API attempts so far. */
   readonly sendAttempts: number;
+  /** When upstream first enqueued the message (epoch ms); null until the message was re-queued once. */
+  readonly firstEnqueuedMs?: number | null;
 }
 
 export const FRESH: ParkState = { parkCount: 0, firstParkedAt: null, sendAttempts: 0 };
@@ -38,13 +42,22 @@ export const readParkState = (attributes: Readonly<Record<string, string | undef
     parkCount: count(attributes[PARK_ATTRIBUTES.parkCount]),
     firstParkedAt: first && !Number.isNaN(Date.parse(first)) ? first : null,
     sendAttempts: count(attributes[PARK_ATTRIBUTES.sendAttempts]),
+    firstEnqueuedMs: epochMs(attributes[PARK_ATTRIBUTES.firstEnqueuedAt]),
   };
+};
+
+/** An epoch-ms attribute (SentTimestamp, relay-first-enqueued-at), or null when absent or not a plausible time. */
+export const epochMs = (v: string | undefined): number | null => {
+  if (v === undefined || !/^\d{1,15}$/.test(v)) return null;
+  const n = Number(v);
+  return n > 0 ? n : null;
 };
 
 export const parkAttributes = (s: ParkState): Record<string, string> => ({
   [PARK_ATTRIBUTES.parkCount]: String(s.parkCount),
   [PARK_ATTRIBUTES.sendAttempts]: String(s.sendAttempts),
   ...(s.firstParkedAt ? { [PARK_ATTRIBUTES.firstParkedAt]: s.firstParkedAt } : {}),
+  ...(s.firstEnqueuedMs ? { [PARK_ATTRIBUTES.firstEnqueuedAt]: String(s.firstEnqueuedMs) } : {}),
 });
 
 export const DEAD_LETTER_REASONS = [
@@ -126,12 +139,14 @@ export const decide = (
   state: ParkState,
   nowMs: number,
   policy: DecisionPolicy,
+  /** A release is draining the client's parked messages: a message for a connected client waits behind them. */
+  behindRelease = false,
 ): Decision => {
   const expired = expiry(envelope, state, nowMs, policy.maxParkSeconds);
   if (expired) return { action: 'dead-letter', reason: 'expired', detail: expired };
   const terminal = TERMINAL[status];
   if (terminal) return { action: 'dead-letter', reason: terminal, detail: `client ${envelope.wabaId} is ${status}` };
-  if (status === 'OFFBOARDED') return parkDecision(state, nowMs, policy);
+  if (status === 'OFFBOARDED' || behindRelease) return parkDecision(state, nowMs, policy);
   return { action: 'send' };
 };
 
@@ -156,6 +171,14 @@ export const decideAfterSend = (
     const expired = expiry(envelope, state, nowMs, policy.maxParkSeconds);
     if (expired) return { action: 'dead-letter', reason: 'expired', detail: expired, state };
     return parkDecision(state, nowMs, policy);
+  }
+  if (verdict.rateLimit) {
+    // 130429 / 131056: the number or the recipient is busy, not the message at fault. Back off without counting an
+    // attempt; the wait counts from the first deferral, so MAX_PARK_SECONDS still ends it.
+    const deferred: ParkState = { ...state, firstParkedAt: state.firstParkedAt ?? new Date(nowMs).toISOString() };
+    const expired = expiry(envelope, deferred, nowMs, policy.maxParkSeconds);
+    if (expired) return { action: 'dead-letter', reason: 'expired', detail: expired, state: deferred };
+    return { action: 'retry', delaySeconds: retryDelay(1, verdict.minDelaySeconds, policy.random), next: deferred };
   }
   const attempts = state.sendAttempts + 1;
   if (attempts >= policy.maxSendAttempts) {

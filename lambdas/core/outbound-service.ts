@@ -16,19 +16,27 @@ import type { ClaimResult, SendLedger } from './send-ledger.js';
 import type {
   ActivityRecorder,
   ClientActivity,
+  ClientSnapshot,
   ClientStatusReader,
   CloudApi,
   OutboundQueues,
+  ParkedCopy,
+  ParkedRef,
+  ParkedStore,
   QueueMessage,
+  ReleaseRequester,
   Telemetry,
   TokenProvider,
 } from './ports.js';
+import { behindRelease, PARKED_COPY_MAX_BODY_BYTES, parkedOrderKey, releaseOverdue } from './release.js';
 
 /** One SQS record as the consumer sees it. */
 export interface OutboundRecord {
   readonly id: string;
   readonly body: string;
   readonly attributes: Readonly<Record<string, string | undefined>>;
+  /** The queue's SentTimestamp (epoch ms): on the outbound queue, when upstream enqueued the message. */
+  readonly sentTimestampMs?: number;
 }
 
 /** The JSON body written to the dead-letter queue. */
@@ -52,6 +60,10 @@ export interface OutboundServiceOptions extends AfterSendPolicy {
   readonly cloudApi: CloudApi;
   readonly tokens: TokenProvider;
   readonly telemetry: Telemetry;
+  /** Durable copies of parked messages, which a release sends the moment the client is back. */
+  readonly parked: ParkedStore;
+  /** Asks for a release when a client's messages wait behind one that is overdue or already over. */
+  readonly releases: ReleaseRequester;
   readonly reconnectSkewMs: number;
   readonly now?: () => number;
   /** Cloud API calls in flight at once per batch. */
@@ -98,22 +110,26 @@ export class OutboundService {
     const valid = items.filter((i) => i.envelope !== null);
     const wabaIds = [...new Set(valid.map((i) => (i.envelope as OutboundEnvelope).wabaId))];
     let statuses: ReadonlyMap<string, ClientStatus> | null = null;
+    let snapshots: ReadonlyMap<string, ClientSnapshot> = new Map();
     if (wabaIds.length > 0) {
       try {
-        const latest = await this.#o.statuses.readLatest(wabaIds);
-        statuses = new Map(wabaIds.map((w) => [w, deriveStatus(latest.get(w) ?? {}, this.#o.reconnectSkewMs).status]));
+        snapshots = await this.#o.statuses.readLatest(wabaIds);
+        statuses = new Map(wabaIds.map((w) => [w, deriveStatus(snapshots.get(w)?.latest ?? {}, this.#o.reconnectSkewMs).status]));
       } catch (error) {
         this.#o.telemetry.error('client status read failed; batch retried', { error: String(error), clients: wabaIds.length });
         for (const i of valid) i.outcome = { kind: 'retry-later' };
       }
     }
 
+    const heldBehind = new Set<string>();
     if (statuses) {
       const toSend: Item[] = [];
       for (const item of valid) {
         const envelope = item.envelope as OutboundEnvelope;
         const status = statuses.get(envelope.wabaId) ?? 'CONNECTED';
-        const d = decide(status, envelope, item.state, nowMs, this.#o);
+        const behind = behindRelease(status, snapshots.get(envelope.wabaId) ?? NO_RELEASE);
+        const d = decide(status, envelope, item.state, nowMs, this.#o, behind);
+        if (behind && d.action === 'park') heldBehind.add(envelope.wabaId);
         if (d.action === 'send') toSend.push(item);
         else if (d.action === 'park') item.outcome = this.#park(item, d.next, d.delaySeconds);
         else item.outcome = this.#deadLetter(item.record, envelope, item.state, d.reason, d.detail, nowMs);
@@ -144,7 +160,32 @@ export class OutboundService {
       }
     }
 
-    return { failedIds: await this.#complete(items, nowMs) };
+    const failedIds = await this.#complete(items, nowMs);
+    if (heldBehind.size > 0) await this.#checkReleases(heldBehind, snapshots, nowMs);
+    return { failedIds };
+  }
+
+  /**
+   * Messages just parked behind a release: make sure a release will take them. If the release ended meanwhile (its
+   * last look came before these copies were written) or shows no sign of life, ask for one. Requests are idempotent.
+   */
+  async #checkReleases(wabaIds: ReadonlySet<string>, before: ReadonlyMap<string, ClientSnapshot>, nowMs: number): Promise<void> {
+    const t = this.#o.telemetry;
+    try {
+      const after = await this.#o.statuses.readLatest([...wabaIds]);
+      for (const wabaId of wabaIds) {
+        const now = after.get(wabaId) ?? NO_RELEASE;
+        const ended = now.drainSince === null;
+        const overdue = releaseOverdue(now, nowMs) || releaseOverdue(before.get(wabaId) ?? NO_RELEASE, nowMs);
+        if (!ended && !overdue) continue;
+        t.count('ReleaseRequestedByConsumer');
+        t.info('messages wait behind a release that ended or stalled; asking for one', { wabaId, ended, overdue });
+        await this.#o.releases.requestRelease(wabaId, 'status-connected');
+      }
+    } catch (error) {
+      // The copies are written and the delay queue holds the messages: they still go when their hop ends.
+      t.error('could not check or request a release; parked messages wait for their delay hop', { error: String(error) });
+    }
   }
 
   #park(item: Item, next: ParkState, delaySeconds: number): Outcome {
@@ -267,7 +308,56 @@ export class OutboundService {
     }
   }
 
+  /**
+   * The durable copies of messages parked for the first time, written before the delay-queue send. A copy that cannot
+   * be written leaves its message on the delay-queue path only (it resumes when its hop ends): counted, never lost.
+   */
+  async #writeCopies(items: readonly Item[], nowMs: number): Promise<void> {
+    const copies: ParkedCopy[] = [];
+    for (const item of items) {
+      const o = item.outcome;
+      const env = item.envelope;
+      if (o?.kind !== 'park' || !o.newlyParked || !env) continue;
+      if (Buffer.byteLength(item.record.body) > PARKED_COPY_MAX_BODY_BYTES) {
+        this.#o.telemetry.count('ParkedCopyTooLarge');
+        continue;
+      }
+      const firstEnqueuedMs = this.#firstEnqueued(item, nowMs);
+      copies.push({
+        wabaId: env.wabaId,
+        messageId: env.messageId,
+        orderKey: parkedOrderKey(firstEnqueuedMs, env.messageId),
+        firstEnqueuedMs,
+        firstParkedAt: o.message.attributes?.[PARK_ATTRIBUTES.firstParkedAt] ?? new Date(nowMs).toISOString(),
+        phoneNumberId: env.phoneNumberId,
+        recipient: env.payload.to,
+        parkCount: 1,
+        sendAttempts: item.state.sendAttempts,
+        rateLimitHits: 0,
+        body: item.record.body,
+      });
+    }
+    if (copies.length === 0) return;
+    let failed: ReadonlySet<string>;
+    try {
+      failed = await this.#o.parked.put(copies);
+    } catch (error) {
+      failed = new Set(copies.map((c) => c.messageId));
+      this.#o.telemetry.warn('parked copies not written', { error: String(error) });
+    }
+    if (failed.size > 0) {
+      this.#o.telemetry.count('ParkedCopyWriteFailures', failed.size);
+      this.#o.telemetry.warn('parked copies not written; those messages resume when their delay hop ends', { messages: failed.size });
+    }
+  }
+
+  /** When upstream first enqueued the message: carried by the delay queue, else the outbound queue's SentTimestamp. */
+  #firstEnqueued(item: Item, nowMs: number): number {
+    return item.state.firstEnqueuedMs ?? item.record.sentTimestampMs ?? nowMs;
+  }
+
   async #complete(items: readonly Item[], nowMs: number): Promise<string[]> {
+    await this.#writeCopies(items, nowMs);
     const parks = items.flatMap((i) => (i.outcome?.kind === 'park' ? [i.outcome.message] : []));
     const deadLetters = items.flatMap((i) => (i.outcome?.kind === 'dead-letter' ? [i.outcome.message] : []));
     const [parkFailed, dlFailed] = await Promise.all([
@@ -275,15 +365,16 @@ export class OutboundService {
       deadLetters.length > 0 ? this.#o.queues.deadLetter(deadLetters) : Promise.resolve(new Set<string>()),
     ]);
     const failed: string[] = [];
-    const activity = new Map<string, { parked: number; sent: number; deadLettered: number; ambiguousResends: number; newlyParked: { messageId: string; firstParkedAt: string }[]; unparked: { messageId: string; firstParkedAt: string }[] }>();
+    const activity = new Map<string, { parked: number; sent: number; deadLettered: number; ambiguousResends: number }>();
     const act = (wabaId: string) => {
       let a = activity.get(wabaId);
       if (!a) {
-        a = { parked: 0, sent: 0, deadLettered: 0, ambiguousResends: 0, newlyParked: [], unparked: [] };
+        a = { parked: 0, sent: 0, deadLettered: 0, ambiguousResends: 0 };
         activity.set(wabaId, a);
       }
       return a;
     };
+    const unparked: ParkedRef[] = [];
     let parked = 0;
     let sent = 0;
     let deadLettered = 0;
@@ -300,12 +391,10 @@ export class OutboundService {
       if (o.kind === 'done' && o.sent) sent++;
       if (!env) continue;
       const a = act(env.wabaId);
+      // A parked message that left (sent, already sent, dead-lettered): its copy goes.
       const leftPark = item.state.firstParkedAt !== null && o.kind !== 'park';
-      if (leftPark) a.unparked.push({ messageId: env.messageId, firstParkedAt: item.state.firstParkedAt as string });
-      if (o.kind === 'park' && o.newlyParked) {
-        a.parked++;
-        a.newlyParked.push({ messageId: env.messageId, firstParkedAt: o.message.attributes?.[PARK_ATTRIBUTES.firstParkedAt] ?? new Date(nowMs).toISOString() });
-      }
+      if (leftPark) unparked.push({ wabaId: env.wabaId, orderKey: parkedOrderKey(this.#firstEnqueued(item, nowMs), env.messageId) });
+      if (o.kind === 'park' && o.newlyParked) a.parked++;
       if (o.kind === 'done' && o.sent) {
         a.sent++;
         if (o.ambiguousResend) a.ambiguousResends++;
@@ -328,15 +417,17 @@ export class OutboundService {
     }
     const changes = [...activity.entries()]
       .map(([wabaId, a]) => ({ wabaId, ...a }) satisfies ClientActivity)
-      .filter((a) => a.parked + a.sent + a.deadLettered + a.ambiguousResends + a.newlyParked.length + a.unparked.length > 0);
-    if (changes.length > 0) {
-      try {
-        await this.#o.activity.record(changes, nowMs);
-      } catch (error) {
-        t.warn('client counters not updated', { error: String(error) });
-      }
-    }
+      .filter((a) => a.parked + a.sent + a.deadLettered + a.ambiguousResends > 0);
+    await Promise.all([
+      changes.length > 0
+        ? this.#o.activity.record(changes, nowMs).catch((error) => t.warn('client counters not updated', { error: String(error) }))
+        : undefined,
+      // A copy left behind is harmless: a release finds its message already sent and deletes it then.
+      unparked.length > 0 ? this.#o.parked.remove(unparked).catch((error) => t.warn('parked copies not deleted', { error: String(error) })) : undefined,
+    ]);
     if (parkFailed.size + dlFailed.size > 0) t.error('queue send failed; messages kept for retry', { park: parkFailed.size, deadLetter: dlFailed.size });
     return failed;
   }
 }
+
+const NO_RELEASE = { drainSince: null, beatAt: null } as const;

@@ -40,8 +40,17 @@ export interface ApplyStatusEventResult {
 
 /** Durable client status. Every method either completes or throws; none leaves a half-applied event. */
 export interface ClientStore {
-  /** Makes `record` the latest of its class unless an equal or later one is stored (a conditional write). */
-  applyStatusEvent(wabaId: string, cls: StatusClass, record: StatusEventRecord): Promise<ApplyStatusEventResult>;
+  /**
+   * Makes `record` the latest of its class unless an equal or later one is stored (a conditional write). With
+   * `drainSince`, the same write also sets the client's drain flag unless set (a connecting event: new messages wait
+   * behind the release it asks for).
+   */
+  applyStatusEvent(
+    wabaId: string,
+    cls: StatusClass,
+    record: StatusEventRecord,
+    options?: { readonly drainSince?: number },
+  ): Promise<ApplyStatusEventResult>;
   /** Creates the client if it is new (for events that do not change status); returns its class records. */
   touchClient(wabaId: string, nowIso: string): Promise<LatestByClass>;
   /** Records an event in the client's timeline; recording the same event id twice keeps the first. */
@@ -91,9 +100,18 @@ export const silentTelemetry: Telemetry = {
 // ---------------------------------------------------------------------------------------------------------------
 // Outbound side
 
-/** Reads the status records of several clients at once (one request per batch, strongly consistent). */
+/** What the consumer reads of a client for a batch: its status records and whether a release is draining. */
+export interface ClientSnapshot {
+  readonly latest: LatestByClass;
+  /** Set while a release drains the client's parked messages (epoch ms): new messages park behind them. */
+  readonly drainSince: number | null;
+  /** Last sign of life of the running release (epoch ms), or null. */
+  readonly beatAt: number | null;
+}
+
+/** Reads the status items of several clients at once (one request per batch, strongly consistent). */
 export interface ClientStatusReader {
-  readLatest(wabaIds: readonly string[]): Promise<ReadonlyMap<string, LatestByClass>>;
+  readLatest(wabaIds: readonly string[]): Promise<ReadonlyMap<string, ClientSnapshot>>;
 }
 
 /** What one batch did for one client; written as a single counter update (observability, best effort). */
@@ -103,10 +121,6 @@ export interface ClientActivity {
   readonly sent: number;
   readonly deadLettered: number;
   readonly ambiguousResends: number;
-  /** Messages parked for the first time: a marker is kept until they leave, for the oldest-parked age. */
-  readonly newlyParked: readonly { readonly messageId: string; readonly firstParkedAt: string }[];
-  /** Parked messages that left (sent or dead-lettered): their markers go. */
-  readonly unparked: readonly { readonly messageId: string; readonly firstParkedAt: string }[];
 }
 
 export interface ActivityRecorder {

@@ -18,7 +18,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod/mini';
-import { deriveStatus, type ClientStatus } from './client-status.js';
+import { type ClientStatus, deriveStatus, type StatusClass } from './client-status.js';
 import { mapLimit } from './concurrency.js';
 import { type OutboundEnvelope, parseEnvelope } from './envelope.js';
 import type { DeadLetterBody } from './outbound-service.js';
@@ -37,13 +37,13 @@ import type {
   ReleaseRequest,
   ReleaseStore,
   ReleaseTrigger,
-  SendLedger,
   StoredParkedCopy,
   Telemetry,
   TokenProvider,
 } from './ports.js';
 import type { CallWindow } from './pacing.js';
-import { cloudApiCode, sendOnce, THROUGHPUT_LIMIT_CODE, PAIR_RATE_LIMIT_CODE, type SendStepDeps } from './send-step.js';
+import { sendOnce, type SendStepDeps } from './send-step.js';
+import type { SendLedger } from './send-ledger.js';
 import { toSqsJson } from './sqs-body.js';
 import { describeIssues } from './zod.js';
 
@@ -84,6 +84,17 @@ export const parseReleaseRequest = (body: string): ReleaseRequestParse => {
 
 /** The release queue's message body for a request (ASCII JSON every SQS accepts). */
 export const releaseRequestBody = (request: ReleaseRequest): string => toSqsJson(request);
+
+/** Event classes that connect a client: applying one also sets the drain flag, in the same write. */
+export const CONNECTING_CLASSES: readonly StatusClass[] = ['CONNECTED', 'RECONNECTED'];
+
+/**
+ * Does applying an event of class `cls` call for a release? When the client is CONNECTED after it, and either it was
+ * not before or the event itself connects (a redelivered POST after a failed request asks again; requests are
+ * idempotent).
+ */
+export const releaseDue = (cls: StatusClass | null, statusBefore: ClientStatus, statusAfter: ClientStatus): boolean =>
+  statusAfter === 'CONNECTED' && (statusBefore !== 'CONNECTED' || (cls !== null && CONNECTING_CLASSES.includes(cls)));
 
 /** A release whose last sign of life is older than this is taken to be lost: the consumer asks for a new one. */
 export const RELEASE_STALL_MS = 60_000;
@@ -408,7 +419,7 @@ export class ReleaseService {
           telemetry.info('parked message released', { ...log, wamid: r.wamid });
           return;
         case 'not-sent': {
-          const code = cloudApiCode(r.result);
+          const rateLimit = r.verdict.verdict === 'retry' ? r.verdict.rateLimit : undefined;
           const apiError = r.result.kind === 'http-error' ? { ...(r.result.error ?? {}), httpStatus: r.result.status } : undefined;
           if (r.verdict.verdict === 'park') {
             telemetry.warn('Cloud API says the number is not connected; release stopped', { ...log, why: r.verdict.why });
@@ -419,7 +430,7 @@ export class ReleaseService {
             await this.#deadLetter(run, item, envelope, copy.body, state, 'rejected-by-cloud-api', r.verdict.why, apiError);
             return;
           }
-          if (code === THROUGHPUT_LIMIT_CODE) {
+          if (rateLimit === 'throughput') {
             // The number's throughput is used up (inbound traffic, the business app): back off this lane, same message.
             telemetry.count('ReleaseThrottled');
             // The whole phone number waits, not just this recipient.
@@ -432,7 +443,7 @@ export class ReleaseService {
             await this.#o.sleep(wait);
             continue;
           }
-          if (code === PAIR_RATE_LIMIT_CODE) {
+          if (rateLimit === 'pair-rate') {
             telemetry.count('ReleasePairRateLimited');
             const hits = copy.rateLimitHits + 1;
             await this.#o.parked.updateCounters(refOf(copy), { sendAttempts: copy.sendAttempts, rateLimitHits: hits });

@@ -1,6 +1,7 @@
 import { classifyCloudApiResult, type CloudApiResult, type SendVerdict } from './cloud-api-result.js';
 import type { OutboundEnvelope } from './envelope.js';
-import type { CloudApi, SendLedger, Telemetry, TokenProvider } from './ports.js';
+import type { CloudApi, Telemetry, TokenProvider } from './ports.js';
+import type { SendLedger } from './send-ledger.js';
 
 /**
  * One guarded Cloud API send, shared by the consumer and the release: claim the messageId in the send ledger, call the
@@ -87,11 +88,3 @@ const markSent = async (deps: SendStepDeps, messageId: string, token: string, wa
     }
   }
 };
-
-/** Meta's error code on a refused send, if it gave one. */
-export const cloudApiCode = (result: CloudApiResult): number | undefined => (result.kind === 'http-error' ? result.error?.code : undefined);
-
-/** Throughput limit (130429): back off and try the same message again; never counts toward MAX_SEND_ATTEMPTS. */
-export const THROUGHPUT_LIMIT_CODE = 130429;
-/** Pair rate limit (131056): this recipient must wait; never counts toward MAX_SEND_ATTEMPTS. */
-export const PAIR_RATE_LIMIT_CODE = 131056;

@@ -9,7 +9,8 @@ import {
 } from './client-status.js';
 import { mapLimit } from './concurrency.js';
 import { BadRequestError, ConfigError, ForbiddenError, PayloadTooLargeError, SignatureError } from './errors.js';
-import type { ClientStore, InboundEvent, InboundEventSink, Telemetry, TimelineEntry } from './ports.js';
+import type { ClientStore, InboundEvent, InboundEventSink, ReleaseRequester, Telemetry, TimelineEntry } from './ports.js';
+import { CONNECTING_CLASSES, releaseDue } from './release.js';
 import type { SignatureVerifier } from './signature.js';
 import { type AccountUpdate, MAX_CHANGES_PER_POST, parseWebhook } from './webhook-payload.js';
 
@@ -22,6 +23,8 @@ export interface WebhookServiceOptions {
   readonly store: ClientStore;
   readonly inbound: InboundEventSink;
   readonly telemetry: Telemetry;
+  /** Where a client's parked messages are asked to leave when it is CONNECTED again. */
+  readonly releases: ReleaseRequester;
   readonly now?: () => number;
   readonly reconnectSkewMs?: number;
   readonly timelineRetentionDays?: number;
@@ -142,10 +145,16 @@ export class WebhookService {
     // Status writes first, forwarding after: when DynamoDB is down nothing at all is written or queued. Either step
     // failing fails the request so Meta delivers it again; every write is idempotent, so the redelivery completes
     // what is missing and changes nothing already stored.
-    const effects =
+    const applied =
       updates.length === 1
         ? [await this.#applyAccountUpdate(updates[0] as AccountUpdate, receivedAt)]
         : await mapLimit(updates, this.#o.writeConcurrency, (u) => this.#applyAccountUpdate(u, receivedAt));
+    const effects = applied.map((a) => a.effect);
+    // Releases after the status writes, once per client: failing to queue one fails the request (Meta delivers again,
+    // and the redelivery asks again).
+    const toRelease = [...new Set(applied.flatMap((a) => (a.release ? [a.wabaId] : [])))];
+    await Promise.all(toRelease.map((w) => this.#o.releases.requestRelease(w, 'status-connected')));
+    if (toRelease.length > 0) t.count('ReleasesRequested', toRelease.length);
     if (toForward.length > 0) await this.#o.inbound.forward(toForward);
     const statusChanges = effects.filter((e) => e === 'status-changed').length;
     t.count('AccountUpdateEvents', updates.length);
@@ -155,7 +164,7 @@ export class WebhookService {
     return { accountUpdates: updates.length, statusChanges, forwarded: toForward.length - unreadable, unreadable };
   }
 
-  async #applyAccountUpdate(u: AccountUpdate, receivedAt: string): Promise<string> {
+  async #applyAccountUpdate(u: AccountUpdate, receivedAt: string): Promise<{ effect: string; wabaId: string; release: boolean }> {
     const { store, telemetry, reconnectSkewMs } = this.#o;
     let effect: TimelineEntry['effect'];
     let statusBefore: ClientStatus;
@@ -170,7 +179,8 @@ export class WebhookService {
         ...(u.disconnection ? { disconnection: u.disconnection } : {}),
         ...(u.banState ? { banState: u.banState } : {}),
       };
-      const result = await store.applyStatusEvent(u.wabaId, u.statusClass, record);
+      const connecting = CONNECTING_CLASSES.includes(u.statusClass);
+      const result = await store.applyStatusEvent(u.wabaId, u.statusClass, record, connecting ? { drainSince: this.#o.now() } : {});
       ({ effect, statusBefore, statusAfter } = describeEffect(u.statusClass, record, result.before, reconnectSkewMs));
       if (effect === 'status-changed') {
         telemetry.count('ClientStatusChanged', 1, { status: statusAfter });
@@ -200,6 +210,6 @@ export class WebhookService {
       ...(Object.keys(detail).length > 0 ? { detail } : {}),
       expiresAt: Math.floor(this.#o.now() / 1000) + this.#o.timelineRetentionDays * 86_400,
     });
-    return effect;
+    return { effect, wabaId: u.wabaId, release: releaseDue(u.statusClass, statusBefore, statusAfter) };
   }
 }

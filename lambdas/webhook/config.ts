@@ -7,6 +7,7 @@ export const webhookConfigSchema = z.pipe(
   z.object({
     ...awsEnv,
     INBOUND_EVENTS_QUEUE_URL: nonEmpty,
+    RELEASE_QUEUE_URL: nonEmpty,
     RECONNECT_SKEW_SECONDS: intFrom(DEFAULTS.reconnectSkewSeconds, 0, 86_400),
     TIMELINE_RETENTION_DAYS: intFrom(DEFAULTS.timelineRetentionDays, 1, 3650),
     META_APP_SECRET: optionalNonEmpty,
@@ -22,6 +23,7 @@ export const webhookConfigSchema = z.pipe(
       sqsEndpoint: c.AWS_ENDPOINT_URL_SQS,
       tableName: c.TABLE_NAME,
       inboundEventsQueueUrl: c.INBOUND_EVENTS_QUEUE_URL,
+      releaseQueueUrl: c.RELEASE_QUEUE_URL,
       reconnectSkewMs: c.RECONNECT_SKEW_SECONDS * 1000,
       timelineRetentionDays: c.TIMELINE_RETENTION_DAYS,
       appSecret: secretRef(c, 'META_APP_SECRET', 'META_APP_SECRET_ID', report),

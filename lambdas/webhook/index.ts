@@ -6,6 +6,7 @@ import { dynamoClient, sqsClient } from '../adapters/aws-clients.js';
 import { DynamoClientStore, documentClient } from '../adapters/dynamo/client-store.js';
 import { readSecret, splitSecrets } from '../adapters/secrets.js';
 import { SqsInboundEventSink } from '../adapters/sqs.js';
+import { SqsReleaseQueue } from '../adapters/sqs-release.js';
 import { MissingSecretError } from '../core/signature.js';
 import { createRuntime, lambdaHandler } from '../shared/runtime.js';
 import { loadWebhookConfig } from './config.js';
@@ -19,12 +20,14 @@ const secrets = async () => {
   return { appSecrets, verifyToken: await readSecret(config.verifyToken, 'WEBHOOK_VERIFY_TOKEN') };
 };
 await secrets(); // fail the cold start, not a request, when a secret is missing
+const sqs = sqsClient(config.region, config.sqsEndpoint);
 
 export const handler = lambdaHandler(
   runtime,
   createWebhookHandler({
     store: new DynamoClientStore(documentClient(dynamoClient(config.region, config.dynamodbEndpoint)), config.tableName),
-    inbound: new SqsInboundEventSink(sqsClient(config.region, config.sqsEndpoint), config.inboundEventsQueueUrl),
+    inbound: new SqsInboundEventSink(sqs, config.inboundEventsQueueUrl),
+    releases: new SqsReleaseQueue(sqs, config.releaseQueueUrl),
     telemetry: runtime.telemetry,
     secrets,
     reconnectSkewMs: config.reconnectSkewMs,

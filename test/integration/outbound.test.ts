@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpCloudApi, SecretTokenProvider } from '../../lambdas/adapters/cloud-api.js';
 import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../../lambdas/adapters/dynamo/outbound-stores.js';
 import { SqsInboundEventSink, SqsOutboundQueues } from '../../lambdas/adapters/sqs.js';
+import { SqsReleaseQueue } from '../../lambdas/adapters/sqs-release.js';
+import { DynamoParkedStore } from '../../lambdas/adapters/dynamo/release-stores.js';
 import type { ClientView } from '../../lambdas/core/client-view.js';
 import type { ClientStatusReader } from '../../lambdas/core/ports.js';
 import { type DeadLetterBody, OutboundService } from '../../lambdas/core/outbound-service.js';
@@ -30,11 +32,13 @@ const buildService = (overrides: { delayQueueUrl?: string; timeoutMs?: number; s
   new OutboundService({
     statuses: overrides.statuses ?? new DynamoStatusReader(env.doc, env.tableName),
     ledger: new DynamoSendLedger(env.doc, env.tableName, 2_000, 15),
-    activity: new DynamoActivityRecorder(env.doc, env.tableName, 86_400 * 2),
+    activity: new DynamoActivityRecorder(env.doc, env.tableName),
     queues: new SqsOutboundQueues(env.sqs, overrides.delayQueueUrl ?? (env.queues.delay as string), env.queues.dlq as string),
     cloudApi: new HttpCloudApi(api.url, 'v25.0', overrides.timeoutMs ?? 400),
     tokens: new SecretTokenProvider(async () => JSON.stringify({ default: 'default-token', byWaba: { 'waba-own-token': 'client-token' } })),
     telemetry,
+    parked: new DynamoParkedStore(env.doc, env.tableName, 86_400 * 2),
+    releases: new SqsReleaseQueue(env.sqs, env.queues.release as string),
     parkDelaySchedule: [1],
     maxParkSeconds: 3600,
     maxSendAttempts: 3,
@@ -43,7 +47,7 @@ const buildService = (overrides: { delayQueueUrl?: string; timeoutMs?: number; s
   });
 
 beforeAll(async () => {
-  env = await localResources(['outbound', 'delay', 'dlq', 'inbound']);
+  env = await localResources(['outbound', 'delay', 'dlq', 'inbound', 'release']);
   api = await new CloudApiStandIn().start();
   telemetry = new RecordingTelemetry();
   const service = buildService();
@@ -51,6 +55,7 @@ beforeAll(async () => {
   webhook = createWebhookHandler({
     store: env.store,
     inbound: new SqsInboundEventSink(env.sqs, env.queues.inbound as string),
+    releases: new SqsReleaseQueue(env.sqs, env.queues.release as string),
     telemetry,
     secrets: async () => ({ appSecrets: [SECRET], verifyToken: 't' }),
     reconnectSkewMs: 300_000,

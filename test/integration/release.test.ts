@@ -1,8 +1,9 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpCloudApi, SecretTokenProvider } from '../../lambdas/adapters/cloud-api.js';
-import { DynamoSendLedger } from '../../lambdas/adapters/dynamo-outbound.js';
-import { DynamoPacer, DynamoParkedStore, DynamoReleaseStore, parkedKey } from '../../lambdas/adapters/dynamo-release.js';
+import { DynamoSendLedger } from '../../lambdas/adapters/dynamo/outbound-stores.js';
+import { DynamoPacer, DynamoParkedStore, DynamoReleaseStore } from '../../lambdas/adapters/dynamo/release-stores.js';
+import { keys } from '../../lambdas/adapters/dynamo/table.js';
 import { SqsOutboundQueues } from '../../lambdas/adapters/sqs.js';
 import { SqsReleaseQueue } from '../../lambdas/adapters/sqs-release.js';
 import type { CloudApi, ParkedCopy, ReleaseRequest } from '../../lambdas/core/ports.js';
@@ -256,7 +257,7 @@ describe('release of parked messages against DynamoDB Local, fauxqs and the Clou
     const broken = { ...parkedCopy({ wabaId, to: '15550000071', enqueuedMs: Date.now() - 120_000 }), body: '{"messageId": "half' };
     await parked.put([broken]);
     // An item with no envelope at all.
-    await env.doc.send(new PutCommand({ TableName: env.tableName, Item: { ...parkedKey({ wabaId, orderKey: '000000000000001#garbage' }), what: 'not a copy' } }));
+    await env.doc.send(new PutCommand({ TableName: env.tableName, Item: { ...keys.parkedCopy(wabaId, '000000000000001#garbage'), what: 'not a copy' } }));
     const out = await service().run(request(wabaId));
     expect(out.outcome).toBe('done');
     expect(out.progress).toMatchObject({ sent: 2, deadLettered: 2 });
@@ -264,7 +265,7 @@ describe('release of parked messages against DynamoDB Local, fauxqs and the Clou
     const mine = dead.filter((d) => d.envelope === '{"messageId": "half' || String(d.envelope).includes('not a copy'));
     expect(mine.map((d) => d.reason)).toEqual(['invalid-envelope', 'invalid-envelope']);
     expect(callsFor(copies)).toHaveLength(2);
-    const gone = await env.doc.send(new GetCommand({ TableName: env.tableName, Key: parkedKey(broken) }));
+    const gone = await env.doc.send(new GetCommand({ TableName: env.tableName, Key: keys.parkedCopy(wabaId, broken.orderKey) }));
     expect(gone.Item).toBeUndefined();
   });
 

@@ -7,6 +7,7 @@ import { createSweeperHandler } from '../../lambdas/sweeper/handler.js';
 import { createWebhookHandler } from '../../lambdas/webhook/handler.js';
 import { httpEvent, localResources } from '../support/aws.js';
 import { RecordingTelemetry } from '../support/telemetry.js';
+import { RecordingReleases } from '../support/release.js';
 import { offboarded, partnerEvent, reconnected } from '../support/webhooks.js';
 
 let env: Awaited<ReturnType<typeof localResources>>;
@@ -18,6 +19,7 @@ beforeAll(async () => {
   webhook = createWebhookHandler({
     store: env.store,
     inbound: new SqsInboundEventSink(env.sqs, env.queues.inbound as string),
+    releases: new RecordingReleases(),
     telemetry: new RecordingTelemetry(),
     secrets: async () => ({ appSecrets: ['s'], verifyToken: 't' }),
     reconnectSkewMs: 300_000,

@@ -2,6 +2,10 @@ import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DynamoClientStore } from '../../lambdas/adapters/dynamo/client-store.js';
 import { SqsInboundEventSink } from '../../lambdas/adapters/sqs.js';
+import { SqsReleaseQueue } from '../../lambdas/adapters/sqs-release.js';
+import type { ReleaseRequester } from '../../lambdas/core/ports.js';
+import { RELEASE_ATTRS, keys } from '../../lambdas/adapters/dynamo/table.js';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { ClientView } from '../../lambdas/core/client-view.js';
 import { signBody } from '../../lambdas/core/signature.js';
 import { createStatusHandler } from '../../lambdas/status/handler.js';
@@ -19,9 +23,14 @@ let telemetry: RecordingTelemetry;
 let webhook: ReturnType<typeof createWebhookHandler>;
 let status: ReturnType<typeof createStatusHandler>;
 
-const deps = (store = env.store, inbound = new SqsInboundEventSink(env.sqs, env.queues.inbound as string)) => ({
+const deps = (
+  store = env.store,
+  inbound = new SqsInboundEventSink(env.sqs, env.queues.inbound as string),
+  releases: ReleaseRequester = new SqsReleaseQueue(env.sqs, env.queues.release as string),
+) => ({
   store,
   inbound,
+  releases,
   telemetry,
   secrets: async () => ({ appSecrets: ['old-secret', SECRET], verifyToken: TOKEN }),
   reconnectSkewMs: 300_000,
@@ -29,7 +38,7 @@ const deps = (store = env.store, inbound = new SqsInboundEventSink(env.sqs, env.
 });
 
 beforeAll(async () => {
-  env = await localResources(['inbound']);
+  env = await localResources(['inbound', 'release']);
   telemetry = new RecordingTelemetry();
   webhook = createWebhookHandler(deps());
   status = createStatusHandler({ store: env.store, telemetry, reconnectSkewMs: 300_000 });
@@ -244,6 +253,36 @@ describe('POST /webhook', () => {
     expect(v.body.status).toBe('OFFBOARDED');
     expect(v.body.timeline).toHaveLength(1);
     const queued = (await drain(env.sqs, env.queues.inbound as string)).filter((m) => m.Body?.includes(waba));
+    expect(queued).toHaveLength(1);
+  });
+
+  it('asks for a release when a client is connected again, in the same write sets the drain flag, and asks again on a redelivery', async () => {
+    const waba = uniqueWaba();
+    const released = () =>
+      drain(env.sqs, env.queues.release as string).then((ms) => ms.map((m) => JSON.parse(m.Body ?? '{}')).filter((b) => b.wabaId === waba));
+    expect((await post(offboarded(waba, 1768477204))).statusCode).toBe(200);
+    expect(await released()).toEqual([]);
+    expect((await post(reconnected(waba, 1768477203))).statusCode).toBe(200);
+    expect(await released()).toEqual([{ wabaId: waba, trigger: 'status-connected', requestedAt: expect.any(String) }]);
+    const item = await env.doc.send(new GetCommand({ TableName: env.tableName, Key: keys.status(waba) }));
+    expect(item.Item?.[RELEASE_ATTRS.drainSince]).toEqual(expect.any(Number));
+    // Meta delivers the same POST again (say our 200 was lost): the request is asked again, idempotent.
+    expect((await post(reconnected(waba, 1768477203))).statusCode).toBe(200);
+    expect(await released()).toHaveLength(1);
+    // An informational event for a connected client asks nothing.
+    expect((await post(accountUpdate(waba, 'ACCOUNT_VIOLATION', 1768477300, { violation_info: { violation_type: 'X' } }))).statusCode).toBe(200);
+    expect(await released()).toEqual([]);
+  });
+
+  it('answers 500 when the release request cannot be queued; the redelivery asks again', async () => {
+    const waba = uniqueWaba();
+    await post(offboarded(waba, 100));
+    const broken = createWebhookHandler(deps(env.store, undefined, new SqsReleaseQueue(localSqs('http://127.0.0.1:9'), `${env.queues.release}`)));
+    const body = Buffer.from(JSON.stringify(reconnected(waba, 200)));
+    const headers = { 'x-hub-signature-256': signBody(body, SECRET) };
+    expect((await broken(httpEvent({ method: 'POST', path: '/webhook', body, headers }))).statusCode).toBe(500);
+    expect((await post(reconnected(waba, 200))).statusCode).toBe(200);
+    const queued = (await drain(env.sqs, env.queues.release as string)).filter((m) => m.Body?.includes(waba));
     expect(queued).toHaveLength(1);
   });
 

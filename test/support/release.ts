@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { orderKeyOf, type StatusClass } from '../../lambdas/core/client-status.js';
-import type { ClientStore, ParkedCopy } from '../../lambdas/core/ports.js';
+import type { ClientStore, ParkedCopy, ParkedRef, ParkedStore, ReleaseRequester, ReleaseTrigger } from '../../lambdas/core/ports.js';
 import { parkedOrderKey } from '../../lambdas/core/release.js';
 
 /** Writes one status event for a client straight into the store (what the webhook does for an account_update). */
@@ -50,3 +50,38 @@ export const parkedCopy = (init: CopyInit): ParkedCopy => {
     body,
   };
 };
+
+/** Remembers the releases asked for (for tests that only need the webhook or the consumer to ask). */
+export class RecordingReleases implements ReleaseRequester {
+  readonly requests: { wabaId: string; trigger: ReleaseTrigger }[] = [];
+  async requestRelease(wabaId: string, trigger: ReleaseTrigger): Promise<void> {
+    this.requests.push({ wabaId, trigger });
+  }
+}
+
+/** Parked copies in memory, in first-enqueued order (for tests of the consumer's decisions). */
+export class MemoryParkedStore implements ParkedStore {
+  readonly copies = new Map<string, ParkedCopy>();
+  failPut = false;
+  async put(copies: readonly ParkedCopy[]): Promise<ReadonlySet<string>> {
+    if (this.failPut) return new Set(copies.map((c) => c.messageId));
+    for (const c of copies) this.copies.set(`${c.wabaId}|${c.orderKey}`, c);
+    return new Set();
+  }
+  async remove(refs: readonly ParkedRef[]): Promise<void> {
+    for (const r of refs) this.copies.delete(`${r.wabaId}|${r.orderKey}`);
+  }
+  async list(wabaId: string, limit: number, cursor?: string) {
+    const mine = [...this.copies.values()].filter((c) => c.wabaId === wabaId && (!cursor || c.orderKey > cursor)).sort((a, b) => (a.orderKey < b.orderKey ? -1 : 1));
+    const items = mine.slice(0, limit).map((copy) => ({ ok: true as const, copy }));
+    return { items, cursor: mine.length > limit ? (items[items.length - 1]?.copy.orderKey ?? null) : null };
+  }
+  async summary(wabaId: string) {
+    const mine = [...this.copies.values()].filter((c) => c.wabaId === wabaId).sort((a, b) => (a.orderKey < b.orderKey ? -1 : 1));
+    return { count: mine.length, oldestParkedAt: mine[0]?.firstParkedAt ?? null };
+  }
+  async updateCounters(ref: ParkedRef, counters: { sendAttempts: number; rateLimitHits: number }): Promise<void> {
+    const c = this.copies.get(`${ref.wabaId}|${ref.orderKey}`);
+    if (c) this.copies.set(`${ref.wabaId}|${ref.orderKey}`, { ...c, ...counters });
+  }
+}

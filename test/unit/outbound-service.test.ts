@@ -6,6 +6,7 @@ import { type DeadLetterBody, OutboundService, type OutboundRecord } from '../..
 import type { ClientActivity, QueueMessage } from '../../lambdas/core/ports.js';
 import type { ClaimResult, SendLedger } from '../../lambdas/core/send-ledger.js';
 import { createConsumerHandler } from '../../lambdas/consumer/handler.js';
+import { MemoryParkedStore, RecordingReleases } from '../support/release.js';
 import { RecordingTelemetry } from '../support/telemetry.js';
 
 /**
@@ -47,7 +48,9 @@ const setup = (opts: { latest?: Record<string, LatestByClass>; api?: (phone: str
   const calls: string[] = [];
   const telemetry = new RecordingTelemetry();
   const service = new OutboundService({
-    statuses: { readLatest: async (ids) => new Map(ids.map((id) => [id, opts.latest?.[id] ?? {}])) },
+    statuses: { readLatest: async (ids) => new Map(ids.map((id) => [id, { latest: opts.latest?.[id] ?? {}, drainSince: null, beatAt: null }])) },
+    parked: new MemoryParkedStore(),
+    releases: new RecordingReleases(),
     ledger,
     activity: {
       record: async (a) => {

@@ -1,3 +1,4 @@
+import { RecordingReleases } from '../support/release.js';
 import { describe, expect, it } from 'vitest';
 import { MemoryClientStore } from '../support/memory-client-store.js';
 import { silentTelemetry } from '../../lambdas/core/ports.js';
@@ -19,6 +20,7 @@ describe('webhook handler', () => {
     const handler = createWebhookHandler({
       store: new MemoryClientStore(),
       inbound: { forward: async () => undefined },
+      releases: new RecordingReleases(),
       telemetry: silentTelemetry,
       secrets: async () => {
         reads++;
@@ -43,6 +45,7 @@ describe('webhook handler', () => {
     const handler = createWebhookHandler({
       store: new MemoryClientStore(),
       inbound: { forward: async () => undefined },
+      releases: new RecordingReleases(),
       telemetry: silentTelemetry,
       secrets: async () => Promise.reject(new Error('Secrets Manager unavailable')),
       reconnectSkewMs: 300_000,
@@ -62,6 +65,7 @@ describe('webhook handler', () => {
     const handler = createWebhookHandler({
       store: new MemoryClientStore(),
       inbound: { forward: async () => undefined },
+      releases: new RecordingReleases(),
       telemetry: { ...silentTelemetry, error: (message) => void logged.push(message) },
       secrets: async () => secrets,
       reconnectSkewMs: 300_000,

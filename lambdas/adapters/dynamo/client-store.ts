@@ -15,6 +15,7 @@ import {
   PARKED_PREFIX,
   TIMELINE_PREFIX,
   timelineFromItem,
+  RELEASE_ATTRS,
 } from './table.js';
 
 export const documentClient = (client: DynamoDBClient): DynamoDBDocumentClient =>
@@ -26,9 +27,16 @@ export class DynamoClientStore implements ClientStore {
     private readonly tableName: string,
   ) {}
 
-  async applyStatusEvent(wabaId: string, cls: StatusClass, record: StatusEventRecord): Promise<ApplyStatusEventResult> {
-    // An offboarding also lists the client in the sparse offboarded index, in the same atomic write.
+  async applyStatusEvent(
+    wabaId: string,
+    cls: StatusClass,
+    record: StatusEventRecord,
+    options: { readonly drainSince?: number } = {},
+  ): Promise<ApplyStatusEventResult> {
+    // An offboarding also lists the client in the sparse offboarded index, in the same atomic write; a connecting
+    // event sets the release's drain flag in it.
     const offboarding = cls === 'OFFBOARDED';
+    const drain = options.drainSince !== undefined;
     try {
       const out = await this.doc.send(
         new UpdateCommand({
@@ -36,7 +44,7 @@ export class DynamoClientStore implements ClientStore {
           Key: keys.status(wabaId),
           UpdateExpression: `SET #cls = :rec, wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now), updatedAt = :now${
             offboarding ? `, ${OFFBOARDED_INDEX_PK} = :idx, ${OFFBOARDED_INDEX_SK} = :key` : ''
-          }`,
+          }${drain ? `, ${RELEASE_ATTRS.drainSince} = if_not_exists(${RELEASE_ATTRS.drainSince}, :drain)` : ''}`,
           // The whole ordering guarantee: only a strictly later event of the same class replaces the stored one.
           ConditionExpression: 'attribute_not_exists(#cls) OR #cls.orderKey < :key',
           ExpressionAttributeNames: { '#cls': classAttr(cls) },
@@ -46,6 +54,7 @@ export class DynamoClientStore implements ClientStore {
             ':now': record.appliedAt,
             ':key': record.orderKey,
             ...(offboarding ? { ':idx': OFFBOARDED_INDEX_VALUE } : {}),
+            ...(drain ? { ':drain': options.drainSince } : {}),
           },
           ReturnValues: 'ALL_OLD',
         }),

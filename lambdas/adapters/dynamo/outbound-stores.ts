@@ -9,7 +9,8 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { type LatestByClass, STATUS_CLASSES } from '../../core/client-status.js';
 import { chunk } from '../../core/concurrency.js';
-import type { ActivityRecorder, ClientActivity, ClientStatusReader } from '../../core/ports.js';
+import type { ActivityRecorder, ClientActivity, ClientSnapshot, ClientStatusReader } from '../../core/ports.js';
+import { releaseGateFromItem } from './release-stores.js';
 import {
   CLAIMABLE_STATES,
   type ClaimResult,
@@ -18,11 +19,11 @@ import {
   SETTLED_STATE,
   type SendLedger,
 } from '../../core/send-ledger.js';
-import { classAttr, keys, latestFromItem, TABLE_TTL_ATTRIBUTE, ttlAfterDays } from './table.js';
+import { classAttr, keys, RELEASE_ATTRS, TABLE_TTL_ATTRIBUTE, ttlAfterDays } from './table.js';
 
 const BATCH_GET_MAX = 100;
-/** Only what the status derivation needs: the latest event of each class. */
-const STATUS_PROJECTION = ['wabaId', ...STATUS_CLASSES.map(classAttr)].join(', ');
+/** Only what the consumer's decision needs: the latest event of each class and the release's drain flag. */
+const STATUS_PROJECTION = ['wabaId', ...STATUS_CLASSES.map(classAttr), RELEASE_ATTRS.drainSince, RELEASE_ATTRS.beatAt].join(', ');
 const BATCH_WRITE_MAX = 25;
 
 /** Reads the status items of a batch's distinct clients with one strongly consistent BatchGetItem (per 100). */
@@ -32,8 +33,8 @@ export class DynamoStatusReader implements ClientStatusReader {
     private readonly tableName: string,
   ) {}
 
-  async readLatest(wabaIds: readonly string[]): Promise<ReadonlyMap<string, LatestByClass>> {
-    const result = new Map<string, LatestByClass>();
+  async readLatest(wabaIds: readonly string[]): Promise<ReadonlyMap<string, ClientSnapshot>> {
+    const result = new Map<string, ClientSnapshot>();
     for (const ids of chunk(wabaIds, BATCH_GET_MAX)) {
       let pending: Record<string, unknown>[] | undefined = ids.map((w) => ({ ...keys.status(w) }));
       for (let round = 0; pending && pending.length > 0; round++) {
@@ -45,7 +46,10 @@ export class DynamoStatusReader implements ClientStatusReader {
             },
           }),
         );
-        for (const item of out.Responses?.[this.tableName] ?? []) result.set(String(item.wabaId), latestFromItem(item));
+        for (const item of out.Responses?.[this.tableName] ?? []) {
+          const gate = releaseGateFromItem(item);
+          result.set(String(item.wabaId), { latest: gate.latest, drainSince: gate.drainSince, beatAt: gate.beatAt });
+        }
         pending = out.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
       }
     }
@@ -145,37 +149,17 @@ export class DynamoSendLedger implements SendLedger {
 }
 
 /**
- * Per-client counters (one UpdateItem per client per batch) and parked-message markers (BatchWriteItem), so the
- * status route can report counts and the oldest parked message without a scan. Markers expire by TTL in case a
- * delete is ever lost.
+ * Per-client counters, one UpdateItem per client per batch (parked messages themselves are kept as parked copies, see
+ * `release-stores.ts`).
  */
 export class DynamoActivityRecorder implements ActivityRecorder {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
-    private readonly markerTtlSeconds: number,
   ) {}
 
   async record(activity: readonly ClientActivity[], nowMs: number): Promise<void> {
     const nowIso = new Date(nowMs).toISOString();
-    const writes: Record<string, unknown>[] = [];
-    for (const a of activity) {
-      for (const p of a.newlyParked) {
-        writes.push({
-          PutRequest: {
-            Item: {
-              ...keys.parkedMarker(a.wabaId, p.firstParkedAt, p.messageId),
-              messageId: p.messageId,
-              firstParkedAt: p.firstParkedAt,
-              [TABLE_TTL_ATTRIBUTE]: Math.floor(Date.parse(p.firstParkedAt) / 1000) + this.markerTtlSeconds,
-            },
-          },
-        });
-      }
-      for (const p of a.unparked) {
-        writes.push({ DeleteRequest: { Key: keys.parkedMarker(a.wabaId, p.firstParkedAt, p.messageId) } });
-      }
-    }
     await Promise.all([
       ...activity
         .filter((a) => a.parked + a.sent + a.deadLettered + a.ambiguousResends > 0)
@@ -197,25 +181,7 @@ export class DynamoActivityRecorder implements ActivityRecorder {
             }),
           ),
         ),
-      ...chunk(dedupeWrites(writes), BATCH_WRITE_MAX).map((batch) => this.#batchWrite(batch)),
     ]);
-  }
-
-  async #batchWrite(batch: Record<string, unknown>[]): Promise<void> {
-    let pending: Record<string, unknown>[] | undefined = batch;
-    for (let round = 0; pending && pending.length > 0 && round < 3; round++) {
-      const out = await this.doc.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: pending as never } }));
-      pending = out.UnprocessedItems?.[this.tableName] as Record<string, unknown>[] | undefined;
-    }
   }
 }
 
-/** BatchWriteItem refuses two requests for one key; keep the last. */
-const dedupeWrites = (writes: Record<string, unknown>[]): Record<string, unknown>[] => {
-  const byKey = new Map<string, Record<string, unknown>>();
-  for (const w of writes) {
-    const r = (w.PutRequest as { Item: { pk: string; sk: string } } | undefined)?.Item ?? (w.DeleteRequest as { Key: { pk: string; sk: string } }).Key;
-    byKey.set(`${r.pk}|${r.sk}`, w);
-  }
-  return [...byKey.values()];
-};

@@ -6,8 +6,11 @@
  * |---|---|---|
  * | client status | `CLIENT#<wabaId>` | `STATUS` |
  * | timeline entry | `CLIENT#<wabaId>` | `EVENT#<event time ms, padded>#<eventId>` |
- * | parked-message marker | `CLIENT#<wabaId>` | `PARKED#<first parked at>#<messageId>` |
+ * | parked copy | `CLIENT#<wabaId>` | `PARKED#<first enqueued ms, padded>#<messageId>` (see `parkedOrderKey`) |
  * | send claim (ledger) | `MSG#<messageId>` | `SEND` |
+ * | pace slots of a phone number | `PHONE#<phoneNumberId>` | `PACE` |
+ *
+ * The client status item also carries the release attributes ({@link RELEASE_ATTRS}).
  */
 import { type LatestByClass, STATUS_CLASSES, type StatusClass, type StatusEventRecord } from '../../core/client-status.js';
 import type { ClientRecord, TimelineEntry } from '../../core/ports.js';
@@ -39,12 +42,23 @@ export const keys = {
   clientPk,
   status: (wabaId: string): TableKey => ({ pk: clientPk(wabaId), sk: 'STATUS' }),
   timeline: (wabaId: string, orderKey: string): TableKey => ({ pk: clientPk(wabaId), sk: `${TIMELINE_PREFIX}${orderKey}` }),
-  parkedMarker: (wabaId: string, firstParkedAt: string, messageId: string): TableKey => ({
-    pk: clientPk(wabaId),
-    sk: `${PARKED_PREFIX}${firstParkedAt}#${messageId}`,
-  }),
   ledger: (messageId: string): TableKey => ({ pk: `MSG#${messageId}`, sk: 'SEND' }),
+  /** A parked copy; `orderKey` from `parkedOrderKey` (first-enqueued time, then messageId): its release order. */
+  parkedCopy: (wabaId: string, orderKey: string): TableKey => ({ pk: clientPk(wabaId), sk: `${PARKED_PREFIX}${orderKey}` }),
+  pace: (phoneNumberId: string): TableKey => ({ pk: `PHONE#${phoneNumberId}`, sk: 'PACE' }),
 } as const;
+
+/** Status-item attributes of the release (lease, drain flag, last release). */
+export const RELEASE_ATTRS = {
+  drainSince: 'releaseDrainSince',
+  beatAt: 'releaseBeatAt',
+  leaseId: 'releaseLeaseId',
+  leaseUntil: 'releaseLeaseUntil',
+  last: 'lastRelease',
+} as const;
+
+/** Parked-message markers written before parked copies existed (`PARKED#<ISO time>#...`): their message is on the delay queue. */
+export const LEGACY_PARKED_MARKER = /^PARKED#\d{4}-\d\d-\d\dT/;
 
 /** The status item's attribute holding the latest event of one class. */
 export const classAttr = (cls: StatusClass): string => `cls_${cls}`;

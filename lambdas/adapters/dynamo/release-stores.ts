@@ -7,8 +7,8 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod/mini';
-import { STATUS_CLASSES } from '../core/client-status.js';
-import { chunk } from '../core/concurrency.js';
+import { STATUS_CLASSES } from '../../core/client-status.js';
+import { chunk } from '../../core/concurrency.js';
 import type {
   BeginRelease,
   Pacer,
@@ -19,25 +19,12 @@ import type {
   ReleaseProgress,
   ReleaseStore,
   StoredParkedCopy,
-} from '../core/ports.js';
-import { describeIssues } from '../core/zod.js';
-import { classAttr, clientPk, latestFromItem, PARKED_PREFIX, STATUS_SK } from './dynamo-client-store.js';
+} from '../../core/ports.js';
+import { describeIssues } from '../../core/zod.js';
+import { classAttr, keys, LEGACY_PARKED_MARKER, latestFromItem, PARKED_PREFIX, RELEASE_ATTRS } from './table.js';
 
-/** Parked copy: `CLIENT#<wabaId>` / `PARKED#<first-enqueued ms, padded>#<messageId>` (see `parkedOrderKey`). */
-export const parkedKey = (ref: ParkedRef) => ({ pk: clientPk(ref.wabaId), sk: `${PARKED_PREFIX}${ref.orderKey}` });
-/** Pace slots of one phone number: `PHONE#<phoneNumberId>` / `PACE`. */
-export const paceKey = (phoneNumberId: string) => ({ pk: `PHONE#${phoneNumberId}`, sk: 'PACE' });
-/** Parked-message markers written before parked copies existed: `PARKED#<ISO time>#...`. The message is on the delay queue. */
-const LEGACY_MARKER = /^PARKED#\d{4}-\d\d-\d\dT/;
-
-/** Status-item attributes of the release. */
-export const RELEASE_ATTRS = {
-  drainSince: 'releaseDrainSince',
-  beatAt: 'releaseBeatAt',
-  leaseId: 'releaseLeaseId',
-  leaseUntil: 'releaseLeaseUntil',
-  last: 'lastRelease',
-} as const;
+const parkedKey = (ref: ParkedRef) => keys.parkedCopy(ref.wabaId, ref.orderKey);
+const clientPk = keys.clientPk;
 
 const BATCH_WRITE_MAX = 25;
 
@@ -132,7 +119,7 @@ export class DynamoParkedStore implements ParkedStore {
     const items: StoredParkedCopy[] = [];
     const legacy: Record<string, unknown>[] = [];
     for (const item of out.Items ?? []) {
-      if (LEGACY_MARKER.test(String(item.sk))) legacy.push({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } });
+      if (LEGACY_PARKED_MARKER.test(String(item.sk))) legacy.push({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } });
       else items.push(toStored(item, wabaId));
     }
     if (legacy.length > 0) await batchWrite(this.doc, this.tableName, legacy);
@@ -195,7 +182,7 @@ export class DynamoReleaseStore implements ReleaseStore {
   ) {}
 
   #key(wabaId: string) {
-    return { pk: clientPk(wabaId), sk: STATUS_SK };
+    return keys.status(wabaId);
   }
 
   async read(wabaId: string): Promise<ReleaseGate> {
@@ -327,7 +314,7 @@ export class DynamoPacer implements Pacer {
         const out = await this.doc.send(
           new UpdateCommand({
             TableName: this.tableName,
-            Key: paceKey(phoneNumberId),
+            Key: keys.pace(phoneNumberId),
             UpdateExpression: 'SET nextSlotMs = nextSlotMs + :i, expiresAt = :ttl',
             ConditionExpression: 'nextSlotMs > :now',
             ExpressionAttributeValues: { ':i': this.intervalMs, ':now': nowMs, ':ttl': ttl },
@@ -342,7 +329,7 @@ export class DynamoPacer implements Pacer {
         await this.doc.send(
           new UpdateCommand({
             TableName: this.tableName,
-            Key: paceKey(phoneNumberId),
+            Key: keys.pace(phoneNumberId),
             UpdateExpression: 'SET nextSlotMs = :next, expiresAt = :ttl',
             ConditionExpression: 'attribute_not_exists(nextSlotMs) OR nextSlotMs <= :now',
             ExpressionAttributeValues: { ':next': nowMs + this.intervalMs, ':now': nowMs, ':ttl': ttl },
