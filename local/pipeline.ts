@@ -33,6 +33,7 @@ export const LOCAL_DEFAULTS = {
   DELAY_QUEUE_NAME: 'outbound-delay',
   DEAD_LETTER_QUEUE_NAME: 'outbound-dead-letter',
   INBOUND_EVENTS_QUEUE_NAME: 'inbound-events',
+  RELEASE_QUEUE_NAME: 'release',
 } as const;
 
 /** Visibility timeout of the local queues: as in AWS, at least six times the consumer's 30 s budget is not needed here. */
@@ -46,7 +47,13 @@ export interface PipelineInfo {
   readonly cloudApiUrl: string;
   readonly cloudApiEmbedded: boolean;
   readonly tableName: string;
-  readonly queues: { readonly outbound: string; readonly delay: string; readonly deadLetter: string; readonly inboundEvents: string };
+  readonly queues: {
+    readonly outbound: string;
+    readonly delay: string;
+    readonly deadLetter: string;
+    readonly inboundEvents: string;
+    readonly release: string;
+  };
   readonly secretsFromDefaults: readonly string[];
 }
 
@@ -165,6 +172,7 @@ export const startPipeline = async (
       delay: await queueUrl(cfg.DELAY_QUEUE_NAME),
       deadLetter: await queueUrl(cfg.DEAD_LETTER_QUEUE_NAME),
       inboundEvents: await queueUrl(cfg.INBOUND_EVENTS_QUEUE_NAME),
+      release: await queueUrl(cfg.RELEASE_QUEUE_NAME),
     };
 
     // The Lambda entry points read their configuration from the environment at import, as in AWS.
@@ -178,6 +186,7 @@ export const startPipeline = async (
       INBOUND_EVENTS_QUEUE_URL: queues.inboundEvents,
       DELAY_QUEUE_URL: queues.delay,
       DEAD_LETTER_QUEUE_URL: queues.deadLetter,
+      RELEASE_QUEUE_URL: queues.release,
       GRAPH_API_BASE_URL: cloudApiUrl,
       META_APP_SECRET: cfg.META_APP_SECRET,
       WEBHOOK_VERIFY_TOKEN: cfg.WEBHOOK_VERIFY_TOKEN,
@@ -191,14 +200,16 @@ export const startPipeline = async (
       webhook: (await import('../lambdas/webhook/index.js')).handler,
       status: (await import('../lambdas/status/index.js')).handler,
       consumer: (await import('../lambdas/consumer/index.js')).handler,
+      releaser: (await import('../lambdas/releaser/index.js')).handler,
     };
     const webhook: HttpHandler = (event) => entries.webhook(event, lambdaContext('webhook'));
     const status: HttpHandler = (event) => entries.status(event, lambdaContext('status'));
     const consumer: SqsHandler = (event) => entries.consumer(event, lambdaContext('consumer'));
 
-    const sources = [queues.outbound, queues.delay].map(
-      (url) => new SqsEventSource(sqs, url, consumer, (error) => log(`poller     ${(error as Error).message}`)),
-    );
+    const releaser: SqsHandler = (event) => entries.releaser(event, lambdaContext('releaser'));
+    const poller = (url: string, handler: SqsHandler) => new SqsEventSource(sqs, url, handler, (error) => log(`poller     ${(error as Error).message}`));
+    // Releases of several clients run side by side, as concurrent Lambda instances would.
+    const sources = [poller(queues.outbound, consumer), poller(queues.delay, consumer), ...Array.from({ length: 3 }, () => poller(queues.release, releaser))];
     for (const s of sources) {
       s.start();
       started.push(s);

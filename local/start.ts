@@ -38,6 +38,7 @@ coexistence-relay is running locally
     delay            ${info.queues.delay}
     dead letters     ${info.queues.deadLetter}
     inbound events   ${info.queues.inboundEvents}
+    release          ${info.queues.release}
   Cloud API          ${info.cloudApiUrl}${info.cloudApiEmbedded ? ' (embedded stand-in: accepts every message)' : ''}
   app secret         ${secret('META_APP_SECRET')}
   verify token       ${secret('WEBHOOK_VERIFY_TOKEN')}

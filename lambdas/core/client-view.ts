@@ -13,11 +13,30 @@ export interface ClientView {
   readonly firstSeenAt: string;
   readonly latestByClass: Readonly<Record<string, { event: string; eventTime: string }>>;
   readonly messages: {
+    /** Messages parked since the client was first seen (a running total). */
     readonly parked: number;
+    /** Messages waiting now (their parked copies). */
+    readonly parkedNow: number;
     readonly sent: number;
     readonly deadLettered: number;
     readonly ambiguousResends: number;
     readonly oldestParkedAgeSeconds: number | null;
+  };
+  /** Whether a release is draining the client's parked messages now, and the last release. */
+  readonly release: {
+    readonly draining: boolean;
+    readonly last: {
+      readonly state: string;
+      readonly trigger: string;
+      readonly startedAt: string;
+      readonly finishedAt: string | null;
+      readonly total: number;
+      readonly sent: number;
+      readonly deadLettered: number;
+      readonly alreadySent: number;
+      readonly left: number;
+      readonly reason: string | null;
+    } | null;
   };
   readonly timeline: readonly {
     readonly event: string;
@@ -37,7 +56,7 @@ export const toClientView = (
   timeline: readonly TimelineEntry[],
   skewMs: number,
   nowMs: number,
-  oldestParkedAt: string | null = null,
+  parkedNow: { readonly count: number; readonly oldestParkedAt: string | null } = { count: 0, oldestParkedAt: null },
 ): ClientView => {
   const derived = deriveStatus(client.latest, skewMs);
   const latestByClass: Record<string, { event: string; eventTime: string }> = {};
@@ -58,8 +77,26 @@ export const toClientView = (
     latestByClass,
     messages: {
       ...client.counters,
+      parkedNow: parkedNow.count,
       oldestParkedAgeSeconds:
-        oldestParkedAt === null ? null : Math.max(0, Math.round((nowMs - Date.parse(oldestParkedAt)) / 1000)),
+        parkedNow.oldestParkedAt === null ? null : Math.max(0, Math.round((nowMs - Date.parse(parkedNow.oldestParkedAt)) / 1000)),
+    },
+    release: {
+      draining: client.release.drainSince !== null,
+      last: client.release.last
+        ? {
+            state: client.release.last.state,
+            trigger: client.release.last.trigger,
+            startedAt: client.release.last.startedAt,
+            finishedAt: client.release.last.finishedAt ?? null,
+            total: client.release.last.total,
+            sent: client.release.last.sent,
+            deadLettered: client.release.last.deadLettered,
+            alreadySent: client.release.last.alreadySent,
+            left: client.release.last.left,
+            reason: client.release.last.reason ?? null,
+          }
+        : null,
     },
     timeline: timeline.map((e) => ({
       event: e.event,
@@ -75,14 +112,14 @@ export const toClientView = (
 
 /** `GET /clients/{wabaId}`: two key lookups and two short queries, never a scan. */
 export const readClientView = async (
-  store: Pick<ClientStore, 'getClient' | 'listTimeline' | 'oldestParkedAt'>,
+  store: Pick<ClientStore, 'getClient' | 'listTimeline' | 'parkedNow'>,
   wabaId: string,
   options: { readonly skewMs: number; readonly nowMs: number; readonly timelineLimit?: number },
 ): Promise<ClientView> => {
   const [client, timeline, oldest] = await Promise.all([
     store.getClient(wabaId),
     store.listTimeline(wabaId, options.timelineLimit ?? 20),
-    store.oldestParkedAt(wabaId),
+    store.parkedNow(wabaId),
   ]);
   if (!client) throw new NotFoundError(`no events received for WABA ${wabaId}`);
   return toClientView(client, timeline, options.skewMs, options.nowMs, oldest);

@@ -192,9 +192,10 @@ export class OutboundService {
     return { kind: 'park', newlyParked: item.state.firstParkedAt === null, message: this.#requeue(item, next, delaySeconds) };
   }
 
-  /** The record again, through the delay queue, carrying its park state. */
+  /** The record again, through the delay queue, carrying its park state and when it was first enqueued. */
   #requeue(item: Item, next: ParkState, delaySeconds: number): QueueMessage {
-    return { id: item.record.id, body: item.record.body, delaySeconds, attributes: parkAttributes(next) };
+    const firstEnqueuedMs = this.#firstEnqueued(item, this.#o.now());
+    return { id: item.record.id, body: item.record.body, delaySeconds, attributes: parkAttributes({ ...next, firstEnqueuedMs }) };
   }
 
   #deadLetter(

@@ -7,6 +7,8 @@ export interface ClientRecord {
   readonly firstSeenAt: string;
   readonly latest: LatestByClass;
   readonly counters: ClientCounters;
+  /** The release part of the status item: whether one is draining, and the last one. */
+  readonly release: { readonly drainSince: number | null; readonly last: ReleaseProgress | null };
 }
 
 export interface ClientCounters {
@@ -58,8 +60,8 @@ export interface ClientStore {
   getClient(wabaId: string): Promise<ClientRecord | null>;
   /** Most recent first. */
   listTimeline(wabaId: string, limit: number): Promise<readonly TimelineEntry[]>;
-  /** First-parked time (ISO-8601) of the client's longest-parked message still waiting, or null. */
-  oldestParkedAt(wabaId: string): Promise<string | null>;
+  /** Messages parked now (their parked copies) and the first-parked time of the longest-waiting one. */
+  parkedNow(wabaId: string): Promise<{ readonly count: number; readonly oldestParkedAt: string | null }>;
 }
 
 /** A change forwarded to the inbound-events queue. */

@@ -25,6 +25,7 @@ import type { DeadLetterBody } from './outbound-service.js';
 import { type DeadLetterReason, expiry, type ParkState } from './outbound-decision.js';
 import { retryDelay } from './park-schedule.js';
 import type {
+  ActivityRecorder,
   CloudApi,
   OutboundQueues,
   Pacer,
@@ -121,6 +122,8 @@ export interface ReleaseServiceOptions {
   readonly tokens: TokenProvider;
   readonly cloudApi: CloudApi;
   readonly queues: Pick<OutboundQueues, 'deadLetter'>;
+  /** The client's message counters (sent, dead-lettered), as the consumer keeps them. */
+  readonly activity: ActivityRecorder;
   readonly telemetry: Telemetry;
   readonly maxSendAttempts: number;
   readonly maxParkSeconds: number;
@@ -172,6 +175,8 @@ interface RunState {
   readonly phonePausedUntil: Map<string, number>;
   /** Copies whose message left, not yet deleted. */
   readonly toRemove: ParkedRef[];
+  /** Counters already added to the client's totals. */
+  recorded: { sent: number; deadLettered: number };
   lastBeat: number;
   readonly deadlineMs: number;
   gate: { atMs: number; status: ClientStatus; pending: Promise<ClientStatus> | null };
@@ -253,6 +258,7 @@ export class ReleaseService {
       blocked: new Map(),
       phonePausedUntil: new Map(),
       toRemove: [],
+      recorded: { sent: startProgress.sent, deadLettered: startProgress.deadLettered },
       lastBeat: nowMs,
       deadlineMs,
       gate: { atMs: nowMs, status, pending: null },
@@ -477,6 +483,13 @@ export class ReleaseService {
   async #flush(run: RunState): Promise<void> {
     const refs = run.toRemove.splice(0);
     if (refs.length > 0) await this.#o.parked.remove(refs);
+    const { sent, deadLettered } = run.progress;
+    const delta = { sent: sent - run.recorded.sent, deadLettered: deadLettered - run.recorded.deadLettered };
+    if (delta.sent + delta.deadLettered === 0) return;
+    run.recorded = { sent, deadLettered };
+    await this.#o.activity
+      .record([{ wabaId: run.request.wabaId, parked: 0, ambiguousResends: 0, ...delta }], this.#o.now())
+      .catch((error) => this.#o.telemetry.warn('client counters not updated', { error: String(error) }));
   }
 
   /** The client's status, read again (strongly consistent) when the last read is older than `statusCheckMs`. */

@@ -5,7 +5,7 @@ import type { ClientStore, Telemetry } from '../core/ports.js';
 import { errorResponse, type HttpResult, json } from '../shared/http.js';
 
 export interface StatusDeps {
-  readonly store: Pick<ClientStore, 'getClient' | 'listTimeline' | 'oldestParkedAt'>;
+  readonly store: Pick<ClientStore, 'getClient' | 'listTimeline' | 'parkedNow'>;
   readonly telemetry: Telemetry;
   readonly reconnectSkewMs: number;
   readonly now?: () => number;

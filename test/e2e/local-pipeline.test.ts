@@ -49,7 +49,6 @@ beforeAll(async () => {
       WEBHOOK_VERIFY_TOKEN: 'e2e-token',
       WHATSAPP_ACCESS_TOKEN: 'e2e-access',
       GRAPH_API_BASE_URL: api.url,
-      PARK_DELAY_SCHEDULE: '1',
       AWS_ENDPOINT_URL_DYNAMODB: '',
       AWS_ENDPOINT_URL_SQS: '',
     },
@@ -86,26 +85,36 @@ describe('npm start', () => {
     expect((await fetch(`${url}/webhook`, { method: 'POST', body: '{}' })).status).toBe(401);
   });
 
-  it('offboard -> enqueue -> nothing sent -> reconnect -> everything sent once', async () => {
+  it('offboard -> enqueue -> nothing sent -> reconnect -> released within seconds, once, with the default schedule', async () => {
     const waba = `e2e${Date.now()}`;
     expect((await cli('webhook', 'offboard', '--waba', waba)).code).toBe(0);
     const ids: string[] = [];
     for (let i = 0; i < 3; i++) {
       const id = `e2e-msg-${waba}-${i}`;
       ids.push(id);
-      const r = await cli('send', '--waba', waba, '--phone-number-id', 'pn-1', '--to', `1555000${i}`, '--text', `hello ${i}`, '--message-id', id);
+      const r = await cli('send', '--waba', waba, '--phone-number-id', 'pn-1', '--to', `1555000${i % 2}`, '--text', `hello ${i}`, '--message-id', id);
       expect(r).toMatchObject({ code: 0 });
     }
-    await waitFor('messages parked', async () => JSON.parse((await cli('status', waba)).out).messages.parked === 3);
-    await new Promise((r) => setTimeout(r, 2500)); // a couple of park hops
+    await waitFor('messages parked', async () => JSON.parse((await cli('status', waba)).out).messages.parkedNow === 3);
+    await new Promise((r) => setTimeout(r, 1500));
     expect(api.requests).toHaveLength(0);
 
+    const reconnectedAt = Date.now();
     expect((await cli('webhook', 'reconnect', '--waba', waba)).code).toBe(0);
-    await waitFor('messages sent', () => api.requests.length >= 3);
-    await new Promise((r) => setTimeout(r, 2500)); // nothing more arrives
-    expect(api.requests.map((r) => r.body.to).sort()).toEqual(['15550000', '15550001', '15550002']);
+    // The default schedule's first hop is 900 s: only the release can send them this soon.
+    await waitFor('messages released', () => api.requests.length >= 3, 15_000);
+    const firstCall = Math.min(...api.requests.map((r) => r.at));
+    expect(firstCall - reconnectedAt).toBeLessThan(10_000);
+    await new Promise((r) => setTimeout(r, 1500)); // nothing more arrives
+    expect(api.requests.map((r) => r.body.to).sort()).toEqual(['15550000', '15550000', '15550001']);
+    // In enqueue order per recipient.
+    expect(api.requests.filter((r) => r.body.to === '15550000').map((r) => (r.body.text as { body: string }).body)).toEqual(['hello 0', 'hello 2']);
     const status = JSON.parse((await cli('status', waba)).out);
-    expect(status).toMatchObject({ status: 'CONNECTED', messages: { parked: 3, sent: 3, oldestParkedAgeSeconds: null } });
+    expect(status).toMatchObject({
+      status: 'CONNECTED',
+      messages: { parked: 3, parkedNow: 0, sent: 3, oldestParkedAgeSeconds: null },
+      release: { draining: false, last: { state: 'done', trigger: 'status-connected', total: 3, sent: 3, left: 0 } },
+    });
   });
 
   it('lists and redrives dead letters', async () => {

@@ -6,7 +6,10 @@ import { HttpCloudApi, SecretTokenProvider } from '../../lambdas/adapters/cloud-
 import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../../lambdas/adapters/dynamo/outbound-stores.js';
 import { SqsInboundEventSink, SqsOutboundQueues } from '../../lambdas/adapters/sqs.js';
 import { SqsReleaseQueue } from '../../lambdas/adapters/sqs-release.js';
-import { DynamoParkedStore } from '../../lambdas/adapters/dynamo/release-stores.js';
+import { DynamoPacer, DynamoParkedStore, DynamoReleaseStore } from '../../lambdas/adapters/dynamo/release-stores.js';
+import { CallWindow, paceIntervalMs } from '../../lambdas/core/pacing.js';
+import { ReleaseService } from '../../lambdas/core/release.js';
+import { createReleaserHandler } from '../../lambdas/releaser/handler.js';
 import type { ClientView } from '../../lambdas/core/client-view.js';
 import type { ClientStatusReader } from '../../lambdas/core/ports.js';
 import { type DeadLetterBody, OutboundService } from '../../lambdas/core/outbound-service.js';
@@ -104,6 +107,37 @@ const pump = async (queue: 'outbound' | 'delay', idleRounds = 1, maxMs = 20_000)
   return { received, failed };
 };
 
+const releaser = (ratePerSecond = 50) =>
+  createReleaserHandler(
+    async () =>
+      new ReleaseService({
+        parked: new DynamoParkedStore(env.doc, env.tableName),
+        control: new DynamoReleaseStore(env.doc, env.tableName),
+        requests: new SqsReleaseQueue(env.sqs, env.queues.release as string),
+        pacer: new DynamoPacer(env.doc, env.tableName, paceIntervalMs(ratePerSecond)),
+        callWindow: new CallWindow(ratePerSecond),
+        ledger: new DynamoSendLedger(env.doc, env.tableName, 2_000, 15),
+        activity: new DynamoActivityRecorder(env.doc, env.tableName),
+        tokens: new SecretTokenProvider(async () => JSON.stringify({ default: 'default-token', byWaba: {} })),
+        cloudApi: new HttpCloudApi(api.url, 'v25.0', 400),
+        queues: new SqsOutboundQueues(env.sqs, env.queues.delay as string, env.queues.dlq as string),
+        telemetry,
+        maxSendAttempts: 3,
+        maxParkSeconds: 3600,
+        reconnectSkewMs: 300_000,
+      }),
+    telemetry,
+  );
+
+/** Runs the releaser over the release queue until it is empty. */
+const pumpRelease = async (ratePerSecond = 50) => {
+  const handler = releaser(ratePerSecond);
+  for (let idle = 0; idle < 1; ) {
+    const r = await pollOnce(env.sqs, env.queues.release as string, handler, { waitTimeSeconds: 1 });
+    idle = r.received === 0 ? idle + 1 : 0;
+  }
+};
+
 const sentTo = (to: string) => api.requests.filter((r) => r.body.to === to);
 const deadLetters = async (): Promise<DeadLetterBody[]> => (await drain(env.sqs, env.queues.dlq as string)).map((m) => JSON.parse(m.Body ?? '{}'));
 const view = async (wabaId: string): Promise<ClientView> => {
@@ -134,6 +168,8 @@ describe('outbound pipeline against DynamoDB Local, fauxqs and a Cloud API stand
     for (const e of forA) expect(sentTo(e.payload.to)).toHaveLength(0);
 
     await sendWebhook(reconnected(a, 1768477203)); // Meta's example: one second "before" the offboarding
+    // The reconnection asked for a release: the releaser sends them; their delayed copies are then acknowledged.
+    await pumpRelease();
     await pump('delay', 2);
     for (const e of forA) {
       const calls = sentTo(e.payload.to);
@@ -145,6 +181,34 @@ describe('outbound pipeline against DynamoDB Local, fauxqs and a Cloud API stand
     const after = await view(a);
     expect(after.messages).toMatchObject({ parked: 3, sent: 3, deadLettered: 0, oldestParkedAgeSeconds: null });
     expect((await view(b)).messages).toMatchObject({ sent: 2, parked: 0 });
+  });
+
+  it('keeps each recipient in enqueue order when new messages arrive while the release drains', async () => {
+    const w = uid('waba');
+    const [r1, r2] = [uid('rcp'), uid('rcp')];
+    await sendWebhook(offboarded(w, 1768477204));
+    const parkedFirst = Array.from({ length: 8 }, (_, i) => envelope(w, i % 2 === 0 ? r1 : r2, { payload: { messaging_product: 'whatsapp', to: i % 2 === 0 ? r1 : r2, type: 'text', text: { body: `old ${i}` } } }));
+    for (const e of parkedFirst) await enqueue('outbound', e);
+    await pump('outbound');
+    expect((await view(w)).messages.parkedNow).toBe(8);
+
+    await sendWebhook(reconnected(w, 1768477300));
+    // The release drains slowly (4 a second); meanwhile new messages for the same recipients arrive.
+    const draining = pumpRelease(4);
+    await new Promise((r) => setTimeout(r, 600));
+    for (const [i, to] of [r1, r2, r1].entries()) {
+      await enqueue('outbound', envelope(w, to, { payload: { messaging_product: 'whatsapp', to, type: 'text', text: { body: `new ${i}` } } }));
+    }
+    await pump('outbound');
+    await draining;
+    await pumpRelease(); // a release the consumer may have asked for, if the first one ended before the new copies
+    await pump('delay', 2);
+    const texts = (to: string) => sentTo(to).map((r) => (r.body.text as { body: string }).body);
+    expect(texts(r1)).toEqual(['old 0', 'old 2', 'old 4', 'old 6', 'new 0', 'new 2']);
+    expect(texts(r2)).toEqual(['old 1', 'old 3', 'old 5', 'old 7', 'new 1']);
+    const v = await view(w);
+    expect(v.messages).toMatchObject({ parkedNow: 0, sent: 11 });
+    expect(v.release).toMatchObject({ draining: false, last: { state: 'done' } });
   });
 
   it('reads each distinct client status once per batch', async () => {

@@ -48,7 +48,7 @@ export class MemoryClientStore implements ClientStore {
 
   async getClient(wabaId: string): Promise<ClientRecord | null> {
     const c = this.clients.get(wabaId);
-    return c ? { wabaId, firstSeenAt: c.firstSeenAt, latest: { ...c.latest }, counters: { ...c.counters } } : null;
+    return c ? { wabaId, firstSeenAt: c.firstSeenAt, latest: { ...c.latest }, counters: { ...c.counters }, release: { drainSince: null, last: null } } : null;
   }
 
   async listTimeline(wabaId: string, limit: number): Promise<readonly TimelineEntry[]> {
@@ -61,7 +61,7 @@ export class MemoryClientStore implements ClientStore {
   }
 
   /** The consumer's parked markers are not kept here: the webhook side never parks. */
-  async oldestParkedAt(_wabaId: string): Promise<string | null> {
-    return null;
+  async parkedNow(_wabaId: string): Promise<{ count: number; oldestParkedAt: string | null }> {
+    return { count: 0, oldestParkedAt: null };
   }
 }

@@ -4,8 +4,8 @@ import { loadStatusConfig } from '../../lambdas/status/config.js';
 import { loadWebhookConfig } from '../../lambdas/webhook/config.js';
 import { ConfigError } from '../../lambdas/core/errors.js';
 
-const webhookEnv = { TABLE_NAME: 't', INBOUND_EVENTS_QUEUE_URL: 'http://q', META_APP_SECRET: 's', WEBHOOK_VERIFY_TOKEN: 'v' };
-const consumerEnv = { TABLE_NAME: 't', DELAY_QUEUE_URL: 'http://d', DEAD_LETTER_QUEUE_URL: 'http://x', WHATSAPP_ACCESS_TOKEN: 'tok' };
+const webhookEnv = { TABLE_NAME: 't', INBOUND_EVENTS_QUEUE_URL: 'http://q', RELEASE_QUEUE_URL: 'http://r', META_APP_SECRET: 's', WEBHOOK_VERIFY_TOKEN: 'v' };
+const consumerEnv = { TABLE_NAME: 't', DELAY_QUEUE_URL: 'http://d', DEAD_LETTER_QUEUE_URL: 'http://x', RELEASE_QUEUE_URL: 'http://r', WHATSAPP_ACCESS_TOKEN: 'tok' };
 
 describe('webhook configuration', () => {
   it('applies documented defaults', () => {
@@ -44,7 +44,8 @@ describe('consumer configuration', () => {
       graphApiBaseUrl: 'https://graph.facebook.com',
       graphApiVersion: 'v25.0',
       graphApiTimeoutMs: 10_000,
-      parkDelaySchedule: [10, 20, 30, 60, 120, 240, 480, 900],
+      parkDelaySchedule: [900],
+      releaseQueueUrl: 'http://r',
       maxParkSeconds: 86_400,
       maxSendAttempts: 8,
       sendLedgerRetentionDays: 15,

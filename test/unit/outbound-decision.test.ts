@@ -69,9 +69,11 @@ describe('decide', () => {
 
 describe('park state attributes', () => {
   it('round-trips and treats garbage as a fresh message', () => {
-    const s = { parkCount: 3, firstParkedAt: '2026-11-25T12:00:00.000Z', sendAttempts: 2 };
+    const s = { parkCount: 3, firstParkedAt: '2026-11-25T12:00:00.000Z', sendAttempts: 2, firstEnqueuedMs: 1_764_000_000_000 };
     expect(readParkState(parkAttributes(s))).toEqual(s);
-    expect(readParkState({ 'relay-park-count': '-1', 'relay-first-parked-at': 'yesterday', 'relay-send-attempts': 'x' })).toEqual(FRESH);
+    expect(
+      readParkState({ 'relay-park-count': '-1', 'relay-first-parked-at': 'yesterday', 'relay-send-attempts': 'x', 'relay-first-enqueued-at': '-5' }),
+    ).toEqual({ ...FRESH, firstEnqueuedMs: null });
   });
 });
 

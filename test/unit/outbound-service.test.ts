@@ -40,17 +40,20 @@ class FakeLedger implements SendLedger {
   }
 }
 
-const setup = (opts: { latest?: Record<string, LatestByClass>; api?: (phone: string) => CloudApiResult; failQueue?: 'park' | 'dead-letter'; failActivity?: boolean; failTokens?: boolean } = {}) => {
+const setup = (opts: { latest?: Record<string, LatestByClass>; api?: (phone: string) => CloudApiResult; failQueue?: 'park' | 'dead-letter'; failActivity?: boolean; failTokens?: boolean; failCopies?: boolean; drainSince?: number | null; beatAt?: number | null } = {}) => {
   const ledger = new FakeLedger();
   const parked: QueueMessage[] = [];
   const dead: QueueMessage[] = [];
   const activity: ClientActivity[][] = [];
   const calls: string[] = [];
   const telemetry = new RecordingTelemetry();
+  const copies = new MemoryParkedStore();
+  copies.failPut = opts.failCopies ?? false;
+  const releases = new RecordingReleases();
   const service = new OutboundService({
-    statuses: { readLatest: async (ids) => new Map(ids.map((id) => [id, { latest: opts.latest?.[id] ?? {}, drainSince: null, beatAt: null }])) },
-    parked: new MemoryParkedStore(),
-    releases: new RecordingReleases(),
+    statuses: { readLatest: async (ids) => new Map(ids.map((id) => [id, { latest: opts.latest?.[id] ?? {}, drainSince: opts.drainSince ?? null, beatAt: opts.beatAt ?? null }])) },
+    parked: copies,
+    releases,
     ledger,
     activity: {
       record: async (a) => {
@@ -90,7 +93,7 @@ const setup = (opts: { latest?: Record<string, LatestByClass>; api?: (phone: str
     now: () => NOW,
     random: () => 0.5,
   });
-  return { service, ledger, parked, dead, activity, calls, telemetry };
+  return { service, ledger, parked, dead, activity, calls, telemetry, copies, releases };
 };
 
 const record = (id: string, extra: Record<string, unknown> = {}, attributes: Record<string, string> = {}): OutboundRecord => ({
@@ -192,12 +195,53 @@ describe('OutboundService', () => {
     expect(JSON.parse(dead[0]?.body ?? '{}')).toMatchObject({ reason: 'expired', parkCount: 9 });
   });
 
-  it('leaves a parked message\'s marker when it is sent and reports the park age', async () => {
-    const { service, activity, telemetry } = setup();
+  it('keeps a parked copy, keyed by the first-enqueued time, and deletes it when the message leaves', async () => {
+    const { service, copies, activity, telemetry, parked } = setup({ latest: { w: offboarded } });
+    const enqueuedAt = NOW - 5_000;
+    await service.processBatch([{ ...record('a'), sentTimestampMs: enqueuedAt }]);
+    const [copy] = copies.copies.values();
+    expect(copy).toMatchObject({ messageId: 'm-a', firstEnqueuedMs: enqueuedAt, recipient: '1', phoneNumberId: 'pn-a', parkCount: 1 });
+    expect(copy?.body).toBe(record('a').body);
+    // The delay queue carries the first-enqueued time, so the copy is found again whichever queue the message is on.
+    expect(parked[0]?.attributes).toMatchObject({ 'relay-first-enqueued-at': String(enqueuedAt) });
+    const back = setup();
+    back.copies.copies.set(`w|${copy?.orderKey}`, copy as never);
     const first = new Date(NOW - 120_000).toISOString();
-    await service.processBatch([record('a', {}, { 'relay-park-count': '2', 'relay-first-parked-at': first })]);
-    expect(activity[0]?.[0]).toMatchObject({ sent: 1, unparked: [{ messageId: 'm-a', firstParkedAt: first }] });
-    expect(telemetry.durations).toContainEqual({ metric: 'ResumedAfterParkSeconds', value: 120 });
+    await back.service.processBatch([{ ...record('a', {}, { ...parked[0]?.attributes, 'relay-first-parked-at': first }), sentTimestampMs: NOW }]);
+    expect(back.copies.copies.size).toBe(0);
+    expect(back.activity[0]?.[0]).toMatchObject({ sent: 1 });
+    expect(back.telemetry.durations).toContainEqual({ metric: 'ResumedAfterParkSeconds', value: 120 });
+    expect(activity[0]?.[0]).toMatchObject({ parked: 1 });
+    expect(telemetry.get('ParkedCopyWriteFailures')).toBe(0);
+  });
+
+  it('still parks on the delay queue when the parked copy cannot be written (nothing lost)', async () => {
+    const { service, copies, parked, telemetry } = setup({ latest: { w: offboarded }, failCopies: true });
+    expect((await service.processBatch([record('a')])).failedIds).toEqual([]);
+    expect(copies.copies.size).toBe(0);
+    expect(parked).toHaveLength(1);
+    expect(telemetry.get('ParkedCopyWriteFailures')).toBe(1);
+  });
+
+  it('parks a message for a connected client behind a draining release, and asks again when that release is over', async () => {
+    const { service, parked, calls, releases, copies } = setup({ drainSince: NOW - 1_000 });
+    await service.processBatch([record('a')]);
+    expect(calls).toEqual([]);
+    expect(parked).toHaveLength(1);
+    expect(copies.copies.size).toBe(1);
+    // The fake reader still shows the drain: nothing asked. Overdue (no sign of life for a minute): asked.
+    expect(releases.requests).toEqual([]);
+    const stalled = setup({ drainSince: NOW - 120_000, beatAt: NOW - 90_000 });
+    await stalled.service.processBatch([record('b')]);
+    expect(stalled.releases.requests).toEqual([{ wabaId: 'w', trigger: 'status-connected' }]);
+  });
+
+  it('never counts 130429 or 131056 toward MAX_SEND_ATTEMPTS', async () => {
+    const { service, parked, dead } = setup({ api: () => ({ kind: 'http-error', status: 400, error: { code: 131056 } }) });
+    await service.processBatch([record('a', {}, { 'relay-send-attempts': '2' })]);
+    expect(dead).toEqual([]);
+    expect(parked[0]?.attributes).toMatchObject({ 'relay-send-attempts': '2' });
+    expect(parked[0]?.delaySeconds).toBe(6);
   });
 });
 

@@ -17,6 +17,7 @@ import {
   timelineFromItem,
   RELEASE_ATTRS,
 } from './table.js';
+import { DynamoParkedStore } from './release-stores.js';
 
 export const documentClient = (client: DynamoDBClient): DynamoDBDocumentClient =>
   DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
@@ -121,19 +122,10 @@ export class DynamoClientStore implements ClientStore {
     return (out.Items ?? []).map(timelineFromItem);
   }
 
-  async oldestParkedAt(wabaId: string): Promise<string | null> {
-    const out = await this.doc.send(
-      new QueryCommand({
-        TableName: this.tableName,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': keys.clientPk(wabaId), ':prefix': PARKED_PREFIX },
-        ProjectionExpression: 'firstParkedAt',
-        Limit: 1,
-      }),
-    );
-    const first = out.Items?.[0];
-    return first && typeof first.firstParkedAt === 'string' ? first.firstParkedAt : null;
+  async parkedNow(wabaId: string): Promise<{ count: number; oldestParkedAt: string | null }> {
+    return new DynamoParkedStore(this.doc, this.tableName).summary(wabaId);
   }
+
 }
 
 /** The sparse offboarded index: queried page by page, never scanned. */

@@ -21,6 +21,7 @@ import type {
   StoredParkedCopy,
 } from '../../core/ports.js';
 import { describeIssues } from '../../core/zod.js';
+import { DEFAULTS } from '../../core/defaults.js';
 import { classAttr, keys, LEGACY_PARKED_MARKER, latestFromItem, PARKED_PREFIX, RELEASE_ATTRS } from './table.js';
 
 const parkedKey = (ref: ParkedRef) => keys.parkedCopy(ref.wabaId, ref.orderKey);
@@ -66,7 +67,7 @@ export class DynamoParkedStore implements ParkedStore {
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
     /** Seconds after the first park that DynamoDB may drop a copy left behind (longer than MAX_PARK_SECONDS). */
-    private readonly ttlSeconds: number,
+    private readonly ttlSeconds: number = DEFAULTS.maxParkSeconds + 86_400,
   ) {}
 
   async put(copies: readonly ParkedCopy[]): Promise<ReadonlySet<string>> {

@@ -13,7 +13,7 @@
  * The client status item also carries the release attributes ({@link RELEASE_ATTRS}).
  */
 import { type LatestByClass, STATUS_CLASSES, type StatusClass, type StatusEventRecord } from '../../core/client-status.js';
-import type { ClientRecord, TimelineEntry } from '../../core/ports.js';
+import type { ClientRecord, ReleaseProgress, TimelineEntry } from '../../core/ports.js';
 
 export const TABLE_PARTITION_KEY = 'pk';
 export const TABLE_SORT_KEY = 'sk';
@@ -87,6 +87,10 @@ export const clientFromItem = (item: Record<string, unknown>): ClientRecord => (
     sent: num(item.sentTotal),
     deadLettered: num(item.deadLetteredTotal),
     ambiguousResends: num(item.ambiguousResends),
+  },
+  release: {
+    drainSince: typeof item[RELEASE_ATTRS.drainSince] === 'number' ? (item[RELEASE_ATTRS.drainSince] as number) : null,
+    last: (item[RELEASE_ATTRS.last] as ReleaseProgress | undefined) ?? null,
   },
 });
 
