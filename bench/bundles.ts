@@ -51,6 +51,7 @@ const INIT_ENV = {
   INBOUND_EVENTS_QUEUE_URL: 'http://127.0.0.1:9/000000000000/inbound',
   DELAY_QUEUE_URL: 'http://127.0.0.1:9/000000000000/delay',
   DEAD_LETTER_QUEUE_URL: 'http://127.0.0.1:9/000000000000/dlq',
+  RELEASE_QUEUE_URL: 'http://127.0.0.1:9/000000000000/release',
   META_APP_SECRET: 'bench-secret',
   WEBHOOK_VERIFY_TOKEN: 'bench-token',
   WHATSAPP_ACCESS_TOKEN: 'bench-access',

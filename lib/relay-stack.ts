@@ -7,6 +7,7 @@ import { Monitoring } from './constructs/monitoring.js';
 import { OffboardedSweeper } from './constructs/offboarded-sweeper.js';
 import { OutboundPipeline } from './constructs/outbound-pipeline.js';
 import { RelayQueue } from './constructs/relay-queue.js';
+import { ReleasePipeline, releaseVisibilityTimeout } from './constructs/release-pipeline.js';
 import { RelaySecrets } from './constructs/relay-secrets.js';
 import { WebhookApi } from './constructs/webhook-api.js';
 import type { StageConfig } from './stage-config.js';
@@ -33,6 +34,8 @@ export class RelayStack extends Stack {
   readonly webhookApi: WebhookApi;
   readonly outbound: OutboundPipeline;
   readonly inboundEvents: RelayQueue;
+  readonly releaseQueue: RelayQueue;
+  readonly release: ReleasePipeline;
   readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: RelayStackProps) {
@@ -45,9 +48,17 @@ export class RelayStack extends Stack {
     const secrets = new RelaySecrets(this, 'Secrets', { ...c.secrets, removalPolicy: c.removalPolicy });
     this.inboundEvents = new RelayQueue(this, 'InboundEvents', { retention: c.queues.retention, removalPolicy: c.removalPolicy, maxReceiveCount: c.queues.maxReceiveCount });
 
+    this.releaseQueue = new RelayQueue(this, 'Release', {
+      retention: c.queues.retention,
+      visibilityTimeout: releaseVisibilityTimeout(),
+      removalPolicy: c.removalPolicy,
+      maxReceiveCount: c.queues.maxReceiveCount,
+    });
+
     this.webhookApi = new WebhookApi(this, 'WebhookApi', {
       table: this.statusTable.table,
       inboundEventsQueue: this.inboundEvents.queue,
+      releaseQueue: this.releaseQueue.queue,
       appSecret: secrets.appSecret,
       verifyToken: secrets.verifyToken,
       timeout: c.webhook.timeout,
@@ -64,6 +75,7 @@ export class RelayStack extends Stack {
 
     this.outbound = new OutboundPipeline(this, 'Outbound', {
       table: this.statusTable.table,
+      releaseQueue: this.releaseQueue.queue,
       accessToken: secrets.accessToken,
       timeout: c.consumer.timeout,
       memoryMiB: c.consumer.memoryMiB,
@@ -72,6 +84,25 @@ export class RelayStack extends Stack {
       retention: c.queues.retention,
       maxReceiveCount: c.queues.maxReceiveCount,
       ...c.relay,
+      metricsNamespace,
+      logRetention,
+      removalPolicy: c.removalPolicy,
+      sourceMapsAtRuntime: c.sourceMapsAtRuntime,
+    });
+
+    this.release = new ReleasePipeline(this, 'Releases', {
+      table: this.statusTable.table,
+      releaseQueue: this.releaseQueue,
+      deadLetterQueue: this.outbound.deadLetter.queue,
+      accessToken: secrets.accessToken,
+      memoryMiB: c.consumer.memoryMiB,
+      maxConcurrency: c.consumer.maxConcurrency,
+      ratePerSecond: c.relay.releaseRatePerSecond,
+      maxParkSeconds: c.relay.maxParkSeconds,
+      maxSendAttempts: c.relay.maxSendAttempts,
+      graphApiBaseUrl: c.relay.graphApiBaseUrl,
+      graphApiVersion: c.relay.graphApiVersion,
+      reconnectSkewSeconds: c.relay.reconnectSkewSeconds,
       metricsNamespace,
       logRetention,
       removalPolicy: c.removalPolicy,
@@ -89,7 +120,7 @@ export class RelayStack extends Stack {
     });
 
     const redriveDlqs: Record<string, IQueue> = {};
-    for (const [name, q] of [['Outbound', this.outbound.outbound], ['Delay', this.outbound.delay], ['InboundEvents', this.inboundEvents]] as const) {
+    for (const [name, q] of [['Outbound', this.outbound.outbound], ['Delay', this.outbound.delay], ['InboundEvents', this.inboundEvents], ['Release', this.releaseQueue]] as const) {
       if (q.redriveDlq) redriveDlqs[name] = q.redriveDlq;
     }
     this.monitoring = new Monitoring(this, 'Monitoring', {
@@ -100,7 +131,9 @@ export class RelayStack extends Stack {
         Status: this.webhookApi.statusFunction,
         Consumer: this.outbound.consumer,
         Sweeper: sweeper.fn,
+        Releaser: this.release.releaser,
       },
+      releaseQueue: this.releaseQueue.queue,
       sweepEvery: c.alarms.sweepEvery,
       consumer: this.outbound.consumer,
       outboundQueue: this.outbound.outbound.queue,

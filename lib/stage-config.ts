@@ -42,6 +42,8 @@ export interface StageConfig {
     readonly graphApiBaseUrl: string;
     readonly reconnectSkewSeconds: number;
     readonly timelineRetentionDays: number;
+    /** Most sends per second a release makes from one phone number. */
+    readonly releaseRatePerSecond: number;
   };
   /**
    * Secrets Manager secrets by name. A name given here is imported (it must exist); a name left out makes the stack
@@ -67,6 +69,7 @@ const base = {
   webhook: { timeout: Duration.seconds(10), memoryMiB: 512 },
   relay: {
     parkDelaySchedule: DEFAULTS.parkDelaySchedule,
+    releaseRatePerSecond: DEFAULTS.releaseRatePerSecond,
     maxParkSeconds: DEFAULTS.maxParkSeconds,
     maxSendAttempts: DEFAULTS.maxSendAttempts,
     graphApiVersion: DEFAULTS.graphApiVersion,

@@ -24,6 +24,9 @@ import type { RemovalPolicy } from 'aws-cdk-lib';
 import { CLIENT_STATUSES } from '../../lambdas/core/client-status.js';
 import type { LambdaName } from '../lambda-entry.js';
 
+/** A release request older than this on the release queue raises ReleaseStalled (continuations wait at most 900 s). */
+export const RELEASE_STALLED_AFTER = Duration.minutes(20);
+
 export interface MonitoringProps {
   readonly metricsNamespace: string;
   readonly api: HttpApi;
@@ -32,6 +35,8 @@ export interface MonitoringProps {
   readonly outboundQueue: IQueue;
   readonly delayQueue: IQueue;
   readonly deadLetterQueue: IQueue;
+  /** The release queue: a request older than {@link RELEASE_STALLED_AFTER} means releases are not being made. */
+  readonly releaseQueue: IQueue;
   readonly redriveDlqs: Readonly<Record<string, IQueue>>;
   /** Receives before a consumed queue moves a message to its redrive DLQ. */
   readonly maxReceiveCount: number;
@@ -97,6 +102,11 @@ export class Monitoring extends Construct {
       custom('ClientOffboardedSeconds', 'sweeper', 'Maximum', {}, props.sweepEvery), props.offboardedTooLong.toSeconds());
     alarm('ConsumerRecursiveInvocationsDropped', 'Lambda stopped the park loop as recursive: the consumer must have recursiveLoop=Allow.',
       new Metric({ namespace: 'AWS/Lambda', metricName: 'RecursiveInvocationsDropped', dimensionsMap: { FunctionName: props.consumer.functionName }, statistic: 'Sum', period: FIVE_MINUTES }), 1);
+    // A release request waits at most its own continuation delay (up to 900 s) before the releaser takes it.
+    alarm('ReleaseStalled', 'A release request waits on the release queue far longer than any continuation delay: releases are not being made (releaser errors, throttles, or a poison request). Parked messages still go when their delay hop ends.',
+      props.releaseQueue.metricApproximateAgeOfOldestMessage({ period: FIVE_MINUTES, statistic: 'Maximum' }), RELEASE_STALLED_AFTER.toSeconds());
+    alarm('ReleaseFailed', 'A release run failed (the request comes back and resumes; after repeated failures it lands in the release redrive DLQ). Read the releaser logs.',
+      custom('ReleaseErrors', 'releaser'), 1);
     for (const [name, fn] of Object.entries(props.functions)) {
       alarm(`${name}Errors`, `${name} function errors (uncaught exceptions or timeouts).`, fn.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' }), 1);
       alarm(`${name}Throttles`, `${name} function throttled: raise reserved/account concurrency or lower event source concurrency.`, fn.metricThrottles({ period: FIVE_MINUTES, statistic: 'Sum' }), 1);
@@ -132,6 +142,20 @@ export class Monitoring extends Construct {
           new GraphWidget({
             title: 'Offboarded for, park age and resume latency (max, s)',
             left: [custom('ClientOffboardedSeconds', 'sweeper', 'Maximum'), custom('ParkAgeSeconds', 'consumer', 'Maximum'), custom('ResumedAfterParkSeconds', 'consumer', 'Maximum')],
+            width: 12,
+          }),
+        ],
+        [
+          new GraphWidget({
+            title: 'Releases: started / completed / stopped / paused / failed',
+            left: ['ReleasesStarted', 'ReleasesCompleted', 'ReleasesStopped', 'ReleasesPaused', 'ReleaseErrors'].map((m) => custom(m, 'releaser')),
+            right: [custom('ReleasesRequested', 'webhook'), custom('ReleaseRequestedByConsumer', 'consumer')],
+            width: 12,
+          }),
+          new GraphWidget({
+            title: 'Released messages, throttling answers, release queue age (s)',
+            left: [custom('MessagesReleased', 'releaser'), custom('ReleaseThrottled', 'releaser'), custom('ReleasePairRateLimited', 'releaser'), custom('ParkedCopyWriteFailures', 'consumer')],
+            right: [props.releaseQueue.metricApproximateAgeOfOldestMessage({ period: FIVE_MINUTES, statistic: 'Maximum' })],
             width: 12,
           }),
         ],

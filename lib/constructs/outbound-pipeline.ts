@@ -3,6 +3,7 @@ import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { RecursiveLoop } from 'aws-cdk-lib/aws-lambda';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DEFAULTS } from '../../lambdas/core/defaults.js';
 import { parseDelaySchedule } from '../../lambdas/core/park-schedule.js';
@@ -14,6 +15,8 @@ const VISIBILITY_TIMEOUT_FACTOR = 6;
 
 export interface OutboundPipelineProps {
   readonly table: ITableV2;
+  /** Where the consumer asks for a release when messages wait behind one that ended or stalled. */
+  readonly releaseQueue: IQueue;
   readonly accessToken: ISecret;
   readonly timeout: Duration;
   readonly memoryMiB: number;
@@ -84,6 +87,7 @@ export class OutboundPipeline extends Construct {
       .bindTable(props.table, { items: ['BatchGetItem', 'GetItem', 'UpdateItem', 'BatchWriteItem'] })
       .bindQueue(this.delay.queue, 'DELAY_QUEUE_URL')
       .bindQueue(this.deadLetter.queue, 'DEAD_LETTER_QUEUE_URL')
+      .bindQueue(props.releaseQueue, 'RELEASE_QUEUE_URL')
       .bindSecret(props.accessToken, 'WHATSAPP_ACCESS_TOKEN_SECRET_ID');
     for (const q of [this.outbound, this.delay]) {
       this.consumer.consumeQueue(q.queue, { batchSize: props.batchSize, maxConcurrency: props.maxConcurrency });

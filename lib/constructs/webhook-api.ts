@@ -14,6 +14,8 @@ import { RelayFunction } from './relay-function.js';
 export interface WebhookApiProps {
   readonly table: ITableV2;
   readonly inboundEventsQueue: IQueue;
+  /** Where the webhook asks for a client's parked messages to be released. */
+  readonly releaseQueue: IQueue;
   readonly appSecret: ISecret;
   readonly verifyToken: ISecret;
   readonly timeout: Duration;
@@ -60,6 +62,7 @@ export class WebhookApi extends Construct {
     })
       .bindTable(props.table, { items: ['UpdateItem', 'PutItem', 'GetItem'] })
       .bindQueue(props.inboundEventsQueue, 'INBOUND_EVENTS_QUEUE_URL')
+      .bindQueue(props.releaseQueue, 'RELEASE_QUEUE_URL')
       .bindSecret(props.appSecret, 'META_APP_SECRET_ID')
       .bindSecret(props.verifyToken, 'WEBHOOK_VERIFY_TOKEN_SECRET_ID');
 

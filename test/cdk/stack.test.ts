@@ -56,7 +56,7 @@ describe('functions', () => {
   it.each(Object.keys(templates))('%s: Node.js 22 on arm64 with JSON logs, a retained log group, source maps and X-Ray', (stage) => {
     const t = templates[stage as StageName];
     const fns = resources(t, 'AWS::Lambda::Function');
-    expect(fns).toHaveLength(4);
+    expect(fns).toHaveLength(5);
     for (const [, fn] of fns) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -90,15 +90,15 @@ describe('functions', () => {
   it('lets only the consumer loop through SQS (recursiveLoop Allow), with a per-stage namespace for metrics', () => {
     const [, consumer] = functionByDescription(prod, 'Sends, parks or dead-letters');
     expect(consumer.Properties.RecursiveLoop).toBe('Allow');
-    expect(consumer.Properties.Environment.Variables).toMatchObject({ POWERTOOLS_METRICS_NAMESPACE: 'CoexistenceRelay/prod', PARK_DELAY_SCHEDULE: '10,20,30,60,120,240,480,900' });
+    expect(consumer.Properties.Environment.Variables).toMatchObject({ POWERTOOLS_METRICS_NAMESPACE: 'CoexistenceRelay/prod', PARK_DELAY_SCHEDULE: '900' });
     const [, webhook] = functionByDescription(prod, 'Verifies Meta webhooks');
     expect(webhook.Properties.RecursiveLoop).toBe('Terminate');
   });
 
-  it.each(Object.keys(templates))('%s: both consumed queues feed the consumer with partial batch responses and the stage concurrency', (stage) => {
+  it.each(Object.keys(templates))('%s: the outbound, delay and release queues feed their functions with partial batch responses and the stage concurrency', (stage) => {
     const t = templates[stage as StageName];
     const mappings = resources(t, 'AWS::Lambda::EventSourceMapping');
-    expect(mappings).toHaveLength(2);
+    expect(mappings).toHaveLength(3);
     for (const [, m] of mappings) {
       expect(m.Properties).toMatchObject({
         FunctionResponseTypes: ['ReportBatchItemFailures'],
@@ -118,7 +118,7 @@ describe('queues', () => {
   };
 
   it('encrypts every queue and denies requests without TLS', () => {
-    expect(queues.length).toBe(7);
+    expect(queues.length).toBe(9);
     for (const [, q] of queues) expect(q.Properties.SqsManagedSseEnabled).toBe(true);
     const policies = resources(prod, 'AWS::SQS::QueuePolicy');
     const covered = policies
@@ -222,6 +222,7 @@ describe('least privilege', () => {
   const [webhookId] = functionByDescription(prod, 'Verifies Meta webhooks');
   const [statusId] = functionByDescription(prod, 'Answers GET /clients');
   const [consumerId] = functionByDescription(prod, 'Sends, parks or dead-letters');
+  const [releaserId] = functionByDescription(prod, 'Releases a client');
   const xrayAndLogs = ['logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
 
   it.each([
@@ -234,6 +235,14 @@ describe('least privilege', () => {
         'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'secretsmanager:GetSecretValue',
         'sqs:ChangeMessageVisibility', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes',
         'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:ReceiveMessage', 'sqs:SendMessage',
+      ],
+    ],
+    [
+      'releaser',
+      releaserId,
+      [
+        'dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'secretsmanager:GetSecretValue',
+        'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage',
       ],
     ],
   ])('%s gets exactly the actions it uses', (_name, id, expected) => {
@@ -250,7 +259,7 @@ describe('least privilege', () => {
   });
 
   it('uses "*" only for X-Ray and attaches no AWS managed policy', () => {
-    for (const id of [webhookId, statusId, consumerId]) {
+    for (const id of [webhookId, statusId, consumerId, releaserId]) {
       for (const s of policyOf(prod, id)) {
         if (s.Resource === '*') expect(actionsOf([s]).every((a) => a.startsWith('xray:'))).toBe(true);
       }
@@ -295,8 +304,10 @@ describe('monitoring', () => {
         'AWS/Lambda/Throttles',
       ]),
     );
-    // dead letters + 3 redrive DLQs + oldest age + 5xx + signatures + offboarded + recursion + 4x(errors, throttles)
-    expect(alarms).toHaveLength(17);
+    // dead letters + 4 redrive DLQs + oldest age + 5xx + signatures + offboarded + recursion + release stalled + release
+    // failed + 5x(errors, throttles)
+    expect(alarms).toHaveLength(22);
+    expect(metrics).toEqual(expect.arrayContaining(['CoexistenceRelay/prod/ReleaseErrors']));
     const [[topicId, topic]] = resources(prod, 'AWS::SNS::Topic') as [[string, Res]];
     expect(topic.Properties.KmsMasterKeyId).toBeDefined();
     for (const [, a] of alarms) expect(a.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
@@ -315,7 +326,7 @@ describe('monitoring', () => {
     t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
     const [[, dashboard]] = resources(prod, 'AWS::CloudWatch::Dashboard') as [[string, Res]];
     const body = JSON.stringify(dashboard.Properties.DashboardBody);
-    for (const m of ['ClientStatusChanged', 'MessagesParked', 'MessagesSent', 'MessagesDeadLettered', 'ParkAgeSeconds', 'ClientOffboardedSeconds']) expect(body).toContain(m);
+    for (const m of ['ClientStatusChanged', 'MessagesParked', 'MessagesSent', 'MessagesDeadLettered', 'ParkAgeSeconds', 'ClientOffboardedSeconds', 'MessagesReleased', 'ReleasesCompleted']) expect(body).toContain(m);
   });
 });
 
@@ -333,6 +344,8 @@ describe('stateful resources keep their logical ids', () => {
         'OutboundDelayRedriveDlq28A48CDD',
         'OutboundQueue50884AE9',
         'OutboundRedriveDlqADE67316',
+        'ReleaseQueue8A07A36D',
+        'ReleaseRedriveDlq5EB0D14A',
       ].sort(),
     );
   });

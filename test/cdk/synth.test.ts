@@ -21,7 +21,7 @@ describe.concurrent('cdk synth', () => {
         const template = JSON.parse(await readFile(join(out, `CoexistenceRelay-${stage}.template.json`), 'utf8'));
         expect(Object.keys(template.Resources).length).toBeGreaterThan(50);
         const assets = (await readdir(out)).filter((d) => d.startsWith('asset.'));
-        expect(assets).toHaveLength(4);
+        expect(assets).toHaveLength(5);
         for (const a of assets) {
           const bundle = await stat(join(out, a, 'index.mjs'));
           expect(bundle.size).toBeGreaterThan(100_000);
