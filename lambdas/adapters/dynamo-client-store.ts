@@ -2,7 +2,9 @@ import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/c
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type LatestByClass, orderKeyOf, STATUS_CLASSES, type StatusClass, type StatusEventRecord } from '../core/client-status.js';
 import type { OffboardedIndex, OffboardedListing } from '../core/offboarded-sweep.js';
+import { UnstorableError } from '../core/errors.js';
 import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../core/ports.js';
+import { readStoredRecord, readStoredTimelineEntry } from '../core/stored-records.js';
 import { OFFBOARDED_INDEX, OFFBOARDED_INDEX_PK, OFFBOARDED_INDEX_SK, OFFBOARDED_INDEX_VALUE } from './table-schema.js';
 
 /**
@@ -14,11 +16,26 @@ import { OFFBOARDED_INDEX, OFFBOARDED_INDEX_PK, OFFBOARDED_INDEX_SK, OFFBOARDED_
  * | timeline entry | `CLIENT#<wabaId>` | `EVENT#<event time ms, padded>#<eventId>` |
  * | parked-message marker | `CLIENT#<wabaId>` | `PARKED#<first parked at>#<messageId>` |
  * | send claim | `MSG#<messageId>` | `SEND` |
+ * | phone number owner | `PHONE#<phoneNumberId>` | `OWNER` |
  */
 export const clientPk = (wabaId: string): string => `CLIENT#${wabaId}`;
 export const STATUS_SK = 'STATUS';
 export const PARKED_PREFIX = 'PARKED#';
 export const classAttr = (cls: StatusClass): string => `cls_${cls}`;
+export const phoneOwnerKey = (phoneNumberId: string): { pk: string; sk: string } => ({ pk: `PHONE#${phoneNumberId}`, sk: 'OWNER' });
+
+/**
+ * Errors a retry cannot fix (the request itself is refused: an item or key over DynamoDB's size limits, a value it
+ * cannot hold, one too deep to marshal) become {@link UnstorableError}; everything else is rethrown as it is.
+ */
+export const classifyWriteError = (error: unknown): unknown => {
+  if (error instanceof UnstorableError) return error;
+  const name = error instanceof Error ? error.name : '';
+  if (name === 'ValidationException' || error instanceof RangeError) {
+    return new UnstorableError(`${name}: ${(error as Error).message}`.slice(0, 300));
+  }
+  return error;
+};
 
 export const documentClient = (client: DynamoDBClient): DynamoDBDocumentClient =>
   DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
@@ -27,8 +44,9 @@ export const latestFromItem = (item: Record<string, unknown> | undefined): Lates
   const latest: LatestByClass = {};
   if (!item) return latest;
   for (const cls of STATUS_CLASSES) {
-    const v = item[classAttr(cls)];
-    if (v && typeof v === 'object') latest[cls] = v as StatusEventRecord;
+    // Whatever was stored (by an older version, or by hand) is shown, never a reason to fail.
+    const r = readStoredRecord(item[classAttr(cls)]);
+    if (r) latest[cls] = r;
   }
   return latest;
 };
@@ -36,8 +54,8 @@ export const latestFromItem = (item: Record<string, unknown> | undefined): Lates
 const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
 
 export const clientFromItem = (item: Record<string, unknown>): ClientRecord => ({
-  wabaId: String(item.wabaId),
-  firstSeenAt: String(item.firstSeenAt),
+  wabaId: typeof item.wabaId === 'string' ? item.wabaId : String(item.pk ?? '').replace(/^CLIENT#/, ''),
+  firstSeenAt: typeof item.firstSeenAt === 'string' ? item.firstSeenAt : '',
   latest: latestFromItem(item),
   counters: {
     parked: num(item.parkedTotal),
@@ -86,21 +104,49 @@ export class DynamoClientStore implements ClientStore {
         );
         return { before: latestFromItem(current.Item), written: false };
       }
-      throw error;
+      throw classifyWriteError(error);
     }
   }
 
   async touchClient(wabaId: string, nowIso: string): Promise<LatestByClass> {
-    const out = await this.doc.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: { pk: clientPk(wabaId), sk: STATUS_SK },
-        UpdateExpression: 'SET wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now)',
-        ExpressionAttributeValues: { ':waba': wabaId, ':now': nowIso },
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return latestFromItem(out.Attributes);
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: clientPk(wabaId), sk: STATUS_SK },
+          UpdateExpression: 'SET wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now)',
+          ExpressionAttributeValues: { ':waba': wabaId, ':now': nowIso },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return latestFromItem(out.Attributes);
+    } catch (error) {
+      throw classifyWriteError(error);
+    }
+  }
+
+  async resetStatus(wabaId: string, nowIso: string): Promise<LatestByClass | null> {
+    const names: Record<string, string> = { '#idx': OFFBOARDED_INDEX_PK, '#idxKey': OFFBOARDED_INDEX_SK };
+    STATUS_CLASSES.forEach((cls, i) => {
+      names[`#c${i}`] = classAttr(cls);
+    });
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: clientPk(wabaId), sk: STATUS_SK },
+          UpdateExpression: `SET updatedAt = :now, lastResetAt = :now REMOVE ${STATUS_CLASSES.map((_, i) => `#c${i}`).join(', ')}, #idx, #idxKey`,
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ':now': nowIso },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      return latestFromItem(out.Attributes);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return null; // never seen: nothing to reset
+      throw error;
+    }
   }
 
   async putTimelineEntry(entry: TimelineEntry): Promise<void> {
@@ -115,7 +161,7 @@ export class DynamoClientStore implements ClientStore {
       );
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return; // already recorded: keep the first account
-      throw error;
+      throw classifyWriteError(error);
     }
   }
 
@@ -136,7 +182,7 @@ export class DynamoClientStore implements ClientStore {
         Limit: limit,
       }),
     );
-    return (out.Items ?? []).map(({ pk: _pk, sk: _sk, ...rest }) => rest as unknown as TimelineEntry);
+    return (out.Items ?? []).map((item) => readStoredTimelineEntry(item, wabaId));
   }
 
   async oldestParkedAt(wabaId: string): Promise<string | null> {

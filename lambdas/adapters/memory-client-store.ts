@@ -1,5 +1,13 @@
 import { type LatestByClass, orderKeyOf, type StatusClass, type StatusEventRecord, supersedes } from '../core/client-status.js';
-import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../core/ports.js';
+import type {
+  ApplyStatusEventResult,
+  ClientRecord,
+  ClientStore,
+  PhoneOwner,
+  PhoneOwnership,
+  PhoneOwnershipSource,
+  TimelineEntry,
+} from '../core/ports.js';
 
 interface MemoryClient {
   firstSeenAt: string;
@@ -37,6 +45,14 @@ export class MemoryClientStore implements ClientStore {
     return { ...this.#client(wabaId, nowIso).latest };
   }
 
+  async resetStatus(wabaId: string, _nowIso: string): Promise<LatestByClass | null> {
+    const c = this.clients.get(wabaId);
+    if (!c) return null;
+    const before = { ...c.latest };
+    c.latest = {};
+    return before;
+  }
+
   async putTimelineEntry(entry: TimelineEntry): Promise<void> {
     let t = this.timeline.get(entry.wabaId);
     if (!t) {
@@ -65,5 +81,24 @@ export class MemoryClientStore implements ClientStore {
     const p = this.parked.get(wabaId);
     if (!p || p.size === 0) return null;
     return [...p.values()].sort()[0] ?? null;
+  }
+}
+
+/** In-memory {@link PhoneOwnership} with the DynamoDB one's semantics: the latest sighting by time wins. */
+export class MemoryPhoneOwnership implements PhoneOwnership {
+  readonly owners = new Map<string, PhoneOwner>();
+
+  async learn(phoneNumberId: string, wabaId: string, source: PhoneOwnershipSource, atMs: number): Promise<void> {
+    const current = this.owners.get(phoneNumberId);
+    if (!current || current.learnedAt < atMs) this.owners.set(phoneNumberId, { wabaId, learnedFrom: source, learnedAt: atMs });
+  }
+
+  async ownerOf(phoneNumberIds: readonly string[]): Promise<ReadonlyMap<string, PhoneOwner>> {
+    const found = new Map<string, PhoneOwner>();
+    for (const id of phoneNumberIds) {
+      const o = this.owners.get(id);
+      if (o) found.set(id, o);
+    }
+    return found;
   }
 }

@@ -1,5 +1,6 @@
 import { type ClientStatus, type DisconnectionInfo, deriveStatus, STATUS_CLASSES } from './client-status.js';
 import { NotFoundError } from './errors.js';
+import { safeIso } from './event-time.js';
 import type { ClientRecord, ClientStore, TimelineEntry } from './ports.js';
 
 /** The JSON answered by `GET /clients/{wabaId}`. */
@@ -8,10 +9,11 @@ export interface ClientView {
   readonly status: ClientStatus;
   /** When the relay applied the event that set the status (null: no status event yet, treated as CONNECTED). */
   readonly since: string | null;
-  readonly setBy: { readonly event: string; readonly eventTime: string; readonly eventId: string } | null;
+  /** `eventTime` is null only for a stored time no date can show (written before event times were checked). */
+  readonly setBy: { readonly event: string; readonly eventTime: string | null; readonly eventId: string } | null;
   readonly disconnection: DisconnectionInfo | null;
   readonly firstSeenAt: string;
-  readonly latestByClass: Readonly<Record<string, { event: string; eventTime: string }>>;
+  readonly latestByClass: Readonly<Record<string, { event: string; eventTime: string | null }>>;
   readonly messages: {
     readonly parked: number;
     readonly sent: number;
@@ -21,7 +23,7 @@ export interface ClientView {
   };
   readonly timeline: readonly {
     readonly event: string;
-    readonly eventTime: string;
+    readonly eventTime: string | null;
     readonly receivedAt: string;
     readonly effect: string;
     readonly statusBefore: ClientStatus;
@@ -30,7 +32,12 @@ export interface ClientView {
   }[];
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString();
+const iso = safeIso;
+
+const ageSeconds = (since: string | null, nowMs: number): number | null => {
+  const t = since === null ? Number.NaN : Date.parse(since);
+  return Number.isNaN(t) ? null : Math.max(0, Math.round((nowMs - t) / 1000));
+};
 
 export const toClientView = (
   client: ClientRecord,
@@ -40,7 +47,7 @@ export const toClientView = (
   oldestParkedAt: string | null = null,
 ): ClientView => {
   const derived = deriveStatus(client.latest, skewMs);
-  const latestByClass: Record<string, { event: string; eventTime: string }> = {};
+  const latestByClass: Record<string, { event: string; eventTime: string | null }> = {};
   for (const cls of STATUS_CLASSES) {
     const r = client.latest[cls];
     if (r) latestByClass[cls] = { event: r.event, eventTime: iso(r.eventTimeMs) };
@@ -58,8 +65,7 @@ export const toClientView = (
     latestByClass,
     messages: {
       ...client.counters,
-      oldestParkedAgeSeconds:
-        oldestParkedAt === null ? null : Math.max(0, Math.round((nowMs - Date.parse(oldestParkedAt)) / 1000)),
+      oldestParkedAgeSeconds: ageSeconds(oldestParkedAt, nowMs),
     },
     timeline: timeline.map((e) => ({
       event: e.event,
