@@ -37,8 +37,15 @@ export const classifyWriteError = (error: unknown): unknown => {
   return error;
 };
 
+/**
+ * Numbers are read as plain numbers whatever their size: the relay only writes safe integers, and a number written by
+ * other means (by hand, 1e100) must not make a read throw.
+ */
 export const documentClient = (client: DynamoDBClient): DynamoDBDocumentClient =>
-  DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true },
+    unmarshallOptions: { wrapNumbers: (n: string) => Number(n) },
+  });
 
 export const latestFromItem = (item: Record<string, unknown> | undefined): LatestByClass => {
   const latest: LatestByClass = {};
