@@ -184,6 +184,19 @@ describe('per-change isolation: one change that cannot be stored never blocks it
     expect(telemetry.get('WebhookUnstorableChanges')).toBeGreaterThanOrEqual(1);
   });
 
+  it('forwards a change too large for one SQS message truncated and marked, as unreadable', async () => {
+    await takeAll(env.sqs, env.queues.inbound as string);
+    const waba = uniqueWaba();
+    const big = { field: 'messages', value: { waba, blob: 'é'.repeat(1_000_000) } };
+    expect((await post({ object: 'whatsapp_business_account', entry: [{ id: waba, changes: [big, messagesChange(waba, NOW_S())] }] })).statusCode).toBe(200);
+    const queued = (await forwarded()).filter((m) => m.body.wabaId === waba);
+    expect(queued.map((m) => m.field).sort()).toEqual(['messages', 'unreadable']);
+    const truncated = queued.find((m) => m.field === 'unreadable');
+    expect(truncated?.body).toMatchObject({ problem: expect.stringMatching(/^too-large: a "messages" change of 2000\d{3} bytes/), truncated: { originalBytes: expect.any(Number) } });
+    expect(truncated?.body.truncated.text.startsWith(`{"waba":"${waba}"`)).toBe(true);
+    expect(truncated?.raw.length).toBeLessThan(200_000);
+  });
+
   it('still answers 500 when a retry can fix it (DynamoDB unreachable)', async () => {
     const broken = handlerWith(new DynamoClientStore(env.doc, 'no-such-table'));
     expect((await post(offboarded(uniqueWaba(), NOW_S()), broken)).statusCode).toBe(500);
