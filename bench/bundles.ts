@@ -5,19 +5,21 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as esbuild from 'esbuild';
+import { esbuildOptions } from '../lib/bundling.js';
+import { lambdaEntry } from '../lib/lambda-entry.js';
 import { median } from './measure.js';
 
 const run = promisify(execFile);
 export const FUNCTIONS = ['webhook', 'consumer', 'status'] as const;
 /** Not a function: the AWS SDK clients alone, the floor for bundle size and cold init. */
 export const SDK_FLOOR_NAME = 'aws-sdk-clients-only';
+type BenchBundle = (typeof FUNCTIONS)[number] | typeof SDK_FLOOR_NAME;
 
-/** The same esbuild settings `lib/constructs/relay-function.ts` gives NodejsFunction. */
 const PROJECT_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /**
  * The cold-init floor: a bundle that only loads and builds the AWS SDK clients every function needs
- * (DynamoDB document client and SQS), with the same settings.
+ * (DynamoDB document client and SQS), bundled like the functions.
  */
 const SDK_FLOOR = `
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -26,22 +28,14 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 export const clients = [DynamoDBDocumentClient.from(new DynamoDBClient({})), new SQSClient({})];
 `;
 
-export const bundleFunction = async (name: string, outdir: string): Promise<string> => {
+export const bundleFunction = async (name: BenchBundle, outdir: string): Promise<string> => {
   const outfile = join(outdir, name, 'index.mjs');
   await esbuild.build({
+    ...esbuildOptions(),
     ...(name === SDK_FLOOR_NAME
       ? { stdin: { contents: SDK_FLOOR, resolveDir: PROJECT_ROOT, loader: 'ts' as const, sourcefile: 'sdk-floor.ts' } }
-      : { entryPoints: [fileURLToPath(new URL(`../lambdas/functions/${name}.ts`, import.meta.url))] }),
+      : { entryPoints: [lambdaEntry(name)] }),
     outfile,
-    bundle: true,
-    minify: true,
-    sourcemap: true,
-    sourcesContent: false,
-    platform: 'node',
-    target: 'node22',
-    format: 'esm',
-    mainFields: ['module', 'main'],
-    banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
     logLevel: 'silent',
   });
   return outfile;
@@ -86,7 +80,7 @@ export interface BundleResult {
 export const bundleBench = async (runs: number): Promise<BundleResult[]> => {
   const dir = await mkdtemp(join(tmpdir(), 'relay-bench-'));
   try {
-    const names = [...FUNCTIONS, SDK_FLOOR_NAME];
+    const names: BenchBundle[] = [...FUNCTIONS, SDK_FLOOR_NAME];
     const files = new Map<string, string>();
     for (const fn of names) files.set(fn, await bundleFunction(fn, dir));
     const bare: number[] = [];

@@ -1,5 +1,6 @@
 import { Stack, type StackProps } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { ClientStatusTable } from './constructs/client-status-table.js';
 import { Monitoring } from './constructs/monitoring.js';
@@ -87,7 +88,7 @@ export class RelayStack extends Stack {
       sourceMapsAtRuntime: c.sourceMapsAtRuntime,
     });
 
-    const redriveDlqs: Record<string, import('aws-cdk-lib/aws-sqs').IQueue> = {};
+    const redriveDlqs: Record<string, IQueue> = {};
     for (const [name, q] of [['Outbound', this.outbound.outbound], ['Delay', this.outbound.delay], ['InboundEvents', this.inboundEvents]] as const) {
       if (q.redriveDlq) redriveDlqs[name] = q.redriveDlq;
     }
@@ -106,9 +107,10 @@ export class RelayStack extends Stack {
       delayQueue: this.outbound.delay.queue,
       deadLetterQueue: this.outbound.deadLetter.queue,
       redriveDlqs,
+      maxReceiveCount: c.queues.maxReceiveCount,
       ...(c.alarms.email ? { alarmEmail: c.alarms.email } : {}),
       outboundOldestMessageAge: c.alarms.outboundOldestMessageAge,
-      parkedTooLong: c.alarms.parkedTooLong,
+      offboardedTooLong: c.alarms.offboardedTooLong,
       webhook5xxPer5Minutes: c.alarms.webhook5xxPer5Minutes,
       signatureFailuresPer5Minutes: c.alarms.signatureFailuresPer5Minutes,
       removalPolicy: c.removalPolicy,

@@ -1,5 +1,5 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { DEFAULT_MAX_PARK_SECONDS, DEFAULT_PARK_DELAY_SCHEDULE } from '../lambdas/core/park-schedule.js';
+import { DEFAULTS } from '../lambdas/core/defaults.js';
 
 export const STAGES = ['dev', 'staging', 'prod'] as const;
 export type StageName = (typeof STAGES)[number];
@@ -17,7 +17,10 @@ export interface StageConfig {
    */
   readonly sourceMapsAtRuntime: boolean;
   readonly queues: {
-    /** Outbound and delay queue retention; their redrive DLQs and the dead-letter queue keep messages 14 days. */
+    /**
+     * Retention of the outbound, delay and inbound-events queues; their redrive DLQs and the dead-letter queue keep
+     * messages 14 days.
+     */
     readonly retention: Duration;
     /** Receives before a message that keeps failing moves to its queue's redrive DLQ. */
     readonly maxReceiveCount: number;
@@ -50,7 +53,7 @@ export interface StageConfig {
     readonly email?: string;
     readonly outboundOldestMessageAge: Duration;
     /** A client offboarded longer than this raises ClientOffboardedTooLong. */
-    readonly parkedTooLong: Duration;
+    readonly offboardedTooLong: Duration;
     readonly webhook5xxPer5Minutes: number;
     /** How often the sweeper counts offboarded clients. */
     readonly sweepEvery: Duration;
@@ -59,17 +62,17 @@ export interface StageConfig {
 }
 
 const base = {
-  queues: { retention: Duration.days(4), maxReceiveCount: 5 },
+  queues: { retention: Duration.days(4), maxReceiveCount: DEFAULTS.maxReceiveCount },
   consumer: { timeout: Duration.seconds(30), memoryMiB: 512, batchSize: 10 },
   webhook: { timeout: Duration.seconds(10), memoryMiB: 512 },
   relay: {
-    parkDelaySchedule: DEFAULT_PARK_DELAY_SCHEDULE,
-    maxParkSeconds: DEFAULT_MAX_PARK_SECONDS,
-    maxSendAttempts: 8,
-    graphApiVersion: 'v25.0',
-    graphApiBaseUrl: 'https://graph.facebook.com',
-    reconnectSkewSeconds: 300,
-    timelineRetentionDays: 30,
+    parkDelaySchedule: DEFAULTS.parkDelaySchedule,
+    maxParkSeconds: DEFAULTS.maxParkSeconds,
+    maxSendAttempts: DEFAULTS.maxSendAttempts,
+    graphApiVersion: DEFAULTS.graphApiVersion,
+    graphApiBaseUrl: DEFAULTS.graphApiBaseUrl,
+    reconnectSkewSeconds: DEFAULTS.reconnectSkewSeconds,
+    timelineRetentionDays: DEFAULTS.timelineRetentionDays,
   },
   secrets: {},
   sourceMapsAtRuntime: true,
@@ -86,7 +89,7 @@ export const STAGE_CONFIGS: Readonly<Record<StageName, StageConfig>> = {
     api: { throttleRateLimit: 50, throttleBurstLimit: 100 },
     alarms: {
       outboundOldestMessageAge: Duration.minutes(15),
-      parkedTooLong: Duration.hours(2),
+      offboardedTooLong: Duration.hours(2),
       sweepEvery: Duration.minutes(15),
       webhook5xxPer5Minutes: 5,
       signatureFailuresPer5Minutes: 20,
@@ -102,7 +105,7 @@ export const STAGE_CONFIGS: Readonly<Record<StageName, StageConfig>> = {
     api: { throttleRateLimit: 200, throttleBurstLimit: 400 },
     alarms: {
       outboundOldestMessageAge: Duration.minutes(10),
-      parkedTooLong: Duration.hours(1),
+      offboardedTooLong: Duration.hours(1),
       sweepEvery: Duration.minutes(5),
       webhook5xxPer5Minutes: 3,
       signatureFailuresPer5Minutes: 10,
@@ -118,7 +121,7 @@ export const STAGE_CONFIGS: Readonly<Record<StageName, StageConfig>> = {
     api: { throttleRateLimit: 1000, throttleBurstLimit: 2000 },
     alarms: {
       outboundOldestMessageAge: Duration.minutes(5),
-      parkedTooLong: Duration.hours(1),
+      offboardedTooLong: Duration.hours(1),
       sweepEvery: Duration.minutes(5),
       webhook5xxPer5Minutes: 1,
       signatureFailuresPer5Minutes: 10,

@@ -10,7 +10,7 @@ import {
 } from './client-status.js';
 import { mapLimit } from './concurrency.js';
 import { DEFAULTS } from './defaults.js';
-import { BadRequestError, ForbiddenError, PayloadTooLargeError, SignatureError, UnstorableError } from './errors.js';
+import { BadRequestError, ConfigError, ForbiddenError, PayloadTooLargeError, SignatureError, UnstorableError } from './errors.js';
 import type { ClientStore, InboundEvent, InboundEventSink, PhoneOwnership, Telemetry } from './ports.js';
 import type { SignatureVerifier } from './signature.js';
 import { type AccountUpdate, MAX_CHANGES_PER_POST, parseWebhook, type RejectedTimeUpdate } from './webhook-payload.js';
@@ -64,7 +64,7 @@ export class WebhookService {
   readonly #o: Options;
 
   constructor(options: WebhookServiceOptions) {
-    if (options.verifyToken.length === 0) throw new BadRequestError('verify token must not be empty');
+    if (options.verifyToken.length === 0) throw new ConfigError('verify token must not be empty');
     this.#o = {
       reconnectSkewMs: DEFAULT_RECONNECT_SKEW_MS,
       timelineRetentionDays: DEFAULTS.timelineRetentionDays,

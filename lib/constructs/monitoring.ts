@@ -21,6 +21,8 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { RemovalPolicy } from 'aws-cdk-lib';
+import { CLIENT_STATUSES } from '../../lambdas/core/client-status.js';
+import type { LambdaName } from '../lambda-entry.js';
 
 export interface MonitoringProps {
   readonly metricsNamespace: string;
@@ -31,9 +33,12 @@ export interface MonitoringProps {
   readonly delayQueue: IQueue;
   readonly deadLetterQueue: IQueue;
   readonly redriveDlqs: Readonly<Record<string, IQueue>>;
+  /** Receives before a consumed queue moves a message to its redrive DLQ. */
+  readonly maxReceiveCount: number;
   readonly alarmEmail?: string;
   readonly outboundOldestMessageAge: Duration;
-  readonly parkedTooLong: Duration;
+  /** A client offboarded longer than this raises ClientOffboardedTooLong (the sweeper's ClientOffboardedSeconds). */
+  readonly offboardedTooLong: Duration;
   readonly sweepEvery: Duration;
   readonly webhook5xxPer5Minutes: number;
   readonly signatureFailuresPer5Minutes: number;
@@ -57,8 +62,9 @@ export class Monitoring extends Construct {
     if (props.alarmEmail) this.topic.addSubscription(new EmailSubscription(props.alarmEmail));
     const action = new SnsAction(this.topic);
 
-    const custom = (metricName: string, service: string, statistic = 'Sum', dimensions: Record<string, string> = {}) =>
-      new Metric({ namespace: props.metricsNamespace, metricName, dimensionsMap: { service, ...dimensions }, statistic, period: FIVE_MINUTES });
+    // The relay's own metrics: Powertools puts each function's service name in the `service` dimension.
+    const custom = (metricName: string, service: LambdaName, statistic = 'Sum', dimensions: Record<string, string> = {}, period = FIVE_MINUTES) =>
+      new Metric({ namespace: props.metricsNamespace, metricName, dimensionsMap: { service, ...dimensions }, statistic, period });
 
     const alarm = (cid: string, description: string, metric: IMetric, threshold: number, evaluationPeriods = 1) => {
       const a = new Alarm(this, cid, {
@@ -78,7 +84,7 @@ export class Monitoring extends Construct {
     alarm('DeadLettersPresent', 'Messages the relay gave up on are waiting in the dead-letter queue: read their reason, fix, redrive.',
       props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period: FIVE_MINUTES, statistic: 'Maximum' }), 1);
     for (const [name, q] of Object.entries(props.redriveDlqs)) {
-      alarm(`${name}RedriveDlqDepth`, `Messages failed processing ${'5+'} times on the ${name} queue (a bug or an outage): inspect, fix, redrive.`,
+      alarm(`${name}RedriveDlqDepth`, `Messages failed processing ${props.maxReceiveCount}+ times on the ${name} queue (a bug or an outage): inspect, fix, redrive.`,
         q.metricApproximateNumberOfMessagesVisible({ period: FIVE_MINUTES, statistic: 'Maximum' }), 1);
     }
     alarm('OutboundOldestMessageAge', 'Outbound messages wait too long before the consumer takes them: check consumer errors, throttles and concurrency.',
@@ -88,8 +94,7 @@ export class Monitoring extends Construct {
     alarm('WebhookSignatureFailures', 'Webhook POSTs with a missing or wrong signature: an app secret rotated in Meta but not here, or someone probing the URL.',
       custom('WebhookSignatureRejected', 'webhook'), props.signatureFailuresPer5Minutes);
     alarm('ClientOffboardedTooLong', 'A client has been offboarded longer than the threshold: reonboarding did not complete; contact the client.',
-      new Metric({ namespace: props.metricsNamespace, metricName: 'ClientOffboardedSeconds', dimensionsMap: { service: 'sweeper' }, statistic: 'Maximum', period: props.sweepEvery }),
-      props.parkedTooLong.toSeconds());
+      custom('ClientOffboardedSeconds', 'sweeper', 'Maximum', {}, props.sweepEvery), props.offboardedTooLong.toSeconds());
     alarm('ConsumerRecursiveInvocationsDropped', 'Lambda stopped the park loop as recursive: the consumer must have recursiveLoop=Allow.',
       new Metric({ namespace: 'AWS/Lambda', metricName: 'RecursiveInvocationsDropped', dimensionsMap: { FunctionName: props.consumer.functionName }, statistic: 'Sum', period: FIVE_MINUTES }), 1);
     for (const [name, fn] of Object.entries(props.functions)) {
@@ -97,7 +102,6 @@ export class Monitoring extends Construct {
       alarm(`${name}Throttles`, `${name} function throttled: raise reserved/account concurrency or lower event source concurrency.`, fn.metricThrottles({ period: FIVE_MINUTES, statistic: 'Sum' }), 1);
     }
 
-    const statuses = ['CONNECTED', 'OFFBOARDED', 'REMOVED', 'DELETED', 'DISABLED'];
     this.dashboard = new Dashboard(this, 'Dashboard', {
       widgets: [
         [new TextWidget({ markdown: `# coexistence-relay (${Stack.of(this).stackName})\nWebhook traffic, client statuses, outbound message flow.`, width: 24, height: 2 })],
@@ -113,7 +117,7 @@ export class Monitoring extends Construct {
         [
           new GraphWidget({
             title: 'Client status changes; clients offboarded now',
-            left: statuses.map((s) => custom('ClientStatusChanged', 'webhook', 'Sum', { status: s })),
+            left: CLIENT_STATUSES.map((s) => custom('ClientStatusChanged', 'webhook', 'Sum', { status: s })),
             right: [custom('ClientsOffboarded', 'sweeper', 'Maximum')],
             width: 12,
           }),

@@ -1,9 +1,7 @@
-import { fileURLToPath } from 'node:url';
 import { Duration, type RemovalPolicy } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 import { OFFBOARDED_INDEX } from '../../lambdas/adapters/table-schema.js';
@@ -32,22 +30,16 @@ export class OffboardedSweeper extends Construct {
     super(scope, id);
     if (props.every.toMinutes() < 1) throw new Error(`${id}: sweep at most once a minute`);
     this.fn = new RelayFunction(this, 'SweeperFunction', {
-      entry: fileURLToPath(new URL('../../lambdas/functions/sweeper.ts', import.meta.url)),
+      name: 'sweeper',
       description: 'Counts offboarded clients and the longest offboarding',
       timeout: Duration.seconds(60),
       memoryMiB: 256,
       logRetention: props.logRetention,
       logRemovalPolicy: props.logRemovalPolicy,
       sourceMapsAtRuntime: props.sourceMapsAtRuntime,
-      environment: {
-        TABLE_NAME: props.table.tableName,
-        RECONNECT_SKEW_SECONDS: String(props.reconnectSkewSeconds),
-        POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
-        POWERTOOLS_SERVICE_NAME: 'sweeper',
-      },
-    });
-    this.fn.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:Query'], resources: [`${props.table.tableArn}/index/${OFFBOARDED_INDEX}`] }));
-    this.fn.addToRolePolicy(new PolicyStatement({ actions: ['dynamodb:UpdateItem'], resources: [props.table.tableArn] }));
+      metricsNamespace: props.metricsNamespace,
+      environment: { RECONNECT_SKEW_SECONDS: String(props.reconnectSkewSeconds) },
+    }).bindTable(props.table, { queryIndex: OFFBOARDED_INDEX, items: ['UpdateItem'] });
     this.rule = new Rule(this, 'Schedule', { schedule: Schedule.rate(props.every), description: 'coexistence-relay offboarded sweep' });
     this.rule.addTarget(new LambdaFunction(this.fn, { retryAttempts: 0 }));
   }

@@ -1,18 +1,16 @@
-import { fileURLToPath } from 'node:url';
 import { CfnOutput, Duration, type RemovalPolicy, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { RecursiveLoop } from 'aws-cdk-lib/aws-lambda';
-import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
+import { DEFAULTS } from '../../lambdas/core/defaults.js';
 import { parseDelaySchedule } from '../../lambdas/core/park-schedule.js';
 import { DLQ_RETENTION, RelayQueue } from './relay-queue.js';
 import { RelayFunction } from './relay-function.js';
 
 /** Lambda's guidance for SQS event sources: a visibility timeout of at least six times the function timeout. */
-export const VISIBILITY_TIMEOUT_FACTOR = 6;
+const VISIBILITY_TIMEOUT_FACTOR = 6;
 
 export interface OutboundPipelineProps {
   readonly table: ITableV2;
@@ -50,7 +48,7 @@ export class OutboundPipeline extends Construct {
     if (props.maxConcurrency < 2 || props.maxConcurrency > 1000) throw new Error('maxConcurrency must be 2-1000 (SQS event source limit)');
     if (props.batchSize < 1 || props.batchSize > 10) throw new Error('batchSize must be 1-10');
     parseDelaySchedule(props.parkDelaySchedule); // fail synth, not the first cold start
-    const graphTimeoutMs = Math.min(10_000, Math.floor((props.timeout.toMilliseconds() * 2) / 3 / 2));
+    const graphTimeoutMs = Math.min(DEFAULTS.graphApiTimeoutMs, Math.floor((props.timeout.toMilliseconds() * 2) / 3 / 2));
 
     const visibilityTimeout = Duration.seconds(props.timeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR);
     const consumed = { retention: props.retention, visibilityTimeout, removalPolicy: props.removalPolicy, maxReceiveCount: props.maxReceiveCount };
@@ -63,19 +61,17 @@ export class OutboundPipeline extends Construct {
     });
 
     this.consumer = new RelayFunction(this, 'ConsumerFunction', {
-      entry: fileURLToPath(new URL('../../lambdas/functions/consumer.ts', import.meta.url)),
+      name: 'consumer',
       description: 'Sends, parks or dead-letters outbound WhatsApp messages by client status',
       timeout: props.timeout,
       memoryMiB: props.memoryMiB,
       logRetention: props.logRetention,
       logRemovalPolicy: props.removalPolicy,
       sourceMapsAtRuntime: props.sourceMapsAtRuntime,
+      metricsNamespace: props.metricsNamespace,
       // The park loop is SQS -> Lambda -> SQS by design; Lambda would otherwise stop it after 16 hops.
       recursiveLoop: RecursiveLoop.ALLOW,
       environment: {
-        TABLE_NAME: props.table.tableName,
-        DELAY_QUEUE_URL: this.delay.queue.queueUrl,
-        DEAD_LETTER_QUEUE_URL: this.deadLetter.queue.queueUrl,
         GRAPH_API_BASE_URL: props.graphApiBaseUrl,
         GRAPH_API_VERSION: props.graphApiVersion,
         GRAPH_API_TIMEOUT_MS: String(graphTimeoutMs),
@@ -83,30 +79,14 @@ export class OutboundPipeline extends Construct {
         MAX_PARK_SECONDS: String(props.maxParkSeconds),
         MAX_SEND_ATTEMPTS: String(props.maxSendAttempts),
         RECONNECT_SKEW_SECONDS: String(props.reconnectSkewSeconds),
-        WHATSAPP_ACCESS_TOKEN_SECRET_ID: props.accessToken.secretArn,
-        POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
-        POWERTOOLS_SERVICE_NAME: 'consumer',
       },
-    });
-    this.consumer.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:BatchWriteItem'],
-        resources: [props.table.tableArn],
-      }),
-    );
-    this.consumer.addToRolePolicy(
-      new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [this.delay.queue.queueArn, this.deadLetter.queue.queueArn] }),
-    );
-    this.consumer.addToRolePolicy(new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [props.accessToken.secretArn] }));
-
+    })
+      .bindTable(props.table, { items: ['BatchGetItem', 'GetItem', 'UpdateItem', 'BatchWriteItem'] })
+      .bindQueue(this.delay.queue, 'DELAY_QUEUE_URL')
+      .bindQueue(this.deadLetter.queue, 'DEAD_LETTER_QUEUE_URL')
+      .bindSecret(props.accessToken, 'WHATSAPP_ACCESS_TOKEN_SECRET_ID');
     for (const q of [this.outbound, this.delay]) {
-      this.consumer.addEventSource(
-        new SqsEventSource(q.queue, {
-          batchSize: props.batchSize,
-          reportBatchItemFailures: true,
-          maxConcurrency: props.maxConcurrency,
-        }),
-      );
+      this.consumer.consumeQueue(q.queue, { batchSize: props.batchSize, maxConcurrency: props.maxConcurrency });
     }
 
     new CfnOutput(scope, 'OutboundQueueUrl', { value: this.outbound.queue.queueUrl, description: 'Upstream systems enqueue outbound messages here' });

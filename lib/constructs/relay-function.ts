@@ -1,32 +1,58 @@
-import { Duration, Validations } from 'aws-cdk-lib';
-import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Validations } from 'aws-cdk-lib';
+import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, LoggingFormat, RecursiveLoop, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
-import type { RemovalPolicy } from 'aws-cdk-lib';
+import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { RELAY_BUNDLING } from '../bundling.js';
+import { type LambdaName, lambdaEntry } from '../lambda-entry.js';
 
 export interface RelayFunctionProps {
-  /** Path of the entry module under `lambdas/functions/`. */
-  readonly entry: string;
+  /** Which function: picks the entry module and is the Powertools service name. */
+  readonly name: LambdaName;
   readonly description: string;
   readonly timeout: Duration;
   readonly memoryMiB: number;
   readonly logRetention: RetentionDays;
   readonly logRemovalPolicy: RemovalPolicy;
-  /** Names and ARNs only: secret values never go into the environment. */
-  readonly environment: Readonly<Record<string, string>>;
+  readonly metricsNamespace: string;
+  /** Plain settings (numbers, URLs). Tables, queues and secrets come in through the bind methods. */
+  readonly environment?: Readonly<Record<string, string>>;
   readonly recursiveLoop?: RecursiveLoop;
   /** Sets NODE_OPTIONS=--enable-source-maps (readable stack traces; costs cold-start time). */
   readonly sourceMapsAtRuntime: boolean;
 }
 
+/** The DynamoDB actions a function may be granted on the table. */
+export type TableAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'Query' | 'BatchGetItem' | 'BatchWriteItem';
+
+export interface TableAccess {
+  /** Actions on the table's items. */
+  readonly items?: readonly TableAction[];
+  /** An index the function queries (dynamodb:Query on that index only). */
+  readonly queryIndex?: string;
+}
+
+export interface QueueConsumption {
+  readonly batchSize: number;
+  /** Event source mapping MaximumConcurrency (2-1000). */
+  readonly maxConcurrency: number;
+}
+
 /**
- * Every function of the relay: Node.js 22 on arm64, bundled locally by esbuild (no Docker) as minified ESM with
- * source maps, the AWS SDK bundled (a pinned, tested version instead of the runtime's), JSON logs to a log group
- * with a retention.
+ * Every function of the relay: Node.js 22 on arm64, bundled with `RELAY_BUNDLING`, JSON logs to its own log group
+ * with a retention, active tracing, and a role that holds exactly what the bind methods grant: each binds a
+ * resource by putting its name, URL or ARN into the environment and allowing only the named actions on it.
  */
 export class RelayFunction extends NodejsFunction {
+  /** Statements by their action list: binding a second resource for the same actions widens one statement. */
+  private readonly statements = new Map<string, PolicyStatement>();
+
   constructor(scope: Construct, id: string, props: RelayFunctionProps) {
     if (props.memoryMiB < 128 || props.memoryMiB > 10_240) throw new Error(`${id}: memoryMiB must be 128-10240`);
     const logGroup = new LogGroup(scope, `${id}Logs`, { retention: props.logRetention, removalPolicy: props.logRemovalPolicy });
@@ -35,7 +61,7 @@ export class RelayFunction extends NodejsFunction {
     logGroup.grantWrite(role);
     super(scope, id, {
       role,
-      entry: props.entry,
+      entry: lambdaEntry(props.name),
       handler: 'handler',
       description: props.description,
       runtime: Runtime.NODEJS_22_X,
@@ -49,22 +75,10 @@ export class RelayFunction extends NodejsFunction {
       environment: {
         ...(props.sourceMapsAtRuntime ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
         ...props.environment,
+        POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
+        POWERTOOLS_SERVICE_NAME: props.name,
       },
-      bundling: {
-        minify: true,
-        sourceMap: true,
-        sourceMapMode: SourceMapMode.DEFAULT,
-        // File and line mapping only: without embedded sources the map is ~4x smaller and Node's
-        // --enable-source-maps parses it at cold start in a few ms instead of ~50 ms.
-        sourcesContent: false,
-        target: 'node22',
-        format: OutputFormat.ESM,
-        mainFields: ['module', 'main'],
-        externalModules: [],
-        // Some bundled CommonJS dependencies call require(); give ESM output one.
-        banner: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-        forceDockerBundling: false,
-      },
+      bundling: RELAY_BUNDLING,
     });
     Validations.of(role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
@@ -76,5 +90,43 @@ export class RelayFunction extends NodejsFunction {
     });
   }
 
-  static readonly DEFAULT_TIMEOUT = Duration.seconds(10);
+  /** The table's name in `envName`; `access.queryIndex` is granted before the item actions. */
+  bindTable(table: ITableV2, access: TableAccess, envName = 'TABLE_NAME'): this {
+    this.addEnvironment(envName, table.tableName);
+    if (access.queryIndex) this.allow(['dynamodb:Query'], `${table.tableArn}/index/${access.queryIndex}`);
+    if (access.items?.length) this.allow(access.items.map((a) => `dynamodb:${a}`), table.tableArn);
+    return this;
+  }
+
+  /** A queue the function sends to: its URL in `envName`, sqs:SendMessage on it. */
+  bindQueue(queue: IQueue, envName: string): this {
+    this.addEnvironment(envName, queue.queueUrl);
+    this.allow(['sqs:SendMessage'], queue.queueArn);
+    return this;
+  }
+
+  /** A secret the function reads: its ARN in `envName` (never the value), secretsmanager:GetSecretValue on it. */
+  bindSecret(secret: ISecret, envName: string): this {
+    this.addEnvironment(envName, secret.secretArn);
+    this.allow(['secretsmanager:GetSecretValue'], secret.secretArn);
+    return this;
+  }
+
+  /** A queue that invokes the function, with partial batch responses (the event source grants the receive actions). */
+  consumeQueue(queue: IQueue, consumption: QueueConsumption): this {
+    this.addEventSource(new SqsEventSource(queue, { ...consumption, reportBatchItemFailures: true }));
+    return this;
+  }
+
+  private allow(actions: readonly string[], resource: string): void {
+    const key = actions.join(' ');
+    const existing = this.statements.get(key);
+    if (existing) {
+      existing.addResources(resource);
+      return;
+    }
+    const statement = new PolicyStatement({ actions: [...actions], resources: [resource] });
+    this.statements.set(key, statement);
+    this.addToRolePolicy(statement);
+  }
 }

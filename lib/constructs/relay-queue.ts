@@ -5,6 +5,9 @@ import { Construct } from 'constructs';
 /** SQS's longest retention: dead-letter queues keep messages longer than any source queue. */
 export const DLQ_RETENTION = Duration.days(14);
 
+/** Fewest receives before a redrive: fewer would dead-letter messages over brief failures. */
+const MIN_MAX_RECEIVE_COUNT = 5;
+
 export interface RelayQueueProps {
   readonly retention: Duration;
   readonly visibilityTimeout?: Duration;
@@ -20,8 +23,8 @@ export class RelayQueue extends Construct {
 
   constructor(scope: Construct, id: string, props: RelayQueueProps) {
     super(scope, id);
-    if (props.maxReceiveCount !== undefined && props.maxReceiveCount < 5) {
-      throw new Error(`${id}: maxReceiveCount must be at least 5 so brief failures do not dead-letter messages`);
+    if (props.maxReceiveCount !== undefined && props.maxReceiveCount < MIN_MAX_RECEIVE_COUNT) {
+      throw new Error(`${id}: maxReceiveCount must be at least ${MIN_MAX_RECEIVE_COUNT} so brief failures do not dead-letter messages`);
     }
     if (props.retention.toSeconds() > DLQ_RETENTION.toSeconds()) throw new Error(`${id}: retention above 14 days`);
     this.redriveDlq =

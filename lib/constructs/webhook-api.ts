@@ -1,19 +1,15 @@
-import { fileURLToPath } from 'node:url';
 import { CfnOutput, type RemovalPolicy, Validations } from 'aws-cdk-lib';
 import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Duration } from 'aws-cdk-lib';
 import { Construct } from 'constructs';
 import { RelayFunction } from './relay-function.js';
-
-const entry = (name: string) => fileURLToPath(new URL(`../../lambdas/functions/${name}.ts`, import.meta.url));
 
 export interface WebhookApiProps {
   readonly table: ITableV2;
@@ -34,7 +30,7 @@ export interface WebhookApiProps {
 
 /**
  * API Gateway HTTP API: public `GET/POST /webhook` (Meta authenticates by HMAC signature, checked in the function)
- * and IAM-authorized `GET /clients/{wabaId}`, throttled, with JSON access logs.
+ * and IAM-authorized `GET /clients/{wabaId}` and `POST /clients/{wabaId}/reset`, throttled, with JSON access logs.
  */
 export class WebhookApi extends Construct {
   readonly api: HttpApi;
@@ -45,51 +41,39 @@ export class WebhookApi extends Construct {
 
   constructor(scope: Construct, id: string, props: WebhookApiProps) {
     super(scope, id);
-    const common = { logRetention: props.logRetention, logRemovalPolicy: props.logRemovalPolicy, sourceMapsAtRuntime: props.sourceMapsAtRuntime };
+    const common = {
+      logRetention: props.logRetention,
+      logRemovalPolicy: props.logRemovalPolicy,
+      sourceMapsAtRuntime: props.sourceMapsAtRuntime,
+      metricsNamespace: props.metricsNamespace,
+      timeout: props.timeout,
+    };
     this.webhookFunction = new RelayFunction(this, 'WebhookFunction', {
       ...common,
-      entry: entry('webhook'),
+      name: 'webhook',
       description: 'Verifies Meta webhooks and keeps each client WABA status',
-      timeout: props.timeout,
       memoryMiB: props.memoryMiB,
       environment: {
-        TABLE_NAME: props.table.tableName,
-        INBOUND_EVENTS_QUEUE_URL: props.inboundEventsQueue.queueUrl,
-        META_APP_SECRET_ID: props.appSecret.secretArn,
-        WEBHOOK_VERIFY_TOKEN_SECRET_ID: props.verifyToken.secretArn,
         RECONNECT_SKEW_SECONDS: String(props.reconnectSkewSeconds),
         TIMELINE_RETENTION_DAYS: String(props.timelineRetentionDays),
-        POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
-        POWERTOOLS_SERVICE_NAME: 'webhook',
       },
-    });
-    this.webhookFunction.addToRolePolicy(
-      new PolicyStatement({
-        actions: ['dynamodb:UpdateItem', 'dynamodb:PutItem', 'dynamodb:GetItem'],
-        resources: [props.table.tableArn],
-      }),
-    );
-    this.webhookFunction.addToRolePolicy(new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [props.inboundEventsQueue.queueArn] }));
-    this.webhookFunction.addToRolePolicy(
-      new PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: [props.appSecret.secretArn, props.verifyToken.secretArn] }),
-    );
+    })
+      .bindTable(props.table, { items: ['UpdateItem', 'PutItem', 'GetItem'] })
+      .bindQueue(props.inboundEventsQueue, 'INBOUND_EVENTS_QUEUE_URL')
+      .bindSecret(props.appSecret, 'META_APP_SECRET_ID')
+      .bindSecret(props.verifyToken, 'WEBHOOK_VERIFY_TOKEN_SECRET_ID');
 
     this.statusFunction = new RelayFunction(this, 'StatusFunction', {
       ...common,
-      entry: entry('status'),
-      description: 'Answers GET /clients/{wabaId}',
-      timeout: props.timeout,
+      name: 'status',
+      description: 'Answers GET /clients/{wabaId} and an operator reset (POST /clients/{wabaId}/reset)',
       memoryMiB: 256,
       environment: {
-        TABLE_NAME: props.table.tableName,
         RECONNECT_SKEW_SECONDS: String(props.reconnectSkewSeconds),
-        POWERTOOLS_METRICS_NAMESPACE: props.metricsNamespace,
-        POWERTOOLS_SERVICE_NAME: 'status',
+        TIMELINE_RETENTION_DAYS: String(props.timelineRetentionDays),
       },
-    });
-    this.statusFunction.addToRolePolicy(
-      new PolicyStatement({ actions: ['dynamodb:GetItem', 'dynamodb:Query'], resources: [props.table.tableArn] }),
-    );
+      // Reads; the reset clears the status records (UpdateItem) and records itself in the timeline (PutItem).
+    }).bindTable(props.table, { items: ['GetItem', 'Query', 'UpdateItem', 'PutItem'] });
 
     this.api = new HttpApi(this, 'Api', { createDefaultStage: false, description: 'coexistence-relay webhook and status API' });
     const accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.logRetention, removalPolicy: props.logRemovalPolicy });
@@ -124,10 +108,12 @@ export class WebhookApi extends Construct {
         reason: 'Meta cannot sign requests with SigV4 or send tokens; every POST is authenticated by its X-Hub-Signature-256 HMAC, checked before parsing, and GET only echoes a challenge for the verify token.',
       });
     }
+    const statusIntegration = new HttpLambdaIntegration('StatusIntegration', this.statusFunction);
+    this.api.addRoutes({ path: '/clients/{wabaId}', methods: [HttpMethod.GET], integration: statusIntegration, authorizer: new HttpIamAuthorizer() });
     this.api.addRoutes({
-      path: '/clients/{wabaId}',
-      methods: [HttpMethod.GET],
-      integration: new HttpLambdaIntegration('StatusIntegration', this.statusFunction),
+      path: '/clients/{wabaId}/reset',
+      methods: [HttpMethod.POST],
+      integration: statusIntegration,
       authorizer: new HttpIamAuthorizer(),
     });
 

@@ -194,9 +194,14 @@ describe('table', () => {
 });
 
 describe('API', () => {
-  it('exposes the webhook routes publicly and the status route behind IAM', () => {
+  it('exposes the webhook routes publicly and the status and reset routes behind IAM', () => {
     const routes = Object.fromEntries(resources(prod, 'AWS::ApiGatewayV2::Route').map(([, r]) => [r.Properties.RouteKey, r.Properties.AuthorizationType]));
-    expect(routes).toEqual({ 'GET /webhook': 'NONE', 'POST /webhook': 'NONE', 'GET /clients/{wabaId}': 'AWS_IAM' });
+    expect(routes).toEqual({
+      'GET /webhook': 'NONE',
+      'POST /webhook': 'NONE',
+      'GET /clients/{wabaId}': 'AWS_IAM',
+      'POST /clients/{wabaId}/reset': 'AWS_IAM',
+    });
   });
 
   it.each(Object.keys(templates))('%s: throttles the stage and writes access logs', (stage) => {
@@ -226,7 +231,7 @@ describe('least privilege', () => {
 
   it.each([
     ['webhook', webhookId, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'secretsmanager:GetSecretValue', 'sqs:SendMessage']],
-    ['status', statusId, ['dynamodb:GetItem', 'dynamodb:Query']],
+    ['status', statusId, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']],
     [
       'consumer',
       consumerId,
@@ -304,7 +309,7 @@ describe('monitoring', () => {
 
   it('uses the stage thresholds', () => {
     const find = (metric: string) => alarms.find(([, a]) => metricOf(a) === metric)?.[1].Properties.Threshold;
-    expect(find('CoexistenceRelay/prod/ClientOffboardedSeconds')).toBe(STAGE_CONFIGS.prod.alarms.parkedTooLong.toSeconds());
+    expect(find('CoexistenceRelay/prod/ClientOffboardedSeconds')).toBe(STAGE_CONFIGS.prod.alarms.offboardedTooLong.toSeconds());
     expect(find('AWS/SQS/ApproximateAgeOfOldestMessage')).toBe(STAGE_CONFIGS.prod.alarms.outboundOldestMessageAge.toSeconds());
     const dev = resources(templates.dev, 'AWS::CloudWatch::Alarm').find(([, a]) => metricOf(a) === 'AWS/ApiGateway/5xx');
     expect(dev?.[1].Properties.Threshold).toBe(STAGE_CONFIGS.dev.alarms.webhook5xxPer5Minutes);

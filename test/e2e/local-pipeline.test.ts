@@ -151,7 +151,8 @@ describe('npm start', () => {
     const text = 'ok 😀 \uffff \u0000 done';
     expect((await cli('send', '--waba', waba, '--phone-number-id', 'pn-2', '--to', '1777', '--text', text)).code).toBe(0);
     await waitFor('the message sent', () => api.requests.some((r) => r.body.to === '1777'));
-    expect((api.requests.find((r) => r.body.to === '1777')?.body as { text?: { body?: string } }).text?.body).toBe(text);
+    const sent = api.requests.find((r) => r.body.to === '1777')?.body as { text?: { body?: string } } | undefined;
+    expect(sent?.text?.body).toBe(text);
   });
 
   it('refuses bad CLI arguments with a clear message', async () => {

@@ -4,12 +4,12 @@
  */
 import { fc, test } from '@fast-check/vitest';
 import { beforeAll, describe, expect } from 'vitest';
-import { DynamoClientStore } from '../../lambdas/adapters/dynamo-client-store.js';
+import { DynamoClientStore } from '../../lambdas/adapters/dynamo/client-store.js';
 import { SqsInboundEventSink } from '../../lambdas/adapters/sqs.js';
 import type { ClientView } from '../../lambdas/core/client-view.js';
 import { signBody } from '../../lambdas/core/signature.js';
-import { createStatusHandler } from '../../lambdas/handlers/status.js';
-import { createWebhookHandler } from '../../lambdas/handlers/webhook.js';
+import { createStatusHandler } from '../../lambdas/status/handler.js';
+import { createWebhookHandler } from '../../lambdas/webhook/handler.js';
 import { httpEvent, localResources, takeAll } from '../support/aws.js';
 import { propertyRuns } from '../support/property.js';
 import { RecordingTelemetry } from '../support/telemetry.js';

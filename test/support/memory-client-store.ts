@@ -1,13 +1,5 @@
-import { type LatestByClass, orderKeyOf, type StatusClass, type StatusEventRecord, supersedes } from '../core/client-status.js';
-import type {
-  ApplyStatusEventResult,
-  ClientRecord,
-  ClientStore,
-  PhoneOwner,
-  PhoneOwnership,
-  PhoneOwnershipSource,
-  TimelineEntry,
-} from '../core/ports.js';
+import { type LatestByClass, orderKeyOf, type StatusClass, type StatusEventRecord, supersedes } from '../../lambdas/core/client-status.js';
+import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../../lambdas/core/ports.js';
 
 interface MemoryClient {
   firstSeenAt: string;
@@ -22,7 +14,6 @@ interface MemoryClient {
 export class MemoryClientStore implements ClientStore {
   readonly clients = new Map<string, MemoryClient>();
   readonly timeline = new Map<string, Map<string, TimelineEntry>>();
-  readonly parked = new Map<string, Map<string, string>>();
 
   #client(wabaId: string, nowIso: string): MemoryClient {
     let c = this.clients.get(wabaId);
@@ -77,28 +68,9 @@ export class MemoryClientStore implements ClientStore {
       .map(([, e]) => e);
   }
 
-  async oldestParkedAt(wabaId: string): Promise<string | null> {
-    const p = this.parked.get(wabaId);
-    if (!p || p.size === 0) return null;
-    return [...p.values()].sort()[0] ?? null;
+  /** The consumer's parked markers are not kept here: the webhook side never parks. */
+  async oldestParkedAt(_wabaId: string): Promise<string | null> {
+    return null;
   }
 }
 
-/** In-memory {@link PhoneOwnership} with the DynamoDB one's semantics: the latest sighting by time wins. */
-export class MemoryPhoneOwnership implements PhoneOwnership {
-  readonly owners = new Map<string, PhoneOwner>();
-
-  async learn(phoneNumberId: string, wabaId: string, source: PhoneOwnershipSource, atMs: number): Promise<void> {
-    const current = this.owners.get(phoneNumberId);
-    if (!current || current.learnedAt < atMs) this.owners.set(phoneNumberId, { wabaId, learnedFrom: source, learnedAt: atMs });
-  }
-
-  async ownerOf(phoneNumberIds: readonly string[]): Promise<ReadonlyMap<string, PhoneOwner>> {
-    const found = new Map<string, PhoneOwner>();
-    for (const id of phoneNumberIds) {
-      const o = this.owners.get(id);
-      if (o) found.set(id, o);
-    }
-    return found;
-  }
-}

@@ -1,8 +1,9 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { chunk } from '../core/concurrency.js';
-import type { PhoneOwner, PhoneOwnership, PhoneOwnershipSource } from '../core/ports.js';
-import { classifyWriteError, phoneOwnerKey } from './dynamo-client-store.js';
+import { chunk } from '../../core/concurrency.js';
+import type { PhoneOwner, PhoneOwnership, PhoneOwnershipSource } from '../../core/ports.js';
+import { classifyWriteError } from './client-store.js';
+import { keys, PHONE_PREFIX } from './table.js';
 
 /** BatchGetItem reads up to 100 keys per request. */
 const MAX_BATCH_GET = 100;
@@ -23,7 +24,7 @@ export class DynamoPhoneOwnership implements PhoneOwnership {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: phoneOwnerKey(phoneNumberId),
+          Key: keys.phoneOwner(phoneNumberId),
           UpdateExpression: 'SET wabaId = :waba, learnedFrom = :from, learnedAt = :at',
           // Keep the latest sighting: an equal or older one (a redelivery, a stale webhook) changes nothing.
           ConditionExpression: 'attribute_not_exists(learnedAt) OR learnedAt < :at',
@@ -39,14 +40,14 @@ export class DynamoPhoneOwnership implements PhoneOwnership {
   async ownerOf(phoneNumberIds: readonly string[]): Promise<ReadonlyMap<string, PhoneOwner>> {
     const owners = new Map<string, PhoneOwner>();
     for (const ids of chunk([...new Set(phoneNumberIds)], MAX_BATCH_GET)) {
-      let keys: Record<string, unknown>[] | undefined = ids.map(phoneOwnerKey);
-      for (let round = 0; keys && keys.length > 0; round++) {
-        if (round === MAX_BATCH_GET_ROUNDS) throw new Error(`phone owners: ${keys.length} keys still unprocessed`);
+      let pending: Record<string, unknown>[] | undefined = ids.map((id) => ({ ...keys.phoneOwner(id) }));
+      for (let round = 0; pending && pending.length > 0; round++) {
+        if (round === MAX_BATCH_GET_ROUNDS) throw new Error(`phone owners: ${pending.length} keys still unprocessed`);
         const out = await this.doc.send(
-          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }),
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
         );
         for (const item of out.Responses?.[this.tableName] ?? []) {
-          const id = String(item.pk).slice('PHONE#'.length);
+          const id = String(item.pk).slice(PHONE_PREFIX.length);
           if (typeof item.wabaId !== 'string') continue;
           owners.set(id, {
             wabaId: item.wabaId,
@@ -54,7 +55,7 @@ export class DynamoPhoneOwnership implements PhoneOwnership {
             learnedAt: typeof item.learnedAt === 'number' ? item.learnedAt : 0,
           });
         }
-        keys = out.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
+        pending = out.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
       }
     }
     return owners;

@@ -5,7 +5,7 @@ import { BadRequestError } from '../core/errors.js';
 import { ID_RULE, isRelayId } from '../core/ids.js';
 import { parseResetRequest, resetClient } from '../core/operator-reset.js';
 import type { ClientStore, Telemetry } from '../core/ports.js';
-import { errorResponse, type HttpResult, json, rawBody } from './http.js';
+import { errorResponse, type HttpResult, json, rawBody } from '../shared/http.js';
 
 export interface StatusDeps {
   readonly store: Pick<ClientStore, 'getClient' | 'listTimeline' | 'oldestParkedAt' | 'resetStatus' | 'putTimelineEntry'>;

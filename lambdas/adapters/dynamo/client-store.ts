@@ -1,28 +1,32 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { type LatestByClass, orderKeyOf, STATUS_CLASSES, type StatusClass, type StatusEventRecord } from '../core/client-status.js';
-import type { OffboardedIndex, OffboardedListing } from '../core/offboarded-sweep.js';
-import { UnstorableError } from '../core/errors.js';
-import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../core/ports.js';
-import { readStoredRecord, readStoredTimelineEntry } from '../core/stored-records.js';
-import { OFFBOARDED_INDEX, OFFBOARDED_INDEX_PK, OFFBOARDED_INDEX_SK, OFFBOARDED_INDEX_VALUE } from './table-schema.js';
+import { type LatestByClass, orderKeyOf, STATUS_CLASSES, type StatusClass, type StatusEventRecord } from '../../core/client-status.js';
+import { UnstorableError } from '../../core/errors.js';
+import type { OffboardedIndex, OffboardedListing } from '../../core/offboarded-sweep.js';
+import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../../core/ports.js';
+import {
+  classAttr,
+  clientFromItem,
+  keys,
+  latestFromItem,
+  OFFBOARDED_INDEX,
+  OFFBOARDED_INDEX_PK,
+  OFFBOARDED_INDEX_SK,
+  OFFBOARDED_INDEX_VALUE,
+  PARKED_PREFIX,
+  TIMELINE_PREFIX,
+  timelineFromItem,
+} from './table.js';
 
 /**
- * Single-table layout (partition key `pk`, sort key `sk`, TTL attribute `expiresAt`):
- *
- * | item | pk | sk |
- * |---|---|---|
- * | client status | `CLIENT#<wabaId>` | `STATUS` |
- * | timeline entry | `CLIENT#<wabaId>` | `EVENT#<event time ms, padded>#<eventId>` |
- * | parked-message marker | `CLIENT#<wabaId>` | `PARKED#<first parked at>#<messageId>` |
- * | send claim | `MSG#<messageId>` | `SEND` |
- * | phone number owner | `PHONE#<phoneNumberId>` | `OWNER` |
+ * Numbers are read as plain numbers whatever their size: the relay only writes safe integers, and a number written by
+ * other means (by hand, 1e100) must not make a read throw.
  */
-export const clientPk = (wabaId: string): string => `CLIENT#${wabaId}`;
-export const STATUS_SK = 'STATUS';
-export const PARKED_PREFIX = 'PARKED#';
-export const classAttr = (cls: StatusClass): string => `cls_${cls}`;
-export const phoneOwnerKey = (phoneNumberId: string): { pk: string; sk: string } => ({ pk: `PHONE#${phoneNumberId}`, sk: 'OWNER' });
+export const documentClient = (client: DynamoDBClient): DynamoDBDocumentClient =>
+  DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true },
+    unmarshallOptions: { wrapNumbers: (n: string) => Number(n) },
+  });
 
 /**
  * Errors a retry cannot fix (the request itself is refused: an item or key over DynamoDB's size limits, a value it
@@ -37,41 +41,6 @@ export const classifyWriteError = (error: unknown): unknown => {
   return error;
 };
 
-/**
- * Numbers are read as plain numbers whatever their size: the relay only writes safe integers, and a number written by
- * other means (by hand, 1e100) must not make a read throw.
- */
-export const documentClient = (client: DynamoDBClient): DynamoDBDocumentClient =>
-  DynamoDBDocumentClient.from(client, {
-    marshallOptions: { removeUndefinedValues: true },
-    unmarshallOptions: { wrapNumbers: (n: string) => Number(n) },
-  });
-
-export const latestFromItem = (item: Record<string, unknown> | undefined): LatestByClass => {
-  const latest: LatestByClass = {};
-  if (!item) return latest;
-  for (const cls of STATUS_CLASSES) {
-    // Whatever was stored (by an older version, or by hand) is shown, never a reason to fail.
-    const r = readStoredRecord(item[classAttr(cls)]);
-    if (r) latest[cls] = r;
-  }
-  return latest;
-};
-
-const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
-
-export const clientFromItem = (item: Record<string, unknown>): ClientRecord => ({
-  wabaId: typeof item.wabaId === 'string' ? item.wabaId : String(item.pk ?? '').replace(/^CLIENT#/, ''),
-  firstSeenAt: typeof item.firstSeenAt === 'string' ? item.firstSeenAt : '',
-  latest: latestFromItem(item),
-  counters: {
-    parked: num(item.parkedTotal),
-    sent: num(item.sentTotal),
-    deadLettered: num(item.deadLetteredTotal),
-    ambiguousResends: num(item.ambiguousResends),
-  },
-});
-
 export class DynamoClientStore implements ClientStore {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -85,7 +54,7 @@ export class DynamoClientStore implements ClientStore {
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: clientPk(wabaId), sk: STATUS_SK },
+          Key: keys.status(wabaId),
           UpdateExpression: `SET #cls = :rec, wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now), updatedAt = :now${
             offboarding ? `, ${OFFBOARDED_INDEX_PK} = :idx, ${OFFBOARDED_INDEX_SK} = :key` : ''
           }`,
@@ -107,7 +76,7 @@ export class DynamoClientStore implements ClientStore {
       if (error instanceof ConditionalCheckFailedException) {
         // Refused: an equal or later event of this class is stored. Read what is there to explain it.
         const current = await this.doc.send(
-          new GetCommand({ TableName: this.tableName, Key: { pk: clientPk(wabaId), sk: STATUS_SK }, ConsistentRead: true }),
+          new GetCommand({ TableName: this.tableName, Key: keys.status(wabaId), ConsistentRead: true }),
         );
         return { before: latestFromItem(current.Item), written: false };
       }
@@ -120,7 +89,7 @@ export class DynamoClientStore implements ClientStore {
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: clientPk(wabaId), sk: STATUS_SK },
+          Key: keys.status(wabaId),
           UpdateExpression: 'SET wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now)',
           ExpressionAttributeValues: { ':waba': wabaId, ':now': nowIso },
           ReturnValues: 'ALL_NEW',
@@ -141,7 +110,8 @@ export class DynamoClientStore implements ClientStore {
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: clientPk(wabaId), sk: STATUS_SK },
+          Key: keys.status(wabaId),
+          // Every class record and the offboarded listing go in one write; only an existing client is reset.
           UpdateExpression: `SET updatedAt = :now, lastResetAt = :now REMOVE ${STATUS_CLASSES.map((_, i) => `#c${i}`).join(', ')}, #idx, #idxKey`,
           ConditionExpression: 'attribute_exists(pk)',
           ExpressionAttributeNames: names,
@@ -162,7 +132,7 @@ export class DynamoClientStore implements ClientStore {
       await this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { pk: clientPk(entry.wabaId), sk: `EVENT#${orderKey}`, ...entry },
+          Item: { ...keys.timeline(entry.wabaId, orderKey), ...entry },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -174,7 +144,7 @@ export class DynamoClientStore implements ClientStore {
 
   async getClient(wabaId: string): Promise<ClientRecord | null> {
     const out = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: clientPk(wabaId), sk: STATUS_SK }, ConsistentRead: true }),
+      new GetCommand({ TableName: this.tableName, Key: keys.status(wabaId), ConsistentRead: true }),
     );
     return out.Item ? clientFromItem(out.Item) : null;
   }
@@ -184,12 +154,12 @@ export class DynamoClientStore implements ClientStore {
       new QueryCommand({
         TableName: this.tableName,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': clientPk(wabaId), ':prefix': 'EVENT#' },
+        ExpressionAttributeValues: { ':pk': keys.clientPk(wabaId), ':prefix': TIMELINE_PREFIX },
         ScanIndexForward: false,
         Limit: limit,
       }),
     );
-    return (out.Items ?? []).map((item) => readStoredTimelineEntry(item, wabaId));
+    return (out.Items ?? []).map(timelineFromItem);
   }
 
   async oldestParkedAt(wabaId: string): Promise<string | null> {
@@ -197,7 +167,7 @@ export class DynamoClientStore implements ClientStore {
       new QueryCommand({
         TableName: this.tableName,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': clientPk(wabaId), ':prefix': PARKED_PREFIX },
+        ExpressionAttributeValues: { ':pk': keys.clientPk(wabaId), ':prefix': PARKED_PREFIX },
         ProjectionExpression: 'firstParkedAt',
         Limit: 1,
       }),
@@ -241,7 +211,7 @@ export class DynamoOffboardedIndex implements OffboardedIndex {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: clientPk(wabaId), sk: STATUS_SK },
+          Key: keys.status(wabaId),
           UpdateExpression: 'REMOVE #pk, #sk',
           ConditionExpression: '#sk = :key',
           ExpressionAttributeNames: { '#pk': OFFBOARDED_INDEX_PK, '#sk': OFFBOARDED_INDEX_SK },

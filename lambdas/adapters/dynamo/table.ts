@@ -1,0 +1,87 @@
+/**
+ * The single table's layout, in one module: key schema, key builders, index attributes and item <-> record mapping.
+ * The CDK stack, local provisioning and every DynamoDB store take their names from here so they cannot drift.
+ *
+ * | item | pk | sk |
+ * |---|---|---|
+ * | client status | `CLIENT#<wabaId>` | `STATUS` |
+ * | timeline entry | `CLIENT#<wabaId>` | `EVENT#<event time ms, padded>#<eventId>` |
+ * | parked-message marker | `CLIENT#<wabaId>` | `PARKED#<first parked at>#<messageId>` |
+ * | send claim (ledger) | `MSG#<messageId>` | `SEND` |
+ * | phone number owner | `PHONE#<phoneNumberId>` | `OWNER` |
+ */
+import { type LatestByClass, STATUS_CLASSES, type StatusClass, type StatusEventRecord } from '../../core/client-status.js';
+import type { ClientRecord, TimelineEntry } from '../../core/ports.js';
+import { readStoredRecord, readStoredTimelineEntry } from '../../core/stored-records.js';
+
+export const TABLE_PARTITION_KEY = 'pk';
+export const TABLE_SORT_KEY = 'sk';
+/** Epoch seconds after which DynamoDB deletes the item (timeline entries, parked markers, ledger entries). */
+export const TABLE_TTL_ATTRIBUTE = 'expiresAt';
+
+/**
+ * Sparse index of clients that received an ACCOUNT_OFFBOARDED: the OFFBOARDED status write sets both attributes; the
+ * sweeper removes clients that are no longer offboarded. Lets the sweeper find offboarded clients without a scan.
+ */
+export const OFFBOARDED_INDEX = 'offboarded';
+export const OFFBOARDED_INDEX_PK = 'offboardedIdx';
+export const OFFBOARDED_INDEX_SK = 'offboardedKey';
+export const OFFBOARDED_INDEX_VALUE = 'OFFBOARDED';
+
+export interface TableKey {
+  readonly pk: string;
+  readonly sk: string;
+}
+
+const clientPk = (wabaId: string): string => `CLIENT#${wabaId}`;
+export const TIMELINE_PREFIX = 'EVENT#';
+export const PARKED_PREFIX = 'PARKED#';
+export const PHONE_PREFIX = 'PHONE#';
+
+export const keys = {
+  clientPk,
+  status: (wabaId: string): TableKey => ({ pk: clientPk(wabaId), sk: 'STATUS' }),
+  timeline: (wabaId: string, orderKey: string): TableKey => ({ pk: clientPk(wabaId), sk: `${TIMELINE_PREFIX}${orderKey}` }),
+  parkedMarker: (wabaId: string, firstParkedAt: string, messageId: string): TableKey => ({
+    pk: clientPk(wabaId),
+    sk: `${PARKED_PREFIX}${firstParkedAt}#${messageId}`,
+  }),
+  ledger: (messageId: string): TableKey => ({ pk: `MSG#${messageId}`, sk: 'SEND' }),
+  /** Which WABA owns a business phone number id (attributes `wabaId`, `learnedFrom`, `learnedAt`). */
+  phoneOwner: (phoneNumberId: string): TableKey => ({ pk: `${PHONE_PREFIX}${phoneNumberId}`, sk: 'OWNER' }),
+} as const;
+
+/** The status item's attribute holding the latest event of one class. */
+export const classAttr = (cls: StatusClass): string => `cls_${cls}`;
+
+/** Epoch seconds `days` after `nowMs`, for the TTL attribute. */
+export const ttlAfterDays = (nowMs: number, days: number): number => Math.floor(nowMs / 1000) + days * 86_400;
+
+export const latestFromItem = (item: Record<string, unknown> | undefined): LatestByClass => {
+  const latest: LatestByClass = {};
+  if (!item) return latest;
+  for (const cls of STATUS_CLASSES) {
+    // Whatever was stored (by an older version, or by hand) is shown, never a reason to fail.
+    const r = readStoredRecord(item[classAttr(cls)]);
+    if (r) latest[cls] = r;
+  }
+  return latest;
+};
+
+const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
+
+export const clientFromItem = (item: Record<string, unknown>): ClientRecord => ({
+  wabaId: typeof item.wabaId === 'string' ? item.wabaId : String(item.pk ?? '').replace(/^CLIENT#/, ''),
+  firstSeenAt: typeof item.firstSeenAt === 'string' ? item.firstSeenAt : '',
+  latest: latestFromItem(item),
+  counters: {
+    parked: num(item.parkedTotal),
+    sent: num(item.sentTotal),
+    deadLettered: num(item.deadLetteredTotal),
+    ambiguousResends: num(item.ambiguousResends),
+  },
+});
+
+/** A timeline item without its keys; odd stored values are shown, never a reason to fail. */
+export const timelineFromItem = (item: Record<string, unknown>): TimelineEntry =>
+  readStoredTimelineEntry(item, typeof item.wabaId === 'string' ? item.wabaId : String(item.pk ?? '').replace(/^CLIENT#/, ''));
