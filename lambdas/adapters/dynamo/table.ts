@@ -10,7 +10,7 @@
  * | send claim (ledger) | `MSG#<messageId>` | `SEND` |
  * | phone number owner | `PHONE#<phoneNumberId>` | `OWNER` |
  */
-import { type LatestByClass, STATUS_CLASSES, type StatusClass, type StatusEventRecord } from '../../core/client-status.js';
+import { type LatestByClass, STATUS_CLASSES, type StatusClass } from '../../core/client-status.js';
 import type { ClientRecord, TimelineEntry } from '../../core/ports.js';
 import { readStoredRecord, readStoredTimelineEntry } from '../../core/stored-records.js';
 
