@@ -1,5 +1,6 @@
 import { type ClientStatus, type DisconnectionInfo, deriveStatus, STATUS_CLASSES } from './client-status.js';
 import { NotFoundError } from './errors.js';
+import { safeIso } from './event-time.js';
 import type { ClientRecord, ClientStore, TimelineEntry } from './ports.js';
 
 /** The JSON answered by `GET /clients/{wabaId}`. */
@@ -8,10 +9,11 @@ export interface ClientView {
   readonly status: ClientStatus;
   /** When the relay applied the event that set the status (null: no status event yet, treated as CONNECTED). */
   readonly since: string | null;
-  readonly setBy: { readonly event: string; readonly eventTime: string; readonly eventId: string } | null;
+  /** `eventTime` is null only for a stored time no date can show (written before event times were checked). */
+  readonly setBy: { readonly event: string; readonly eventTime: string | null; readonly eventId: string } | null;
   readonly disconnection: DisconnectionInfo | null;
   readonly firstSeenAt: string;
-  readonly latestByClass: Readonly<Record<string, { event: string; eventTime: string }>>;
+  readonly latestByClass: Readonly<Record<string, { event: string; eventTime: string | null }>>;
   readonly messages: {
     /** Messages parked since the client was first seen (a running total). */
     readonly parked: number;
@@ -40,7 +42,7 @@ export interface ClientView {
   };
   readonly timeline: readonly {
     readonly event: string;
-    readonly eventTime: string;
+    readonly eventTime: string | null;
     readonly receivedAt: string;
     readonly effect: string;
     readonly statusBefore: ClientStatus;
@@ -49,7 +51,12 @@ export interface ClientView {
   }[];
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString();
+const iso = safeIso;
+
+const ageSeconds = (since: string | null, nowMs: number): number | null => {
+  const t = since === null ? Number.NaN : Date.parse(since);
+  return Number.isNaN(t) ? null : Math.max(0, Math.round((nowMs - t) / 1000));
+};
 
 export const toClientView = (
   client: ClientRecord,
@@ -59,7 +66,7 @@ export const toClientView = (
   parkedNow: { readonly count: number; readonly oldestParkedAt: string | null } = { count: 0, oldestParkedAt: null },
 ): ClientView => {
   const derived = deriveStatus(client.latest, skewMs);
-  const latestByClass: Record<string, { event: string; eventTime: string }> = {};
+  const latestByClass: Record<string, { event: string; eventTime: string | null }> = {};
   for (const cls of STATUS_CLASSES) {
     const r = client.latest[cls];
     if (r) latestByClass[cls] = { event: r.event, eventTime: iso(r.eventTimeMs) };
@@ -78,8 +85,7 @@ export const toClientView = (
     messages: {
       ...client.counters,
       parkedNow: parkedNow.count,
-      oldestParkedAgeSeconds:
-        parkedNow.oldestParkedAt === null ? null : Math.max(0, Math.round((nowMs - Date.parse(parkedNow.oldestParkedAt)) / 1000)),
+      oldestParkedAgeSeconds: ageSeconds(parkedNow.oldestParkedAt, nowMs),
     },
     release: {
       draining: client.release.drainSince !== null,

@@ -2,14 +2,22 @@ import * as z from 'zod/mini';
 import { DEFAULTS } from '../core/defaults.js';
 import { awsEnv, type Env, intFrom, parseConfig } from '../shared/config.js';
 
-/** The status route and the sweeper (read-only): the same table, the skew rule, nothing secret. */
+/**
+ * The status route (and its operator reset) and the sweeper: the same table, the skew rule, how long the reset's
+ * timeline entry is kept; nothing secret.
+ */
 export const statusConfigSchema = z.pipe(
-  z.object({ ...awsEnv, RECONNECT_SKEW_SECONDS: intFrom(DEFAULTS.reconnectSkewSeconds, 0, 86_400) }),
+  z.object({
+    ...awsEnv,
+    RECONNECT_SKEW_SECONDS: intFrom(DEFAULTS.reconnectSkewSeconds, 0, 86_400),
+    TIMELINE_RETENTION_DAYS: intFrom(DEFAULTS.timelineRetentionDays, 1, 3650),
+  }),
   z.transform((c) => ({
     region: c.AWS_REGION,
     dynamodbEndpoint: c.AWS_ENDPOINT_URL_DYNAMODB,
     tableName: c.TABLE_NAME,
     reconnectSkewMs: c.RECONNECT_SKEW_SECONDS * 1000,
+    timelineRetentionDays: c.TIMELINE_RETENTION_DAYS,
   })),
 );
 

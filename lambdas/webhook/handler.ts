@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import type { ClientStore, InboundEventSink, ReleaseRequester, Telemetry } from '../core/ports.js';
+import type { ClientStore, InboundEventSink, PhoneOwnership, ReleaseRequester, Telemetry } from '../core/ports.js';
 import { SIGNATURE_HEADER, SignatureVerifier } from '../core/signature.js';
 import { WebhookService } from '../core/webhook-service.js';
 import { errorResponse, type HttpResult, header, json, rawBody, text } from '../shared/http.js';
@@ -11,6 +11,8 @@ export interface WebhookDeps {
   readonly store: ClientStore;
   readonly inbound: InboundEventSink;
   readonly releases: ReleaseRequester;
+  /** Learns phone number ownership from `messages` changes. */
+  readonly phones?: PhoneOwnership;
   readonly telemetry: Telemetry;
   /** Current app secrets (comma-separated text allowed) and verify token; may rotate, so asked per request. */
   readonly secrets: () => Promise<{ readonly appSecrets: readonly string[]; readonly verifyToken: string }>;
@@ -41,6 +43,7 @@ export const createWebhookHandler = (deps: WebhookDeps) => {
           store: deps.store,
           inbound: deps.inbound,
           releases: deps.releases,
+          phones: deps.phones,
           telemetry: deps.telemetry,
           reconnectSkewMs: deps.reconnectSkewMs,
           timelineRetentionDays: deps.timelineRetentionDays,

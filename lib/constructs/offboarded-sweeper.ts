@@ -4,7 +4,7 @@ import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { OFFBOARDED_INDEX } from '../../lambdas/adapters/table-schema.js';
+import { OFFBOARDED_INDEX } from '../../lambdas/adapters/dynamo/table.js';
 import { RelayFunction } from './relay-function.js';
 
 export interface OffboardedSweeperProps {

@@ -71,7 +71,7 @@ describe('consumer configuration', () => {
 
 describe('status configuration', () => {
   it('needs only the table', () => {
-    expect(loadStatusConfig({ TABLE_NAME: 't' })).toEqual({ region: 'us-east-1', dynamodbEndpoint: undefined, tableName: 't', reconnectSkewMs: 300_000 });
+    expect(loadStatusConfig({ TABLE_NAME: 't' })).toEqual({ region: 'us-east-1', dynamodbEndpoint: undefined, tableName: 't', reconnectSkewMs: 300_000, timelineRetentionDays: 30 });
     expect(() => loadStatusConfig({})).toThrow(ConfigError);
   });
 });

@@ -8,12 +8,14 @@
  * | timeline entry | `CLIENT#<wabaId>` | `EVENT#<event time ms, padded>#<eventId>` |
  * | parked copy | `CLIENT#<wabaId>` | `PARKED#<first enqueued ms, padded>#<messageId>` (see `parkedOrderKey`) |
  * | send claim (ledger) | `MSG#<messageId>` | `SEND` |
+ * | phone number owner | `PHONE#<phoneNumberId>` | `OWNER` |
  * | pace slots of a phone number | `PHONE#<phoneNumberId>` | `PACE` |
  *
  * The client status item also carries the release attributes ({@link RELEASE_ATTRS}).
  */
-import { type LatestByClass, STATUS_CLASSES, type StatusClass, type StatusEventRecord } from '../../core/client-status.js';
+import { type LatestByClass, STATUS_CLASSES, type StatusClass } from '../../core/client-status.js';
 import type { ClientRecord, ReleaseProgress, TimelineEntry } from '../../core/ports.js';
+import { readStoredRecord, readStoredTimelineEntry } from '../../core/stored-records.js';
 
 export const TABLE_PARTITION_KEY = 'pk';
 export const TABLE_SORT_KEY = 'sk';
@@ -37,15 +39,19 @@ export interface TableKey {
 const clientPk = (wabaId: string): string => `CLIENT#${wabaId}`;
 export const TIMELINE_PREFIX = 'EVENT#';
 export const PARKED_PREFIX = 'PARKED#';
+export const PHONE_PREFIX = 'PHONE#';
 
 export const keys = {
   clientPk,
   status: (wabaId: string): TableKey => ({ pk: clientPk(wabaId), sk: 'STATUS' }),
   timeline: (wabaId: string, orderKey: string): TableKey => ({ pk: clientPk(wabaId), sk: `${TIMELINE_PREFIX}${orderKey}` }),
   ledger: (messageId: string): TableKey => ({ pk: `MSG#${messageId}`, sk: 'SEND' }),
+  /** Which WABA owns a business phone number id (attributes `wabaId`, `learnedFrom`, `learnedAt`). */
+  phoneOwner: (phoneNumberId: string): TableKey => ({ pk: `${PHONE_PREFIX}${phoneNumberId}`, sk: 'OWNER' }),
   /** A parked copy; `orderKey` from `parkedOrderKey` (first-enqueued time, then messageId): its release order. */
   parkedCopy: (wabaId: string, orderKey: string): TableKey => ({ pk: clientPk(wabaId), sk: `${PARKED_PREFIX}${orderKey}` }),
-  pace: (phoneNumberId: string): TableKey => ({ pk: `PHONE#${phoneNumberId}`, sk: 'PACE' }),
+  /** Release pace slots of a phone number (attribute `nextSlotMs`). */
+  pace: (phoneNumberId: string): TableKey => ({ pk: `${PHONE_PREFIX}${phoneNumberId}`, sk: 'PACE' }),
 } as const;
 
 /** Status-item attributes of the release (lease, drain flag, last release). */
@@ -70,8 +76,9 @@ export const latestFromItem = (item: Record<string, unknown> | undefined): Lates
   const latest: LatestByClass = {};
   if (!item) return latest;
   for (const cls of STATUS_CLASSES) {
-    const v = item[classAttr(cls)];
-    if (v && typeof v === 'object') latest[cls] = v as StatusEventRecord;
+    // Whatever was stored (by an older version, or by hand) is shown, never a reason to fail.
+    const r = readStoredRecord(item[classAttr(cls)]);
+    if (r) latest[cls] = r;
   }
   return latest;
 };
@@ -79,8 +86,8 @@ export const latestFromItem = (item: Record<string, unknown> | undefined): Lates
 const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
 
 export const clientFromItem = (item: Record<string, unknown>): ClientRecord => ({
-  wabaId: String(item.wabaId),
-  firstSeenAt: String(item.firstSeenAt),
+  wabaId: typeof item.wabaId === 'string' ? item.wabaId : String(item.pk ?? '').replace(/^CLIENT#/, ''),
+  firstSeenAt: typeof item.firstSeenAt === 'string' ? item.firstSeenAt : '',
   latest: latestFromItem(item),
   counters: {
     parked: num(item.parkedTotal),
@@ -94,6 +101,6 @@ export const clientFromItem = (item: Record<string, unknown>): ClientRecord => (
   },
 });
 
-/** A timeline item without its keys. */
-export const timelineFromItem = ({ pk: _pk, sk: _sk, ...rest }: Record<string, unknown>): TimelineEntry =>
-  rest as unknown as TimelineEntry;
+/** A timeline item without its keys; odd stored values are shown, never a reason to fail. */
+export const timelineFromItem = (item: Record<string, unknown>): TimelineEntry =>
+  readStoredTimelineEntry(item, typeof item.wabaId === 'string' ? item.wabaId : String(item.pk ?? '').replace(/^CLIENT#/, ''));
