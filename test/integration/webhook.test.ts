@@ -278,12 +278,12 @@ describe('POST /webhook', () => {
 
   it('answers 500 when the release request cannot be queued; the redelivery asks again', async () => {
     const waba = uniqueWaba();
-    await post(offboarded(waba, 100));
+    await post(offboarded(waba, 1768477204));
     const broken = createWebhookHandler(deps(env.store, undefined, new SqsReleaseQueue(localSqs('http://127.0.0.1:9'), `${env.queues.release}`)));
-    const body = Buffer.from(JSON.stringify(reconnected(waba, 200)));
+    const body = Buffer.from(JSON.stringify(reconnected(waba, 1768477300)));
     const headers = { 'x-hub-signature-256': signBody(body, SECRET) };
     expect((await broken(httpEvent({ method: 'POST', path: '/webhook', body, headers }))).statusCode).toBe(500);
-    expect((await post(reconnected(waba, 200))).statusCode).toBe(200);
+    expect((await post(reconnected(waba, 1768477300))).statusCode).toBe(200);
     const queued = (await drain(env.sqs, env.queues.release as string)).filter((m) => m.Body?.includes(waba));
     expect(queued).toHaveLength(1);
   });
