@@ -126,6 +126,19 @@ export interface ClientStatusReader {
   readLatest(wabaIds: readonly string[]): Promise<ReadonlyMap<string, LatestByClass>>;
 }
 
+/** What the consumer reads once per batch before deciding anything. */
+export interface BatchContext {
+  /** Status records by client WABA id (a client never seen is absent). */
+  readonly latest: ReadonlyMap<string, LatestByClass>;
+  /** Known owners by phone number id (a number never seen is absent). */
+  readonly phoneOwners: ReadonlyMap<string, PhoneOwner>;
+}
+
+/** The consumer's one read per batch: client statuses and phone number owners together (one request when it can). */
+export interface BatchContextReader {
+  readBatch(wabaIds: readonly string[], phoneNumberIds: readonly string[]): Promise<BatchContext>;
+}
+
 /** What one batch did for one client; written as a single counter update (observability, best effort). */
 export interface ClientActivity {
   readonly wabaId: string;
@@ -162,6 +175,7 @@ export interface CloudApi {
 }
 
 export interface TokenProvider {
+  /** Throws `NoTokenError` (core/errors.ts) when no token is configured for the WABA; anything else is transient. */
   tokenFor(wabaId: string): Promise<string>;
 }
 
