@@ -5,8 +5,9 @@ import { documentClient } from '../adapters/dynamo/client-store.js';
 import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../adapters/dynamo/outbound-stores.js';
 import { DynamoParkedStore } from '../adapters/dynamo/release-stores.js';
 import { SqsReleaseQueue } from '../adapters/sqs-release.js';
+import { DynamoPhoneOwnership } from '../adapters/dynamo/phone-ownership.js';
 import { readSecret } from '../adapters/secrets.js';
-import { SqsOutboundQueues } from '../adapters/sqs.js';
+import { isQueueArnOf, SqsOutboundQueues } from '../adapters/sqs.js';
 import { OutboundService } from '../core/outbound-service.js';
 import { createRuntime, lambdaHandler } from '../shared/runtime.js';
 import { loadConsumerConfig } from './config.js';
@@ -24,6 +25,7 @@ const doc = documentClient(dynamoClient(config.region, config.dynamodbEndpoint))
 const sqs = sqsClient(config.region, config.sqsEndpoint);
 const service = new OutboundService({
   statuses: new DynamoStatusReader(doc, config.tableName),
+  phones: new DynamoPhoneOwnership(doc, config.tableName),
   ledger: new DynamoSendLedger(doc, config.tableName, config.graphApiTimeoutMs * 2 + 5_000, config.sendLedgerRetentionDays),
   activity: new DynamoActivityRecorder(doc, config.tableName),
   queues: new SqsOutboundQueues(sqs, config.delayQueueUrl, config.deadLetterQueueUrl, (what, errors) =>
@@ -40,4 +42,6 @@ const service = new OutboundService({
   reconnectSkewMs: config.reconnectSkewMs,
 });
 
-export const handler = lambdaHandler(runtime, createConsumerHandler(async () => service, telemetry));
+// Park attributes count only on records from the delay queue, told apart by the record's eventSourceARN.
+const fromDelayQueue = (arn: string | undefined) => isQueueArnOf(arn, config.delayQueueUrl);
+export const handler = lambdaHandler(runtime, createConsumerHandler(async () => service, telemetry, fromDelayQueue));

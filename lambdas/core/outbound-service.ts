@@ -1,34 +1,40 @@
 import { deriveStatus, type ClientStatus } from './client-status.js';
-import { classifyCloudApiResult, type CloudApiError, type SendVerdict } from './cloud-api-result.js';
+import { classifyCloudApiResult, type SendVerdict } from './cloud-api-result.js';
 import { mapLimit } from './concurrency.js';
+import { type DeadLetterBody, deadLetterMessage } from './dead-letter.js';
 import { type OutboundEnvelope, parseEnvelope } from './envelope.js';
+import { NoTokenError } from './errors.js';
 import {
   type AfterSendPolicy,
   type DeadLetterReason,
   decide,
   decideAfterSend,
+  FRESH,
   PARK_ATTRIBUTES,
   parkAttributes,
   type ParkState,
   readParkState,
 } from './outbound-decision.js';
-import type { ClaimResult, SendLedger } from './send-ledger.js';
+import type { ClaimResult, MessageKey, SendLedger } from './send-ledger.js';
 import type {
   ActivityRecorder,
+  BatchContextReader,
   ClientActivity,
-  ClientSnapshot,
-  ClientStatusReader,
   CloudApi,
   OutboundQueues,
   ParkedCopy,
   ParkedRef,
   ParkedStore,
+  PhoneOwner,
+  PhoneOwnership,
   QueueMessage,
   ReleaseRequester,
   Telemetry,
   TokenProvider,
 } from './ports.js';
 import { behindRelease, PARKED_COPY_MAX_BODY_BYTES, parkedOrderKey, releaseOverdue } from './release.js';
+
+export type { DeadLetterBody };
 
 /** One SQS record as the consumer sees it. */
 export interface OutboundRecord {
@@ -37,23 +43,17 @@ export interface OutboundRecord {
   readonly attributes: Readonly<Record<string, string | undefined>>;
   /** The queue's SentTimestamp (epoch ms): on the outbound queue, when upstream enqueued the message. */
   readonly sentTimestampMs?: number;
-}
-
-/** The JSON body written to the dead-letter queue. */
-export interface DeadLetterBody {
-  readonly reason: DeadLetterReason;
-  readonly detail: string;
-  readonly deadLetteredAt: string;
-  /** The envelope as enqueued; for `invalid-envelope`, the raw body text. */
-  readonly envelope: OutboundEnvelope | string;
-  readonly cloudApiError?: CloudApiError & { readonly httpStatus?: number };
-  readonly parkCount: number;
-  readonly sendAttempts: number;
-  readonly firstParkedAt: string | null;
+  /**
+   * True only for records from the relay's own delay queue: their park attributes (`relay-*`) are the relay's. On
+   * the outbound queue anyone with SendMessage could set them, so there they are ignored.
+   */
+  readonly fromDelayQueue: boolean;
 }
 
 export interface OutboundServiceOptions extends AfterSendPolicy {
-  readonly statuses: ClientStatusReader;
+  readonly statuses: BatchContextReader;
+  /** Learns the owner of a phone number from a successful send (best effort). */
+  readonly phones: Pick<PhoneOwnership, 'learn'>;
   readonly ledger: SendLedger;
   readonly activity: ActivityRecorder;
   readonly queues: OutboundQueues;
@@ -71,7 +71,7 @@ export interface OutboundServiceOptions extends AfterSendPolicy {
 }
 
 type Outcome =
-  | { kind: 'done'; sent?: boolean; ambiguousResend?: boolean }
+  | { kind: 'done'; sent?: boolean; ambiguousResend?: boolean; learnPhone?: boolean }
   | { kind: 'park'; message: QueueMessage; newlyParked: boolean }
   | { kind: 'dead-letter'; message: QueueMessage }
   | { kind: 'retry-later' };
@@ -80,8 +80,14 @@ interface Item {
   readonly record: OutboundRecord;
   readonly envelope: OutboundEnvelope | null;
   readonly state: ParkState;
+  /** The phone number's known owner when the batch was read. */
+  phoneOwner?: PhoneOwner;
   outcome?: Outcome;
 }
+
+/** Groups messages by identity: the same `messageId` under two WABAs is two messages. */
+const identity = (e: MessageKey): string => `${e.wabaId}\u0000${e.messageId}`;
+const keyOf = (e: OutboundEnvelope): MessageKey => ({ wabaId: e.wabaId, messageId: e.messageId });
 
 /**
  * Processes one SQS batch: a status read per distinct client, then send, park or dead-letter for each message.
@@ -99,22 +105,32 @@ export class OutboundService {
     const nowMs = this.#o.now();
     const items: Item[] = records.map((record) => {
       const parsed = parseEnvelope(record.body);
-      const state = readParkState(record.attributes);
+      // Park state is the relay's own: only the delay queue's attributes count.
+      const state = record.fromDelayQueue ? readParkState(record.attributes, nowMs) : FRESH;
+      if (!record.fromDelayQueue && Object.values(PARK_ATTRIBUTES).some((a) => record.attributes[a] !== undefined)) {
+        this.#o.telemetry.warn('park attributes on an outbound-queue message ignored', { sqsMessageId: record.id });
+      }
       if (!parsed.ok) {
         this.#o.telemetry.warn('invalid envelope dead-lettered', { sqsMessageId: record.id, problem: parsed.problem });
-        return { record, envelope: null, state, outcome: this.#deadLetter(record, record.body, state, 'invalid-envelope', parsed.problem, nowMs) };
+        return { record, envelope: null, state, outcome: this.#deadLetter(record, null, state, 'invalid-envelope', parsed.problem, nowMs) };
       }
       return { record, envelope: parsed.envelope, state };
     });
 
     const valid = items.filter((i) => i.envelope !== null);
     const wabaIds = [...new Set(valid.map((i) => (i.envelope as OutboundEnvelope).wabaId))];
+    const phoneNumberIds = [...new Set(valid.map((i) => (i.envelope as OutboundEnvelope).phoneNumberId))];
     let statuses: ReadonlyMap<string, ClientStatus> | null = null;
-    let snapshots: ReadonlyMap<string, ClientSnapshot> = new Map();
+    let releases: ReadonlyMap<string, { readonly drainSince: number | null; readonly beatAt: number | null }> = new Map();
     if (wabaIds.length > 0) {
       try {
-        snapshots = await this.#o.statuses.readLatest(wabaIds);
-        statuses = new Map(wabaIds.map((w) => [w, deriveStatus(snapshots.get(w)?.latest ?? {}, this.#o.reconnectSkewMs).status]));
+        const context = await this.#o.statuses.readBatch(wabaIds, phoneNumberIds);
+        releases = context.releases;
+        statuses = new Map(wabaIds.map((w) => [w, deriveStatus(context.latest.get(w) ?? {}, this.#o.reconnectSkewMs).status]));
+        for (const i of valid) {
+          const owner = context.phoneOwners.get((i.envelope as OutboundEnvelope).phoneNumberId);
+          if (owner) i.phoneOwner = owner;
+        }
       } catch (error) {
         this.#o.telemetry.error('client status read failed; batch retried', { error: String(error), clients: wabaIds.length });
         for (const i of valid) i.outcome = { kind: 'retry-later' };
@@ -127,19 +143,25 @@ export class OutboundService {
       for (const item of valid) {
         const envelope = item.envelope as OutboundEnvelope;
         const status = statuses.get(envelope.wabaId) ?? 'CONNECTED';
-        const behind = behindRelease(status, snapshots.get(envelope.wabaId) ?? NO_RELEASE);
-        const d = decide(status, envelope, item.state, nowMs, this.#o, behind);
+        const behind = behindRelease(status, releases.get(envelope.wabaId) ?? NO_RELEASE);
+        const d = decide(status, envelope, item.state, nowMs, this.#o, item.phoneOwner, behind);
         if (behind && d.action === 'park') heldBehind.add(envelope.wabaId);
         if (d.action === 'send') toSend.push(item);
         else if (d.action === 'park') item.outcome = this.#park(item, d.next, d.delaySeconds);
-        else item.outcome = this.#deadLetter(item.record, envelope, item.state, d.reason, d.detail, nowMs);
+        else {
+          if (d.reason === 'phone-number-mismatch') {
+            this.#o.telemetry.count('PhoneNumberMismatch');
+            this.#o.telemetry.warn('phone number of another WABA; dead-lettered', { ...keyOf(envelope), phoneNumberId: envelope.phoneNumberId, owner: item.phoneOwner?.wabaId });
+          }
+          item.outcome = this.#deadLetter(item.record, envelope, item.state, d.reason, d.detail, nowMs);
+        }
       }
-      // The same messageId twice in one batch (a duplicate enqueue): send the first, settle the others by its outcome
+      // The same message twice in one batch (a duplicate enqueue): send the first, settle the others by its outcome
       // instead of letting them race for the claim and come back after a visibility timeout.
       const firsts = new Map<string, Item>();
       const repeats: Item[] = [];
       for (const item of toSend) {
-        const id = (item.envelope as OutboundEnvelope).messageId;
+        const id = identity(item.envelope as OutboundEnvelope);
         if (firsts.has(id)) repeats.push(item);
         else firsts.set(id, item);
       }
@@ -153,7 +175,7 @@ export class OutboundService {
         }
       });
       for (const item of repeats) {
-        const first = firsts.get((item.envelope as OutboundEnvelope).messageId);
+        const first = firsts.get(identity(item.envelope as OutboundEnvelope));
         const settled = first?.outcome?.kind === 'done';
         if (settled) this.#o.telemetry.count('DuplicateSuppressed');
         item.outcome = settled ? { kind: 'done' } : { kind: 'retry-later' };
@@ -161,7 +183,7 @@ export class OutboundService {
     }
 
     const failedIds = await this.#complete(items, nowMs);
-    if (heldBehind.size > 0) await this.#checkReleases(heldBehind, snapshots, nowMs);
+    if (heldBehind.size > 0) await this.#checkReleases(heldBehind, releases, nowMs);
     return { failedIds };
   }
 
@@ -169,10 +191,10 @@ export class OutboundService {
    * Messages just parked behind a release: make sure a release will take them. If the release ended meanwhile (its
    * last look came before these copies were written) or shows no sign of life, ask for one. Requests are idempotent.
    */
-  async #checkReleases(wabaIds: ReadonlySet<string>, before: ReadonlyMap<string, ClientSnapshot>, nowMs: number): Promise<void> {
+  async #checkReleases(wabaIds: ReadonlySet<string>, before: ReadonlyMap<string, { readonly drainSince: number | null; readonly beatAt: number | null }>, nowMs: number): Promise<void> {
     const t = this.#o.telemetry;
     try {
-      const after = await this.#o.statuses.readLatest([...wabaIds]);
+      const after = (await this.#o.statuses.readBatch([...wabaIds], [])).releases;
       for (const wabaId of wabaIds) {
         const now = after.get(wabaId) ?? NO_RELEASE;
         const ended = now.drainSince === null;
@@ -200,38 +222,37 @@ export class OutboundService {
 
   #deadLetter(
     record: OutboundRecord,
-    envelope: OutboundEnvelope | string,
+    envelope: OutboundEnvelope | null,
     state: ParkState,
     reason: DeadLetterReason,
     detail: string,
     nowMs: number,
     cloudApiError?: DeadLetterBody['cloudApiError'],
   ): Outcome {
-    const body: DeadLetterBody = {
-      reason,
-      detail,
-      deadLetteredAt: new Date(nowMs).toISOString(),
-      envelope,
-      ...(cloudApiError ? { cloudApiError } : {}),
-      parkCount: state.parkCount,
-      sendAttempts: state.sendAttempts,
-      firstParkedAt: state.firstParkedAt,
-    };
-    return {
-      kind: 'dead-letter',
-      message: { id: record.id, body: JSON.stringify(body), attributes: { reason, ...(typeof envelope === 'string' ? {} : { wabaId: envelope.wabaId }) } },
-    };
+    const m = deadLetterMessage({ reason, detail, nowMs, envelope, rawBody: record.body, state, ...(cloudApiError ? { cloudApiError } : {}) });
+    return { kind: 'dead-letter', message: { id: record.id, body: m.body, attributes: m.attributes } };
   }
 
   async #send(item: Item, nowMs: number): Promise<Outcome> {
     const envelope = item.envelope as OutboundEnvelope;
     const { ledger, telemetry } = this.#o;
-    const log = { messageId: envelope.messageId, wabaId: envelope.wabaId, sqsMessageId: item.record.id };
+    const key = keyOf(envelope);
+    const log = { ...key, sqsMessageId: item.record.id };
     let claim: ClaimResult;
     let token: string;
     try {
       token = await this.#o.tokens.tokenFor(envelope.wabaId);
-      claim = await ledger.claim(envelope.messageId, envelope.wabaId, nowMs);
+    } catch (error) {
+      if (error instanceof NoTokenError) {
+        // Configuration, not an outage: retrying cannot help until someone sets the token. Never claimed.
+        telemetry.error('no Cloud API token for this client; dead-lettered', log);
+        return this.#deadLetter(item.record, envelope, item.state, 'no-access-token', error.message, nowMs);
+      }
+      telemetry.error('send preparation failed; message retried', { ...log, error: String(error) });
+      return { kind: 'retry-later' };
+    }
+    try {
+      claim = await ledger.claim(key, nowMs);
     } catch (error) {
       telemetry.error('send preparation failed; message retried', { ...log, error: String(error) });
       return { kind: 'retry-later' };
@@ -255,15 +276,15 @@ export class OutboundService {
     telemetry.count('CloudApiCalls', 1, { verdict: verdict.verdict });
 
     if (verdict.verdict === 'sent') {
-      await this.#markSent(envelope.messageId, claim.token, verdict.wamid, log);
+      await this.#markSent(key, claim.token, verdict.wamid, log);
       telemetry.info('message sent', { ...log, wamid: verdict.wamid, parkCount: item.state.parkCount });
-      return { kind: 'done', sent: true, ambiguousResend: claim.resend };
+      return { kind: 'done', sent: true, ambiguousResend: claim.resend, learnPhone: item.phoneOwner === undefined };
     }
 
     // Not accepted: free the claim so a later attempt may send (or mark it ambiguous when Meta may have it).
     try {
-      if (verdict.verdict === 'retry' && verdict.ambiguous) await ledger.markAmbiguous(envelope.messageId, claim.token);
-      else await ledger.release(envelope.messageId, claim.token);
+      if (verdict.verdict === 'retry' && verdict.ambiguous) await ledger.markAmbiguous(key, claim.token);
+      else await ledger.release(key, claim.token);
     } catch (error) {
       telemetry.warn('could not release send claim; it expires with its lease', { ...log, error: String(error) });
     }
@@ -293,10 +314,10 @@ export class OutboundService {
   }
 
   /** The message went out: record it, trying hard, because a lost record could allow a second send. */
-  async #markSent(messageId: string, token: string, wamid: string, log: Record<string, unknown>): Promise<void> {
+  async #markSent(key: MessageKey, token: string, wamid: string, log: Record<string, unknown>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.#o.ledger.markSent(messageId, token, wamid, this.#o.now());
+        await this.#o.ledger.markSent(key, token, wamid, this.#o.now());
         return;
       } catch (error) {
         if (attempt >= 3) {
@@ -416,6 +437,14 @@ export class OutboundService {
       if (item.outcome?.kind === 'park') t.seconds('ParkAgeSeconds', age);
       if (item.outcome?.kind === 'done' && item.outcome.sent) t.seconds('ResumedAfterParkSeconds', age);
     }
+    // A send the Cloud API accepted ties the phone number to the WABA, for numbers nobody has named yet.
+    const learnt = new Map<string, string>();
+    for (const item of items) {
+      if (item.outcome?.kind === 'done' && item.outcome.learnPhone && item.envelope) learnt.set(item.envelope.phoneNumberId, item.envelope.wabaId);
+    }
+    const learning = [...learnt].map(([phoneNumberId, wabaId]) =>
+      this.#o.phones.learn(phoneNumberId, wabaId, 'send', nowMs).catch((error: unknown) => t.warn('phone number owner not recorded', { phoneNumberId, wabaId, error: String(error) })),
+    );
     const changes = [...activity.entries()]
       .map(([wabaId, a]) => ({ wabaId, ...a }) satisfies ClientActivity)
       .filter((a) => a.parked + a.sent + a.deadLettered + a.ambiguousResends > 0);
@@ -425,6 +454,7 @@ export class OutboundService {
         : undefined,
       // A copy left behind is harmless: a release finds its message already sent and deletes it then.
       unparked.length > 0 ? this.#o.parked.remove(unparked).catch((error) => t.warn('parked copies not deleted', { error: String(error) })) : undefined,
+      ...learning,
     ]);
     if (parkFailed.size + dlFailed.size > 0) t.error('queue send failed; messages kept for retry', { park: parkFailed.size, deadLetter: dlFailed.size });
     return failed;

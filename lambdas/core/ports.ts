@@ -132,18 +132,24 @@ export const silentTelemetry: Telemetry = {
 // ---------------------------------------------------------------------------------------------------------------
 // Outbound side
 
-/** What the consumer reads of a client for a batch: its status records and whether a release is draining. */
-export interface ClientSnapshot {
-  readonly latest: LatestByClass;
-  /** Set while a release drains the client's parked messages (epoch ms): new messages park behind them. */
-  readonly drainSince: number | null;
-  /** Last sign of life of the running release (epoch ms), or null. */
-  readonly beatAt: number | null;
-}
-
 /** Reads the status items of several clients at once (one request per batch, strongly consistent). */
 export interface ClientStatusReader {
-  readLatest(wabaIds: readonly string[]): Promise<ReadonlyMap<string, ClientSnapshot>>;
+  readLatest(wabaIds: readonly string[]): Promise<ReadonlyMap<string, LatestByClass>>;
+}
+
+/** What the consumer reads once per batch before deciding anything. */
+export interface BatchContext {
+  /** Status records by client WABA id (a client never seen is absent). */
+  readonly latest: ReadonlyMap<string, LatestByClass>;
+  /** Known owners by phone number id (a number never seen is absent). */
+  readonly phoneOwners: ReadonlyMap<string, PhoneOwner>;
+  /** The release's drain flag and last sign of life by client WABA id (issue 11). */
+  readonly releases: ReadonlyMap<string, { readonly drainSince: number | null; readonly beatAt: number | null }>;
+}
+
+/** The consumer's one read per batch: client statuses and phone number owners together (one request when it can). */
+export interface BatchContextReader {
+  readBatch(wabaIds: readonly string[], phoneNumberIds: readonly string[]): Promise<BatchContext>;
 }
 
 /** What one batch did for one client; written as a single counter update (observability, best effort). */
@@ -178,6 +184,7 @@ export interface CloudApi {
 }
 
 export interface TokenProvider {
+  /** Throws `NoTokenError` (core/errors.ts) when no token is configured for the WABA; anything else is transient. */
   tokenFor(wabaId: string): Promise<string>;
 }
 

@@ -1,7 +1,7 @@
 import { classifyCloudApiResult, type CloudApiResult, type SendVerdict } from './cloud-api-result.js';
 import type { OutboundEnvelope } from './envelope.js';
 import type { CloudApi, Telemetry, TokenProvider } from './ports.js';
-import type { SendLedger } from './send-ledger.js';
+import type { MessageKey, SendLedger } from './send-ledger.js';
 
 /**
  * One guarded Cloud API send, shared by the consumer and the release: claim the messageId in the send ledger, call the
@@ -42,13 +42,14 @@ export const sendOnce = async (
   const { ledger, telemetry } = deps;
   const log = { messageId: envelope.messageId, wabaId: envelope.wabaId };
   const token = await deps.tokens.tokenFor(envelope.wabaId);
-  const claim = await ledger.claim(envelope.messageId, envelope.wabaId, deps.now());
+  const key = { wabaId: envelope.wabaId, messageId: envelope.messageId };
+  const claim = await ledger.claim(key, deps.now());
   if (claim.outcome === 'already-sent') return { kind: 'already-sent', wamid: claim.wamid };
   if (claim.outcome === 'in-flight') return { kind: 'in-flight' };
   const giveBack = async (ambiguous: boolean) => {
     try {
-      if (ambiguous) await ledger.markAmbiguous(envelope.messageId, claim.token);
-      else await ledger.release(envelope.messageId, claim.token);
+      if (ambiguous) await ledger.markAmbiguous(key, claim.token);
+      else await ledger.release(key, claim.token);
     } catch (error) {
       telemetry.warn('could not release send claim; it expires with its lease', { ...log, error: String(error) });
     }
@@ -65,7 +66,7 @@ export const sendOnce = async (
   const verdict = classifyCloudApiResult(result);
   telemetry.count('CloudApiCalls', 1, { verdict: verdict.verdict });
   if (verdict.verdict === 'sent') {
-    await markSent(deps, envelope.messageId, claim.token, verdict.wamid, log);
+    await markSent(deps, key, claim.token, verdict.wamid, log);
     return { kind: 'sent', wamid: verdict.wamid, resend: claim.resend };
   }
   await giveBack(verdict.verdict === 'retry' && verdict.ambiguous);
@@ -73,10 +74,10 @@ export const sendOnce = async (
 };
 
 /** The message went out: record it, trying hard, because a lost record could allow a second send. */
-const markSent = async (deps: SendStepDeps, messageId: string, token: string, wamid: string, log: Record<string, unknown>): Promise<void> => {
+const markSent = async (deps: SendStepDeps, key: MessageKey, token: string, wamid: string, log: Record<string, unknown>): Promise<void> => {
   for (let attempt = 1; ; attempt++) {
     try {
-      await deps.ledger.markSent(messageId, token, wamid, deps.now());
+      await deps.ledger.markSent(key, token, wamid, deps.now());
       return;
     } catch (error) {
       if (attempt >= 3) {

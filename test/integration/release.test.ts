@@ -146,9 +146,10 @@ describe('release of parked messages against DynamoDB Local, fauxqs and the Clou
     const { wabaId, copies } = await parkedClient(3, ['15550000031']);
     const ledger = new DynamoSendLedger(env.doc, env.tableName, 5_000, 1);
     const first = copies[0] as ParkedCopy;
-    const claim = await ledger.claim(first.messageId, wabaId, Date.now());
+    const key = { wabaId, messageId: first.messageId };
+    const claim = await ledger.claim(key, Date.now());
     if (claim.outcome !== 'claimed') throw new Error('expected a claim');
-    await ledger.markSent(first.messageId, claim.token, 'wamid.earlier', Date.now());
+    await ledger.markSent(key, claim.token, 'wamid.earlier', Date.now());
     const out = await service().run(request(wabaId));
     expect(out.progress).toMatchObject({ sent: 2, alreadySent: 1, left: 0 });
     expect(callsFor(copies).map(textOf)).toEqual(['#1', '#2']);

@@ -9,51 +9,74 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { type LatestByClass, STATUS_CLASSES } from '../../core/client-status.js';
 import { chunk } from '../../core/concurrency.js';
-import type { ActivityRecorder, ClientActivity, ClientSnapshot, ClientStatusReader } from '../../core/ports.js';
+import type { ActivityRecorder, BatchContext, BatchContextReader, ClientActivity, ClientStatusReader, PhoneOwner } from '../../core/ports.js';
 import { releaseGateFromItem } from './release-stores.js';
 import {
   CLAIMABLE_STATES,
   type ClaimResult,
   isResend,
   type LedgerState,
+  type MessageKey,
   SETTLED_STATE,
   type SendLedger,
 } from '../../core/send-ledger.js';
-import { classAttr, keys, RELEASE_ATTRS, TABLE_TTL_ATTRIBUTE, ttlAfterDays } from './table.js';
+import { classAttr, keys, latestFromItem, PHONE_PREFIX, RELEASE_ATTRS, phoneOwnerFromItem, type TableKey, TABLE_TTL_ATTRIBUTE, ttlAfterDays } from './table.js';
 
 const BATCH_GET_MAX = 100;
-/** Only what the consumer's decision needs: the latest event of each class and the release's drain flag. */
-const STATUS_PROJECTION = ['wabaId', ...STATUS_CLASSES.map(classAttr), RELEASE_ATTRS.drainSince, RELEASE_ATTRS.beatAt].join(', ');
+const BATCH_GET_ROUNDS = 5;
+
+/** Strongly consistent BatchGetItem of any keys of the table (100 per request), retrying unprocessed keys. */
+const batchGet = async (doc: DynamoDBDocumentClient, tableName: string, wanted: readonly TableKey[], projection: string): Promise<Record<string, unknown>[]> => {
+  const items: Record<string, unknown>[] = [];
+  for (const part of chunk(wanted, BATCH_GET_MAX)) {
+    let pending: Record<string, unknown>[] | undefined = part.map((k) => ({ ...k }));
+    for (let round = 0; pending && pending.length > 0; round++) {
+      if (round === BATCH_GET_ROUNDS) throw new Error(`batch read left ${pending.length} keys unprocessed`);
+      const out = await doc.send(
+        new BatchGetCommand({ RequestItems: { [tableName]: { Keys: pending, ConsistentRead: true, ProjectionExpression: projection } } }),
+      );
+      items.push(...(out.Responses?.[tableName] ?? []));
+      pending = out.UnprocessedKeys?.[tableName]?.Keys as Record<string, unknown>[] | undefined;
+    }
+  }
+  return items;
+};
+
+/** Only what the decisions need: the latest event of each class, the release's drain flag, and a phone number's owner. */
+const PROJECTION = ['pk', 'wabaId', 'learnedFrom', 'learnedAt', ...STATUS_CLASSES.map(classAttr), RELEASE_ATTRS.drainSince, RELEASE_ATTRS.beatAt].join(', ');
 const BATCH_WRITE_MAX = 25;
 
-/** Reads the status items of a batch's distinct clients with one strongly consistent BatchGetItem (per 100). */
-export class DynamoStatusReader implements ClientStatusReader {
+/**
+ * The consumer's read per batch: the status items of its distinct clients and the owner items of its distinct phone
+ * numbers, in one strongly consistent BatchGetItem (a batch of 10 needs at most 20 of its 100 keys).
+ */
+export class DynamoStatusReader implements ClientStatusReader, BatchContextReader {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
   ) {}
 
-  async readLatest(wabaIds: readonly string[]): Promise<ReadonlyMap<string, ClientSnapshot>> {
-    const result = new Map<string, ClientSnapshot>();
-    for (const ids of chunk(wabaIds, BATCH_GET_MAX)) {
-      let pending: Record<string, unknown>[] | undefined = ids.map((w) => ({ ...keys.status(w) }));
-      for (let round = 0; pending && pending.length > 0; round++) {
-        if (round === 5) throw new Error(`status read left ${pending.length} keys unprocessed`);
-        const out = await this.doc.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [this.tableName]: { Keys: pending, ConsistentRead: true, ProjectionExpression: STATUS_PROJECTION },
-            },
-          }),
-        );
-        for (const item of out.Responses?.[this.tableName] ?? []) {
-          const gate = releaseGateFromItem(item);
-          result.set(String(item.wabaId), { latest: gate.latest, drainSince: gate.drainSince, beatAt: gate.beatAt });
-        }
-        pending = out.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
+  async readLatest(wabaIds: readonly string[]): Promise<ReadonlyMap<string, LatestByClass>> {
+    return (await this.readBatch(wabaIds, [])).latest;
+  }
+
+  async readBatch(wabaIds: readonly string[], phoneNumberIds: readonly string[]): Promise<BatchContext> {
+    const wanted = [...wabaIds.map(keys.status), ...phoneNumberIds.map(keys.phoneOwner)];
+    const latest = new Map<string, LatestByClass>();
+    const phoneOwners = new Map<string, PhoneOwner>();
+    const releases = new Map<string, { drainSince: number | null; beatAt: number | null }>();
+    for (const item of await batchGet(this.doc, this.tableName, wanted, PROJECTION)) {
+      const pk = String(item.pk);
+      if (pk.startsWith(PHONE_PREFIX)) {
+        const owner = phoneOwnerFromItem(item);
+        if (owner) phoneOwners.set(pk.slice(PHONE_PREFIX.length), owner);
+      } else {
+        latest.set(String(item.wabaId), latestFromItem(item));
+        const gate = releaseGateFromItem(item);
+        releases.set(String(item.wabaId), { drainSince: gate.drainSince, beatAt: gate.beatAt });
       }
     }
-    return result;
+    return { latest, phoneOwners, releases };
   }
 }
 
@@ -62,7 +85,10 @@ const CLAIM_CONDITION = `attribute_not_exists(pk) OR #state IN (${CLAIMABLE_STAT
 /** Only the claim's own holder may settle it: a worker whose lease was taken over changes nothing. */
 const HOLDER_CONDITION = '#token = :token';
 
-/** The send ledger (`lambdas/core/send-ledger.ts`) in DynamoDB, one item per `messageId`, with a lease on SENDING. */
+/**
+ * The send ledger (`lambdas/core/send-ledger.ts`) in DynamoDB, one item per `(wabaId, messageId)`, with a lease on
+ * SENDING.
+ */
 export class DynamoSendLedger implements SendLedger {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -72,13 +98,13 @@ export class DynamoSendLedger implements SendLedger {
     private readonly retentionDays: number,
   ) {}
 
-  async claim(messageId: string, wabaId: string, nowMs: number): Promise<ClaimResult> {
+  async claim({ wabaId, messageId }: MessageKey, nowMs: number): Promise<ClaimResult> {
     const token = randomUUID();
     try {
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: keys.ledger(messageId),
+          Key: keys.ledger(wabaId, messageId),
           UpdateExpression: `SET #state = :SENDING, #token = :token, leaseUntil = :lease, wabaId = :waba, #ttl = :ttl ADD claims :one`,
           ConditionExpression: CLAIM_CONDITION,
           ExpressionAttributeNames: { '#state': 'state', '#token': 'token', '#ttl': TABLE_TTL_ATTRIBUTE },
@@ -99,7 +125,7 @@ export class DynamoSendLedger implements SendLedger {
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const current = await this.doc.send(
-        new GetCommand({ TableName: this.tableName, Key: keys.ledger(messageId), ConsistentRead: true }),
+        new GetCommand({ TableName: this.tableName, Key: keys.ledger(wabaId, messageId), ConsistentRead: true }),
       );
       if (current.Item?.state === SETTLED_STATE.markSent) {
         return { outcome: 'already-sent', wamid: typeof current.Item.wamid === 'string' ? current.Item.wamid : null };
@@ -108,19 +134,19 @@ export class DynamoSendLedger implements SendLedger {
     }
   }
 
-  async markSent(messageId: string, token: string, wamid: string, nowMs: number): Promise<void> {
-    await this.#transition(messageId, token, SETTLED_STATE.markSent, { wamid, sentAt: new Date(nowMs).toISOString() });
+  async markSent(key: MessageKey, token: string, wamid: string, nowMs: number): Promise<void> {
+    await this.#transition(key, token, SETTLED_STATE.markSent, { wamid, sentAt: new Date(nowMs).toISOString() });
   }
 
-  async release(messageId: string, token: string): Promise<void> {
-    await this.#transition(messageId, token, SETTLED_STATE.release);
+  async release(key: MessageKey, token: string): Promise<void> {
+    await this.#transition(key, token, SETTLED_STATE.release);
   }
 
-  async markAmbiguous(messageId: string, token: string): Promise<void> {
-    await this.#transition(messageId, token, SETTLED_STATE.markAmbiguous);
+  async markAmbiguous(key: MessageKey, token: string): Promise<void> {
+    await this.#transition(key, token, SETTLED_STATE.markAmbiguous);
   }
 
-  async #transition(messageId: string, token: string, state: LedgerState, extra: Record<string, string> = {}): Promise<void> {
+  async #transition(key: MessageKey, token: string, state: LedgerState, extra: Record<string, string> = {}): Promise<void> {
     const names: Record<string, string> = { '#state': 'state', '#token': 'token' };
     const values: Record<string, unknown> = { ':state': state, ':token': token };
     let set = '#state = :state';
@@ -133,7 +159,7 @@ export class DynamoSendLedger implements SendLedger {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: keys.ledger(messageId),
+          Key: keys.ledger(key.wabaId, key.messageId),
           UpdateExpression: `SET ${set} REMOVE leaseUntil`,
           ConditionExpression: HOLDER_CONDITION,
           ExpressionAttributeNames: names,

@@ -7,14 +7,18 @@
  * | client status | `CLIENT#<wabaId>` | `STATUS` |
  * | timeline entry | `CLIENT#<wabaId>` | `EVENT#<event time ms, padded>#<eventId>` |
  * | parked copy | `CLIENT#<wabaId>` | `PARKED#<first enqueued ms, padded>#<messageId>` (see `parkedOrderKey`) |
- * | send claim (ledger) | `MSG#<messageId>` | `SEND` |
+ * | send claim (ledger) | `WABA#<wabaId>#MSG#<messageId>` | `SEND` |
  * | phone number owner | `PHONE#<phoneNumberId>` | `OWNER` |
  * | pace slots of a phone number | `PHONE#<phoneNumberId>` | `PACE` |
  *
  * The client status item also carries the release attributes ({@link RELEASE_ATTRS}).
+ *
+ * WABA ids hold no `#` (the envelope schema refuses it), so a send claim's key names one `(wabaId, messageId)` and no
+ * other. Send claims written before the key included the WABA (`MSG#<messageId>`) are no longer read; they expire by
+ * TTL (see the README on upgrading).
  */
 import { type LatestByClass, STATUS_CLASSES, type StatusClass } from '../../core/client-status.js';
-import type { ClientRecord, ReleaseProgress, TimelineEntry } from '../../core/ports.js';
+import type { ClientRecord, PhoneOwner, ReleaseProgress, TimelineEntry } from '../../core/ports.js';
 import { readStoredRecord, readStoredTimelineEntry } from '../../core/stored-records.js';
 
 export const TABLE_PARTITION_KEY = 'pk';
@@ -45,7 +49,7 @@ export const keys = {
   clientPk,
   status: (wabaId: string): TableKey => ({ pk: clientPk(wabaId), sk: 'STATUS' }),
   timeline: (wabaId: string, orderKey: string): TableKey => ({ pk: clientPk(wabaId), sk: `${TIMELINE_PREFIX}${orderKey}` }),
-  ledger: (messageId: string): TableKey => ({ pk: `MSG#${messageId}`, sk: 'SEND' }),
+  ledger: (wabaId: string, messageId: string): TableKey => ({ pk: `WABA#${wabaId}#MSG#${messageId}`, sk: 'SEND' }),
   /** Which WABA owns a business phone number id (attributes `wabaId`, `learnedFrom`, `learnedAt`). */
   phoneOwner: (phoneNumberId: string): TableKey => ({ pk: `${PHONE_PREFIX}${phoneNumberId}`, sk: 'OWNER' }),
   /** A parked copy; `orderKey` from `parkedOrderKey` (first-enqueued time, then messageId): its release order. */
@@ -104,3 +108,9 @@ export const clientFromItem = (item: Record<string, unknown>): ClientRecord => (
 /** A timeline item without its keys; odd stored values are shown, never a reason to fail. */
 export const timelineFromItem = (item: Record<string, unknown>): TimelineEntry =>
   readStoredTimelineEntry(item, typeof item.wabaId === 'string' ? item.wabaId : String(item.pk ?? '').replace(/^CLIENT#/, ''));
+
+/** A phone number owner item; an unknown `learnedFrom` reads as a webhook, a missing `learnedAt` as 0. */
+export const phoneOwnerFromItem = (item: Record<string, unknown>): PhoneOwner | null =>
+  typeof item.wabaId === 'string'
+    ? { wabaId: item.wabaId, learnedFrom: item.learnedFrom === 'send' ? 'send' : 'webhook', learnedAt: typeof item.learnedAt === 'number' ? item.learnedAt : 0 }
+    : null;
