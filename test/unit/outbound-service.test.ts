@@ -381,7 +381,7 @@ describe('OutboundService: message identity, phone numbers, tokens, park state (
     await service.processBatch([record('a', {}, forgedOld, false), record('b', {}, forgedNew, false)]);
     expect(dead).toEqual([]);
     for (const m of parked) {
-      expect(m.attributes).toEqual({ 'relay-park-count': '1', 'relay-send-attempts': '0', 'relay-first-parked-at': new Date(NOW).toISOString() });
+      expect(m.attributes).toEqual({ 'relay-park-count': '1', 'relay-send-attempts': '0', 'relay-first-parked-at': new Date(NOW).toISOString(), 'relay-first-enqueued-at': String(NOW) });
     }
     expect(parked).toHaveLength(2);
     expect(telemetry.logs.filter((l) => l.message === 'park attributes on an outbound-queue message ignored')).toHaveLength(2);
