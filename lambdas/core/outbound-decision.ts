@@ -1,6 +1,7 @@
 import type { ClientStatus } from './client-status.js';
 import type { OutboundEnvelope } from './envelope.js';
-import { parkDelay } from './park-schedule.js';
+import { type ClientGate, isTemplate, RESTRICTION_TYPES, type RestrictionsInForce } from './client-health.js';
+import { MAX_SQS_DELAY_SECONDS, parkDelay } from './park-schedule.js';
 
 /** SQS message attributes that carry a message's own park state across re-sends (SQS resets its counters). */
 export const PARK_ATTRIBUTES = {
@@ -109,4 +110,59 @@ export const decide = (
   if (terminal) return { action: 'dead-letter', reason: terminal, detail: `client ${envelope.wabaId} is ${status}` };
   if (status === 'OFFBOARDED') return parkDecision(state, nowMs, policy);
   return { action: 'send' };
+};
+
+/** Why a message for a connected client waits anyway: the relay's hold, or a restriction Meta reported. */
+export type WaitCause = 'held' | 'restricted';
+
+/**
+ * A restriction in force for this kind of message: park until it expires (at most 900 s per hop), or dead-letter
+ * `expired` at once when it ends after the message's own deadline. Null when no restriction applies.
+ */
+export const restrictionDecision = (
+  restrictions: RestrictionsInForce,
+  envelope: OutboundEnvelope,
+  state: ParkState,
+  nowMs: number,
+  policy: DecisionPolicy,
+): Decision | null => {
+  const template = isTemplate(envelope.payload);
+  const until = template ? restrictions.templatesUntilMs : restrictions.nonTemplatesUntilMs;
+  if (until === null) return null;
+  const kind = template ? RESTRICTION_TYPES.bizInitiated : RESTRICTION_TYPES.customerInitiated;
+  // No usable expiration: wait on the park schedule (MAX_PARK_SECONDS still bounds it).
+  if (!Number.isFinite(until)) return parkDecision(state, nowMs, policy);
+  const firstMs = state.firstParkedAt === null ? nowMs : Date.parse(state.firstParkedAt);
+  const deadlines = [firstMs + policy.maxParkSeconds * 1000];
+  if (envelope.notAfter !== undefined) deadlines.push(Date.parse(envelope.notAfter));
+  const deadline = Math.min(...deadlines);
+  if (until > deadline) {
+    return {
+      action: 'dead-letter',
+      reason: 'expired',
+      detail: `${kind} in force until ${new Date(until).toISOString()}, after the message's deadline ${new Date(deadline).toISOString()}`,
+    };
+  }
+  const park = parkDecision(state, nowMs, policy);
+  if (park.action !== 'park') return park;
+  // Wake just after the expiration (SQS caps one hop at 900 s; a longer restriction takes several hops).
+  return { ...park, delaySeconds: Math.min(MAX_SQS_DELAY_SECONDS, Math.max(1, Math.ceil((until - nowMs) / 1000) + 1)) };
+};
+
+/**
+ * The decision from everything known about the client: its status (as the gate reads it), then the relay's hold,
+ * then restrictions. Pure; table-tested.
+ */
+export const decideFor = (
+  gate: Pick<ClientGate, 'status' | 'hold' | 'restrictions'>,
+  envelope: OutboundEnvelope,
+  state: ParkState,
+  nowMs: number,
+  policy: DecisionPolicy,
+): Decision & { readonly cause?: WaitCause } => {
+  const d = decide(gate.status, envelope, state, nowMs, policy);
+  if (d.action !== 'send') return d;
+  if (gate.hold.state === 'in-force') return { ...parkDecision(state, nowMs, policy), cause: 'held' };
+  const r = restrictionDecision(gate.restrictions, envelope, state, nowMs, policy);
+  return r ? { ...r, cause: 'restricted' } : d;
 };

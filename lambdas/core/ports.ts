@@ -1,5 +1,7 @@
 import type { ClientStatus, EventEffect, LatestByClass, StatusClass, StatusEventRecord } from './client-status.js';
+import type { DisableWarningRecord, HoldRecord, ProbeRecord, RestrictionRecord } from './client-health.js';
 import type { CloudApiResult } from './cloud-api-result.js';
+import type { ProbeResult } from './probe.js';
 
 /** What the relay knows about one client WABA. */
 export interface ClientRecord {
@@ -167,3 +169,28 @@ export interface ReleaseRequester {
 
 /** Why a release was asked for: shown on the client's status and in logs. */
 export type ReleaseTrigger = 'status-connected' | 'probe-can-send' | 'restriction-expired' | 'operator';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Client health: holds, probes, restrictions (see client-health.ts)
+
+/** Health evidence on the client's status item. Every write is conditional; none is a read-modify-write. */
+export interface ClientHealthStore {
+  /**
+   * Starts `hold` unless another hold started since the caller read the client (`replacing`: the id of the hold the
+   * caller saw, ended, or null when it saw none). True when this call started it.
+   */
+  tripHold(wabaId: string, hold: HoldRecord, replacing: string | null): Promise<boolean>;
+  /** Takes the client's probe turn: true (and the next turn is at `nextProbeAtMs`) unless the turn is not due yet. */
+  claimProbe(wabaId: string, nowMs: number, nextProbeAtMs: number): Promise<boolean>;
+  /** Records a probe unless a later one is recorded; a can-send probe also moves `canSendAtMs` forward. */
+  recordProbe(wabaId: string, probe: ProbeRecord): Promise<boolean>;
+  /** Keeps the latest ACCOUNT_RESTRICTION (by event order key). True when this one became the latest. */
+  applyRestriction(wabaId: string, restriction: RestrictionRecord): Promise<boolean>;
+  /** Keeps the latest SCHEDULE_FOR_DISABLE (by event order key). True when this one became the latest. */
+  applyDisableWarning(wabaId: string, warning: DisableWarningRecord): Promise<boolean>;
+}
+
+/** `GET /{version}/{phone-number-id}?fields=...` with the client's token. Never throws. */
+export interface PhoneNumberProbe {
+  probe(phoneNumberId: string, token: string): Promise<ProbeResult>;
+}
