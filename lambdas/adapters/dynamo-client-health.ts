@@ -2,11 +2,9 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   type ClientHealth,
-  type DisableWarningRecord,
   type HoldRecord,
   PROBE_VERDICTS,
   type ProbeRecord,
-  type RestrictionRecord,
 } from '../core/client-health.js';
 import type { ClientHealthStore } from '../core/ports.js';
 import { clientPk, STATUS_SK } from './dynamo-client-store.js';
@@ -150,26 +148,6 @@ export class DynamoClientHealthStore implements ClientHealthStore {
       ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(#probe) OR #probe.atMs < :at)',
       ExpressionAttributeNames: { '#probe': HEALTH_ATTRIBUTES.probe, ...(canSend ? { '#canSend': HEALTH_ATTRIBUTES.canSendAt } : {}) },
       ExpressionAttributeValues: { ':probe': probe, ':at': probe.atMs },
-    });
-  }
-
-  applyRestriction(wabaId: string, restriction: RestrictionRecord): Promise<boolean> {
-    return this.#latest(wabaId, HEALTH_ATTRIBUTES.restriction, restriction, restriction.orderKey, restriction.appliedAt);
-  }
-
-  applyDisableWarning(wabaId: string, warning: DisableWarningRecord): Promise<boolean> {
-    return this.#latest(wabaId, HEALTH_ATTRIBUTES.disableWarning, warning, warning.orderKey, warning.appliedAt);
-  }
-
-  /** "Keep the latest" by order key, like the status records: commutative, so arrival order does not matter. */
-  #latest(wabaId: string, attribute: string, value: unknown, orderKey: string, appliedAt: string): Promise<boolean> {
-    return this.#conditional({
-      TableName: this.tableName,
-      Key: { pk: clientPk(wabaId), sk: STATUS_SK },
-      UpdateExpression: 'SET #a = :v, wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now)',
-      ConditionExpression: 'attribute_not_exists(#a) OR #a.orderKey < :key',
-      ExpressionAttributeNames: { '#a': attribute },
-      ExpressionAttributeValues: { ':v': value, ':waba': wabaId, ':now': appliedAt, ':key': orderKey },
     });
   }
 }

@@ -2,7 +2,9 @@ import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/c
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type LatestByClass, orderKeyOf, STATUS_CLASSES, type StatusClass, type StatusEventRecord } from '../core/client-status.js';
 import type { OffboardedIndex, OffboardedListing } from '../core/offboarded-sweep.js';
+import type { DisableWarningRecord, RestrictionRecord } from '../core/client-health.js';
 import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../core/ports.js';
+import { HEALTH_ATTRIBUTES, healthFromItem, phoneNumberIdFromItem } from './dynamo-client-health.js';
 import { OFFBOARDED_INDEX, OFFBOARDED_INDEX_PK, OFFBOARDED_INDEX_SK, OFFBOARDED_INDEX_VALUE } from './table-schema.js';
 
 /**
@@ -45,6 +47,8 @@ export const clientFromItem = (item: Record<string, unknown>): ClientRecord => (
     deadLettered: num(item.deadLetteredTotal),
     ambiguousResends: num(item.ambiguousResends),
   },
+  health: healthFromItem(item),
+  phoneNumberId: phoneNumberIdFromItem(item),
 });
 
 export class DynamoClientStore implements ClientStore {
@@ -137,6 +141,34 @@ export class DynamoClientStore implements ClientStore {
       }),
     );
     return (out.Items ?? []).map(({ pk: _pk, sk: _sk, ...rest }) => rest as unknown as TimelineEntry);
+  }
+
+  applyRestriction(wabaId: string, restriction: RestrictionRecord): Promise<boolean> {
+    return this.#keepLatest(wabaId, HEALTH_ATTRIBUTES.restriction, restriction, restriction.orderKey, restriction.appliedAt);
+  }
+
+  applyDisableWarning(wabaId: string, warning: DisableWarningRecord): Promise<boolean> {
+    return this.#keepLatest(wabaId, HEALTH_ATTRIBUTES.disableWarning, warning, warning.orderKey, warning.appliedAt);
+  }
+
+  /** "Keep the latest" by order key, like the status classes: commutative, so arrival order does not matter. */
+  async #keepLatest(wabaId: string, attribute: string, value: unknown, orderKey: string, appliedAt: string): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: clientPk(wabaId), sk: STATUS_SK },
+          UpdateExpression: 'SET #a = :v, wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now)',
+          ConditionExpression: 'attribute_not_exists(#a) OR #a.orderKey < :key',
+          ExpressionAttributeNames: { '#a': attribute },
+          ExpressionAttributeValues: { ':v': value, ':waba': wabaId, ':now': appliedAt, ':key': orderKey },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 
   async oldestParkedAt(wabaId: string): Promise<string | null> {

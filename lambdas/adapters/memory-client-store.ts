@@ -1,10 +1,13 @@
 import { type LatestByClass, orderKeyOf, type StatusClass, type StatusEventRecord, supersedes } from '../core/client-status.js';
+import type { DisableWarningRecord, RestrictionRecord } from '../core/client-health.js';
 import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../core/ports.js';
 
 interface MemoryClient {
   firstSeenAt: string;
   latest: LatestByClass;
   counters: { parked: number; sent: number; deadLettered: number; ambiguousResends: number };
+  restriction?: RestrictionRecord;
+  disableWarning?: DisableWarningRecord;
 }
 
 /**
@@ -49,7 +52,9 @@ export class MemoryClientStore implements ClientStore {
 
   async getClient(wabaId: string): Promise<ClientRecord | null> {
     const c = this.clients.get(wabaId);
-    return c ? { wabaId, firstSeenAt: c.firstSeenAt, latest: { ...c.latest }, counters: { ...c.counters } } : null;
+    if (!c) return null;
+    const health = { ...(c.restriction ? { restriction: c.restriction } : {}), ...(c.disableWarning ? { disableWarning: c.disableWarning } : {}) };
+    return { wabaId, firstSeenAt: c.firstSeenAt, latest: { ...c.latest }, counters: { ...c.counters }, health, phoneNumberId: null };
   }
 
   async listTimeline(wabaId: string, limit: number): Promise<readonly TimelineEntry[]> {
@@ -59,6 +64,20 @@ export class MemoryClientStore implements ClientStore {
       .sort(([a], [b]) => (a < b ? 1 : -1))
       .slice(0, limit)
       .map(([, e]) => e);
+  }
+
+  async applyRestriction(wabaId: string, restriction: RestrictionRecord): Promise<boolean> {
+    const c = this.#client(wabaId, restriction.appliedAt);
+    if (c.restriction && c.restriction.orderKey >= restriction.orderKey) return false;
+    c.restriction = restriction;
+    return true;
+  }
+
+  async applyDisableWarning(wabaId: string, warning: DisableWarningRecord): Promise<boolean> {
+    const c = this.#client(wabaId, warning.appliedAt);
+    if (c.disableWarning && c.disableWarning.orderKey >= warning.orderKey) return false;
+    c.disableWarning = warning;
+    return true;
   }
 
   async oldestParkedAt(wabaId: string): Promise<string | null> {

@@ -1,5 +1,5 @@
 import type { ClientStatus, EventEffect, LatestByClass, StatusClass, StatusEventRecord } from './client-status.js';
-import type { DisableWarningRecord, HoldRecord, ProbeRecord, RestrictionRecord } from './client-health.js';
+import type { ClientHealth, DisableWarningRecord, HoldRecord, ProbeRecord, RestrictionRecord } from './client-health.js';
 import type { CloudApiResult } from './cloud-api-result.js';
 import type { ProbeResult } from './probe.js';
 
@@ -9,6 +9,10 @@ export interface ClientRecord {
   readonly firstSeenAt: string;
   readonly latest: LatestByClass;
   readonly counters: ClientCounters;
+  /** Holds, probes, restrictions: evidence beside the status (client-health.ts). */
+  readonly health: ClientHealth;
+  /** The phone number id of the client's latest outbound message, or null: what a stale-offboarding probe reads. */
+  readonly phoneNumberId: string | null;
 }
 
 export interface ClientCounters {
@@ -53,6 +57,10 @@ export interface ClientStore {
   listTimeline(wabaId: string, limit: number): Promise<readonly TimelineEntry[]>;
   /** First-parked time (ISO-8601) of the client's longest-parked message still waiting, or null. */
   oldestParkedAt(wabaId: string): Promise<string | null>;
+  /** Keeps the latest ACCOUNT_RESTRICTION (by event order key), like a status class. True when this one became the latest. */
+  applyRestriction(wabaId: string, restriction: RestrictionRecord): Promise<boolean>;
+  /** Keeps the latest SCHEDULE_FOR_DISABLE (by event order key). True when this one became the latest. */
+  applyDisableWarning(wabaId: string, warning: DisableWarningRecord): Promise<boolean>;
 }
 
 /** A change forwarded to the inbound-events queue. */
@@ -184,10 +192,6 @@ export interface ClientHealthStore {
   claimProbe(wabaId: string, nowMs: number, nextProbeAtMs: number): Promise<boolean>;
   /** Records a probe unless a later one is recorded; a can-send probe also moves `canSendAtMs` forward. */
   recordProbe(wabaId: string, probe: ProbeRecord): Promise<boolean>;
-  /** Keeps the latest ACCOUNT_RESTRICTION (by event order key). True when this one became the latest. */
-  applyRestriction(wabaId: string, restriction: RestrictionRecord): Promise<boolean>;
-  /** Keeps the latest SCHEDULE_FOR_DISABLE (by event order key). True when this one became the latest. */
-  applyDisableWarning(wabaId: string, warning: DisableWarningRecord): Promise<boolean>;
 }
 
 /** `GET /{version}/{phone-number-id}?fields=...` with the client's token. Never throws. */

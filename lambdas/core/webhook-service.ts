@@ -155,6 +155,26 @@ export class WebhookService {
     return { accountUpdates: updates.length, statusChanges, forwarded: toForward.length - unreadable, unreadable };
   }
 
+  /**
+   * Restrictions and scheduled disables do not change the status but change what may be sent: the latest of each is
+   * kept beside the status records (a conditional "keep the later" write, so arrival order does not matter).
+   */
+  async #applyHealthEvent(u: AccountUpdate, receivedAt: string): Promise<void> {
+    const { store, telemetry } = this.#o;
+    const base = { orderKey: orderKeyOf(u.eventTimeMs, u.eventId), eventId: u.eventId, eventTimeMs: u.eventTimeMs, appliedAt: receivedAt };
+    if (u.event === 'ACCOUNT_RESTRICTION' && u.restrictions) {
+      if (await store.applyRestriction(u.wabaId, { ...base, restrictions: u.restrictions })) {
+        telemetry.count('RestrictionsRecorded');
+        telemetry.info('client restriction recorded', { wabaId: u.wabaId, restrictions: u.restrictions.map((r) => r.type) });
+      }
+    } else if (u.event === 'DISABLED_UPDATE' && u.banState === 'SCHEDULE_FOR_DISABLE') {
+      if (await store.applyDisableWarning(u.wabaId, { ...base, ...(u.banDate ? { banDate: u.banDate } : {}) })) {
+        telemetry.count('DisableScheduled');
+        telemetry.warn('client scheduled for disable', { wabaId: u.wabaId, banDate: u.banDate });
+      }
+    }
+  }
+
   async #applyAccountUpdate(u: AccountUpdate, receivedAt: string): Promise<string> {
     const { store, telemetry, reconnectSkewMs } = this.#o;
     let effect: TimelineEntry['effect'];
@@ -180,10 +200,18 @@ export class WebhookService {
       const latest = await store.touchClient(u.wabaId, receivedAt);
       effect = 'informational';
       statusBefore = statusAfter = deriveStatus(latest, reconnectSkewMs).status;
+      await this.#applyHealthEvent(u, receivedAt);
     }
     const detail: Record<string, unknown> = {};
     if (u.disconnection) detail.disconnection = u.disconnection;
     if (u.banState) detail.banState = u.banState;
+    if (u.banDate) detail.banDate = u.banDate;
+    if (u.restrictions) {
+      detail.restrictions = u.restrictions.map((r) => ({
+        type: r.type,
+        expiration: r.expiresAtMs === null ? null : new Date(r.expiresAtMs).toISOString(),
+      }));
+    }
     if (u.phoneNumber) detail.phoneNumber = u.phoneNumber;
     if (u.entryId !== u.wabaId) detail.entryId = u.entryId;
     if (u.unknownProperties.length > 0) detail.unknownProperties = u.unknownProperties;
