@@ -81,7 +81,7 @@ export class DynamoClientStore implements ClientStore {
           ReturnValues: 'ALL_OLD',
         }),
       );
-      return { before: latestFromItem(out.Attributes), written: true };
+      return { before: latestFromItem(out.Attributes), written: true, beforeHealth: healthFromItem(out.Attributes) };
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
         // Refused: an equal or later event of this class is stored. Read what is there to explain it.
@@ -208,7 +208,13 @@ export class DynamoOffboardedIndex implements OffboardedIndex {
         }),
       );
       for (const item of out.Items ?? []) {
-        listings.push({ wabaId: String(item.wabaId), latest: latestFromItem(item), listingKey: String(item[OFFBOARDED_INDEX_SK]) });
+        listings.push({
+          wabaId: String(item.wabaId),
+          latest: latestFromItem(item),
+          listingKey: String(item[OFFBOARDED_INDEX_SK]),
+          health: healthFromItem(item),
+          phoneNumberId: phoneNumberIdFromItem(item),
+        });
       }
       start = out.LastEvaluatedKey;
     } while (start);

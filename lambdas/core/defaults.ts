@@ -20,4 +20,17 @@ export const DEFAULTS = {
   graphApiTimeoutMs: 10_000,
   /** Receives before SQS moves a message to its queue's redrive DLQ (the stack and the local pipeline). */
   maxReceiveCount: 5,
+  /** Least time between two probes of one client's number, and the first backoff step while a hold lasts. */
+  probeIntervalSeconds: 60,
+  /** The probe backoff doubles up to this; also the rate of probes for a long offboarding. */
+  probeMaxIntervalSeconds: 900,
+  /** Share of Meta's management-call budget (about 5,000 calls per hour per WABA) probes may use. */
+  probeBudgetShare: 0.02,
+  managementCallsPerHour: 5000,
+  /** The sweeper probes clients offboarded longer than this. */
+  staleOffboardingSeconds: 1800,
+  /** Probes the sweeper makes at most per run. */
+  sweeperProbesPerRun: 25,
+  /** A can-send probe ends a webhook-set OFFBOARDED (relies on undocumented behaviour; off by default). */
+  probeEndsOffboarding: false,
 } as const;

@@ -42,6 +42,8 @@ export interface ApplyStatusEventResult {
   readonly before: LatestByClass;
   /** True when this event became the latest of its class. */
   readonly written: boolean;
+  /** The client's health evidence as it was just before this write (to tell when a status event ends a hold). */
+  readonly beforeHealth?: ClientHealth;
 }
 
 /** Durable client status. Every method either completes or throws; none leaves a half-applied event. */

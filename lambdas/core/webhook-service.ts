@@ -7,6 +7,7 @@ import {
   orderKeyOf,
   type StatusEventRecord,
 } from './client-status.js';
+import { holdState } from './client-health.js';
 import { mapLimit } from './concurrency.js';
 import { BadRequestError, ForbiddenError, PayloadTooLargeError, SignatureError } from './errors.js';
 import type { ClientStore, InboundEvent, InboundEventSink, Telemetry, TimelineEntry } from './ports.js';
@@ -192,6 +193,15 @@ export class WebhookService {
       };
       const result = await store.applyStatusEvent(u.wabaId, u.statusClass, record);
       ({ effect, statusBefore, statusAfter } = describeEffect(u.statusClass, record, result.before, reconnectSkewMs));
+      if (result.written && result.beforeHealth) {
+        // A status event from Meta stamped after the relay's hold ends it (derived on read; counted here, once).
+        const was = holdState(result.beforeHealth, result.before);
+        const now = holdState(result.beforeHealth, { ...result.before, [u.statusClass]: record });
+        if (was.state === 'in-force' && now.state === 'ended') {
+          telemetry.count('HoldsEnded', 1, { by: 'status-event' });
+          telemetry.info('hold ended by a newer status event', { wabaId: u.wabaId, event: u.event });
+        }
+      }
       if (effect === 'status-changed') {
         telemetry.count('ClientStatusChanged', 1, { status: statusAfter });
         telemetry.info('client status changed', { wabaId: u.wabaId, event: u.event, from: statusBefore, to: statusAfter });

@@ -3,6 +3,7 @@ import { dynamoClient } from '../adapters/aws-clients.js';
 import { DynamoOffboardedIndex, documentClient } from '../adapters/dynamo-client-store.js';
 import { createTelemetry } from '../adapters/telemetry.js';
 import { loadStatusConfig } from '../config.js';
+import { DEFAULTS } from '../core/defaults.js';
 import { createSweeperHandler } from '../handlers/sweeper.js';
 
 const config = loadStatusConfig();
@@ -10,7 +11,12 @@ const { telemetry, metrics } = createTelemetry('sweeper');
 const inner = createSweeperHandler(
   new DynamoOffboardedIndex(documentClient(dynamoClient(config.region, config.dynamodbEndpoint)), config.tableName),
   telemetry,
-  config.reconnectSkewMs,
+  {
+    reconnectSkewMs: config.reconnectSkewMs,
+    probeEndsOffboarding: DEFAULTS.probeEndsOffboarding,
+    staleOffboardingSeconds: DEFAULTS.staleOffboardingSeconds,
+    maxProbesPerRun: DEFAULTS.sweeperProbesPerRun,
+  },
 );
 
 export const handler = async () => {

@@ -1,14 +1,21 @@
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { HttpCloudApi } from '../../lambdas/adapters/cloud-api.js';
 import { DynamoClientHealthStore } from '../../lambdas/adapters/dynamo-client-health.js';
+import { DynamoOffboardedIndex } from '../../lambdas/adapters/dynamo-client-store.js';
 import { SqsInboundEventSink } from '../../lambdas/adapters/sqs.js';
-import type { HoldRecord } from '../../lambdas/core/client-health.js';
+import { clientGate, type HoldRecord } from '../../lambdas/core/client-health.js';
+import { ClientHealthService } from '../../lambdas/core/client-health-service.js';
+import type { ReleaseTrigger, TokenProvider } from '../../lambdas/core/ports.js';
 import type { ClientView } from '../../lambdas/core/client-view.js';
 import { signBody } from '../../lambdas/core/signature.js';
 import { createStatusHandler } from '../../lambdas/handlers/status.js';
+import { createSweeperHandler } from '../../lambdas/handlers/sweeper.js';
 import { createWebhookHandler } from '../../lambdas/handlers/webhook.js';
+import { CloudApiStandIn } from '../../local/cloud-api-stand-in.js';
 import { httpEvent, localResources } from '../support/aws.js';
 import { RecordingTelemetry } from '../support/telemetry.js';
-import { accountUpdate, reconnected } from '../support/webhooks.js';
+import { accountUpdate, offboarded, reconnected } from '../support/webhooks.js';
 
 const SECRET = 'health-secret';
 let env: Awaited<ReturnType<typeof localResources>>;
@@ -134,8 +141,13 @@ describe('DynamoClientHealthStore', () => {
     await health.tripHold(w, hold(t), null);
     await post(reconnected(w, Math.floor(t / 1000) - 60));
     expect((await view(w)).health.hold?.state).toBe('in-force');
+    const ended = telemetry.get('HoldsEnded{"by":"status-event"}');
     await post(reconnected(w, Math.floor(t / 1000) + 2));
     expect((await view(w)).health.hold).toMatchObject({ state: 'ended', endedBy: 'status-event' });
+    expect(telemetry.get('HoldsEnded{"by":"status-event"}')).toBe(ended + 1);
+    // A later event again: the hold had already ended, nothing more is counted.
+    await post(reconnected(w, Math.floor(t / 1000) + 3));
+    expect(telemetry.get('HoldsEnded{"by":"status-event"}')).toBe(ended + 1);
   });
 
   it('gives one probe turn per interval, and keeps only the latest probe', async () => {
@@ -158,5 +170,163 @@ describe('DynamoClientHealthStore', () => {
     c = await env.store.getClient(w);
     expect(c?.health.canSendAtMs).toBe(t + 10);
     expect((await view(w)).health).toMatchObject({ hold: { state: 'ended', endedBy: 'probe' }, lastProbe: { verdict: 'cannot-send' } });
+  });
+});
+
+describe('ClientHealthService: probes through HttpCloudApi against the stand-in', () => {
+  const policy = { intervalSeconds: 60, maxIntervalSeconds: 900, budgetShare: 0.02, budgetPerHour: 5000, probeEndsOffboarding: false };
+  const setup = async (options: { probeEndsOffboarding?: boolean; tokens?: TokenProvider } = {}) => {
+    const standIn = await new CloudApiStandIn().start();
+    const releases: { wabaId: string; trigger: ReleaseTrigger }[] = [];
+    const t = new RecordingTelemetry();
+    const service = new ClientHealthService({
+      store: health,
+      api: new HttpCloudApi(standIn.url, 'v25.0', 2_000),
+      tokens: options.tokens ?? { tokenFor: async () => 'probe-token' },
+      release: { requestRelease: async (wabaId, trigger) => void releases.push({ wabaId, trigger }) },
+      telemetry: t,
+      policy: { ...policy, probeEndsOffboarding: options.probeEndsOffboarding ?? false },
+    });
+    return { standIn, releases, telemetry: t, service };
+  };
+  const read = async (w: string) => {
+    const c = await env.store.getClient(w);
+    if (!c) throw new Error('no client');
+    return { gate: clientGate(c.latest, c.health, Date.now(), { reconnectSkewMs: 300_000, probeEndsOffboarding: false }), health: c.health };
+  };
+
+  it('a can-send probe ends the hold and asks for a release; the turn then waits for the interval', async () => {
+    const { standIn, releases, telemetry: t, service } = await setup();
+    try {
+      const w = uniqueWaba();
+      await post(reconnected(w, 1_700_000_000));
+      await health.tripHold(w, hold(Date.now() - 1000), null);
+      const outcome = await service.probe(w, '555001', 'hold-started', await read(w));
+      expect(outcome).toMatchObject({ reading: { verdict: 'can-send' }, endedHold: true, released: true });
+      expect(releases).toEqual([{ wabaId: w, trigger: 'probe-can-send' }]);
+      expect(standIn.probes).toHaveLength(1);
+      expect(standIn.probes[0]).toMatchObject({ phoneNumberId: '555001', version: 'v25.0', authorization: 'Bearer probe-token' });
+      expect(standIn.probes[0]?.fields).toBe('is_on_biz_app,platform_type,status,code_verification_status,throughput,health_status');
+      expect(t.get('HoldsEnded{"by":"probe"}')).toBe(1);
+      expect(t.get('Probes{"verdict":"can-send"}')).toBe(1);
+      const v = await view(w);
+      expect(v.health).toMatchObject({ hold: { state: 'ended', endedBy: 'probe' }, lastProbe: { verdict: 'can-send', reason: 'hold-started' } });
+      // At most one probe per client per interval.
+      expect(await service.probe(w, '555001', 'hold-backoff', await read(w))).toBeNull();
+      expect(standIn.probes).toHaveLength(1);
+    } finally {
+      await standIn.stop();
+    }
+  });
+
+  it.each([
+    ['the number is refused (100/33)', (s: CloudApiStandIn) => s.refuseNumber('555001'), 'cannot-send'],
+    ['the probe gets a 500', (s: CloudApiStandIn) => void (s.probeReply = () => ({ status: 500, body: { error: { code: 2, message: 'down' } } })), 'error'],
+    ['the answer is unclear', (s: CloudApiStandIn) => void (s.probeReply = () => ({ status: 200, body: { status: 'PENDING' } })), 'unclear'],
+  ])('keeps the hold when %s, and backs off', async (_name, arrange, verdict) => {
+    const { standIn, releases, service } = await setup();
+    try {
+      arrange(standIn);
+      const w = uniqueWaba();
+      await post(reconnected(w, 1_700_000_000));
+      await health.tripHold(w, hold(Date.now() - 1000), null);
+      const before = Date.now();
+      const outcome = await service.probe(w, '555001', 'hold-started', await read(w));
+      expect(outcome).toMatchObject({ reading: { verdict }, endedHold: false, released: false });
+      expect(releases).toEqual([]);
+      const after = await read(w);
+      expect(after.gate.hold.state).toBe('in-force');
+      expect(after.health.nextProbeAtMs).toBeGreaterThanOrEqual(before + 60_000);
+      expect((await view(w)).health.lastProbe).toMatchObject({ verdict });
+    } finally {
+      await standIn.stop();
+    }
+  });
+
+  it('a missing token is an error verdict that keeps the hold', async () => {
+    const { standIn, service } = await setup({ tokens: { tokenFor: async () => Promise.reject(new Error('NoTokenError: none')) } });
+    try {
+      const w = uniqueWaba();
+      await post(reconnected(w, 1_700_000_000));
+      await health.tripHold(w, hold(Date.now() - 1000), null);
+      expect(await service.probe(w, '555001', 'hold-started', await read(w))).toMatchObject({ reading: { verdict: 'error' } });
+      expect(standIn.probes).toHaveLength(0);
+      expect((await read(w)).gate.hold.state).toBe('in-force');
+    } finally {
+      await standIn.stop();
+    }
+  });
+
+  it('a can-send probe does not end a webhook-set OFFBOARDED unless the stage says so', async () => {
+    for (const probeEndsOffboarding of [false, true]) {
+      const { standIn, releases, service } = await setup({ probeEndsOffboarding });
+      try {
+        const w = uniqueWaba();
+        await post(offboarded(w, Math.floor(Date.now() / 1000) - 3600));
+        const outcome = await service.probe(w, '555001', 'stale-offboarding', await read(w));
+        expect(outcome).toMatchObject({ reading: { verdict: 'can-send' }, endedHold: false, released: probeEndsOffboarding });
+        expect(releases).toHaveLength(probeEndsOffboarding ? 1 : 0);
+        const c = await env.store.getClient(w);
+        const gate = clientGate(c?.latest ?? {}, c?.health ?? {}, Date.now(), { reconnectSkewMs: 300_000, probeEndsOffboarding });
+        expect(gate.status).toBe(probeEndsOffboarding ? 'CONNECTED' : 'OFFBOARDED');
+      } finally {
+        await standIn.stop();
+      }
+    }
+  });
+});
+
+describe('sweeper: held clients and long offboardings', () => {
+  it('probes a client offboarded longer than the threshold, shows the answer, and counts held clients', async () => {
+    const standIn = await new CloudApiStandIn().start();
+    try {
+      const t = new RecordingTelemetry();
+      const service = new ClientHealthService({
+        store: health,
+        api: new HttpCloudApi(standIn.url, 'v25.0', 2_000),
+        tokens: { tokenFor: async () => 'tok' },
+        telemetry: t,
+        policy: { intervalSeconds: 60, maxIntervalSeconds: 900, budgetShare: 0.02, budgetPerHour: 5000, probeEndsOffboarding: false },
+      });
+      const stale = uniqueWaba();
+      const fresh = uniqueWaba();
+      const held = uniqueWaba();
+      const nowSec = Math.floor(Date.now() / 1000);
+      await post(offboarded(stale, nowSec - 7200));
+      await post(offboarded(fresh, nowSec - 60));
+      // The phone number comes from the client's messages (recorded with its counters).
+      for (const w of [stale, fresh]) {
+        await env.doc.send(
+          new UpdateCommand({ TableName: env.tableName, Key: { pk: `CLIENT#${w}`, sk: 'STATUS' }, UpdateExpression: 'SET lastPhoneNumberId = :p', ExpressionAttributeValues: { ':p': `pn-${w}` } }),
+        );
+      }
+      await post(reconnected(held, nowSec - 7200));
+      await health.tripHold(held, { ...hold(Date.now() - 1000), phoneNumberId: `pn-${held}` }, null);
+      standIn.refuseNumber(`pn-${stale}`);
+
+      const index = new DynamoOffboardedIndex(env.doc, env.tableName);
+      const POLICY = { reconnectSkewMs: 300_000, probeEndsOffboarding: false, staleOffboardingSeconds: 1800, maxProbesPerRun: 25 };
+      const mine = new Set([`pn-${held}`, `pn-${fresh}`, `pn-${stale}`]);
+      const probed = () => standIn.probes.map((p) => p.phoneNumberId).filter((n) => mine.has(n)).sort();
+
+      // Now: the held client is probed on its backoff; nobody has been offboarded for 30 minutes yet.
+      const first = await createSweeperHandler(index, t, POLICY, Date.now, service)();
+      expect(probed()).toEqual([`pn-${held}`]);
+      expect(first.held).toBeGreaterThanOrEqual(1);
+      expect(t.get('ClientsHeld')).toBe(first.held);
+      expect((await view(held)).health.hold).toMatchObject({ state: 'ended', endedBy: 'probe' });
+
+      // Two hours on (the relay applied both offboardings "now"): both are stale and probed, the ended hold is not.
+      const later = Date.now() + 7_200_000;
+      await createSweeperHandler(index, t, POLICY, () => later, service)();
+      expect(probed()).toEqual([`pn-${held}`, `pn-${fresh}`, `pn-${stale}`].sort());
+      expect((await view(stale)).health.lastProbe).toMatchObject({ verdict: 'cannot-send', reason: 'stale-offboarding' });
+      expect((await view(fresh)).health.lastProbe).toMatchObject({ verdict: 'can-send', reason: 'stale-offboarding' });
+      // ... and not again on the next sweep: the low rate (one probe per client per 15 minutes) holds.
+      await createSweeperHandler(index, t, POLICY, () => later + 300_000, service)();
+      expect(probed()).toHaveLength(3);
+    } finally {
+      await standIn.stop();
+    }
   });
 });
