@@ -221,8 +221,12 @@ describe('ClientHealthService: probes through HttpCloudApi against the stand-in'
 
   it.each([
     ['the number is refused (100/33)', (s: CloudApiStandIn) => s.refuseNumber('555001'), 'cannot-send'],
-    ['the probe gets a 500', (s: CloudApiStandIn) => void (s.probeReply = () => ({ status: 500, body: { error: { code: 2, message: 'down' } } })), 'error'],
-    ['the answer is unclear', (s: CloudApiStandIn) => void (s.probeReply = () => ({ status: 200, body: { status: 'PENDING' } })), 'unclear'],
+    ['the probe gets a 500', (s: CloudApiStandIn) => {
+        s.probeReply = () => ({ status: 500, body: { error: { code: 2, message: 'down' } } });
+      }, 'error'],
+    ['the answer is unclear', (s: CloudApiStandIn) => {
+        s.probeReply = () => ({ status: 200, body: { status: 'PENDING' } });
+      }, 'unclear'],
   ])('keeps the hold when %s, and backs off', async (_name, arrange, verdict) => {
     const { standIn, releases, service } = await setup();
     try {
