@@ -7,14 +7,18 @@ import {
   GetCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { type LatestByClass, STATUS_CLASSES } from '../core/client-status.js';
+import { STATUS_CLASSES } from '../core/client-status.js';
 import { chunk } from '../core/concurrency.js';
-import type { ActivityRecorder, ClaimResult, ClientActivity, ClientStatusReader, SendLedger } from '../core/ports.js';
+import type { ActivityRecorder, ClaimResult, ClientActivity, ClientSnapshot, ClientStatusReader, SendLedger } from '../core/ports.js';
+import { HEALTH_ATTRIBUTES, HEALTH_PROJECTION, healthFromItem } from './dynamo-client-health.js';
 import { classAttr, clientPk, latestFromItem, PARKED_PREFIX, STATUS_SK } from './dynamo-client-store.js';
 
 const BATCH_GET_MAX = 100;
-/** Only what the status derivation needs: the latest event of each class. */
-const STATUS_PROJECTION = ['wabaId', ...STATUS_CLASSES.map(classAttr)].join(', ');
+/** Only what the decision needs: the latest event of each class and the health evidence. */
+const PROJECTED = ['wabaId', ...STATUS_CLASSES.map(classAttr), ...HEALTH_PROJECTION];
+/** Names go through placeholders: some attribute names (`hold`) are DynamoDB reserved words. */
+const STATUS_PROJECTION = PROJECTED.map((_, i) => `#p${i}`).join(', ');
+const PROJECTION_NAMES = Object.fromEntries(PROJECTED.map((name, i) => [`#p${i}`, name]));
 const BATCH_WRITE_MAX = 25;
 
 /** Reads the status items of a batch's distinct clients with one strongly consistent BatchGetItem (per 100). */
@@ -24,8 +28,8 @@ export class DynamoStatusReader implements ClientStatusReader {
     private readonly tableName: string,
   ) {}
 
-  async readLatest(wabaIds: readonly string[]): Promise<ReadonlyMap<string, LatestByClass>> {
-    const result = new Map<string, LatestByClass>();
+  async readClients(wabaIds: readonly string[]): Promise<ReadonlyMap<string, ClientSnapshot>> {
+    const result = new Map<string, ClientSnapshot>();
     for (const ids of chunk(wabaIds, BATCH_GET_MAX)) {
       let keys: Record<string, unknown>[] | undefined = ids.map((w) => ({ pk: clientPk(w), sk: STATUS_SK }));
       for (let round = 0; keys && keys.length > 0; round++) {
@@ -33,11 +37,13 @@ export class DynamoStatusReader implements ClientStatusReader {
         const out = await this.doc.send(
           new BatchGetCommand({
             RequestItems: {
-              [this.tableName]: { Keys: keys, ConsistentRead: true, ProjectionExpression: STATUS_PROJECTION },
+              [this.tableName]: { Keys: keys, ConsistentRead: true, ProjectionExpression: STATUS_PROJECTION, ExpressionAttributeNames: PROJECTION_NAMES },
             },
           }),
         );
-        for (const item of out.Responses?.[this.tableName] ?? []) result.set(String(item.wabaId), latestFromItem(item));
+        for (const item of out.Responses?.[this.tableName] ?? []) {
+          result.set(String(item.wabaId), { latest: latestFromItem(item), health: healthFromItem(item) });
+        }
         keys = out.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
       }
     }
@@ -182,9 +188,11 @@ export class DynamoActivityRecorder implements ActivityRecorder {
             new UpdateCommand({
               TableName: this.tableName,
               Key: { pk: clientPk(a.wabaId), sk: STATUS_SK },
-              UpdateExpression:
-                'SET wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now) ADD parkedTotal :p, sentTotal :s, deadLetteredTotal :d, ambiguousResends :a',
+              UpdateExpression: `SET wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now)${
+                a.phoneNumberId ? `, ${HEALTH_ATTRIBUTES.phoneNumberId} = :pn` : ''
+              } ADD parkedTotal :p, sentTotal :s, deadLetteredTotal :d, ambiguousResends :a`,
               ExpressionAttributeValues: {
+                ...(a.phoneNumberId ? { ':pn': a.phoneNumberId } : {}),
                 ':waba': a.wabaId,
                 ':now': nowIso,
                 ':p': a.parked,

@@ -1,11 +1,12 @@
-import { deriveStatus, type ClientStatus } from './client-status.js';
+import { type ClientGate, clientGate, type HoldRecord } from './client-health.js';
+import type { ClientHealthService } from './client-health-service.js';
 import { classifyCloudApiResult, type CloudApiError, type SendVerdict } from './cloud-api-result.js';
 import { mapLimit } from './concurrency.js';
 import { type OutboundEnvelope, parseEnvelope } from './envelope.js';
 import {
   type DeadLetterReason,
   type DecisionPolicy,
-  decide,
+  decideFor,
   expiry,
   parkAttributes,
   parkDecision,
@@ -17,6 +18,7 @@ import type {
   ActivityRecorder,
   ClaimResult,
   ClientActivity,
+  ClientSnapshot,
   ClientStatusReader,
   CloudApi,
   OutboundQueues,
@@ -59,6 +61,20 @@ export interface OutboundServiceOptions extends DecisionPolicy {
   readonly now?: () => number;
   /** Cloud API calls in flight at once per batch. */
   readonly sendConcurrency?: number;
+  /** Holds and probes; without it a refused send only parks its own message. */
+  readonly health?: ClientHealthService;
+  /** A can-send probe ends a webhook-set OFFBOARDED (stage config; off by default). */
+  readonly probeEndsOffboarding?: boolean;
+}
+
+/** What one batch learns about its clients while it runs. */
+interface BatchContext {
+  readonly gates: ReadonlyMap<string, ClientGate>;
+  readonly snapshots: ReadonlyMap<string, ClientSnapshot>;
+  /** Clients whose send was refused as if not connected during this batch: their other messages park at once. */
+  readonly held: Set<string>;
+  /** Holds this batch started (to probe right after). */
+  readonly started: Map<string, HoldRecord>;
 }
 
 type Outcome =
@@ -100,23 +116,32 @@ export class OutboundService {
 
     const valid = items.filter((i) => i.envelope !== null);
     const wabaIds = [...new Set(valid.map((i) => (i.envelope as OutboundEnvelope).wabaId))];
-    let statuses: ReadonlyMap<string, ClientStatus> | null = null;
+    let ctx: BatchContext | null = null;
     if (wabaIds.length > 0) {
       try {
-        const latest = await this.#o.statuses.readLatest(wabaIds);
-        statuses = new Map(wabaIds.map((w) => [w, deriveStatus(latest.get(w) ?? {}, this.#o.reconnectSkewMs).status]));
+        const snapshots = await this.#o.statuses.readClients(wabaIds);
+        const policy = { reconnectSkewMs: this.#o.reconnectSkewMs, probeEndsOffboarding: this.#o.probeEndsOffboarding ?? false };
+        const gates = new Map(
+          wabaIds.map((w) => {
+            const snap = snapshots.get(w);
+            return [w, clientGate(snap?.latest ?? {}, snap?.health ?? {}, nowMs, policy)];
+          }),
+        );
+        ctx = { gates, snapshots, held: new Set(), started: new Map() };
       } catch (error) {
         this.#o.telemetry.error('client status read failed; batch retried', { error: String(error), clients: wabaIds.length });
         for (const i of valid) i.outcome = { kind: 'retry-later' };
       }
     }
 
-    if (statuses) {
+    if (ctx) {
       const toSend: Item[] = [];
       for (const item of valid) {
         const envelope = item.envelope as OutboundEnvelope;
-        const status = statuses.get(envelope.wabaId) ?? 'CONNECTED';
-        const d = decide(status, envelope, item.state, nowMs, this.#o);
+        const gate = ctx.gates.get(envelope.wabaId) as ClientGate;
+        const d = decideFor(gate, envelope, item.state, nowMs, this.#o);
+        if (d.cause === 'held') this.#o.telemetry.count('ParkedByHold');
+        if (d.cause === 'restricted') this.#o.telemetry.count('ParkedByRestriction');
         if (d.action === 'send') toSend.push(item);
         else if (d.action === 'park') item.outcome = this.#park(item, d.next, d.delaySeconds);
         else item.outcome = this.#deadLetter(item.record, envelope, item.state, d.reason, d.detail, nowMs);
@@ -130,15 +155,27 @@ export class OutboundService {
         if (firsts.has(id)) repeats.push(item);
         else firsts.set(id, item);
       }
-      await mapLimit([...firsts.values()], this.#o.sendConcurrency ?? 10, async (item) => {
+      // One message per client goes first (a pilot): when the Cloud API refuses it as if the number were not
+      // connected, the client's other messages in this batch park without a call. One refused call per episode.
+      const pilots = new Map<string, Item>();
+      const followers: Item[] = [];
+      for (const item of firsts.values()) {
+        const w = (item.envelope as OutboundEnvelope).wabaId;
+        if (pilots.has(w)) followers.push(item);
+        else pilots.set(w, item);
+      }
+      const batchCtx = ctx;
+      const sendOne = async (item: Item) => {
         try {
-          item.outcome = await this.#send(item, nowMs);
+          item.outcome = await this.#send(item, nowMs, batchCtx);
         } catch (error) {
           // Whatever failed, this record alone comes back; the send claim keeps a sent message from going twice.
           this.#o.telemetry.error('send step failed; message retried', { sqsMessageId: item.record.id, error: String(error) });
           item.outcome = { kind: 'retry-later' };
         }
-      });
+      };
+      await mapLimit([...pilots.values()], this.#o.sendConcurrency ?? 10, sendOne);
+      await mapLimit(followers, this.#o.sendConcurrency ?? 10, sendOne);
       for (const item of repeats) {
         const first = firsts.get((item.envelope as OutboundEnvelope).messageId);
         const settled = first?.outcome?.kind === 'done';
@@ -147,7 +184,61 @@ export class OutboundService {
       }
     }
 
-    return { failedIds: await this.#complete(items, nowMs) };
+    const failedIds = await this.#complete(items, nowMs);
+    // After the parks are durable: probe held clients (a can-send answer releases what was just parked).
+    if (ctx) await this.#probe(ctx);
+    return { failedIds };
+  }
+
+  /** Probes each client this batch held, and each held client whose probe turn has come. Best effort. */
+  async #probe(ctx: BatchContext): Promise<void> {
+    const health = this.#o.health;
+    if (!health) return;
+    const nowMs = this.#o.now();
+    const due: { wabaId: string; phoneNumberId: string; reason: 'hold-started' | 'hold-backoff'; gate: ClientGate }[] = [];
+    for (const [wabaId, hold] of ctx.started) {
+      const gate = ctx.gates.get(wabaId) as ClientGate;
+      due.push({ wabaId, phoneNumberId: hold.phoneNumberId, reason: 'hold-started', gate: { ...gate, hold: { state: 'in-force', hold } } });
+    }
+    for (const [wabaId, gate] of ctx.gates) {
+      if (ctx.started.has(wabaId) || gate.hold.state !== 'in-force') continue;
+      const next = ctx.snapshots.get(wabaId)?.health.nextProbeAtMs;
+      if (next === undefined || next <= nowMs) due.push({ wabaId, phoneNumberId: gate.hold.hold.phoneNumberId, reason: 'hold-backoff', gate });
+    }
+    await mapLimit(due, 4, async (d) => {
+      try {
+        await health.probe(d.wabaId, d.phoneNumberId, d.reason, { gate: d.gate, health: ctx.snapshots.get(d.wabaId)?.health ?? {} });
+      } catch (error) {
+        this.#o.telemetry.warn('probe failed; the hold stays', { wabaId: d.wabaId, error: String(error) });
+      }
+    });
+  }
+
+  /** A refused send: hold the client at once (one hold per episode, whatever other workers do). */
+  async #trip(ctx: BatchContext, envelope: OutboundEnvelope, error: CloudApiError | null, why: string): Promise<void> {
+    const wabaId = envelope.wabaId;
+    const first = !ctx.held.has(wabaId);
+    ctx.held.add(wabaId);
+    const health = this.#o.health;
+    if (!health || !first) return;
+    const gate = ctx.gates.get(wabaId) as ClientGate;
+    try {
+      const hold = await health.tripHold(wabaId, gate.hold, { phoneNumberId: envelope.phoneNumberId, messageId: envelope.messageId, error, why });
+      if (hold) ctx.started.set(wabaId, hold);
+    } catch (e) {
+      // The message still parks; the next refused send tries again.
+      this.#o.telemetry.warn('could not record the hold', { wabaId, error: String(e) });
+    }
+  }
+
+  /** Parks a message because its client was held during this batch (no Cloud API call). */
+  #parkHeld(item: Item, nowMs: number): Outcome {
+    const envelope = item.envelope as OutboundEnvelope;
+    const expired = expiry(envelope, item.state, nowMs, this.#o.maxParkSeconds);
+    if (expired) return this.#deadLetter(item.record, envelope, item.state, 'expired', expired, nowMs);
+    this.#o.telemetry.count('ParkedByHold');
+    const d = parkDecision(item.state, nowMs, this.#o);
+    return d.action === 'park' ? this.#park(item, d.next, d.delaySeconds) : { kind: 'retry-later' };
   }
 
   #park(item: Item, next: ParkState, delaySeconds: number): Outcome {
@@ -183,10 +274,11 @@ export class OutboundService {
     };
   }
 
-  async #send(item: Item, nowMs: number): Promise<Outcome> {
+  async #send(item: Item, nowMs: number, ctx: BatchContext): Promise<Outcome> {
     const envelope = item.envelope as OutboundEnvelope;
     const { ledger, telemetry } = this.#o;
     const log = { messageId: envelope.messageId, wabaId: envelope.wabaId, sqsMessageId: item.record.id };
+    if (ctx.held.has(envelope.wabaId)) return this.#parkHeld(item, nowMs);
     let claim: ClaimResult;
     let token: string;
     try {
@@ -210,9 +302,18 @@ export class OutboundService {
       telemetry.warn('sending again after an attempt that got no answer', log);
     }
 
+    if (ctx.held.has(envelope.wabaId)) {
+      // Held by a concurrent send of this batch while this one was claiming.
+      await ledger.release(envelope.messageId, claim.token).catch(() => undefined);
+      return this.#parkHeld(item, nowMs);
+    }
     const result = await this.#o.cloudApi.send(envelope.phoneNumberId, envelope.payload, token);
     const verdict: SendVerdict = classifyCloudApiResult(result);
     telemetry.count('CloudApiCalls', 1, { verdict: verdict.verdict });
+    if (verdict.verdict === 'park') {
+      telemetry.count('CloudApiRefusedCalls');
+      await this.#trip(ctx, envelope, result.kind === 'http-error' ? result.error : null, verdict.why);
+    }
 
     if (verdict.verdict === 'sent') {
       await this.#markSent(envelope.messageId, claim.token, verdict.wamid, log);
@@ -292,7 +393,7 @@ export class OutboundService {
       deadLetters.length > 0 ? this.#o.queues.deadLetter(deadLetters) : Promise.resolve(new Set<string>()),
     ]);
     const failed: string[] = [];
-    const activity = new Map<string, { parked: number; sent: number; deadLettered: number; ambiguousResends: number; newlyParked: { messageId: string; firstParkedAt: string }[]; unparked: { messageId: string; firstParkedAt: string }[] }>();
+    const activity = new Map<string, { parked: number; sent: number; deadLettered: number; ambiguousResends: number; newlyParked: { messageId: string; firstParkedAt: string }[]; unparked: { messageId: string; firstParkedAt: string }[]; phoneNumberId?: string }>();
     const act = (wabaId: string) => {
       let a = activity.get(wabaId);
       if (!a) {
@@ -317,6 +418,7 @@ export class OutboundService {
       if (o.kind === 'done' && o.sent) sent++;
       if (!env) continue;
       const a = act(env.wabaId);
+      a.phoneNumberId = env.phoneNumberId;
       const leftPark = item.state.firstParkedAt !== null && o.kind !== 'park';
       if (leftPark) a.unparked.push({ messageId: env.messageId, firstParkedAt: item.state.firstParkedAt as string });
       if (o.kind === 'park' && o.newlyParked) {

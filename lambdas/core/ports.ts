@@ -108,9 +108,15 @@ export const systemClock: Clock = { now: () => Date.now() };
 // ---------------------------------------------------------------------------------------------------------------
 // Outbound side
 
-/** Reads the status records of several clients at once (one request per batch, strongly consistent). */
+/** What the consumer reads about a client once per batch: its status records and its health evidence. */
+export interface ClientSnapshot {
+  readonly latest: LatestByClass;
+  readonly health: ClientHealth;
+}
+
+/** Reads the status items of several clients at once (one request per batch, strongly consistent). */
 export interface ClientStatusReader {
-  readLatest(wabaIds: readonly string[]): Promise<ReadonlyMap<string, LatestByClass>>;
+  readClients(wabaIds: readonly string[]): Promise<ReadonlyMap<string, ClientSnapshot>>;
 }
 
 export type ClaimResult =
@@ -141,6 +147,8 @@ export interface ClientActivity {
   readonly newlyParked: readonly { readonly messageId: string; readonly firstParkedAt: string }[];
   /** Parked messages that left (sent or dead-lettered): their markers go. */
   readonly unparked: readonly { readonly messageId: string; readonly firstParkedAt: string }[];
+  /** The phone number of the client's latest message in the batch: what a stale-offboarding probe reads. */
+  readonly phoneNumberId?: string;
 }
 
 export interface ActivityRecorder {

@@ -147,9 +147,9 @@ describe('outbound pipeline against DynamoDB Local, fauxqs and a Cloud API stand
     const reads: number[] = [];
     const reader = new DynamoStatusReader(env.doc, env.tableName);
     const counting = buildService({ statuses: {
-        readLatest: async (ids) => {
+        readClients: async (ids) => {
           reads.push(ids.length);
-          return reader.readLatest(ids);
+          return reader.readClients(ids);
         },
       }, });
     const records = Array.from({ length: 10 }, (_, i) => ({ id: `r${i}`, body: JSON.stringify(envelope(w, uid('one'))), attributes: {} }));
@@ -324,7 +324,7 @@ describe('outbound pipeline against DynamoDB Local, fauxqs and a Cloud API stand
   });
 
   it('reports every record of a batch when the status read fails, and sends nothing', async () => {
-    const failing = buildService({ statuses: { readLatest: async () => Promise.reject(new Error('DynamoDB unavailable')) } });
+    const failing = buildService({ statuses: { readClients: async () => Promise.reject(new Error('DynamoDB unavailable')) } });
     const to = uid('nostatus');
     const out = await failing.processBatch([
       { id: 'ok', body: JSON.stringify(envelope('w', to)), attributes: {} },

@@ -46,7 +46,7 @@ const setup = (opts: { latest?: Record<string, LatestByClass>; api?: (phone: str
   const calls: string[] = [];
   const telemetry = new RecordingTelemetry();
   const service = new OutboundService({
-    statuses: { readLatest: async (ids) => new Map(ids.map((id) => [id, opts.latest?.[id] ?? {}])) },
+    statuses: { readClients: async (ids) => new Map(ids.map((id) => [id, { latest: opts.latest?.[id] ?? {}, health: {} }])) },
     ledger,
     activity: {
       record: async (a) => {
