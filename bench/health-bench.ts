@@ -244,6 +244,14 @@ const runOnce = async (s: Scenario, dynamo: DynamoDBClient, api: CloudApiStandIn
       heldMs += summary.held * 300_000;
     }
     if (w >= s.webhooks.length && m >= s.messages.length && pending.length === 0 && now > s.start + s.horizonMs) break;
+    // Nothing to do before the next webhook, message, wake-up or sweep: jump there (whole steps).
+    const next = Math.min(
+      s.webhooks[w]?.deliverMs ?? Number.POSITIVE_INFINITY,
+      s.messages[m]?.atMs ?? Number.POSITIVE_INFINITY,
+      ...pending.map((p) => p.dueMs),
+      health ? nextSweep : Number.POSITIVE_INFINITY,
+    );
+    if (Number.isFinite(next) && next > now + STEP_MS) now += Math.floor((next - now) / STEP_MS) * STEP_MS - STEP_MS;
   }
   await dynamo.send(new (await import('@aws-sdk/client-dynamodb')).DeleteTableCommand({ TableName: tableName })).catch(() => undefined);
   return { refused, perEpisode, probes, heldMs, delivered, deadLettered };
@@ -251,9 +259,9 @@ const runOnce = async (s: Scenario, dynamo: DynamoDBClient, api: CloudApiStandIn
 
 /** Runs the same randomized scenario with and without holds. */
 export const healthBench = async (dynamo: DynamoDBClient, api: CloudApiStandIn, options: { quick: boolean }): Promise<HealthBenchResult> => {
-  const clients = options.quick ? 3 : 10;
-  const messages = options.quick ? 40 : 400;
-  const s = scenario(clients, messages, options.quick ? 1_800_000 : 6 * 3_600_000, 12);
+  const clients = options.quick ? 2 : 10;
+  const messages = options.quick ? 20 : 400;
+  const s = scenario(clients, messages, options.quick ? 1_200_000 : 6 * 3_600_000, 12);
   const savedRespond = api.respond;
   const savedProbe = api.probeReply;
   try {
