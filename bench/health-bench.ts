@@ -11,9 +11,9 @@
 import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { HttpCloudApi, SecretTokenProvider } from '../lambdas/adapters/cloud-api.js';
-import { DynamoClientHealthStore } from '../lambdas/adapters/dynamo-client-health.js';
-import { DynamoClientStore, DynamoOffboardedIndex, documentClient } from '../lambdas/adapters/dynamo-client-store.js';
-import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../lambdas/adapters/dynamo-outbound.js';
+import { DynamoClientHealthStore } from '../lambdas/adapters/dynamo/client-health-store.js';
+import { DynamoClientStore, DynamoOffboardedIndex, documentClient } from '../lambdas/adapters/dynamo/client-store.js';
+import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../lambdas/adapters/dynamo/outbound-stores.js';
 import { ClientHealthService } from '../lambdas/core/client-health-service.js';
 import { orderKeyOf, type StatusClass } from '../lambdas/core/client-status.js';
 import { DEFAULTS } from '../lambdas/core/defaults.js';
@@ -143,7 +143,7 @@ const runOnce = async (s: Scenario, dynamo: DynamoDBClient, api: CloudApiStandIn
   const policy = {
     intervalSeconds: DEFAULTS.probeIntervalSeconds,
     maxIntervalSeconds: DEFAULTS.probeMaxIntervalSeconds,
-    budgetShare: DEFAULTS.probeBudgetShare,
+    budgetShare: DEFAULTS.probeBudgetPercent / 100,
     budgetPerHour: DEFAULTS.managementCallsPerHour,
     probeEndsOffboarding: false,
   };

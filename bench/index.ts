@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DynamoClientStore, documentClient } from '../lambdas/adapters/dynamo-client-store.js';
+import { DynamoClientStore, documentClient } from '../lambdas/adapters/dynamo/client-store.js';
 import { CloudApiStandIn } from '../local/cloud-api-stand-in.js';
 import { ensureTable, localDynamo, localSqs, type RunningService, startDynamoDbLocal, startFauxqs } from '../local/services.js';
 import { type BundleResult, bundleBench, SDK_FLOOR_NAME } from './bundles.js';

@@ -1,4 +1,5 @@
-import { DEFAULT_PARK_DELAY_SCHEDULE, parkDelay, parseDelaySchedule } from '../lambdas/core/park-schedule.js';
+import { parkDelay, parseDelaySchedule } from '../lambdas/core/park-schedule.js';
+import { DEFAULTS } from '../lambdas/core/defaults.js';
 import { percentile, seeded } from './measure.js';
 
 /**
@@ -65,6 +66,6 @@ export const simulateSchedule = (scheduleText: string, samples: number, seed = 4
 };
 
 export const scheduleBench = (samples: number): ScheduleResult[] => [
-  simulateSchedule(DEFAULT_PARK_DELAY_SCHEDULE, samples),
+  simulateSchedule(DEFAULTS.parkDelaySchedule, samples),
   simulateSchedule('900', samples),
 ];

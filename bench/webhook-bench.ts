@@ -1,9 +1,9 @@
 import { createHmac } from 'node:crypto';
-import { MemoryClientStore } from '../lambdas/adapters/memory-client-store.js';
+import { MemoryClientStore } from '../test/support/memory-client-store.js';
 import type { ClientStore, InboundEvent, InboundEventSink } from '../lambdas/core/ports.js';
 import { silentTelemetry } from '../lambdas/core/ports.js';
 import { signBody } from '../lambdas/core/signature.js';
-import { createWebhookHandler } from '../lambdas/handlers/webhook.js';
+import { createWebhookHandler } from '../lambdas/webhook/handler.js';
 import { timePair } from './measure.js';
 import { benchEvent } from './events.js';
 

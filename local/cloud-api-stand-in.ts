@@ -103,11 +103,6 @@ export class CloudApiStandIn {
     return `http://127.0.0.1:${address.port}`;
   }
 
-  /** Requests whose body was accepted (2xx), in arrival order. */
-  acceptedTo(filter: (r: CloudApiRequest) => boolean = () => true): CloudApiRequest[] {
-    return this.requests.filter(filter);
-  }
-
   async start(port = 0): Promise<this> {
     this.#server = createServer((req, res) => void this.#handle(req, res));
     this.#server.keepAliveTimeout = 5_000;

@@ -4,6 +4,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { apiGatewayEvent } from './api-gateway-event.js';
 import { CloudApiStandIn } from './cloud-api-stand-in.js';
+import { lambdaContext } from './lambda-context.js';
 import {
   ensureQueue,
   ensureTable,
@@ -185,9 +186,15 @@ export const startPipeline = async (
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     });
-    const webhook = (await import('../lambdas/functions/webhook.js')).handler as HttpHandler;
-    const status = (await import('../lambdas/functions/status.js')).handler as HttpHandler;
-    const consumer = (await import('../lambdas/functions/consumer.js')).handler as SqsHandler;
+    // The real entry points, each invoked with a Lambda context as in AWS (its request id goes on every log line).
+    const entries = {
+      webhook: (await import('../lambdas/webhook/index.js')).handler,
+      status: (await import('../lambdas/status/index.js')).handler,
+      consumer: (await import('../lambdas/consumer/index.js')).handler,
+    };
+    const webhook: HttpHandler = (event) => entries.webhook(event, lambdaContext('webhook'));
+    const status: HttpHandler = (event) => entries.status(event, lambdaContext('status'));
+    const consumer: SqsHandler = (event) => entries.consumer(event, lambdaContext('consumer'));
 
     const sources = [queues.outbound, queues.delay].map(
       (url) => new SqsEventSource(sqs, url, consumer, (error) => log(`poller     ${(error as Error).message}`)),

@@ -19,7 +19,7 @@ import {
   TABLE_PARTITION_KEY,
   TABLE_SORT_KEY,
   TABLE_TTL_ATTRIBUTE,
-} from '../lambdas/adapters/table-schema.js';
+} from '../lambdas/adapters/dynamo/table.js';
 
 /** Local stand-ins accept any credentials; these keep the SDK from searching for real ones. */
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;

@@ -127,7 +127,7 @@ export const parseTokenSecret = (text: string): { readonly default: string | und
   return { default: def, byWaba };
 };
 
-export class NoTokenError extends Error {
+export class NoTokenError extends ConfigError {
   override readonly name = 'NoTokenError';
 }
 

@@ -1,6 +1,8 @@
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
-import type { SecretRef } from '../config.js';
 import { ConfigError } from '../core/errors.js';
+
+/** A secret comes either as a value (local) or as a Secrets Manager id (AWS); exactly one must be set. */
+export type SecretRef = { readonly value: string } | { readonly secretId: string };
 
 /** Seconds a secret fetched from Secrets Manager is reused before it is read again (so rotation takes effect). */
 export const SECRET_MAX_AGE_SECONDS = 300;

@@ -6,6 +6,7 @@
  * status is derived from those few records. Because "keep the maximum" does not depend on the order in
  * which events arrive, neither does the derived status.
  */
+import { DEFAULTS } from './defaults.js';
 
 export const CLIENT_STATUSES = ['CONNECTED', 'OFFBOARDED', 'REMOVED', 'DELETED', 'DISABLED'] as const;
 export type ClientStatus = (typeof CLIENT_STATUSES)[number];
@@ -64,7 +65,7 @@ export interface DerivedStatus {
 }
 
 /** Default window in which an OFFBOARDED and a RECONNECTED count as "offboarded, then reconnected". */
-export const DEFAULT_RECONNECT_SKEW_MS = 300_000;
+export const DEFAULT_RECONNECT_SKEW_MS = DEFAULTS.reconnectSkewSeconds * 1000;
 
 export const orderKeyOf = (eventTimeMs: number, eventId: string): string =>
   `${Math.max(0, Math.trunc(eventTimeMs)).toString().padStart(16, '0')}#${eventId}`;
@@ -175,6 +176,3 @@ export const describeEffect = (
   const statusAfter = deriveStatus({ ...before, [cls]: candidate }, skewMs).status;
   return { effect: statusAfter === statusBefore ? 'status-unchanged' : 'status-changed', statusBefore, statusAfter };
 };
-
-/** Outbound side: may a message be sent to a client in this status? */
-export const maySend = (status: ClientStatus): boolean => status === 'CONNECTED';

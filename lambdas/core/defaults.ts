@@ -24,8 +24,8 @@ export const DEFAULTS = {
   probeIntervalSeconds: 60,
   /** The probe backoff doubles up to this; also the rate of probes for a long offboarding. */
   probeMaxIntervalSeconds: 900,
-  /** Share of Meta's management-call budget (about 5,000 calls per hour per WABA) probes may use. */
-  probeBudgetShare: 0.02,
+  /** Percent of Meta's management-call budget (about 5,000 calls per hour per WABA) probes may use. */
+  probeBudgetPercent: 2,
   managementCallsPerHour: 5000,
   /** The sweeper probes clients offboarded longer than this. */
   staleOffboardingSeconds: 1800,

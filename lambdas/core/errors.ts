@@ -1,4 +1,7 @@
-/** Domain errors. `lambdas/handlers/http.ts` is the one place that maps them to HTTP status codes. */
+/**
+ * The relay's one error hierarchy. `lambdas/shared/http.ts` is the one place that maps them to HTTP answers:
+ * a request problem gives its 4xx; a ConfigError (and anything unknown) is a 500 with nothing echoed.
+ */
 export class BadRequestError extends Error {
   override readonly name = 'BadRequestError';
 }
@@ -14,7 +17,10 @@ export class PayloadTooLargeError extends Error {
 export class NotFoundError extends Error {
   override readonly name = 'NotFoundError';
 }
-/** Configuration that is missing or wrong; raised at start-up so a misconfigured function never serves. */
+/**
+ * Configuration that is missing or wrong (an environment variable, a secret's value). Raised at start-up so a
+ * misconfigured function never serves; if a rotated secret turns bad later, the request is answered 500, never 400.
+ */
 export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
+  override readonly name: string = 'ConfigError';
 }

@@ -1,7 +1,14 @@
+/**
+ * The whole send / park / dead-letter decision for one outbound message, in two steps, both pure:
+ * - `decide`, before the send, from the client's status and the message's own park state;
+ * - `decideAfterSend`, after the Cloud API answered, from the classified verdict (`cloud-api-result.ts`).
+ * `OutboundService` only carries out what these return.
+ */
 import type { ClientStatus } from './client-status.js';
+import type { SendVerdict } from './cloud-api-result.js';
 import type { OutboundEnvelope } from './envelope.js';
 import { type ClientGate, isTemplate, RESTRICTION_TYPES, type RestrictionsInForce } from './client-health.js';
-import { MAX_SQS_DELAY_SECONDS, parkDelay } from './park-schedule.js';
+import { MAX_SQS_DELAY_SECONDS, parkDelay, retryDelay } from './park-schedule.js';
 
 /** SQS message attributes that carry a message's own park state across re-sends (SQS resets its counters). */
 export const PARK_ATTRIBUTES = {
@@ -56,10 +63,23 @@ export type Decision =
   | { readonly action: 'park'; readonly delaySeconds: number; readonly next: ParkState }
   | { readonly action: 'dead-letter'; readonly reason: DeadLetterReason; readonly detail: string };
 
+/** What to do once the Cloud API answered. `retry` goes back through the delay queue with backoff, not as a park. */
+export type AfterSendDecision =
+  | { readonly action: 'sent' }
+  | { readonly action: 'park'; readonly delaySeconds: number; readonly next: ParkState }
+  | { readonly action: 'retry'; readonly delaySeconds: number; readonly next: ParkState }
+  /** `state` is the park state the dead-letter body reports (it counts the attempt that just failed). */
+  | { readonly action: 'dead-letter'; readonly reason: DeadLetterReason; readonly detail: string; readonly state: ParkState };
+
 export interface DecisionPolicy {
   readonly parkDelaySchedule: readonly number[];
   readonly maxParkSeconds: number;
   readonly random?: () => number;
+}
+
+export interface AfterSendPolicy extends DecisionPolicy {
+  /** Retryable failures before the message is dead-lettered `rejected-by-cloud-api`. */
+  readonly maxSendAttempts: number;
 }
 
 const TERMINAL: Partial<Record<ClientStatus, DeadLetterReason>> = {
@@ -83,7 +103,11 @@ export const expiry = (envelope: OutboundEnvelope, state: ParkState, nowMs: numb
 };
 
 /** Parks a message for its next hop on the schedule. */
-export const parkDecision = (state: ParkState, nowMs: number, policy: DecisionPolicy): Decision => ({
+export const parkDecision = (
+  state: ParkState,
+  nowMs: number,
+  policy: DecisionPolicy,
+): { readonly action: 'park'; readonly delaySeconds: number; readonly next: ParkState } => ({
   action: 'park',
   delaySeconds: parkDelay(policy.parkDelaySchedule, state.parkCount, policy.random),
   next: {
@@ -110,6 +134,42 @@ export const decide = (
   if (terminal) return { action: 'dead-letter', reason: terminal, detail: `client ${envelope.wabaId} is ${status}` };
   if (status === 'OFFBOARDED') return parkDecision(state, nowMs, policy);
   return { action: 'send' };
+};
+
+/**
+ * The decision after the Cloud API answered. Pure.
+ * - sent: done;
+ * - park (the number looks disconnected): park like an offboarded client, unless the message expired;
+ * - reject: dead-letter `rejected-by-cloud-api`;
+ * - retry: count the attempt; at `maxSendAttempts` dead-letter `rejected-by-cloud-api`, else (unless expired) back
+ *   off 4^attempt seconds (at least the verdict's minimum) through the delay queue.
+ */
+export const decideAfterSend = (
+  verdict: SendVerdict,
+  envelope: OutboundEnvelope,
+  state: ParkState,
+  nowMs: number,
+  policy: AfterSendPolicy,
+): AfterSendDecision => {
+  if (verdict.verdict === 'sent') return { action: 'sent' };
+  if (verdict.verdict === 'reject') return { action: 'dead-letter', reason: 'rejected-by-cloud-api', detail: verdict.why, state };
+  if (verdict.verdict === 'park') {
+    const expired = expiry(envelope, state, nowMs, policy.maxParkSeconds);
+    if (expired) return { action: 'dead-letter', reason: 'expired', detail: expired, state };
+    return parkDecision(state, nowMs, policy);
+  }
+  const attempts = state.sendAttempts + 1;
+  if (attempts >= policy.maxSendAttempts) {
+    const detail = `gave up after ${attempts} attempts; last: ${verdict.why}`;
+    return { action: 'dead-letter', reason: 'rejected-by-cloud-api', detail, state: { ...state, sendAttempts: attempts } };
+  }
+  const expired = expiry(envelope, state, nowMs, policy.maxParkSeconds);
+  if (expired) return { action: 'dead-letter', reason: 'expired', detail: expired, state };
+  return {
+    action: 'retry',
+    delaySeconds: retryDelay(attempts - 1, verdict.minDelaySeconds, policy.random),
+    next: { ...state, sendAttempts: attempts },
+  };
 };
 
 /** Why a message for a connected client waits anyway: the relay's hold, or a restriction Meta reported. */
@@ -144,7 +204,6 @@ export const restrictionDecision = (
     };
   }
   const park = parkDecision(state, nowMs, policy);
-  if (park.action !== 'park') return park;
   // Wake just after the expiration (SQS caps one hop at 900 s; a longer restriction takes several hops).
   return { ...park, delaySeconds: Math.min(MAX_SQS_DELAY_SECONDS, Math.max(1, Math.ceil((until - nowMs) / 1000) + 1)) };
 };

@@ -4,26 +4,26 @@ import { classifyCloudApiResult, type CloudApiError, type SendVerdict } from './
 import { mapLimit } from './concurrency.js';
 import { type OutboundEnvelope, parseEnvelope } from './envelope.js';
 import {
+  type AfterSendPolicy,
   type DeadLetterReason,
-  type DecisionPolicy,
+  decideAfterSend,
   decideFor,
   expiry,
-  parkAttributes,
+  PARK_ATTRIBUTES,
   parkDecision,
+  parkAttributes,
   type ParkState,
   readParkState,
 } from './outbound-decision.js';
-import { retryDelay } from './park-schedule.js';
+import type { ClaimResult, SendLedger } from './send-ledger.js';
 import type {
   ActivityRecorder,
-  ClaimResult,
   ClientActivity,
   ClientSnapshot,
   ClientStatusReader,
   CloudApi,
   OutboundQueues,
   QueueMessage,
-  SendLedger,
   Telemetry,
   TokenProvider,
 } from './ports.js';
@@ -48,7 +48,7 @@ export interface DeadLetterBody {
   readonly firstParkedAt: string | null;
 }
 
-export interface OutboundServiceOptions extends DecisionPolicy {
+export interface OutboundServiceOptions extends AfterSendPolicy {
   readonly statuses: ClientStatusReader;
   readonly ledger: SendLedger;
   readonly activity: ActivityRecorder;
@@ -56,7 +56,6 @@ export interface OutboundServiceOptions extends DecisionPolicy {
   readonly cloudApi: CloudApi;
   readonly tokens: TokenProvider;
   readonly telemetry: Telemetry;
-  readonly maxSendAttempts: number;
   readonly reconnectSkewMs: number;
   readonly now?: () => number;
   /** Cloud API calls in flight at once per batch. */
@@ -242,11 +241,12 @@ export class OutboundService {
   }
 
   #park(item: Item, next: ParkState, delaySeconds: number): Outcome {
-    return {
-      kind: 'park',
-      newlyParked: item.state.firstParkedAt === null,
-      message: { id: item.record.id, body: item.record.body, delaySeconds, attributes: parkAttributes(next) },
-    };
+    return { kind: 'park', newlyParked: item.state.firstParkedAt === null, message: this.#requeue(item, next, delaySeconds) };
+  }
+
+  /** The record again, through the delay queue, carrying its park state. */
+  #requeue(item: Item, next: ParkState, delaySeconds: number): QueueMessage {
+    return { id: item.record.id, body: item.record.body, delaySeconds, attributes: parkAttributes(next) };
   }
 
   #deadLetter(
@@ -329,43 +329,28 @@ export class OutboundService {
       telemetry.warn('could not release send claim; it expires with its lease', { ...log, error: String(error) });
     }
 
+    const apiError = result.kind === 'http-error' ? { ...(result.error ?? {}), httpStatus: result.status } : undefined;
+    const d = decideAfterSend(verdict, envelope, item.state, nowMs, this.#o);
     if (verdict.verdict === 'park') {
       telemetry.count('ParkedByCloudApiHint');
       telemetry.info('Cloud API says the number is not connected; parking', { ...log, why: verdict.why });
-      const expired = expiry(envelope, item.state, nowMs, this.#o.maxParkSeconds);
-      if (expired) return this.#deadLetter(item.record, envelope, item.state, 'expired', expired, nowMs);
-      const d = parkDecision(item.state, nowMs, this.#o);
-      return d.action === 'park' ? this.#park(item, d.next, d.delaySeconds) : { kind: 'retry-later' };
-    }
-
-    const apiError =
-      result.kind === 'http-error' ? { ...(result.error ?? {}), httpStatus: result.status } : undefined;
-    if (verdict.verdict === 'reject') {
+    } else if (verdict.verdict === 'reject') {
       telemetry.warn('Cloud API rejected the message', { ...log, why: verdict.why, fbtraceId: apiError?.fbtraceId });
-      return this.#deadLetter(item.record, envelope, item.state, 'rejected-by-cloud-api', verdict.why, nowMs, apiError);
+    } else if (d.action === 'retry') {
+      telemetry.count('SendRetries');
+      telemetry.info('send failed; retrying later', { ...log, why: verdict.why, attempts: d.next.sendAttempts });
     }
-
-    // retry: back off through the delay queue, carrying the attempt count.
-    const attempts = item.state.sendAttempts + 1;
-    if (attempts >= this.#o.maxSendAttempts) {
-      const detail = `gave up after ${attempts} attempts; last: ${verdict.why}`;
-      return this.#deadLetter(item.record, envelope, { ...item.state, sendAttempts: attempts }, 'rejected-by-cloud-api', detail, nowMs, apiError);
+    switch (d.action) {
+      case 'park':
+        return this.#park(item, d.next, d.delaySeconds);
+      case 'retry':
+        // Backing off is not parking: no park marker, no park counters.
+        return { kind: 'park', newlyParked: false, message: this.#requeue(item, d.next, d.delaySeconds) };
+      case 'dead-letter':
+        return this.#deadLetter(item.record, envelope, d.state, d.reason, d.detail, nowMs, d.reason === 'expired' ? undefined : apiError);
+      default:
+        return { kind: 'retry-later' }; // 'sent' was handled above
     }
-    const expired = expiry(envelope, item.state, nowMs, this.#o.maxParkSeconds);
-    if (expired) return this.#deadLetter(item.record, envelope, item.state, 'expired', expired, nowMs);
-    telemetry.count('SendRetries');
-    telemetry.info('send failed; retrying later', { ...log, why: verdict.why, attempts });
-    const next: ParkState = { ...item.state, sendAttempts: attempts };
-    return {
-      kind: 'park',
-      newlyParked: false,
-      message: {
-        id: item.record.id,
-        body: item.record.body,
-        delaySeconds: retryDelay(attempts - 1, verdict.minDelaySeconds, this.#o.random),
-        attributes: parkAttributes(next),
-      },
-    };
   }
 
   /** The message went out: record it, trying hard, because a lost record could allow a second send. */
@@ -423,7 +408,7 @@ export class OutboundService {
       if (leftPark) a.unparked.push({ messageId: env.messageId, firstParkedAt: item.state.firstParkedAt as string });
       if (o.kind === 'park' && o.newlyParked) {
         a.parked++;
-        a.newlyParked.push({ messageId: env.messageId, firstParkedAt: o.message.attributes?.['relay-first-parked-at'] ?? new Date(nowMs).toISOString() });
+        a.newlyParked.push({ messageId: env.messageId, firstParkedAt: o.message.attributes?.[PARK_ATTRIBUTES.firstParkedAt] ?? new Date(nowMs).toISOString() });
       }
       if (o.kind === 'done' && o.sent) {
         a.sent++;
@@ -440,7 +425,8 @@ export class OutboundService {
     for (const item of items) {
       if (!item.state.firstParkedAt || failedIds.has(item.record.id)) continue;
       const age = Math.max(0, Math.round((nowMs - Date.parse(item.state.firstParkedAt)) / 1000));
-      // How long parked messages have waited: the "client offboarded too long" alarm watches its maximum.
+      // How long parked messages have waited (dashboard). The ClientOffboardedTooLong alarm watches the sweeper's
+      // ClientOffboardedSeconds instead, so it fires whether or not a client has messages waiting.
       if (item.outcome?.kind === 'park') t.seconds('ParkAgeSeconds', age);
       if (item.outcome?.kind === 'done' && item.outcome.sent) t.seconds('ResumedAfterParkSeconds', age);
     }

@@ -100,11 +100,6 @@ export const silentTelemetry: Telemetry = {
   error: () => undefined,
 };
 
-export interface Clock {
-  now(): number;
-}
-export const systemClock: Clock = { now: () => Date.now() };
-
 // ---------------------------------------------------------------------------------------------------------------
 // Outbound side
 
@@ -117,23 +112,6 @@ export interface ClientSnapshot {
 /** Reads the status items of several clients at once (one request per batch, strongly consistent). */
 export interface ClientStatusReader {
   readClients(wabaIds: readonly string[]): Promise<ReadonlyMap<string, ClientSnapshot>>;
-}
-
-export type ClaimResult =
-  /** This worker may send. `resend` is true when an earlier attempt may already have reached Meta. */
-  | { readonly outcome: 'claimed'; readonly token: string; readonly resend: boolean }
-  | { readonly outcome: 'already-sent'; readonly wamid: string | null }
-  /** Another worker is sending this message right now. */
-  | { readonly outcome: 'in-flight' };
-
-/** The exactly-once guard around the Cloud API call, keyed by the upstream `messageId`. */
-export interface SendLedger {
-  claim(messageId: string, wabaId: string, nowMs: number): Promise<ClaimResult>;
-  markSent(messageId: string, token: string, wamid: string, nowMs: number): Promise<void>;
-  /** The send failed in a way that proves Meta did not accept it: another attempt may send. */
-  release(messageId: string, token: string): Promise<void>;
-  /** Meta may have accepted the message (no answer): a later attempt sends again and is counted as a resend. */
-  markAmbiguous(messageId: string, token: string): Promise<void>;
 }
 
 /** What one batch did for one client; written as a single counter update (observability, best effort). */

@@ -1,4 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { ConfigError } from './errors.js';
 
 /** Meta signs every webhook POST with `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(raw body, app secret)>`. */
 export const SIGNATURE_HEADER = 'x-hub-signature-256';
@@ -11,10 +12,10 @@ export type SignatureCheck =
   | { readonly valid: false; readonly problem: 'missing' | 'malformed' | 'mismatch' };
 
 /** Raised at start-up when no usable app secret is configured: the receiver must never run open. */
-export class MissingSecretError extends Error {
+export class MissingSecretError extends ConfigError {
+  override readonly name = 'MissingSecretError';
   constructor(what: string) {
     super(`${what} is not configured; refusing to start without it`);
-    this.name = 'MissingSecretError';
   }
 }
 

@@ -9,7 +9,7 @@ import {
 } from './client-status.js';
 import { holdState } from './client-health.js';
 import { mapLimit } from './concurrency.js';
-import { BadRequestError, ForbiddenError, PayloadTooLargeError, SignatureError } from './errors.js';
+import { BadRequestError, ConfigError, ForbiddenError, PayloadTooLargeError, SignatureError } from './errors.js';
 import type { ClientStore, InboundEvent, InboundEventSink, Telemetry, TimelineEntry } from './ports.js';
 import type { SignatureVerifier } from './signature.js';
 import { type AccountUpdate, MAX_CHANGES_PER_POST, parseWebhook } from './webhook-payload.js';
@@ -50,7 +50,7 @@ export class WebhookService {
   readonly #o: Required<Omit<WebhookServiceOptions, 'now'>> & { now: () => number };
 
   constructor(options: WebhookServiceOptions) {
-    if (options.verifyToken.length === 0) throw new BadRequestError('verify token must not be empty');
+    if (options.verifyToken.length === 0) throw new ConfigError('verify token must not be empty');
     this.#o = {
       reconnectSkewMs: DEFAULT_RECONNECT_SKEW_MS,
       timelineRetentionDays: 30,

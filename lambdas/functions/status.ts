@@ -1,15 +1,2 @@
-/** Lambda entry point for `GET /clients/{wabaId}` (IAM-authorized in AWS). Read-only. */
-import { dynamoClient } from '../adapters/aws-clients.js';
-import { DynamoClientStore, documentClient } from '../adapters/dynamo-client-store.js';
-import { createTelemetry } from '../adapters/telemetry.js';
-import { loadStatusConfig } from '../config.js';
-import { createStatusHandler } from '../handlers/status.js';
-
-const config = loadStatusConfig();
-const { telemetry } = createTelemetry('status');
-
-export const handler = createStatusHandler({
-  store: new DynamoClientStore(documentClient(dynamoClient(config.region, config.dynamodbEndpoint)), config.tableName),
-  telemetry,
-  reconnectSkewMs: config.reconnectSkewMs,
-});
+/** Kept only until `lib/` points at `lambdas/status/index.ts` (the layout change's merge); then delete this folder. */
+export { handler } from '../status/index.js';

@@ -21,6 +21,8 @@ export interface WebhookApiProps {
   readonly throttleRateLimit: number;
   readonly throttleBurstLimit: number;
   readonly reconnectSkewSeconds: number;
+  /** The status route reads a can-send probe after a webhook-set OFFBOARDED as CONNECTED (stage config). */
+  readonly probeEndsOffboarding: boolean;
   readonly timelineRetentionDays: number;
   readonly metricsNamespace: string;
   readonly logRetention: RetentionDays;
@@ -68,7 +70,7 @@ export class WebhookApi extends Construct {
       name: 'status',
       description: 'Answers GET /clients/{wabaId}',
       memoryMiB: 256,
-      environment: { RECONNECT_SKEW_SECONDS: String(props.reconnectSkewSeconds) },
+      environment: { RECONNECT_SKEW_SECONDS: String(props.reconnectSkewSeconds), PROBE_ENDS_OFFBOARDING: String(props.probeEndsOffboarding) },
     }).bindTable(props.table, { items: ['GetItem', 'Query'] });
 
     this.api = new HttpApi(this, 'Api', { createDefaultStage: false, description: 'coexistence-relay webhook and status API' });

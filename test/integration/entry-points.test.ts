@@ -7,7 +7,7 @@ const run = promisify(execFile);
 
 /** Imports a Lambda entry point in a fresh Node process, as the Lambda runtime does, with exactly `env`. */
 const coldStart = async (fn: string, env: Record<string, string>, script = '') => {
-  const code = `const m = await import('./lambdas/functions/${fn}.ts'); ${script}`;
+  const code = `const m = await import('./lambdas/${fn}/index.ts'); const { lambdaContext } = await import('./local/lambda-context.ts'); ${script}`;
   try {
     const out = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
       env: { PATH: process.env.PATH ?? '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'ERROR', ...env },
@@ -39,7 +39,7 @@ describe('Lambda entry points fail closed at start-up', () => {
 
   it('the real webhook entry point starts with its configuration and rejects an unsigned POST', async () => {
     const env = { ...base, INBOUND_EVENTS_QUEUE_URL: 'http://q', META_APP_SECRET: 's', WEBHOOK_VERIFY_TOKEN: 'v', AWS_ENDPOINT_URL_DYNAMODB: inject('dynamoEndpoint') };
-    const r = await coldStart('webhook', env, `const res = await m.handler({ requestContext: { http: { method: 'POST' }, requestId: 'r' }, headers: {}, body: '{}', isBase64Encoded: false }); console.log(res.statusCode);`);
+    const r = await coldStart('webhook', env, `const res = await m.handler({ requestContext: { http: { method: 'POST' }, requestId: 'r' }, headers: {}, body: '{}', isBase64Encoded: false }, lambdaContext('webhook')); console.log(res.statusCode);`);
     expect(r).toMatchObject({ code: 0, stdout: '401\n' });
   });
 });

@@ -1,10 +1,10 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DynamoOffboardedIndex } from '../../lambdas/adapters/dynamo-client-store.js';
+import { DynamoOffboardedIndex } from '../../lambdas/adapters/dynamo/client-store.js';
 import { SqsInboundEventSink } from '../../lambdas/adapters/sqs.js';
 import { signBody } from '../../lambdas/core/signature.js';
-import { createSweeperHandler } from '../../lambdas/handlers/sweeper.js';
-import { createWebhookHandler } from '../../lambdas/handlers/webhook.js';
+import { createSweeperHandler } from '../../lambdas/sweeper/handler.js';
+import { createWebhookHandler } from '../../lambdas/webhook/handler.js';
 import { httpEvent, localResources } from '../support/aws.js';
 import { RecordingTelemetry } from '../support/telemetry.js';
 import { offboarded, partnerEvent, reconnected } from '../support/webhooks.js';

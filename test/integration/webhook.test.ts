@@ -1,11 +1,11 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DynamoClientStore } from '../../lambdas/adapters/dynamo-client-store.js';
+import { DynamoClientStore } from '../../lambdas/adapters/dynamo/client-store.js';
 import { SqsInboundEventSink } from '../../lambdas/adapters/sqs.js';
 import type { ClientView } from '../../lambdas/core/client-view.js';
 import { signBody } from '../../lambdas/core/signature.js';
-import { createStatusHandler } from '../../lambdas/handlers/status.js';
-import { createWebhookHandler } from '../../lambdas/handlers/webhook.js';
+import { createStatusHandler } from '../../lambdas/status/handler.js';
+import { createWebhookHandler } from '../../lambdas/webhook/handler.js';
 import { localSqs } from '../../local/services.js';
 import { drain, httpEvent, localResources } from '../support/aws.js';
 import { RecordingTelemetry } from '../support/telemetry.js';

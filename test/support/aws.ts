@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { PurgeQueueCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { inject } from 'vitest';
-import { DynamoClientStore, documentClient } from '../../lambdas/adapters/dynamo-client-store.js';
+import { DynamoClientStore, documentClient } from '../../lambdas/adapters/dynamo/client-store.js';
 import { type ApiGatewayEventInit, apiGatewayEvent } from '../../local/api-gateway-event.js';
 import { ensureQueue, ensureTable, localDynamo, localSqs } from '../../local/services.js';
 

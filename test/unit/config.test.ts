@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { loadConsumerConfig, loadStatusConfig, loadWebhookConfig } from '../../lambdas/config.js';
+import { loadConsumerConfig } from '../../lambdas/consumer/config.js';
+import { loadStatusConfig } from '../../lambdas/status/config.js';
+import { loadWebhookConfig } from '../../lambdas/webhook/config.js';
 import { ConfigError } from '../../lambdas/core/errors.js';
 
 const webhookEnv = { TABLE_NAME: 't', INBOUND_EVENTS_QUEUE_URL: 'http://q', META_APP_SECRET: 's', WEBHOOK_VERIFY_TOKEN: 'v' };

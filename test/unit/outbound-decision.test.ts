@@ -2,9 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { ClientStatus } from '../../lambdas/core/client-status.js';
 import { classifyCloudApiResult, type CloudApiResult } from '../../lambdas/core/cloud-api-result.js';
 import { parseEnvelope, type OutboundEnvelope } from '../../lambdas/core/envelope.js';
-import { decide, FRESH, parkAttributes, readParkState } from '../../lambdas/core/outbound-decision.js';
+import { decide, decideAfterSend, FRESH, type ParkState, parkAttributes, readParkState } from '../../lambdas/core/outbound-decision.js';
+import type { SendVerdict } from '../../lambdas/core/cloud-api-result.js';
+import { DEFAULTS } from '../../lambdas/core/defaults.js';
 import {
-  DEFAULT_PARK_DELAY_SCHEDULE,
   InvalidScheduleError,
   parkDelay,
   parseDelaySchedule,
@@ -76,7 +77,7 @@ describe('park state attributes', () => {
 
 describe('park schedule', () => {
   it('parses, repeats the last value, and applies +/-20% jitter within SQS limits', () => {
-    const s = parseDelaySchedule(DEFAULT_PARK_DELAY_SCHEDULE);
+    const s = parseDelaySchedule(DEFAULTS.parkDelaySchedule);
     expect(s[s.length - 1]).toBe(900);
     expect(scheduledDelay([5, 30], 0)).toBe(5);
     expect(scheduledDelay([5, 30], 7)).toBe(30);
@@ -91,6 +92,42 @@ describe('park schedule', () => {
   it('backs off 4^n seconds with a floor, capped at 900', () => {
     expect([0, 1, 2, 3, 4, 5, 6].map((n) => retryDelay(n, 1, () => 0.5))).toEqual([1, 4, 16, 64, 256, 900, 900]);
     expect(retryDelay(0, 6, () => 0.5)).toBe(6);
+  });
+});
+
+describe('decideAfterSend', () => {
+  const after = { ...policy, maxSendAttempts: 3 };
+  const parked: ParkState = { parkCount: 2, firstParkedAt: new Date(NOW - 60_000).toISOString(), sendAttempts: 0 };
+  const old: ParkState = { parkCount: 9, firstParkedAt: new Date(NOW - 86_401_000).toISOString(), sendAttempts: 1 };
+  const sent: SendVerdict = { verdict: 'sent', wamid: 'wamid.1' };
+  const retry = (minDelaySeconds = 1): SendVerdict => ({ verdict: 'retry', why: 'HTTP 500', minDelaySeconds, ambiguous: false });
+  const park: SendVerdict = { verdict: 'park', why: 'HTTP 400, code 133010: x' };
+  const reject: SendVerdict = { verdict: 'reject', why: 'HTTP 400, code 131047: x' };
+  const expired = envelope({ notAfter: new Date(NOW - 1).toISOString() });
+
+  // verdict, envelope, state before, expected decision (random 0.5: no jitter)
+  it.each([
+    ['sent', sent, envelope(), FRESH, { action: 'sent' }],
+    ['sent, even past notAfter (it went out)', sent, expired, old, { action: 'sent' }],
+    ['reject', reject, envelope(), FRESH, { action: 'dead-letter', reason: 'rejected-by-cloud-api', detail: reject.why, state: FRESH }],
+    ['park, fresh', park, envelope(), FRESH, { action: 'park', delaySeconds: 10, next: { parkCount: 1, firstParkedAt: new Date(NOW).toISOString(), sendAttempts: 0 } }],
+    ['park, already parked twice', park, envelope(), parked, { action: 'park', delaySeconds: 900, next: { ...parked, parkCount: 3 } }],
+    ['park, past notAfter', park, expired, FRESH, { action: 'dead-letter', reason: 'expired', state: FRESH }],
+    ['park, parked longer than MAX_PARK_SECONDS', park, envelope(), old, { action: 'dead-letter', reason: 'expired', state: old }],
+    ['retry, first attempt', retry(), envelope(), FRESH, { action: 'retry', delaySeconds: 1, next: { ...FRESH, sendAttempts: 1 } }],
+    ['retry, second attempt: 4 s', retry(), envelope(), { ...FRESH, sendAttempts: 1 }, { action: 'retry', delaySeconds: 4, next: { ...FRESH, sendAttempts: 2 } }],
+    ['retry, pair rate limit: at least 6 s', retry(6), envelope(), FRESH, { action: 'retry', delaySeconds: 6, next: { ...FRESH, sendAttempts: 1 } }],
+    ['retry, keeps the park state', retry(), envelope(), parked, { action: 'retry', delaySeconds: 1, next: { ...parked, sendAttempts: 1 } }],
+    ['retry, past notAfter', retry(), expired, FRESH, { action: 'dead-letter', reason: 'expired', state: FRESH }],
+    [
+      'retry, the last allowed attempt',
+      retry(),
+      expired,
+      { ...FRESH, sendAttempts: 2 },
+      { action: 'dead-letter', reason: 'rejected-by-cloud-api', detail: 'gave up after 3 attempts; last: HTTP 500', state: { ...FRESH, sendAttempts: 3 } },
+    ],
+  ] as const)('%s', (_name, verdict, env, state, expected) => {
+    expect(decideAfterSend(verdict, env, state, NOW, after)).toMatchObject(expected);
   });
 });
 

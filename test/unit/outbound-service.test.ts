@@ -3,8 +3,9 @@ import type { LatestByClass } from '../../lambdas/core/client-status.js';
 import { orderKeyOf } from '../../lambdas/core/client-status.js';
 import type { CloudApiResult } from '../../lambdas/core/cloud-api-result.js';
 import { type DeadLetterBody, OutboundService, type OutboundRecord } from '../../lambdas/core/outbound-service.js';
-import type { ClaimResult, ClientActivity, QueueMessage, SendLedger } from '../../lambdas/core/ports.js';
-import { createConsumerHandler } from '../../lambdas/handlers/consumer.js';
+import type { ClientActivity, QueueMessage } from '../../lambdas/core/ports.js';
+import type { ClaimResult, SendLedger } from '../../lambdas/core/send-ledger.js';
+import { createConsumerHandler } from '../../lambdas/consumer/handler.js';
 import { RecordingTelemetry } from '../support/telemetry.js';
 
 /**

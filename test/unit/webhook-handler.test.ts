@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryClientStore } from '../../lambdas/adapters/memory-client-store.js';
+import { MemoryClientStore } from '../support/memory-client-store.js';
 import { silentTelemetry } from '../../lambdas/core/ports.js';
 import { signBody } from '../../lambdas/core/signature.js';
-import { createWebhookHandler, SECRET_RECHECK_MS } from '../../lambdas/handlers/webhook.js';
+import { createWebhookHandler, SECRET_RECHECK_MS } from '../../lambdas/webhook/handler.js';
 import { httpEvent } from '../support/aws.js';
 import { offboarded } from '../support/webhooks.js';
 
@@ -52,5 +52,25 @@ describe('webhook handler', () => {
     const r = await handler(signed('anything'));
     expect(r.statusCode).toBe(500);
     expect(r.body).not.toContain('Secrets Manager');
+  });
+
+  it.each([
+    ['an empty verify token', { appSecrets: ['s'], verifyToken: '' }],
+    ['an app secret list with nothing usable', { appSecrets: [' '], verifyToken: 't' }],
+  ])('answers a configuration problem (%s) with 500 and echoes nothing, never 400', async (_n, secrets) => {
+    const logged: string[] = [];
+    const handler = createWebhookHandler({
+      store: new MemoryClientStore(),
+      inbound: { forward: async () => undefined },
+      telemetry: { ...silentTelemetry, error: (message) => void logged.push(message) },
+      secrets: async () => secrets,
+      reconnectSkewMs: 300_000,
+      timelineRetentionDays: 1,
+    });
+    for (const event of [signed('s'), httpEvent({ method: 'GET', path: '/webhook', query: { 'hub.mode': 'subscribe', 'hub.verify_token': '', 'hub.challenge': 'c' } })]) {
+      const r = await handler(event);
+      expect(r).toMatchObject({ statusCode: 500, body: JSON.stringify({ error: 'internal error' }) });
+    }
+    expect(logged).toEqual(['request failed: configuration problem', 'request failed: configuration problem']);
   });
 });

@@ -7,11 +7,27 @@ import {
   GetCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { STATUS_CLASSES } from '../core/client-status.js';
-import { chunk } from '../core/concurrency.js';
-import type { ActivityRecorder, ClaimResult, ClientActivity, ClientSnapshot, ClientStatusReader, SendLedger } from '../core/ports.js';
-import { HEALTH_ATTRIBUTES, HEALTH_PROJECTION, healthFromItem } from './dynamo-client-health.js';
-import { classAttr, clientPk, latestFromItem, PARKED_PREFIX, STATUS_SK } from './dynamo-client-store.js';
+import { STATUS_CLASSES } from '../../core/client-status.js';
+import { chunk } from '../../core/concurrency.js';
+import type { ActivityRecorder, ClientActivity, ClientSnapshot, ClientStatusReader } from '../../core/ports.js';
+import {
+  CLAIMABLE_STATES,
+  type ClaimResult,
+  isResend,
+  type LedgerState,
+  SETTLED_STATE,
+  type SendLedger,
+} from '../../core/send-ledger.js';
+import {
+  classAttr,
+  HEALTH_ATTRIBUTES,
+  HEALTH_PROJECTION,
+  healthFromItem,
+  keys,
+  latestFromItem,
+  TABLE_TTL_ATTRIBUTE,
+  ttlAfterDays,
+} from './table.js';
 
 const BATCH_GET_MAX = 100;
 /** Only what the decision needs: the latest event of each class and the health evidence. */
@@ -31,33 +47,32 @@ export class DynamoStatusReader implements ClientStatusReader {
   async readClients(wabaIds: readonly string[]): Promise<ReadonlyMap<string, ClientSnapshot>> {
     const result = new Map<string, ClientSnapshot>();
     for (const ids of chunk(wabaIds, BATCH_GET_MAX)) {
-      let keys: Record<string, unknown>[] | undefined = ids.map((w) => ({ pk: clientPk(w), sk: STATUS_SK }));
-      for (let round = 0; keys && keys.length > 0; round++) {
-        if (round === 5) throw new Error(`status read left ${keys.length} keys unprocessed`);
+      let pending: Record<string, unknown>[] | undefined = ids.map((w) => ({ ...keys.status(w) }));
+      for (let round = 0; pending && pending.length > 0; round++) {
+        if (round === 5) throw new Error(`status read left ${pending.length} keys unprocessed`);
         const out = await this.doc.send(
           new BatchGetCommand({
             RequestItems: {
-              [this.tableName]: { Keys: keys, ConsistentRead: true, ProjectionExpression: STATUS_PROJECTION, ExpressionAttributeNames: PROJECTION_NAMES },
+              [this.tableName]: { Keys: pending, ConsistentRead: true, ProjectionExpression: STATUS_PROJECTION, ExpressionAttributeNames: PROJECTION_NAMES },
             },
           }),
         );
         for (const item of out.Responses?.[this.tableName] ?? []) {
           result.set(String(item.wabaId), { latest: latestFromItem(item), health: healthFromItem(item) });
         }
-        keys = out.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
+        pending = out.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
       }
     }
     return result;
   }
 }
 
-const ledgerKey = (messageId: string) => ({ pk: `MSG#${messageId}`, sk: 'SEND' });
+/** A claim may take the entry: none yet, a claimable state, or SENDING whose lease expired (its worker died). */
+const CLAIM_CONDITION = `attribute_not_exists(pk) OR #state IN (${CLAIMABLE_STATES.map((s) => `:${s}`).join(', ')}) OR (#state = :SENDING AND leaseUntil < :now)`;
+/** Only the claim's own holder may settle it: a worker whose lease was taken over changes nothing. */
+const HOLDER_CONDITION = '#token = :token';
 
-/**
- * Send claims in DynamoDB, one item per `messageId`:
- * `SENDING` (with a lease) -> `SENT`, or back to `RELEASED` / `AMBIGUOUS` when the attempt failed.
- * A claim succeeds only if nobody holds a live lease and the message was not sent.
- */
+/** The send ledger (`lambdas/core/send-ledger.ts`) in DynamoDB, one item per `messageId`, with a lease on SENDING. */
 export class DynamoSendLedger implements SendLedger {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -73,34 +88,30 @@ export class DynamoSendLedger implements SendLedger {
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: ledgerKey(messageId),
-          UpdateExpression: 'SET #state = :sending, #token = :token, leaseUntil = :lease, wabaId = :waba, expiresAt = :ttl ADD claims :one',
-          ConditionExpression:
-            'attribute_not_exists(pk) OR #state IN (:released, :ambiguous) OR (#state = :sending AND leaseUntil < :now)',
-          ExpressionAttributeNames: { '#state': 'state', '#token': 'token' },
+          Key: keys.ledger(messageId),
+          UpdateExpression: `SET #state = :SENDING, #token = :token, leaseUntil = :lease, wabaId = :waba, #ttl = :ttl ADD claims :one`,
+          ConditionExpression: CLAIM_CONDITION,
+          ExpressionAttributeNames: { '#state': 'state', '#token': 'token', '#ttl': TABLE_TTL_ATTRIBUTE },
           ExpressionAttributeValues: {
-            ':sending': 'SENDING',
-            ':released': 'RELEASED',
-            ':ambiguous': 'AMBIGUOUS',
+            ':SENDING': 'SENDING' satisfies LedgerState,
+            ...Object.fromEntries(CLAIMABLE_STATES.map((s) => [`:${s}`, s])),
             ':token': token,
             ':lease': nowMs + this.leaseMs,
             ':now': nowMs,
             ':waba': wabaId,
-            ':ttl': Math.floor(nowMs / 1000) + this.retentionDays * 86_400,
+            ':ttl': ttlAfterDays(nowMs, this.retentionDays),
             ':one': 1,
           },
           ReturnValues: 'ALL_OLD',
         }),
       );
-      const previous = out.Attributes?.state;
-      // AMBIGUOUS: the last attempt got no answer. SENDING with an expired lease: a worker died mid-send.
-      return { outcome: 'claimed', token, resend: previous === 'AMBIGUOUS' || previous === 'SENDING' };
+      return { outcome: 'claimed', token, resend: isResend(out.Attributes?.state) };
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const current = await this.doc.send(
-        new GetCommand({ TableName: this.tableName, Key: ledgerKey(messageId), ConsistentRead: true }),
+        new GetCommand({ TableName: this.tableName, Key: keys.ledger(messageId), ConsistentRead: true }),
       );
-      if (current.Item?.state === 'SENT') {
+      if (current.Item?.state === SETTLED_STATE.markSent) {
         return { outcome: 'already-sent', wamid: typeof current.Item.wamid === 'string' ? current.Item.wamid : null };
       }
       return { outcome: 'in-flight' };
@@ -108,18 +119,18 @@ export class DynamoSendLedger implements SendLedger {
   }
 
   async markSent(messageId: string, token: string, wamid: string, nowMs: number): Promise<void> {
-    await this.#transition(messageId, token, 'SENT', { wamid, sentAt: new Date(nowMs).toISOString() });
+    await this.#transition(messageId, token, SETTLED_STATE.markSent, { wamid, sentAt: new Date(nowMs).toISOString() });
   }
 
   async release(messageId: string, token: string): Promise<void> {
-    await this.#transition(messageId, token, 'RELEASED');
+    await this.#transition(messageId, token, SETTLED_STATE.release);
   }
 
   async markAmbiguous(messageId: string, token: string): Promise<void> {
-    await this.#transition(messageId, token, 'AMBIGUOUS');
+    await this.#transition(messageId, token, SETTLED_STATE.markAmbiguous);
   }
 
-  async #transition(messageId: string, token: string, state: string, extra: Record<string, string> = {}): Promise<void> {
+  async #transition(messageId: string, token: string, state: LedgerState, extra: Record<string, string> = {}): Promise<void> {
     const names: Record<string, string> = { '#state': 'state', '#token': 'token' };
     const values: Record<string, unknown> = { ':state': state, ':token': token };
     let set = '#state = :state';
@@ -132,9 +143,9 @@ export class DynamoSendLedger implements SendLedger {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: ledgerKey(messageId),
+          Key: keys.ledger(messageId),
           UpdateExpression: `SET ${set} REMOVE leaseUntil`,
-          ConditionExpression: '#token = :token',
+          ConditionExpression: HOLDER_CONDITION,
           ExpressionAttributeNames: names,
           ExpressionAttributeValues: values,
         }),
@@ -167,17 +178,16 @@ export class DynamoActivityRecorder implements ActivityRecorder {
         writes.push({
           PutRequest: {
             Item: {
-              pk: clientPk(a.wabaId),
-              sk: `${PARKED_PREFIX}${p.firstParkedAt}#${p.messageId}`,
+              ...keys.parkedMarker(a.wabaId, p.firstParkedAt, p.messageId),
               messageId: p.messageId,
               firstParkedAt: p.firstParkedAt,
-              expiresAt: Math.floor(Date.parse(p.firstParkedAt) / 1000) + this.markerTtlSeconds,
+              [TABLE_TTL_ATTRIBUTE]: Math.floor(Date.parse(p.firstParkedAt) / 1000) + this.markerTtlSeconds,
             },
           },
         });
       }
       for (const p of a.unparked) {
-        writes.push({ DeleteRequest: { Key: { pk: clientPk(a.wabaId), sk: `${PARKED_PREFIX}${p.firstParkedAt}#${p.messageId}` } } });
+        writes.push({ DeleteRequest: { Key: keys.parkedMarker(a.wabaId, p.firstParkedAt, p.messageId) } });
       }
     }
     await Promise.all([
@@ -187,7 +197,7 @@ export class DynamoActivityRecorder implements ActivityRecorder {
           this.doc.send(
             new UpdateCommand({
               TableName: this.tableName,
-              Key: { pk: clientPk(a.wabaId), sk: STATUS_SK },
+              Key: keys.status(a.wabaId),
               UpdateExpression: `SET wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now)${
                 a.phoneNumberId ? `, ${HEALTH_ATTRIBUTES.phoneNumberId} = :pn` : ''
               } ADD parkedTotal :p, sentTotal :s, deadLetteredTotal :d, ambiguousResends :a`,

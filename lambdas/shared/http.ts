@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import {
   BadRequestError,
+  ConfigError,
   ForbiddenError,
   NotFoundError,
   PayloadTooLargeError,
@@ -43,7 +44,8 @@ export const errorResponse = (error: unknown, telemetry: Telemetry, context: Rec
   if (error instanceof ForbiddenError) return json(403, { error: 'forbidden' });
   if (error instanceof NotFoundError) return json(404, { error: 'not found' });
   if (error instanceof PayloadTooLargeError) return json(413, { error: 'payload too large' });
-  telemetry.error('request failed', {
+  // A ConfigError, like anything unknown, is never the caller's fault: a 500 whose message stays in the log.
+  telemetry.error(error instanceof ConfigError ? 'request failed: configuration problem' : 'request failed', {
     ...context,
     errorName: error instanceof Error ? error.name : typeof error,
     errorMessage: error instanceof Error ? error.message : String(error),

@@ -1,6 +1,6 @@
-import { type LatestByClass, orderKeyOf, type StatusClass, type StatusEventRecord, supersedes } from '../core/client-status.js';
-import type { DisableWarningRecord, RestrictionRecord } from '../core/client-health.js';
-import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../core/ports.js';
+import { type LatestByClass, orderKeyOf, type StatusClass, type StatusEventRecord, supersedes } from '../../lambdas/core/client-status.js';
+import type { DisableWarningRecord, RestrictionRecord } from '../../lambdas/core/client-health.js';
+import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../../lambdas/core/ports.js';
 
 interface MemoryClient {
   firstSeenAt: string;
@@ -17,7 +17,6 @@ interface MemoryClient {
 export class MemoryClientStore implements ClientStore {
   readonly clients = new Map<string, MemoryClient>();
   readonly timeline = new Map<string, Map<string, TimelineEntry>>();
-  readonly parked = new Map<string, Map<string, string>>();
 
   #client(wabaId: string, nowIso: string): MemoryClient {
     let c = this.clients.get(wabaId);
@@ -80,9 +79,8 @@ export class MemoryClientStore implements ClientStore {
     return true;
   }
 
-  async oldestParkedAt(wabaId: string): Promise<string | null> {
-    const p = this.parked.get(wabaId);
-    if (!p || p.size === 0) return null;
-    return [...p.values()].sort()[0] ?? null;
+  /** The consumer's parked markers are not kept here: the webhook side never parks. */
+  async oldestParkedAt(_wabaId: string): Promise<string | null> {
+    return null;
   }
 }

@@ -2,7 +2,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { ClientStore, InboundEventSink, Telemetry } from '../core/ports.js';
 import { SIGNATURE_HEADER, SignatureVerifier } from '../core/signature.js';
 import { WebhookService } from '../core/webhook-service.js';
-import { errorResponse, type HttpResult, header, json, rawBody, text } from './http.js';
+import { errorResponse, type HttpResult, header, json, rawBody, text } from '../shared/http.js';
 
 /** How often the handler asks for the secrets again (rotation takes effect within this plus the source's cache). */
 export const SECRET_RECHECK_MS = 30_000;

@@ -2,12 +2,14 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { readClientView } from '../core/client-view.js';
 import { BadRequestError } from '../core/errors.js';
 import type { ClientStore, Telemetry } from '../core/ports.js';
-import { errorResponse, type HttpResult, json } from './http.js';
+import { errorResponse, type HttpResult, json } from '../shared/http.js';
 
 export interface StatusDeps {
   readonly store: Pick<ClientStore, 'getClient' | 'listTimeline' | 'oldestParkedAt'>;
   readonly telemetry: Telemetry;
   readonly reconnectSkewMs: number;
+  /** A can-send probe ends a webhook-set OFFBOARDED (stage config). */
+  readonly probeEndsOffboarding?: boolean;
   readonly now?: () => number;
 }
 
@@ -24,6 +26,7 @@ export const createStatusHandler = (deps: StatusDeps) => async (event: APIGatewa
       skewMs: deps.reconnectSkewMs,
       nowMs: (deps.now ?? Date.now)(),
       timelineLimit: Math.max(1, timelineLimit),
+      probeEndsOffboarding: deps.probeEndsOffboarding ?? false,
     });
     return json(200, view);
   } catch (error) {

@@ -1,55 +1,28 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { type LatestByClass, orderKeyOf, STATUS_CLASSES, type StatusClass, type StatusEventRecord } from '../core/client-status.js';
-import type { OffboardedIndex, OffboardedListing } from '../core/offboarded-sweep.js';
-import type { DisableWarningRecord, RestrictionRecord } from '../core/client-health.js';
-import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../core/ports.js';
-import { HEALTH_ATTRIBUTES, healthFromItem, phoneNumberIdFromItem } from './dynamo-client-health.js';
-import { OFFBOARDED_INDEX, OFFBOARDED_INDEX_PK, OFFBOARDED_INDEX_SK, OFFBOARDED_INDEX_VALUE } from './table-schema.js';
-
-/**
- * Single-table layout (partition key `pk`, sort key `sk`, TTL attribute `expiresAt`):
- *
- * | item | pk | sk |
- * |---|---|---|
- * | client status | `CLIENT#<wabaId>` | `STATUS` |
- * | timeline entry | `CLIENT#<wabaId>` | `EVENT#<event time ms, padded>#<eventId>` |
- * | parked-message marker | `CLIENT#<wabaId>` | `PARKED#<first parked at>#<messageId>` |
- * | send claim | `MSG#<messageId>` | `SEND` |
- */
-export const clientPk = (wabaId: string): string => `CLIENT#${wabaId}`;
-export const STATUS_SK = 'STATUS';
-export const PARKED_PREFIX = 'PARKED#';
-export const classAttr = (cls: StatusClass): string => `cls_${cls}`;
+import { type LatestByClass, orderKeyOf, type StatusClass, type StatusEventRecord } from '../../core/client-status.js';
+import type { OffboardedIndex, OffboardedListing } from '../../core/offboarded-sweep.js';
+import type { DisableWarningRecord, RestrictionRecord } from '../../core/client-health.js';
+import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../../core/ports.js';
+import {
+  classAttr,
+  clientFromItem,
+  HEALTH_ATTRIBUTES,
+  healthFromItem,
+  keys,
+  latestFromItem,
+  OFFBOARDED_INDEX,
+  OFFBOARDED_INDEX_PK,
+  OFFBOARDED_INDEX_SK,
+  OFFBOARDED_INDEX_VALUE,
+  PARKED_PREFIX,
+  phoneNumberIdFromItem,
+  TIMELINE_PREFIX,
+  timelineFromItem,
+} from './table.js';
 
 export const documentClient = (client: DynamoDBClient): DynamoDBDocumentClient =>
   DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
-
-export const latestFromItem = (item: Record<string, unknown> | undefined): LatestByClass => {
-  const latest: LatestByClass = {};
-  if (!item) return latest;
-  for (const cls of STATUS_CLASSES) {
-    const v = item[classAttr(cls)];
-    if (v && typeof v === 'object') latest[cls] = v as StatusEventRecord;
-  }
-  return latest;
-};
-
-const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
-
-export const clientFromItem = (item: Record<string, unknown>): ClientRecord => ({
-  wabaId: String(item.wabaId),
-  firstSeenAt: String(item.firstSeenAt),
-  latest: latestFromItem(item),
-  counters: {
-    parked: num(item.parkedTotal),
-    sent: num(item.sentTotal),
-    deadLettered: num(item.deadLetteredTotal),
-    ambiguousResends: num(item.ambiguousResends),
-  },
-  health: healthFromItem(item),
-  phoneNumberId: phoneNumberIdFromItem(item),
-});
 
 export class DynamoClientStore implements ClientStore {
   constructor(
@@ -64,7 +37,7 @@ export class DynamoClientStore implements ClientStore {
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: clientPk(wabaId), sk: STATUS_SK },
+          Key: keys.status(wabaId),
           UpdateExpression: `SET #cls = :rec, wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now), updatedAt = :now${
             offboarding ? `, ${OFFBOARDED_INDEX_PK} = :idx, ${OFFBOARDED_INDEX_SK} = :key` : ''
           }`,
@@ -86,7 +59,7 @@ export class DynamoClientStore implements ClientStore {
       if (error instanceof ConditionalCheckFailedException) {
         // Refused: an equal or later event of this class is stored. Read what is there to explain it.
         const current = await this.doc.send(
-          new GetCommand({ TableName: this.tableName, Key: { pk: clientPk(wabaId), sk: STATUS_SK }, ConsistentRead: true }),
+          new GetCommand({ TableName: this.tableName, Key: keys.status(wabaId), ConsistentRead: true }),
         );
         return { before: latestFromItem(current.Item), written: false };
       }
@@ -98,7 +71,7 @@ export class DynamoClientStore implements ClientStore {
     const out = await this.doc.send(
       new UpdateCommand({
         TableName: this.tableName,
-        Key: { pk: clientPk(wabaId), sk: STATUS_SK },
+        Key: keys.status(wabaId),
         UpdateExpression: 'SET wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now)',
         ExpressionAttributeValues: { ':waba': wabaId, ':now': nowIso },
         ReturnValues: 'ALL_NEW',
@@ -113,7 +86,7 @@ export class DynamoClientStore implements ClientStore {
       await this.doc.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { pk: clientPk(entry.wabaId), sk: `EVENT#${orderKey}`, ...entry },
+          Item: { ...keys.timeline(entry.wabaId, orderKey), ...entry },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -125,7 +98,7 @@ export class DynamoClientStore implements ClientStore {
 
   async getClient(wabaId: string): Promise<ClientRecord | null> {
     const out = await this.doc.send(
-      new GetCommand({ TableName: this.tableName, Key: { pk: clientPk(wabaId), sk: STATUS_SK }, ConsistentRead: true }),
+      new GetCommand({ TableName: this.tableName, Key: keys.status(wabaId), ConsistentRead: true }),
     );
     return out.Item ? clientFromItem(out.Item) : null;
   }
@@ -135,12 +108,12 @@ export class DynamoClientStore implements ClientStore {
       new QueryCommand({
         TableName: this.tableName,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': clientPk(wabaId), ':prefix': 'EVENT#' },
+        ExpressionAttributeValues: { ':pk': keys.clientPk(wabaId), ':prefix': TIMELINE_PREFIX },
         ScanIndexForward: false,
         Limit: limit,
       }),
     );
-    return (out.Items ?? []).map(({ pk: _pk, sk: _sk, ...rest }) => rest as unknown as TimelineEntry);
+    return (out.Items ?? []).map(timelineFromItem);
   }
 
   applyRestriction(wabaId: string, restriction: RestrictionRecord): Promise<boolean> {
@@ -157,7 +130,7 @@ export class DynamoClientStore implements ClientStore {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: clientPk(wabaId), sk: STATUS_SK },
+          Key: keys.status(wabaId),
           UpdateExpression: 'SET #a = :v, wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now)',
           ConditionExpression: 'attribute_not_exists(#a) OR #a.orderKey < :key',
           ExpressionAttributeNames: { '#a': attribute },
@@ -176,7 +149,7 @@ export class DynamoClientStore implements ClientStore {
       new QueryCommand({
         TableName: this.tableName,
         KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-        ExpressionAttributeValues: { ':pk': clientPk(wabaId), ':prefix': PARKED_PREFIX },
+        ExpressionAttributeValues: { ':pk': keys.clientPk(wabaId), ':prefix': PARKED_PREFIX },
         ProjectionExpression: 'firstParkedAt',
         Limit: 1,
       }),
@@ -226,7 +199,7 @@ export class DynamoOffboardedIndex implements OffboardedIndex {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: clientPk(wabaId), sk: STATUS_SK },
+          Key: keys.status(wabaId),
           UpdateExpression: 'REMOVE #pk, #sk',
           ConditionExpression: '#sk = :key',
           ExpressionAttributeNames: { '#pk': OFFBOARDED_INDEX_PK, '#sk': OFFBOARDED_INDEX_SK },

@@ -1,0 +1,160 @@
+/**
+ * The single table's layout, in one module: key schema, key builders, index attributes and item <-> record mapping.
+ * The CDK stack, local provisioning and every DynamoDB store take their names from here so they cannot drift.
+ *
+ * | item | pk | sk |
+ * |---|---|---|
+ * | client status | `CLIENT#<wabaId>` | `STATUS` |
+ * | timeline entry | `CLIENT#<wabaId>` | `EVENT#<event time ms, padded>#<eventId>` |
+ * | parked-message marker | `CLIENT#<wabaId>` | `PARKED#<first parked at>#<messageId>` |
+ * | send claim (ledger) | `MSG#<messageId>` | `SEND` |
+ *
+ * The client status item also holds the client's health evidence (hold, probes, restriction, disable warning): see
+ * {@link HEALTH_ATTRIBUTES}. A hold lists the client in the offboarded index too (key `HOLD#<holdId>`).
+ */
+import { type LatestByClass, STATUS_CLASSES, type StatusClass, type StatusEventRecord } from '../../core/client-status.js';
+import { type ClientHealth, PROBE_VERDICTS, type ProbeRecord } from '../../core/client-health.js';
+import type { ClientRecord, TimelineEntry } from '../../core/ports.js';
+
+export const TABLE_PARTITION_KEY = 'pk';
+export const TABLE_SORT_KEY = 'sk';
+/** Epoch seconds after which DynamoDB deletes the item (timeline entries, parked markers, ledger entries). */
+export const TABLE_TTL_ATTRIBUTE = 'expiresAt';
+
+/**
+ * Sparse index of clients that received an ACCOUNT_OFFBOARDED: the OFFBOARDED status write sets both attributes; the
+ * sweeper removes clients that are no longer offboarded. Lets the sweeper find offboarded clients without a scan.
+ */
+export const OFFBOARDED_INDEX = 'offboarded';
+export const OFFBOARDED_INDEX_PK = 'offboardedIdx';
+export const OFFBOARDED_INDEX_SK = 'offboardedKey';
+export const OFFBOARDED_INDEX_VALUE = 'OFFBOARDED';
+
+export interface TableKey {
+  readonly pk: string;
+  readonly sk: string;
+}
+
+const clientPk = (wabaId: string): string => `CLIENT#${wabaId}`;
+export const TIMELINE_PREFIX = 'EVENT#';
+export const PARKED_PREFIX = 'PARKED#';
+
+export const keys = {
+  clientPk,
+  status: (wabaId: string): TableKey => ({ pk: clientPk(wabaId), sk: 'STATUS' }),
+  timeline: (wabaId: string, orderKey: string): TableKey => ({ pk: clientPk(wabaId), sk: `${TIMELINE_PREFIX}${orderKey}` }),
+  parkedMarker: (wabaId: string, firstParkedAt: string, messageId: string): TableKey => ({
+    pk: clientPk(wabaId),
+    sk: `${PARKED_PREFIX}${firstParkedAt}#${messageId}`,
+  }),
+  ledger: (messageId: string): TableKey => ({ pk: `MSG#${messageId}`, sk: 'SEND' }),
+} as const;
+
+/** The status item's attribute holding the latest event of one class. */
+export const classAttr = (cls: StatusClass): string => `cls_${cls}`;
+
+/** Epoch seconds `days` after `nowMs`, for the TTL attribute. */
+export const ttlAfterDays = (nowMs: number, days: number): number => Math.floor(nowMs / 1000) + days * 86_400;
+
+export const latestFromItem = (item: Record<string, unknown> | undefined): LatestByClass => {
+  const latest: LatestByClass = {};
+  if (!item) return latest;
+  for (const cls of STATUS_CLASSES) {
+    const v = item[classAttr(cls)];
+    if (v && typeof v === 'object') latest[cls] = v as StatusEventRecord;
+  }
+  return latest;
+};
+
+const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
+
+export const clientFromItem = (item: Record<string, unknown>): ClientRecord => ({
+  wabaId: String(item.wabaId),
+  firstSeenAt: String(item.firstSeenAt),
+  latest: latestFromItem(item),
+  counters: {
+    parked: num(item.parkedTotal),
+    sent: num(item.sentTotal),
+    deadLettered: num(item.deadLetteredTotal),
+    ambiguousResends: num(item.ambiguousResends),
+  },
+  health: healthFromItem(item),
+  phoneNumberId: phoneNumberIdFromItem(item),
+});
+
+/** A timeline item without its keys. */
+export const timelineFromItem = ({ pk: _pk, sk: _sk, ...rest }: Record<string, unknown>): TimelineEntry =>
+  rest as unknown as TimelineEntry;
+
+/** Attributes of the client status item that hold its health evidence (the item's other attributes: the status). */
+export const HEALTH_ATTRIBUTES = {
+  hold: 'hold',
+  probe: 'probe',
+  canSendAt: 'canSendAt',
+  nextProbeAt: 'nextProbeAt',
+  probeAttempt: 'probeAttempt',
+  restriction: 'restriction',
+  disableWarning: 'disableWarning',
+  /** The phone number id of the client's latest outbound message: what the sweeper probes for a long offboarding. */
+  phoneNumberId: 'lastPhoneNumberId',
+} as const;
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const numOr = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+/** Reads the health evidence of a status item; anything malformed reads as absent, never as an error. */
+export const healthFromItem = (item: Record<string, unknown> | undefined): ClientHealth => {
+  if (!item) return {};
+  const h: { -readonly [K in keyof ClientHealth]: ClientHealth[K] } = {};
+  const hold = item[HEALTH_ATTRIBUTES.hold];
+  if (isObj(hold) && typeof hold.holdId === 'string' && numOr(hold.startedAtMs) !== undefined) {
+    h.hold = {
+      holdId: hold.holdId,
+      startedAtMs: numOr(hold.startedAtMs) as number,
+      code: str(hold.code),
+      why: str(hold.why),
+      phoneNumberId: str(hold.phoneNumberId),
+      messageId: str(hold.messageId),
+    };
+  }
+  const probe = item[HEALTH_ATTRIBUTES.probe];
+  if (isObj(probe) && numOr(probe.atMs) !== undefined && (PROBE_VERDICTS as readonly unknown[]).includes(probe.verdict)) {
+    h.probe = probe as unknown as ProbeRecord;
+  }
+  const canSend = numOr(item[HEALTH_ATTRIBUTES.canSendAt]);
+  if (canSend !== undefined) h.canSendAtMs = canSend;
+  const next = numOr(item[HEALTH_ATTRIBUTES.nextProbeAt]);
+  if (next !== undefined) h.nextProbeAtMs = next;
+  const attempt = numOr(item[HEALTH_ATTRIBUTES.probeAttempt]);
+  if (attempt !== undefined) h.probeAttempt = attempt;
+  const r = item[HEALTH_ATTRIBUTES.restriction];
+  if (isObj(r) && numOr(r.eventTimeMs) !== undefined && Array.isArray(r.restrictions)) {
+    h.restriction = {
+      orderKey: str(r.orderKey),
+      eventId: str(r.eventId),
+      eventTimeMs: numOr(r.eventTimeMs) as number,
+      appliedAt: str(r.appliedAt),
+      restrictions: r.restrictions.filter(isObj).map((x) => ({ type: str(x.type), expiresAtMs: numOr(x.expiresAtMs) ?? null })),
+    };
+  }
+  const w = item[HEALTH_ATTRIBUTES.disableWarning];
+  if (isObj(w) && numOr(w.eventTimeMs) !== undefined) {
+    h.disableWarning = {
+      orderKey: str(w.orderKey),
+      eventId: str(w.eventId),
+      eventTimeMs: numOr(w.eventTimeMs) as number,
+      appliedAt: str(w.appliedAt),
+      ...(typeof w.banDate === 'string' ? { banDate: w.banDate } : {}),
+    };
+  }
+  return h;
+};
+
+export const phoneNumberIdFromItem = (item: Record<string, unknown> | undefined): string | null => {
+  const v = item?.[HEALTH_ATTRIBUTES.phoneNumberId];
+  return typeof v === 'string' && v.length > 0 ? v : null;
+};
+
+/** The projection a reader needs to derive health (with the status attributes). */
+export const HEALTH_PROJECTION = Object.values(HEALTH_ATTRIBUTES);

@@ -1,0 +1,68 @@
+import * as z from 'zod/mini';
+import { DEFAULTS } from '../core/defaults.js';
+import { parseDelaySchedule } from '../core/park-schedule.js';
+import {
+  awsEnv,
+  type Env,
+  graphApiEnv,
+  intFrom,
+  nonEmpty,
+  optionalNonEmpty,
+  parseConfig,
+  probeEnv,
+  probePolicyFrom,
+  reporter,
+  secretRef,
+  withDefault,
+} from '../shared/config.js';
+
+/** The outbound and delay queues' consumer: queues, the Cloud API, the park and retry policy, the access tokens. */
+export const consumerConfigSchema = z.pipe(
+  z.object({
+    ...awsEnv,
+    DELAY_QUEUE_URL: nonEmpty,
+    DEAD_LETTER_QUEUE_URL: nonEmpty,
+    ...graphApiEnv,
+    ...probeEnv,
+    PARK_DELAY_SCHEDULE: z.pipe(
+      withDefault(DEFAULTS.parkDelaySchedule),
+      z.transform((s: string, ctx) => {
+        try {
+          return parseDelaySchedule(s);
+        } catch (error) {
+          ctx.issues.push({ code: 'custom', message: error instanceof Error ? error.message : String(error), input: s });
+          return [];
+        }
+      }),
+    ),
+    MAX_PARK_SECONDS: intFrom(DEFAULTS.maxParkSeconds, 60, 14 * 86_400),
+    MAX_SEND_ATTEMPTS: intFrom(DEFAULTS.maxSendAttempts, 1, 100),
+    RECONNECT_SKEW_SECONDS: intFrom(DEFAULTS.reconnectSkewSeconds, 0, 86_400),
+    SEND_LEDGER_RETENTION_DAYS: intFrom(DEFAULTS.sendLedgerRetentionDays, 1, 365),
+    WHATSAPP_ACCESS_TOKEN: optionalNonEmpty,
+    WHATSAPP_ACCESS_TOKEN_SECRET_ID: optionalNonEmpty,
+  }),
+  z.transform((c, ctx) => ({
+    region: c.AWS_REGION,
+    dynamodbEndpoint: c.AWS_ENDPOINT_URL_DYNAMODB,
+    sqsEndpoint: c.AWS_ENDPOINT_URL_SQS,
+    tableName: c.TABLE_NAME,
+    delayQueueUrl: c.DELAY_QUEUE_URL,
+    deadLetterQueueUrl: c.DEAD_LETTER_QUEUE_URL,
+    graphApiBaseUrl: c.GRAPH_API_BASE_URL.replace(/\/+$/, ''),
+    graphApiVersion: c.GRAPH_API_VERSION,
+    graphApiTimeoutMs: c.GRAPH_API_TIMEOUT_MS,
+    parkDelaySchedule: c.PARK_DELAY_SCHEDULE,
+    maxParkSeconds: c.MAX_PARK_SECONDS,
+    maxSendAttempts: c.MAX_SEND_ATTEMPTS,
+    reconnectSkewMs: c.RECONNECT_SKEW_SECONDS * 1000,
+    sendLedgerRetentionDays: c.SEND_LEDGER_RETENTION_DAYS,
+    probe: probePolicyFrom(c),
+    /** Default Cloud API token, plus optional per-WABA tokens (see `parseTokenSecret`). */
+    accessTokens: secretRef(c, 'WHATSAPP_ACCESS_TOKEN', 'WHATSAPP_ACCESS_TOKEN_SECRET_ID', reporter(ctx, c)),
+  })),
+);
+
+export type ConsumerConfig = z.infer<typeof consumerConfigSchema>;
+
+export const loadConsumerConfig = (env: Env = process.env): ConsumerConfig => parseConfig(consumerConfigSchema, env, 'consumer');

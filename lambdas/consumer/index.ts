@@ -1,0 +1,50 @@
+/** Lambda entry point for the outbound and delay queues: wiring only. Configuration is checked once, at cold start. */
+import { dynamoClient, sqsClient } from '../adapters/aws-clients.js';
+import { HttpCloudApi, SecretTokenProvider } from '../adapters/cloud-api.js';
+import { documentClient } from '../adapters/dynamo/client-store.js';
+import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../adapters/dynamo/outbound-stores.js';
+import { DynamoClientHealthStore } from '../adapters/dynamo/client-health-store.js';
+import { readSecret } from '../adapters/secrets.js';
+import { ClientHealthService } from '../core/client-health-service.js';
+import { SqsOutboundQueues } from '../adapters/sqs.js';
+import { OutboundService } from '../core/outbound-service.js';
+import { createRuntime, lambdaHandler } from '../shared/runtime.js';
+import { loadConsumerConfig } from './config.js';
+import { createConsumerHandler } from './handler.js';
+
+const config = loadConsumerConfig();
+const runtime = createRuntime('consumer');
+const { telemetry } = runtime;
+const tokens = new SecretTokenProvider(() => readSecret(config.accessTokens, 'WHATSAPP_ACCESS_TOKEN'));
+await tokens.tokenFor('startup-check').catch((error: Error) => {
+  if (error.name !== 'NoTokenError') throw error; // only per-WABA tokens configured: fine
+});
+
+const doc = documentClient(dynamoClient(config.region, config.dynamodbEndpoint));
+const cloudApi = new HttpCloudApi(config.graphApiBaseUrl, config.graphApiVersion, config.graphApiTimeoutMs);
+const health = new ClientHealthService({
+  store: new DynamoClientHealthStore(doc, config.tableName),
+  api: cloudApi,
+  tokens,
+  telemetry,
+  policy: config.probe,
+});
+const service = new OutboundService({
+  statuses: new DynamoStatusReader(doc, config.tableName),
+  ledger: new DynamoSendLedger(doc, config.tableName, config.graphApiTimeoutMs * 2 + 5_000, config.sendLedgerRetentionDays),
+  activity: new DynamoActivityRecorder(doc, config.tableName, config.maxParkSeconds + 86_400),
+  queues: new SqsOutboundQueues(sqsClient(config.region, config.sqsEndpoint), config.delayQueueUrl, config.deadLetterQueueUrl, (what, errors) =>
+    telemetry.error(`${what} send failed`, { errors: errors.slice(0, 3) }),
+  ),
+  cloudApi,
+  tokens,
+  telemetry,
+  parkDelaySchedule: config.parkDelaySchedule,
+  maxParkSeconds: config.maxParkSeconds,
+  maxSendAttempts: config.maxSendAttempts,
+  reconnectSkewMs: config.reconnectSkewMs,
+  health,
+  probeEndsOffboarding: config.probe.probeEndsOffboarding,
+});
+
+export const handler = lambdaHandler(runtime, createConsumerHandler(async () => service, telemetry));

@@ -1,0 +1,23 @@
+import * as z from 'zod/mini';
+import { DEFAULTS } from '../core/defaults.js';
+import { awsEnv, boolFrom, type Env, intFrom, parseConfig } from '../shared/config.js';
+
+/** The status route (read-only): the table, the skew rule, whether a probe may end an offboarding; nothing secret. */
+export const statusConfigSchema = z.pipe(
+  z.object({
+    ...awsEnv,
+    RECONNECT_SKEW_SECONDS: intFrom(DEFAULTS.reconnectSkewSeconds, 0, 86_400),
+    PROBE_ENDS_OFFBOARDING: boolFrom(DEFAULTS.probeEndsOffboarding),
+  }),
+  z.transform((c) => ({
+    region: c.AWS_REGION,
+    dynamodbEndpoint: c.AWS_ENDPOINT_URL_DYNAMODB,
+    tableName: c.TABLE_NAME,
+    reconnectSkewMs: c.RECONNECT_SKEW_SECONDS * 1000,
+    probeEndsOffboarding: c.PROBE_ENDS_OFFBOARDING,
+  })),
+);
+
+export type StatusConfig = z.infer<typeof statusConfigSchema>;
+
+export const loadStatusConfig = (env: Env = process.env): StatusConfig => parseConfig(statusConfigSchema, env, 'status');

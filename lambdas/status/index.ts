@@ -1,0 +1,20 @@
+/** Lambda entry point for `GET /clients/{wabaId}` (IAM-authorized in AWS): wiring only. Read-only. */
+import { dynamoClient } from '../adapters/aws-clients.js';
+import { DynamoClientStore, documentClient } from '../adapters/dynamo/client-store.js';
+import { createRuntime, lambdaHandler } from '../shared/runtime.js';
+import { loadStatusConfig } from './config.js';
+import { createStatusHandler } from './handler.js';
+
+const config = loadStatusConfig();
+const runtime = createRuntime('status');
+
+export const handler = lambdaHandler(
+  runtime,
+  createStatusHandler({
+    store: new DynamoClientStore(documentClient(dynamoClient(config.region, config.dynamodbEndpoint)), config.tableName),
+    telemetry: runtime.telemetry,
+    reconnectSkewMs: config.reconnectSkewMs,
+    probeEndsOffboarding: config.probeEndsOffboarding,
+  }),
+  { metrics: false },
+);

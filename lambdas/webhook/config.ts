@@ -1,0 +1,35 @@
+import * as z from 'zod/mini';
+import { DEFAULTS } from '../core/defaults.js';
+import { awsEnv, type Env, intFrom, nonEmpty, optionalNonEmpty, parseConfig, reporter, secretRef } from '../shared/config.js';
+
+/** `GET/POST /webhook`: the table, the inbound-events queue, the skew rule, the app secret and verify token. */
+export const webhookConfigSchema = z.pipe(
+  z.object({
+    ...awsEnv,
+    INBOUND_EVENTS_QUEUE_URL: nonEmpty,
+    RECONNECT_SKEW_SECONDS: intFrom(DEFAULTS.reconnectSkewSeconds, 0, 86_400),
+    TIMELINE_RETENTION_DAYS: intFrom(DEFAULTS.timelineRetentionDays, 1, 3650),
+    META_APP_SECRET: optionalNonEmpty,
+    META_APP_SECRET_ID: optionalNonEmpty,
+    WEBHOOK_VERIFY_TOKEN: optionalNonEmpty,
+    WEBHOOK_VERIFY_TOKEN_SECRET_ID: optionalNonEmpty,
+  }),
+  z.transform((c, ctx) => {
+    const report = reporter(ctx, c);
+    return {
+      region: c.AWS_REGION,
+      dynamodbEndpoint: c.AWS_ENDPOINT_URL_DYNAMODB,
+      sqsEndpoint: c.AWS_ENDPOINT_URL_SQS,
+      tableName: c.TABLE_NAME,
+      inboundEventsQueueUrl: c.INBOUND_EVENTS_QUEUE_URL,
+      reconnectSkewMs: c.RECONNECT_SKEW_SECONDS * 1000,
+      timelineRetentionDays: c.TIMELINE_RETENTION_DAYS,
+      appSecret: secretRef(c, 'META_APP_SECRET', 'META_APP_SECRET_ID', report),
+      verifyToken: secretRef(c, 'WEBHOOK_VERIFY_TOKEN', 'WEBHOOK_VERIFY_TOKEN_SECRET_ID', report),
+    };
+  }),
+);
+
+export type WebhookConfig = z.infer<typeof webhookConfigSchema>;
+
+export const loadWebhookConfig = (env: Env = process.env): WebhookConfig => parseConfig(webhookConfigSchema, env, 'webhook');

@@ -1,0 +1,33 @@
+/**
+ * Lambda entry point for `GET/POST /webhook`: wiring only. Configuration and secrets are read here, once, at cold
+ * start: a missing secret fails the start (the function never answers), it never opens the door.
+ */
+import { dynamoClient, sqsClient } from '../adapters/aws-clients.js';
+import { DynamoClientStore, documentClient } from '../adapters/dynamo/client-store.js';
+import { readSecret, splitSecrets } from '../adapters/secrets.js';
+import { SqsInboundEventSink } from '../adapters/sqs.js';
+import { MissingSecretError } from '../core/signature.js';
+import { createRuntime, lambdaHandler } from '../shared/runtime.js';
+import { loadWebhookConfig } from './config.js';
+import { createWebhookHandler } from './handler.js';
+
+const config = loadWebhookConfig();
+const runtime = createRuntime('webhook');
+const secrets = async () => {
+  const appSecrets = splitSecrets(await readSecret(config.appSecret, 'META_APP_SECRET'));
+  if (appSecrets.length === 0) throw new MissingSecretError('META_APP_SECRET');
+  return { appSecrets, verifyToken: await readSecret(config.verifyToken, 'WEBHOOK_VERIFY_TOKEN') };
+};
+await secrets(); // fail the cold start, not a request, when a secret is missing
+
+export const handler = lambdaHandler(
+  runtime,
+  createWebhookHandler({
+    store: new DynamoClientStore(documentClient(dynamoClient(config.region, config.dynamodbEndpoint)), config.tableName),
+    inbound: new SqsInboundEventSink(sqsClient(config.region, config.sqsEndpoint), config.inboundEventsQueueUrl),
+    telemetry: runtime.telemetry,
+    secrets,
+    reconnectSkewMs: config.reconnectSkewMs,
+    timelineRetentionDays: config.timelineRetentionDays,
+  }),
+);
