@@ -5,4 +5,4 @@ export const LAMBDA_NAMES = ['webhook', 'consumer', 'status', 'sweeper'] as cons
 export type LambdaName = (typeof LAMBDA_NAMES)[number];
 
 /** Absolute path of a function's entry module: the one place that knows where the entry files live. */
-export const lambdaEntry = (name: LambdaName): string => fileURLToPath(new URL(`../lambdas/functions/${name}.ts`, import.meta.url));
+export const lambdaEntry = (name: LambdaName): string => fileURLToPath(new URL(`../lambdas/${name}/index.ts`, import.meta.url));

@@ -12,6 +12,7 @@ import {
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import { signBody } from '../lambdas/core/signature.js';
+import { toSqsJson } from '../lambdas/core/sqs-body.js';
 import { DEV_SECRETS, LOCAL_DEFAULTS, type PipelineInfo } from './pipeline.js';
 import { localSqs } from './services.js';
 
@@ -31,6 +32,7 @@ Commands:
   webhook-file <path>  Sign and POST a JSON file exactly as it is
   send                 Enqueue an outbound message on the outbound queue
   status <wabaId>      Show a client's status, message counters and timeline
+  reset <wabaId>       Clear a client's status records (operator reset); it then reads CONNECTED
   dead-letters list    List the dead-letter queue (without removing anything)
   dead-letters redrive Move dead letters back to the outbound queue
 
@@ -61,6 +63,12 @@ Enqueues the documented envelope on the outbound queue. --message-id defaults to
   status: `Usage: npm run cli -- status <wabaId>
 
 Prints GET /clients/{wabaId}: status, since when, the deciding event, message counters and the timeline.`,
+  reset: `Usage: npm run cli -- reset <wabaId> [--reason <text>]
+
+POSTs /clients/{wabaId}/reset: clears the client's status records (the latest event of each class), so it reads
+CONNECTED as if never seen and later events apply normally. The timeline records the reset, who asked and --reason.
+Use it to undo a status stored from a wrong event (for example one stamped far in the future before event times
+were checked).`,
   'dead-letters': `Usage: npm run cli -- dead-letters list
        npm run cli -- dead-letters redrive [--max <n>]
 
@@ -177,7 +185,8 @@ const send = async (o: Options, io: CliIo): Promise<void> => {
   };
   const info = await pipelineInfo(o, io);
   const sqs = localSqs(info.sqsEndpoint);
-  await sqs.send(new SendMessageCommand({ QueueUrl: info.queues.outbound, MessageBody: JSON.stringify(envelope) }));
+  // Every non-ASCII character escaped: any SQS accepts the body whatever the text holds (emoji, U+FFFF, NUL).
+  await sqs.send(new SendMessageCommand({ QueueUrl: info.queues.outbound, MessageBody: toSqsJson(envelope) }));
   sqs.destroy();
   io.out(`enqueued ${envelope.messageId} for WABA ${wabaId}`);
 };
@@ -190,6 +199,24 @@ const status = async (args: readonly string[], o: Options, io: CliIo): Promise<v
   });
   if (r.status === 404) throw new UsageError(`no events received for WABA ${waba}`);
   io.out(JSON.stringify(await r.json(), null, 2));
+};
+
+const reset = async (args: readonly string[], o: Options, io: CliIo): Promise<void> => {
+  const waba = args[0] ?? o.waba;
+  if (!waba) throw new UsageError('reset: which WABA? (npm run cli -- reset <wabaId> [--reason <text>])');
+  const r = await io
+    .fetch(`${o.url}/clients/${encodeURIComponent(waba)}/reset`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(o.reason ? { reason: o.reason } : {}),
+    })
+    .catch(() => {
+      throw new UsageError(`no pipeline answers at ${o.url}; start it with "npm start" or pass --url`);
+    });
+  if (r.status === 404) throw new UsageError(`no events received for WABA ${waba}`);
+  const body = await r.text();
+  if (r.status !== 200) throw new UsageError(`reset refused with ${r.status} ${body}`);
+  io.out(JSON.stringify(JSON.parse(body), null, 2));
 };
 
 const receiveAll = async (sqs: ReturnType<typeof localSqs>, queueUrl: string, visibility: number, max: number): Promise<Message[]> => {
@@ -241,7 +268,7 @@ const deadLetters = async (args: readonly string[], o: Options, io: CliIo): Prom
         io.out(`kept ${dl.reason}: no envelope to redrive (${dl.detail ?? ''})`);
         continue;
       }
-      await sqs.send(new SendMessageCommand({ QueueUrl: info.queues.outbound, MessageBody: JSON.stringify(env) }));
+      await sqs.send(new SendMessageCommand({ QueueUrl: info.queues.outbound, MessageBody: toSqsJson(env) }));
       await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: info.queues.deadLetter, Entries: [{ Id: '0', ReceiptHandle: m.ReceiptHandle }] }));
       moved++;
       io.out(`redriven ${id} (${dl.reason})`);
@@ -315,6 +342,9 @@ export const runCli = async (argv: readonly string[], env: Record<string, string
         break;
       case 'status':
         await status(rest, o, io);
+        break;
+      case 'reset':
+        await reset(rest, o, io);
         break;
       case 'dead-letters':
         await deadLetters(rest, o, io);

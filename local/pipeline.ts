@@ -35,6 +35,9 @@ export const LOCAL_DEFAULTS = {
   INBOUND_EVENTS_QUEUE_NAME: 'inbound-events',
 } as const;
 
+/** The caller a reset records locally (in AWS: the IAM principal's ARN). */
+export const LOCAL_OPERATOR = 'local-operator';
+
 /** Visibility timeout of the local queues: as in AWS, at least six times the consumer's 30 s budget is not needed here. */
 const LOCAL_VISIBILITY_TIMEOUT_SECONDS = 30;
 
@@ -225,9 +228,20 @@ export const startPipeline = async (
           log(`webhook    ${method} /webhook -> ${r.statusCode}`);
           return send(r);
         }
-        const client = /^\/clients\/([^/]+)$/.exec(path);
-        if (client && method === 'GET') {
-          return send(await status(toApiGatewayEvent(req, body, 'GET /clients/{wabaId}', { wabaId: decodeURIComponent(client[1] as string) })));
+        const client = /^\/clients\/([^/]+)(\/reset)?$/.exec(path);
+        const clientRoute = client ? (client[2] ? 'POST /clients/{wabaId}/reset' : 'GET /clients/{wabaId}') : undefined;
+        if (client && clientRoute?.startsWith(`${method} `)) {
+          let wabaId: string;
+          try {
+            wabaId = decodeURIComponent(client[1] as string);
+          } catch {
+            // A malformed percent-encoding (`/clients/%E0%A4%A`) is the caller's mistake, as API Gateway answers it.
+            return send({ statusCode: 400, headers: { 'content-type': 'application/json' }, body: '{"message":"Bad Request"}' });
+          }
+          const event = toApiGatewayEvent(req, body, clientRoute, { wabaId });
+          // Locally every caller is the operator; in AWS the IAM authorizer names the signing principal.
+          const authorized = { ...event, requestContext: { ...event.requestContext, authorizer: { iam: { userArn: LOCAL_OPERATOR } } } };
+          return send(await status(authorized as APIGatewayProxyEventV2));
         }
         return send({ statusCode: 404, headers: { 'content-type': 'application/json' }, body: '{"message":"Not Found"}' });
       } catch (error) {

@@ -4,7 +4,9 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { truncateValue } from '../core/bounded-json.js';
 import type { InboundEvent, InboundEventSink, OutboundQueues, QueueMessage } from '../core/ports.js';
+import { toSqsJson } from '../core/sqs-body.js';
 
 /** SQS accepts up to 10 entries and 1 MiB per SendMessageBatch; stay under the byte limit with room for attributes. */
 const MAX_BATCH_ENTRIES = 10;
@@ -89,20 +91,29 @@ export const sendBatches = async (
   return { failed, errors };
 };
 
-/** Largest message body forwarded whole; SQS refuses messages over 1 MiB. */
+/** Largest message body forwarded whole; SQS refuses messages over 1 MiB (body and attributes). */
 export const MAX_INBOUND_BODY_BYTES = 900 * 1024;
 
 /**
- * The JSON body of one inbound event. A change too large for one SQS message (only possible for a whole body
- * Meta signed but the relay could not read) keeps its first bytes as text, marked `truncated`, instead of failing
- * the webhook forever.
+ * The SQS message for one inbound event: JSON with every non-ASCII character escaped (every SQS accepts it, and
+ * `JSON.parse` gives the original characters back). A change too large for one message, or nested too deep for
+ * `JSON.stringify`, is forwarded as `unreadable` with the first 16 KiB of its JSON text, its length and its SHA-256
+ * (`truncated`), instead of failing the webhook forever.
  */
-export const inboundBody = (e: InboundEvent): string => {
-  const body = JSON.stringify(e);
-  if (Buffer.byteLength(body) <= MAX_INBOUND_BODY_BYTES) return body;
+export const inboundMessage = (e: InboundEvent): { readonly body: string; readonly field: string } => {
+  let body: string | undefined;
+  let reason = 'too-large';
+  try {
+    body = toSqsJson(e);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    reason = 'too-deep';
+  }
+  if (body !== undefined && body.length <= MAX_INBOUND_BODY_BYTES) return { body, field: e.field };
   const { value, raw, ...rest } = e;
-  const text = JSON.stringify(value ?? raw) ?? '';
-  return JSON.stringify({ ...rest, truncated: { originalBytes: Buffer.byteLength(text), text: text.slice(0, MAX_INBOUND_BODY_BYTES / 2) } });
+  const truncated = truncateValue(value ?? raw);
+  const problem = e.field === 'unreadable' ? (e.problem ?? reason) : `${reason}: a "${e.field}" change of ${truncated.originalBytes} bytes, forwarded truncated`;
+  return { body: toSqsJson({ ...rest, field: 'unreadable', problem, truncated }), field: 'unreadable' };
 };
 
 /** Forwards non-`account_update` changes to the inbound-events queue, one message per change. */
@@ -113,11 +124,11 @@ export class SqsInboundEventSink implements InboundEventSink {
   ) {}
 
   async forward(events: readonly InboundEvent[]): Promise<void> {
-    const messages = events.map((e, i) => ({
-      id: String(i),
-      body: inboundBody(e),
-      attributes: { field: e.field, ...(e.wabaId ? { wabaId: e.wabaId } : {}), dedupeId: e.dedupeId },
-    }));
+    const messages = events.map((e, i) => {
+      const { body, field } = inboundMessage(e);
+      // Attribute values are plain ASCII by construction: fields and WABA ids are checked, the dedupe id is hex.
+      return { id: String(i), body, attributes: { field, ...(e.wabaId ? { wabaId: e.wabaId } : {}), dedupeId: e.dedupeId } };
+    });
     const { failed, errors } = await sendBatches(this.sqs, this.queueUrl, messages);
     if (failed.size > 0) {
       throw new QueueSendError(`${failed.size} of ${events.length} inbound events not queued: ${errors[0] ?? ''}`, [

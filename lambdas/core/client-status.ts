@@ -149,7 +149,22 @@ export type EventEffect =
   /** The exact event was already applied (a redelivery). */
   | 'duplicate'
   /** The event does not decide whether the client may send; recorded only. */
-  | 'informational';
+  | 'informational'
+  /** The event's time is not a representable time or lies too far after receipt: recorded and forwarded, not applied. */
+  | 'rejected-time'
+  /** An operator cleared the client's status records (`POST /clients/{wabaId}/reset`). */
+  | 'operator-reset';
+
+/** Every timeline effect, for schemas and docs. */
+export const EVENT_EFFECTS: readonly EventEffect[] = [
+  'status-changed',
+  'status-unchanged',
+  'older-than-latest',
+  'duplicate',
+  'informational',
+  'rejected-time',
+  'operator-reset',
+];
 
 /** Whether a new event of a class would replace the stored latest of that class. */
 export const supersedes = (current: StatusEventRecord | undefined, orderKey: string): boolean =>

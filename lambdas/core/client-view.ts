@@ -1,6 +1,7 @@
 import { clientGate, disableWarningInForce, type ProbeReason, type ProbeVerdict } from './client-health.js';
 import { type ClientStatus, type DisconnectionInfo, STATUS_CLASSES } from './client-status.js';
 import { NotFoundError } from './errors.js';
+import { safeIso } from './event-time.js';
 import type { ClientRecord, ClientStore, TimelineEntry } from './ports.js';
 
 /** The JSON answered by `GET /clients/{wabaId}`. */
@@ -9,10 +10,11 @@ export interface ClientView {
   readonly status: ClientStatus;
   /** When the relay applied the event that set the status (null: no status event yet, treated as CONNECTED). */
   readonly since: string | null;
-  readonly setBy: { readonly event: string; readonly eventTime: string; readonly eventId: string } | null;
+  /** `eventTime` is null only for a stored time no date can show (written before event times were checked). */
+  readonly setBy: { readonly event: string; readonly eventTime: string | null; readonly eventId: string } | null;
   readonly disconnection: DisconnectionInfo | null;
   readonly firstSeenAt: string;
-  readonly latestByClass: Readonly<Record<string, { event: string; eventTime: string }>>;
+  readonly latestByClass: Readonly<Record<string, { event: string; eventTime: string | null }>>;
   readonly messages: {
     readonly parked: number;
     readonly sent: number;
@@ -24,7 +26,7 @@ export interface ClientView {
   readonly health: ClientHealthView;
   readonly timeline: readonly {
     readonly event: string;
-    readonly eventTime: string;
+    readonly eventTime: string | null;
     readonly receivedAt: string;
     readonly effect: string;
     readonly statusBefore: ClientStatus;
@@ -38,16 +40,16 @@ export interface ClientHealthView {
   readonly hold:
     | {
         readonly state: 'in-force' | 'ended';
-        readonly startedAt: string;
+        readonly startedAt: string | null;
         readonly code: string;
         readonly why: string;
         readonly phoneNumberId: string;
         readonly endedBy?: 'status-event' | 'probe';
-        readonly endedAt?: string;
+        readonly endedAt?: string | null;
       }
     | null;
   readonly lastProbe: {
-    readonly at: string;
+    readonly at: string | null;
     readonly verdict: ProbeVerdict;
     readonly detail: string;
     readonly phoneNumberId: string;
@@ -57,10 +59,15 @@ export interface ClientHealthView {
   /** True when the stage lets a probe end a webhook-set OFFBOARDED and one did: messages are sent. */
   readonly offboardingEndedByProbe: boolean;
   readonly restrictions: readonly { readonly type: string; readonly expiration: string | null; readonly inForce: boolean }[];
-  readonly warnings: readonly { readonly warning: 'scheduled-for-disable'; readonly eventTime: string; readonly banDate: string | null }[];
+  readonly warnings: readonly { readonly warning: 'scheduled-for-disable'; readonly eventTime: string | null; readonly banDate: string | null }[];
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString();
+const iso = safeIso;
+
+const ageSeconds = (since: string | null, nowMs: number): number | null => {
+  const t = since === null ? Number.NaN : Date.parse(since);
+  return Number.isNaN(t) ? null : Math.max(0, Math.round((nowMs - t) / 1000));
+};
 
 export const toClientView = (
   client: ClientRecord,
@@ -99,7 +106,7 @@ export const toClientView = (
     })),
     warnings: warning ? [{ warning: 'scheduled-for-disable', eventTime: iso(warning.eventTimeMs), banDate: warning.banDate ?? null }] : [],
   };
-  const latestByClass: Record<string, { event: string; eventTime: string }> = {};
+  const latestByClass: Record<string, { event: string; eventTime: string | null }> = {};
   for (const cls of STATUS_CLASSES) {
     const r = client.latest[cls];
     if (r) latestByClass[cls] = { event: r.event, eventTime: iso(r.eventTimeMs) };
@@ -117,8 +124,7 @@ export const toClientView = (
     latestByClass,
     messages: {
       ...client.counters,
-      oldestParkedAgeSeconds:
-        oldestParkedAt === null ? null : Math.max(0, Math.round((nowMs - Date.parse(oldestParkedAt)) / 1000)),
+      oldestParkedAgeSeconds: ageSeconds(oldestParkedAt, nowMs),
     },
     health,
     timeline: timeline.map((e) => ({

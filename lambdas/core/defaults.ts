@@ -5,6 +5,11 @@
 export const DEFAULTS = {
   /** An ACCOUNT_OFFBOARDED and an ACCOUNT_RECONNECTED within this many seconds count as offboarded, then reconnected. */
   reconnectSkewSeconds: 300,
+  /**
+   * An event time more than this many seconds after the relay received the webhook does not decide status (it is
+   * recorded and forwarded as unreadable): Meta's clock and ours differ by seconds, never by minutes.
+   */
+  maxEventFutureSkewSeconds: 300,
   /** How long client timeline entries are kept (DynamoDB TTL). */
   timelineRetentionDays: 30,
   /** How long a sent message id is remembered; longer than any SQS retention. */

@@ -24,3 +24,10 @@ export class NotFoundError extends Error {
 export class ConfigError extends Error {
   override readonly name: string = 'ConfigError';
 }
+/**
+ * A write the store refuses for good (DynamoDB ValidationException: item or key too large, a value it cannot hold):
+ * retrying cannot help, so the change is forwarded as unreadable instead of failing the whole webhook.
+ */
+export class UnstorableError extends Error {
+  override readonly name = 'UnstorableError';
+}

@@ -1,16 +1,8 @@
+import { ConfigError } from './errors.js';
+
 /** SQS's maximum per-message delay on a standard queue. */
 export const MAX_SQS_DELAY_SECONDS = 900;
 
-import { DEFAULTS } from './defaults.js';
-import { ConfigError } from './errors.js';
-
-/**
- * The defaults live in `./defaults.ts`; these two names remain only for `lib/` until it reads `DEFAULTS` directly.
- * The first checks come quickly because reonboarding usually completes within minutes; the delays then grow to
- * SQS's 900 s maximum, which repeats (see the README for the resume latency and the SQS requests this costs).
- */
-export const DEFAULT_PARK_DELAY_SCHEDULE = DEFAULTS.parkDelaySchedule;
-export const DEFAULT_MAX_PARK_SECONDS = DEFAULTS.maxParkSeconds;
 /** Share of each delay randomised, so messages parked together do not all wake at the same second. */
 export const PARK_JITTER = 0.2;
 

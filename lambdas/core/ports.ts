@@ -46,12 +46,21 @@ export interface ApplyStatusEventResult {
   readonly beforeHealth?: ClientHealth;
 }
 
-/** Durable client status. Every method either completes or throws; none leaves a half-applied event. */
+/**
+ * Durable client status. Every method either completes or throws; none leaves a half-applied event. A write the store
+ * refuses for good throws `UnstorableError`; anything else (throttling, network, service errors) is worth a retry.
+ */
 export interface ClientStore {
   /** Makes `record` the latest of its class unless an equal or later one is stored (a conditional write). */
   applyStatusEvent(wabaId: string, cls: StatusClass, record: StatusEventRecord): Promise<ApplyStatusEventResult>;
   /** Creates the client if it is new (for events that do not change status); returns its class records. */
   touchClient(wabaId: string, nowIso: string): Promise<LatestByClass>;
+  /**
+   * Clears the client's status records (the latest event of each class) and its offboarded listing, in one
+   * conditional write; the client then reads CONNECTED (never seen). Returns the records as they were, or null for a
+   * client never seen (nothing is written then).
+   */
+  resetStatus(wabaId: string, nowIso: string): Promise<LatestByClass | null>;
   /** Records an event in the client's timeline; recording the same event id twice keeps the first. */
   putTimelineEntry(entry: TimelineEntry): Promise<void>;
   getClient(wabaId: string): Promise<ClientRecord | null>;
@@ -80,6 +89,27 @@ export interface InboundEvent {
 export interface InboundEventSink {
   /** Resolves only when every event is durably queued; throws otherwise. */
   forward(events: readonly InboundEvent[]): Promise<void>;
+}
+
+export type PhoneOwnershipSource = 'webhook' | 'send';
+
+/** The WABA a business phone number id was last seen with. */
+export interface PhoneOwner {
+  readonly wabaId: string;
+  readonly learnedFrom: PhoneOwnershipSource;
+  /** When it was seen (epoch ms): the latest sighting wins. */
+  readonly learnedAt: number;
+}
+
+/**
+ * Which WABA owns each business phone number id, learned from `messages` webhooks (`entry.id` and
+ * `value.metadata.phone_number_id`) and from successful sends. Stored one item per phone number
+ * (`PHONE#<phoneNumberId>` / `OWNER`); learning is idempotent and keeps the latest sighting by time.
+ */
+export interface PhoneOwnership {
+  learn(phoneNumberId: string, wabaId: string, source: PhoneOwnershipSource, atMs: number): Promise<void>;
+  /** The known owners of these phone number ids (unknown ids are absent from the map). */
+  ownerOf(phoneNumberIds: readonly string[]): Promise<ReadonlyMap<string, PhoneOwner>>;
 }
 
 /** Counters and structured logs, without tying the domain to a library. */

@@ -6,13 +6,13 @@
  */
 const NON_ASCII = /[\u007f-\uffff]/g;
 
-const escape = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+const unicodeEscape = (c: string): string => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
 
 /** `JSON.stringify`, then every character outside printable ASCII escaped. Throws what `JSON.stringify` throws. */
 export const toSqsJson = (value: unknown): string => {
   const json = JSON.stringify(value);
   if (json === undefined) throw new TypeError('value has no JSON form');
-  return json.replace(NON_ASCII, escape);
+  return json.replace(NON_ASCII, unicodeEscape);
 };
 
 /** SQS's largest message: 1 MiB, counting the body and the message attributes. */

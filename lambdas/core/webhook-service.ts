@@ -4,15 +4,17 @@ import {
   DEFAULT_RECONNECT_SKEW_MS,
   deriveStatus,
   describeEffect,
+  type EventEffect,
   orderKeyOf,
   type StatusEventRecord,
 } from './client-status.js';
 import { holdState } from './client-health.js';
 import { mapLimit } from './concurrency.js';
-import { BadRequestError, ConfigError, ForbiddenError, PayloadTooLargeError, SignatureError } from './errors.js';
-import type { ClientStore, InboundEvent, InboundEventSink, Telemetry, TimelineEntry } from './ports.js';
+import { DEFAULTS } from './defaults.js';
+import { BadRequestError, ConfigError, ForbiddenError, PayloadTooLargeError, SignatureError, UnstorableError } from './errors.js';
+import type { ClientStore, InboundEvent, InboundEventSink, PhoneOwnership, Telemetry } from './ports.js';
 import type { SignatureVerifier } from './signature.js';
-import { type AccountUpdate, MAX_CHANGES_PER_POST, parseWebhook } from './webhook-payload.js';
+import { type AccountUpdate, MAX_CHANGES_PER_POST, parseWebhook, type RejectedTimeUpdate } from './webhook-payload.js';
 
 /** Meta's maximum webhook payload. */
 export const MAX_WEBHOOK_BYTES = 3 * 1024 * 1024;
@@ -23,9 +25,13 @@ export interface WebhookServiceOptions {
   readonly store: ClientStore;
   readonly inbound: InboundEventSink;
   readonly telemetry: Telemetry;
+  /** Learns which WABA owns each phone number id from `messages` changes; absent: nothing is learned. */
+  readonly phones?: PhoneOwnership | undefined;
   readonly now?: () => number;
   readonly reconnectSkewMs?: number;
   readonly timelineRetentionDays?: number;
+  /** How far after receipt an event time may lie and still decide status (ms). */
+  readonly maxEventFutureSkewMs?: number;
   /** How many status writes one request runs at once. */
   readonly writeConcurrency?: number;
 }
@@ -35,6 +41,10 @@ export interface ReceiveSummary {
   readonly statusChanges: number;
   readonly forwarded: number;
   readonly unreadable: number;
+  /** account_update changes whose time may not decide status (recorded and forwarded as unreadable). */
+  readonly rejectedTimes?: number;
+  /** Changes the store refused for good (forwarded as unreadable). */
+  readonly unstorable?: number;
   readonly ignoredObject?: string;
 }
 
@@ -46,17 +56,24 @@ const timingSafeTokenEquals = (a: string, b: string): boolean => {
   return diff === 0;
 };
 
+/** One DynamoDB step of a POST; resolves to what it did, or to `unstorable` when the store refused it for good. */
+type StoreTask = () => Promise<EventEffect | 'learned' | { readonly unstorable: string }>;
+
+type Options = Required<Omit<WebhookServiceOptions, 'now' | 'phones'>> & { now: () => number; phones: PhoneOwnership | undefined };
+
 export class WebhookService {
-  readonly #o: Required<Omit<WebhookServiceOptions, 'now'>> & { now: () => number };
+  readonly #o: Options;
 
   constructor(options: WebhookServiceOptions) {
     if (options.verifyToken.length === 0) throw new ConfigError('verify token must not be empty');
     this.#o = {
       reconnectSkewMs: DEFAULT_RECONNECT_SKEW_MS,
-      timelineRetentionDays: 30,
+      timelineRetentionDays: DEFAULTS.timelineRetentionDays,
+      maxEventFutureSkewMs: DEFAULTS.maxEventFutureSkewSeconds * 1000,
       writeConcurrency: 16,
       now: Date.now,
       ...options,
+      phones: options.phones,
     };
   }
 
@@ -76,8 +93,9 @@ export class WebhookService {
   }
 
   /**
-   * `POST /webhook`: verifies the signature over the raw bytes before anything else, then stores every change.
-   * Resolves only once everything is durably stored; throws (and the caller answers 5xx) otherwise.
+   * `POST /webhook`: verifies the signature over the raw bytes before anything else, then stores every change, each
+   * on its own. Resolves once everything storable is durably stored (a change the store refuses for good is forwarded
+   * as unreadable instead); throws (and the caller answers 5xx) only for failures a retry can fix.
    */
   async receive(rawBody: Buffer, signatureHeader: string | undefined): Promise<ReceiveSummary> {
     const t = this.#o.telemetry;
@@ -98,7 +116,9 @@ export class WebhookService {
       t.count('WebhookNotJson');
       throw new BadRequestError('body is not JSON');
     }
-    const parsed = parseWebhook(json);
+    const receivedAtMs = this.#o.now();
+    const receivedAt = new Date(receivedAtMs).toISOString();
+    const parsed = parseWebhook(json, { receivedAtMs, maxFutureSkewMs: this.#o.maxEventFutureSkewMs });
     if (parsed.kind === 'ignored') {
       t.count('WebhookIgnoredObject');
       t.info('webhook for another object ignored', { object: parsed.object.slice(0, 64) });
@@ -117,7 +137,7 @@ export class WebhookService {
           entryTime: null,
           problem: parsed.problem,
           raw: json,
-          receivedAt: new Date(this.#o.now()).toISOString(),
+          receivedAt,
         },
       ]);
       return { accountUpdates: 0, statusChanges: 0, forwarded: 0, unreadable: 1 };
@@ -125,35 +145,70 @@ export class WebhookService {
 
     const changes = parsed.changes;
     if (changes.length > MAX_CHANGES_PER_POST) t.warn('more changes than Meta documents', { changes: changes.length });
-    const receivedAt = new Date(this.#o.now()).toISOString();
-    const updates: AccountUpdate[] = [];
+    const tasks: StoreTask[] = [];
     const toForward: InboundEvent[] = [];
+    const sightings = new Map<string, { phoneNumberId: string; wabaId: string; atMs: number }>();
+    let accountUpdates = 0;
     let unreadable = 0;
+    let rejectedTimes = 0;
     for (const c of changes) {
-      if (c.kind === 'account_update') updates.push(c);
-      else if (c.kind === 'forward') {
+      if (c.kind === 'account_update') {
+        accountUpdates++;
+        tasks.push(this.#guard(c.raw, c.wabaId, toForward, receivedAt, () => this.#applyAccountUpdate(c, receivedAt)));
+      } else if (c.kind === 'rejected-time') {
+        rejectedTimes++;
+        t.warn('event time rejected', { wabaId: c.wabaId, problem: c.problem, time: c.rawTime });
+        tasks.push(this.#guard(c.raw, c.wabaId, [], receivedAt, () => this.#recordRejectedTime(c, receivedAt)));
+        toForward.push({ dedupeId: c.dedupeId, wabaId: c.wabaId, field: 'unreadable', entryTime: c.claimedTimeMs, problem: `${c.problem}: ${c.detail}`, raw: c.raw, receivedAt });
+      } else if (c.kind === 'forward') {
         toForward.push({ dedupeId: c.dedupeId, wabaId: c.wabaId, field: c.field, entryTime: c.entryTimeMs, value: c.value, receivedAt });
+        if (c.phoneNumberId !== undefined && this.#o.phones) {
+          const key = `${c.phoneNumberId}\u0000${c.wabaId}`;
+          const atMs = c.seenAtMs ?? receivedAtMs;
+          const seen = sightings.get(key);
+          if (!seen || seen.atMs < atMs) sightings.set(key, { phoneNumberId: c.phoneNumberId, wabaId: c.wabaId, atMs });
+        }
       } else {
         unreadable++;
-        t.warn('unreadable change forwarded', { wabaId: c.wabaId, problem: c.problem });
+        t.warn('unreadable change forwarded', { wabaId: c.wabaId, problem: c.problem.slice(0, 200) });
         toForward.push({ dedupeId: c.dedupeId, wabaId: c.wabaId, field: 'unreadable', entryTime: null, problem: c.problem, raw: c.raw, receivedAt });
       }
     }
+    const phones = this.#o.phones;
+    if (phones) {
+      for (const s of sightings.values()) {
+        tasks.push(async () => {
+          await phones.learn(s.phoneNumberId, s.wabaId, 'webhook', s.atMs);
+          return 'learned';
+        });
+      }
+    }
 
-    // Status writes first, forwarding after: when DynamoDB is down nothing at all is written or queued. Either step
-    // failing fails the request so Meta delivers it again; every write is idempotent, so the redelivery completes
-    // what is missing and changes nothing already stored.
-    const effects =
-      updates.length === 1
-        ? [await this.#applyAccountUpdate(updates[0] as AccountUpdate, receivedAt)]
-        : await mapLimit(updates, this.#o.writeConcurrency, (u) => this.#applyAccountUpdate(u, receivedAt));
+    // DynamoDB first, forwarding after: when DynamoDB is down nothing at all is queued. A retryable failure of any
+    // step fails the request (after the others finished) so Meta delivers it again; every write is idempotent, so the
+    // redelivery completes what is missing and changes nothing already stored.
+    const results =
+      tasks.length === 1
+        ? [await (tasks[0] as StoreTask)()]
+        : await mapLimit(tasks, this.#o.writeConcurrency, (task) => task());
+    const unstorable = results.filter((r) => typeof r === 'object').length;
     if (toForward.length > 0) await this.#o.inbound.forward(toForward);
-    const statusChanges = effects.filter((e) => e === 'status-changed').length;
-    t.count('AccountUpdateEvents', updates.length);
+    const statusChanges = results.filter((e) => e === 'status-changed').length;
+    const forwarded = toForward.length - unreadable - rejectedTimes - unstorable;
+    t.count('AccountUpdateEvents', accountUpdates);
     t.count('ClientStatusChanges', statusChanges);
-    t.count('InboundEventsForwarded', toForward.length - unreadable);
-    if (unreadable > 0) t.count('WebhookUnreadableChanges', unreadable);
-    return { accountUpdates: updates.length, statusChanges, forwarded: toForward.length - unreadable, unreadable };
+    t.count('InboundEventsForwarded', forwarded);
+    if (unreadable + rejectedTimes + unstorable > 0) t.count('WebhookUnreadableChanges', unreadable + rejectedTimes + unstorable);
+    if (rejectedTimes > 0) t.count('WebhookRejectedEventTimes', rejectedTimes);
+    if (unstorable > 0) t.count('WebhookUnstorableChanges', unstorable);
+    return {
+      accountUpdates,
+      statusChanges,
+      forwarded,
+      unreadable: unreadable + unstorable,
+      ...(rejectedTimes > 0 ? { rejectedTimes } : {}),
+      ...(unstorable > 0 ? { unstorable } : {}),
+    };
   }
 
   /**
@@ -176,9 +231,39 @@ export class WebhookService {
     }
   }
 
-  async #applyAccountUpdate(u: AccountUpdate, receivedAt: string): Promise<string> {
+  /**
+   * Runs one store step; when the store refuses it for good the change goes to `forwardTo` as unreadable (with the
+   * store's reason) instead of failing the POST. Any other error propagates: a retry may fix it.
+   */
+  #guard(raw: unknown, wabaId: string, forwardTo: InboundEvent[], receivedAt: string, step: () => Promise<EventEffect>): StoreTask {
+    return async () => {
+      try {
+        return await step();
+      } catch (error) {
+        if (!(error instanceof UnstorableError)) throw error;
+        const problem = `unstorable: ${error.message.slice(0, 300)}`;
+        this.#o.telemetry.warn('change the store refuses forwarded as unreadable', { wabaId, problem });
+        forwardTo.push({
+          dedupeId: createHash('sha256').update(`unstorable\u0000${wabaId}\u0000${problem}`).digest('hex').slice(0, 32),
+          wabaId,
+          field: 'unreadable',
+          entryTime: null,
+          problem,
+          raw,
+          receivedAt,
+        });
+        return { unstorable: problem };
+      }
+    };
+  }
+
+  #expiresAt(): number {
+    return Math.floor(this.#o.now() / 1000) + this.#o.timelineRetentionDays * 86_400;
+  }
+
+  async #applyAccountUpdate(u: AccountUpdate, receivedAt: string): Promise<EventEffect> {
     const { store, telemetry, reconnectSkewMs } = this.#o;
-    let effect: TimelineEntry['effect'];
+    let effect: EventEffect;
     let statusBefore: ClientStatus;
     let statusAfter: ClientStatus;
     if (u.statusClass) {
@@ -225,6 +310,7 @@ export class WebhookService {
     if (u.phoneNumber) detail.phoneNumber = u.phoneNumber;
     if (u.entryId !== u.wabaId) detail.entryId = u.entryId;
     if (u.unknownProperties.length > 0) detail.unknownProperties = u.unknownProperties;
+    if (u.unknownPropertyCount !== undefined) detail.unknownPropertyCount = u.unknownPropertyCount;
     await store.putTimelineEntry({
       wabaId: u.wabaId,
       eventId: u.eventId,
@@ -236,8 +322,31 @@ export class WebhookService {
       statusBefore,
       statusAfter,
       ...(Object.keys(detail).length > 0 ? { detail } : {}),
-      expiresAt: Math.floor(this.#o.now() / 1000) + this.#o.timelineRetentionDays * 86_400,
+      expiresAt: this.#expiresAt(),
     });
     return effect;
+  }
+
+  /**
+   * An event whose time may not decide status: the client is created if new and the timeline says why the event was
+   * not applied. Ordered by its claimed time when that is representable (so an operator sees it first), else at 0.
+   */
+  async #recordRejectedTime(u: RejectedTimeUpdate, receivedAt: string): Promise<EventEffect> {
+    const latest = await this.#o.store.touchClient(u.wabaId, receivedAt);
+    const status = deriveStatus(latest, this.#o.reconnectSkewMs).status;
+    await this.#o.store.putTimelineEntry({
+      wabaId: u.wabaId,
+      eventId: u.eventId,
+      event: u.event,
+      eventTimeMs: u.claimedTimeMs ?? 0,
+      receivedAt,
+      statusClass: u.statusClass,
+      effect: 'rejected-time',
+      statusBefore: status,
+      statusAfter: status,
+      detail: { problem: u.problem, time: u.rawTime, ...(u.entryId !== u.wabaId ? { entryId: u.entryId } : {}) },
+      expiresAt: this.#expiresAt(),
+    });
+    return 'rejected-time';
   }
 }

@@ -2,12 +2,16 @@ import * as z from 'zod/mini';
 import { DEFAULTS } from '../core/defaults.js';
 import { awsEnv, boolFrom, type Env, intFrom, parseConfig } from '../shared/config.js';
 
-/** The status route (read-only): the table, the skew rule, whether a probe may end an offboarding; nothing secret. */
+/**
+ * The status route (and its operator reset): the table, the skew rule, how long the reset's timeline entry is kept,
+ * whether a probe may end an offboarding; nothing secret.
+ */
 export const statusConfigSchema = z.pipe(
   z.object({
     ...awsEnv,
     RECONNECT_SKEW_SECONDS: intFrom(DEFAULTS.reconnectSkewSeconds, 0, 86_400),
     PROBE_ENDS_OFFBOARDING: boolFrom(DEFAULTS.probeEndsOffboarding),
+    TIMELINE_RETENTION_DAYS: intFrom(DEFAULTS.timelineRetentionDays, 1, 3650),
   }),
   z.transform((c) => ({
     region: c.AWS_REGION,
@@ -15,6 +19,7 @@ export const statusConfigSchema = z.pipe(
     tableName: c.TABLE_NAME,
     reconnectSkewMs: c.RECONNECT_SKEW_SECONDS * 1000,
     probeEndsOffboarding: c.PROBE_ENDS_OFFBOARDING,
+    timelineRetentionDays: c.TIMELINE_RETENTION_DAYS,
   })),
 );
 

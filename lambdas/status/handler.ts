@@ -1,31 +1,58 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { readClientView } from '../core/client-view.js';
+import { DEFAULTS } from '../core/defaults.js';
 import { BadRequestError } from '../core/errors.js';
+import { ID_RULE, isRelayId } from '../core/ids.js';
+import { parseResetRequest, resetClient } from '../core/operator-reset.js';
 import type { ClientStore, Telemetry } from '../core/ports.js';
-import { errorResponse, type HttpResult, json } from '../shared/http.js';
+import { errorResponse, type HttpResult, json, rawBody } from '../shared/http.js';
 
 export interface StatusDeps {
-  readonly store: Pick<ClientStore, 'getClient' | 'listTimeline' | 'oldestParkedAt'>;
+  readonly store: Pick<ClientStore, 'getClient' | 'listTimeline' | 'oldestParkedAt' | 'resetStatus' | 'putTimelineEntry'>;
   readonly telemetry: Telemetry;
   readonly reconnectSkewMs: number;
   /** A can-send probe ends a webhook-set OFFBOARDED (stage config). */
   readonly probeEndsOffboarding?: boolean;
+  readonly timelineRetentionDays?: number;
   readonly now?: () => number;
 }
 
-const WABA_ID = /^[0-9A-Za-z_-]{1,64}$/;
+/** The IAM principal that signed the request (API Gateway's IAM authorizer puts it in the request context). */
+const caller = (event: APIGatewayProxyEventV2): string => {
+  const iam = (event.requestContext as { authorizer?: { iam?: { userArn?: unknown } } }).authorizer?.iam;
+  return typeof iam?.userArn === 'string' && iam.userArn !== '' ? iam.userArn : 'unknown';
+};
 
-/** `GET /clients/{wabaId}`: the client's status, message counters and recent timeline. */
+/**
+ * `GET /clients/{wabaId}`: the client's status, message counters and recent timeline.
+ * `POST /clients/{wabaId}/reset`: an operator clears the client's status records (see `resetClient`).
+ */
 export const createStatusHandler = (deps: StatusDeps) => async (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
   try {
     const wabaId = event.pathParameters?.wabaId ?? '';
-    if (!WABA_ID.test(wabaId)) throw new BadRequestError('wabaId must be 1-64 letters, digits, "-" or "_"');
+    if (!isRelayId(wabaId)) throw new BadRequestError(`wabaId ${ID_RULE}`);
     const limit = Number(event.queryStringParameters?.timeline ?? 20);
-    const timelineLimit = Number.isInteger(limit) && limit >= 0 && limit <= 100 ? limit : 20;
+    const timelineLimit = Math.max(1, Number.isInteger(limit) && limit >= 0 && limit <= 100 ? limit : 20);
+    const nowMs = (deps.now ?? Date.now)();
+    if (event.requestContext.http.method.toUpperCase() === 'POST') {
+      const request = parseResetRequest(rawBody(event).toString('utf8'));
+      const by = caller(event);
+      const view = await resetClient(deps.store, wabaId, {
+        by,
+        reason: request.reason,
+        nowMs,
+        skewMs: deps.reconnectSkewMs,
+        timelineRetentionDays: deps.timelineRetentionDays ?? DEFAULTS.timelineRetentionDays,
+        timelineLimit,
+      });
+      deps.telemetry.count('ClientStatusResets');
+      deps.telemetry.warn('client status reset by an operator', { wabaId, by, requestId: event.requestContext.requestId });
+      return json(200, view);
+    }
     const view = await readClientView(deps.store, wabaId, {
       skewMs: deps.reconnectSkewMs,
-      nowMs: (deps.now ?? Date.now)(),
-      timelineLimit: Math.max(1, timelineLimit),
+      nowMs,
+      timelineLimit,
       probeEndsOffboarding: deps.probeEndsOffboarding ?? false,
     });
     return json(200, view);

@@ -1,4 +1,7 @@
-/** Lambda entry point for `GET /clients/{wabaId}` (IAM-authorized in AWS): wiring only. Read-only. */
+/**
+ * Lambda entry point for `GET /clients/{wabaId}` and `POST /clients/{wabaId}/reset` (both IAM-authorized in AWS):
+ * wiring only. Reads, and writes only an operator's reset.
+ */
 import { dynamoClient } from '../adapters/aws-clients.js';
 import { DynamoClientStore, documentClient } from '../adapters/dynamo/client-store.js';
 import { createRuntime, lambdaHandler } from '../shared/runtime.js';
@@ -15,6 +18,7 @@ export const handler = lambdaHandler(
     telemetry: runtime.telemetry,
     reconnectSkewMs: config.reconnectSkewMs,
     probeEndsOffboarding: config.probeEndsOffboarding,
+    timelineRetentionDays: config.timelineRetentionDays,
   }),
   { metrics: false },
 );

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import type { ClientStore, InboundEventSink, Telemetry } from '../core/ports.js';
+import type { ClientStore, InboundEventSink, PhoneOwnership, Telemetry } from '../core/ports.js';
 import { SIGNATURE_HEADER, SignatureVerifier } from '../core/signature.js';
 import { WebhookService } from '../core/webhook-service.js';
 import { errorResponse, type HttpResult, header, json, rawBody, text } from '../shared/http.js';
@@ -10,6 +10,8 @@ export const SECRET_RECHECK_MS = 30_000;
 export interface WebhookDeps {
   readonly store: ClientStore;
   readonly inbound: InboundEventSink;
+  /** Learns phone number ownership from `messages` changes. */
+  readonly phones?: PhoneOwnership;
   readonly telemetry: Telemetry;
   /** Current app secrets (comma-separated text allowed) and verify token; may rotate, so asked per request. */
   readonly secrets: () => Promise<{ readonly appSecrets: readonly string[]; readonly verifyToken: string }>;
@@ -39,6 +41,7 @@ export const createWebhookHandler = (deps: WebhookDeps) => {
           verifyToken: s.verifyToken,
           store: deps.store,
           inbound: deps.inbound,
+          phones: deps.phones,
           telemetry: deps.telemetry,
           reconnectSkewMs: deps.reconnectSkewMs,
           timelineRetentionDays: deps.timelineRetentionDays,

@@ -4,6 +4,7 @@
  */
 import { dynamoClient, sqsClient } from '../adapters/aws-clients.js';
 import { DynamoClientStore, documentClient } from '../adapters/dynamo/client-store.js';
+import { DynamoPhoneOwnership } from '../adapters/dynamo/phone-ownership.js';
 import { readSecret, splitSecrets } from '../adapters/secrets.js';
 import { SqsInboundEventSink } from '../adapters/sqs.js';
 import { MissingSecretError } from '../core/signature.js';
@@ -20,10 +21,12 @@ const secrets = async () => {
 };
 await secrets(); // fail the cold start, not a request, when a secret is missing
 
+const doc = documentClient(dynamoClient(config.region, config.dynamodbEndpoint));
 export const handler = lambdaHandler(
   runtime,
   createWebhookHandler({
-    store: new DynamoClientStore(documentClient(dynamoClient(config.region, config.dynamodbEndpoint)), config.tableName),
+    store: new DynamoClientStore(doc, config.tableName),
+    phones: new DynamoPhoneOwnership(doc, config.tableName),
     inbound: new SqsInboundEventSink(sqsClient(config.region, config.sqsEndpoint), config.inboundEventsQueueUrl),
     telemetry: runtime.telemetry,
     secrets,

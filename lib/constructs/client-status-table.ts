@@ -8,7 +8,7 @@ import {
   TABLE_PARTITION_KEY,
   TABLE_SORT_KEY,
   TABLE_TTL_ATTRIBUTE,
-} from '../../lambdas/adapters/table-schema.js';
+} from '../../lambdas/adapters/dynamo/table.js';
 
 export interface ClientStatusTableProps {
   readonly removalPolicy: RemovalPolicy;

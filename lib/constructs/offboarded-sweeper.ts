@@ -5,7 +5,7 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { Construct } from 'constructs';
-import { OFFBOARDED_INDEX } from '../../lambdas/adapters/table-schema.js';
+import { OFFBOARDED_INDEX } from '../../lambdas/adapters/dynamo/table.js';
 import type { StageConfig } from '../stage-config.js';
 import { RelayFunction } from './relay-function.js';
 import { probeEnvironment } from './probe-environment.js';

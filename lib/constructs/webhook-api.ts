@@ -32,7 +32,7 @@ export interface WebhookApiProps {
 
 /**
  * API Gateway HTTP API: public `GET/POST /webhook` (Meta authenticates by HMAC signature, checked in the function)
- * and IAM-authorized `GET /clients/{wabaId}`, throttled, with JSON access logs.
+ * and IAM-authorized `GET /clients/{wabaId}` and `POST /clients/{wabaId}/reset`, throttled, with JSON access logs.
  */
 export class WebhookApi extends Construct {
   readonly api: HttpApi;
@@ -68,10 +68,15 @@ export class WebhookApi extends Construct {
     this.statusFunction = new RelayFunction(this, 'StatusFunction', {
       ...common,
       name: 'status',
-      description: 'Answers GET /clients/{wabaId}',
+      description: 'Answers GET /clients/{wabaId} and an operator reset (POST /clients/{wabaId}/reset)',
       memoryMiB: 256,
-      environment: { RECONNECT_SKEW_SECONDS: String(props.reconnectSkewSeconds), PROBE_ENDS_OFFBOARDING: String(props.probeEndsOffboarding) },
-    }).bindTable(props.table, { items: ['GetItem', 'Query'] });
+      environment: {
+        RECONNECT_SKEW_SECONDS: String(props.reconnectSkewSeconds),
+        TIMELINE_RETENTION_DAYS: String(props.timelineRetentionDays),
+        PROBE_ENDS_OFFBOARDING: String(props.probeEndsOffboarding),
+      },
+      // Reads; the reset clears the status records (UpdateItem) and records itself in the timeline (PutItem).
+    }).bindTable(props.table, { items: ['GetItem', 'Query', 'UpdateItem', 'PutItem'] });
 
     this.api = new HttpApi(this, 'Api', { createDefaultStage: false, description: 'coexistence-relay webhook and status API' });
     const accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.logRetention, removalPolicy: props.logRemovalPolicy });
@@ -106,10 +111,12 @@ export class WebhookApi extends Construct {
         reason: 'Meta cannot sign requests with SigV4 or send tokens; every POST is authenticated by its X-Hub-Signature-256 HMAC, checked before parsing, and GET only echoes a challenge for the verify token.',
       });
     }
+    const statusIntegration = new HttpLambdaIntegration('StatusIntegration', this.statusFunction);
+    this.api.addRoutes({ path: '/clients/{wabaId}', methods: [HttpMethod.GET], integration: statusIntegration, authorizer: new HttpIamAuthorizer() });
     this.api.addRoutes({
-      path: '/clients/{wabaId}',
-      methods: [HttpMethod.GET],
-      integration: new HttpLambdaIntegration('StatusIntegration', this.statusFunction),
+      path: '/clients/{wabaId}/reset',
+      methods: [HttpMethod.POST],
+      integration: statusIntegration,
       authorizer: new HttpIamAuthorizer(),
     });
 

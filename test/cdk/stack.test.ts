@@ -194,9 +194,14 @@ describe('table', () => {
 });
 
 describe('API', () => {
-  it('exposes the webhook routes publicly and the status route behind IAM', () => {
+  it('exposes the webhook routes publicly and the status and reset routes behind IAM', () => {
     const routes = Object.fromEntries(resources(prod, 'AWS::ApiGatewayV2::Route').map(([, r]) => [r.Properties.RouteKey, r.Properties.AuthorizationType]));
-    expect(routes).toEqual({ 'GET /webhook': 'NONE', 'POST /webhook': 'NONE', 'GET /clients/{wabaId}': 'AWS_IAM' });
+    expect(routes).toEqual({
+      'GET /webhook': 'NONE',
+      'POST /webhook': 'NONE',
+      'GET /clients/{wabaId}': 'AWS_IAM',
+      'POST /clients/{wabaId}/reset': 'AWS_IAM',
+    });
   });
 
   it.each(Object.keys(templates))('%s: throttles the stage and writes access logs', (stage) => {
@@ -226,7 +231,7 @@ describe('least privilege', () => {
 
   it.each([
     ['webhook', webhookId, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'secretsmanager:GetSecretValue', 'sqs:SendMessage']],
-    ['status', statusId, ['dynamodb:GetItem', 'dynamodb:Query']],
+    ['status', statusId, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']],
     [
       'consumer',
       consumerId,

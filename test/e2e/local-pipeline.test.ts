@@ -121,6 +121,40 @@ describe('npm start', () => {
     await waitFor('the redriven message sent', () => api.requests.some((r) => r.body.to === '1999'));
   });
 
+  it('operator reset: a far-future event is refused, a reset clears what was stored, later events apply', async () => {
+    const waba = `e2e-reset-${Date.now()}`;
+    expect((await cli('webhook', 'deleted', '--waba', waba, '--time', '4102444800')).code).toBe(0);
+    let status = JSON.parse((await cli('status', waba)).out);
+    expect(status).toMatchObject({ status: 'CONNECTED', timeline: [{ event: 'ACCOUNT_DELETED', effect: 'rejected-time', detail: { problem: 'event-time-in-future' } }] });
+    expect((await cli('webhook', 'offboard', '--waba', waba)).code).toBe(0);
+    const reset = await cli('reset', waba, '--reason', 'ticket 42');
+    expect(reset.code).toBe(0);
+    const after = JSON.parse(reset.out);
+    expect(after.status).toBe('CONNECTED');
+    // The timeline is ordered by event time: the rejected event (stamped 2100) stays first.
+    expect(after.timeline.map((e: { effect: string }) => e.effect)).toEqual(['rejected-time', 'operator-reset', 'status-changed']);
+    expect(after.timeline[1]).toMatchObject({ event: 'OPERATOR_RESET', statusBefore: 'OFFBOARDED', detail: { by: 'local-operator', reason: 'ticket 42' } });
+    expect((await cli('webhook', 'offboard', '--waba', waba)).code).toBe(0);
+    status = JSON.parse((await cli('status', waba)).out);
+    expect(status.status).toBe('OFFBOARDED');
+    expect(await cli('reset', `${waba}-never-seen`)).toMatchObject({ code: 2, out: expect.stringContaining('no events received') });
+  });
+
+  it('answers 400 for a malformed percent-encoded path, not 500', async () => {
+    expect((await fetch(`${url}/clients/%E0%A4%A`)).status).toBe(400);
+    expect((await fetch(`${url}/clients/%E0%A4%A/reset`, { method: 'POST' })).status).toBe(400);
+    expect((await fetch(`${url}/clients/abc/reset`)).status).toBe(404);
+  });
+
+  it('sends text with emoji, U+FFFF and NUL through the real queues unchanged', async () => {
+    const waba = `e2e-text-${Date.now()}`;
+    const text = 'ok 😀 \uffff \u0000 done';
+    expect((await cli('send', '--waba', waba, '--phone-number-id', 'pn-2', '--to', '1777', '--text', text)).code).toBe(0);
+    await waitFor('the message sent', () => api.requests.some((r) => r.body.to === '1777'));
+    const sent = api.requests.find((r) => r.body.to === '1777')?.body as { text?: { body?: string } } | undefined;
+    expect(sent?.text?.body).toBe(text);
+  });
+
   it('refuses bad CLI arguments with a clear message', async () => {
     expect(await cli('webhook', 'explode', '--waba', '1')).toMatchObject({ code: 2, out: expect.stringContaining('unknown event') });
     expect(await cli('send', '--waba', '1')).toMatchObject({ code: 2, out: expect.stringContaining('--phone-number-id is required') });

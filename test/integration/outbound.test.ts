@@ -184,7 +184,7 @@ describe('outbound pipeline against DynamoDB Local, fauxqs and a Cloud API stand
 
   it('keeps a message whose delay-queue send fails: reported as a batch item failure, not sent, not lost', async () => {
     const w = uid('waba');
-    await sendWebhook(offboarded(w, 100));
+    await sendWebhook(offboarded(w, 1_768_000_100));
     const broken = createConsumerHandler(async () => buildService({ delayQueueUrl: `${env.queues.delay}-missing` }), telemetry);
     const e = envelope(w, uid('keep'));
     const response = (await broken({
@@ -196,7 +196,7 @@ describe('outbound pipeline against DynamoDB Local, fauxqs and a Cloud API stand
 
   it('dead-letters messages for a removed client, expired messages and malformed bodies, with the right reason', async () => {
     const removed = uid('waba');
-    await sendWebhook(partnerEvent('partner', removed, 'PARTNER_REMOVED', 100, { disconnection_info: { reason: 'USER_RE_REGISTERED', initiated_by: 'USER' } }));
+    await sendWebhook(partnerEvent('partner', removed, 'PARTNER_REMOVED', 1_768_000_100, { disconnection_info: { reason: 'USER_RE_REGISTERED', initiated_by: 'USER' } }));
     const toRemoved = envelope(removed, uid('rm'), { metadata: { orderId: 42 } });
     const expired = envelope(uid('waba'), uid('exp'), { notAfter: '2020-01-01T00:00:00Z' });
     await enqueue('outbound', toRemoved);

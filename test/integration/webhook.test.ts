@@ -12,6 +12,8 @@ import { RecordingTelemetry } from '../support/telemetry.js';
 import { accountUpdate, messagesChange, offboarded, partnerEvent, reconnected } from '../support/webhooks.js';
 
 const SECRET = 'integration-secret';
+/** Event times are Unix seconds after 2010 (earlier ones are refused): tests count from here. */
+const T = 1_768_000_000;
 const TOKEN = 'verify-me';
 
 let env: Awaited<ReturnType<typeof localResources>>;
@@ -120,7 +122,7 @@ describe('POST /webhook', () => {
 
   it('accepts the header name in any case, a base64 body from API Gateway, and a rotated secret', async () => {
     const waba = uniqueWaba();
-    expect((await post(offboarded(waba, 100), { headerName: 'X-Hub-Signature-256', base64: true, secret: 'old-secret' })).statusCode).toBe(200);
+    expect((await post(offboarded(waba, T + 100), { headerName: 'X-Hub-Signature-256', base64: true, secret: 'old-secret' })).statusCode).toBe(200);
     expect((await view(waba)).body.status).toBe('OFFBOARDED');
   });
 
@@ -140,11 +142,11 @@ describe('POST /webhook', () => {
     const payload = {
       object: 'whatsapp_business_account',
       entry: [
-        { id: a, time: 1000, changes: [{ field: 'account_update', value: { event: 'ACCOUNT_OFFBOARDED' } }, messagesChange(a, 1000, 'one')] },
-        { id: b, time: 1000, changes: [messagesChange(b, 1000, 'two'), { field: 'smb_message_echoes', value: { message_echoes: [] } }] },
+        { id: a, time: T + 1000, changes: [{ field: 'account_update', value: { event: 'ACCOUNT_OFFBOARDED' } }, messagesChange(a, T + 1000, 'one')] },
+        { id: b, time: T + 1000, changes: [messagesChange(b, T + 1000, 'two'), { field: 'smb_message_echoes', value: { message_echoes: [] } }] },
         {
           id: partner,
-          time: 1000,
+          time: T + 1000,
           changes: [
             { field: 'account_update', value: { event: 'PARTNER_REMOVED', waba_info: { waba_id: b }, disconnection_info: { reason: 'CHANGE_NUMBER', initiated_by: 'USER' } } },
             { field: 'account_update', value: { event: 'ACCOUNT_VIOLATION', violation_info: { violation_type: 'SPAM' } } },
@@ -173,7 +175,7 @@ describe('POST /webhook', () => {
 
   it('makes redeliveries harmless: the same POST twice leaves one timeline entry and the same status', async () => {
     const waba = uniqueWaba();
-    const body = offboarded(waba, 5000);
+    const body = offboarded(waba, T + 5000);
     expect((await post(body)).statusCode).toBe(200);
     const first = await view(waba);
     expect((await post(body)).statusCode).toBe(200);
@@ -185,12 +187,12 @@ describe('POST /webhook', () => {
 
   it('reaches the same status whatever order deliveries arrive in', async () => {
     const events = (waba: string) => [
-      offboarded(waba, 1000),
-      reconnected(waba, 1100),
-      offboarded(waba, 5000),
-      reconnected(waba, 4999),
-      partnerEvent('p', waba, 'PARTNER_APP_INSTALLED', 900),
-      accountUpdate(waba, 'ACCOUNT_RESTRICTION', 4000, { restriction_info: [] }),
+      offboarded(waba, T + 1000),
+      reconnected(waba, T + 1100),
+      offboarded(waba, T + 5000),
+      reconnected(waba, T + 4999),
+      partnerEvent('p', waba, 'PARTNER_APP_INSTALLED', T + 900),
+      accountUpdate(waba, 'ACCOUNT_RESTRICTION', T + 4000, { restriction_info: [] }),
     ];
     const orders = [[0, 1, 2, 3, 4, 5], [5, 4, 3, 2, 1, 0], [2, 0, 3, 1, 5, 4], [3, 2, 1, 0, 4, 5], [4, 3, 5, 0, 2, 1]];
     const results = new Set<string>();
@@ -201,7 +203,7 @@ describe('POST /webhook', () => {
       const v = await view(waba);
       results.add(`${v.body.status}:${v.body.setBy?.eventTime}:${v.body.timeline.length}`);
     }
-    expect([...results]).toEqual(['CONNECTED:1970-01-01T01:23:19.000Z:6']);
+    expect([...results]).toEqual([`CONNECTED:${new Date((T + 4999) * 1000).toISOString()}:6`]);
   });
 
   it('applies two contradictory events sent concurrently by different Lambdas to one outcome', async () => {
@@ -209,9 +211,9 @@ describe('POST /webhook', () => {
       const waba = uniqueWaba();
       // Two independent handlers (two Lambda containers) racing on the same client.
       const other = createWebhookHandler(deps(new DynamoClientStore(env.doc, env.tableName)));
-      const removed = Buffer.from(JSON.stringify(partnerEvent('p', waba, 'PARTNER_REMOVED', 2001)));
+      const removed = Buffer.from(JSON.stringify(partnerEvent('p', waba, 'PARTNER_REMOVED', T + 2001)));
       const [r1, r2] = await Promise.all([
-        post(reconnected(waba, 2000)),
+        post(reconnected(waba, T + 2000)),
         other(httpEvent({ method: 'POST', path: '/webhook', body: removed, headers: { 'x-hub-signature-256': signBody(removed, SECRET) } })),
       ]);
       expect([r1.statusCode, r2.statusCode]).toEqual([200, 200]);
@@ -222,7 +224,7 @@ describe('POST /webhook', () => {
   it('answers 500 when DynamoDB fails, and writes and queues nothing', async () => {
     const waba = uniqueWaba();
     const broken = createWebhookHandler(deps(new DynamoClientStore(env.doc, 'no-such-table')));
-    const body = Buffer.from(JSON.stringify({ ...offboarded(waba, 100), entry: [{ id: waba, time: 100, changes: [{ field: 'account_update', value: { event: 'ACCOUNT_OFFBOARDED' } }, messagesChange(waba, 100)] }] }));
+    const body = Buffer.from(JSON.stringify({ ...offboarded(waba, T + 100), entry: [{ id: waba, time: T + 100, changes: [{ field: 'account_update', value: { event: 'ACCOUNT_OFFBOARDED' } }, messagesChange(waba, T + 100)] }] }));
     const r = await broken(httpEvent({ method: 'POST', path: '/webhook', body, headers: { 'x-hub-signature-256': signBody(body, SECRET) } }));
     expect(r.statusCode).toBe(500);
     expect(r.body).not.toContain('no-such-table');
@@ -233,7 +235,7 @@ describe('POST /webhook', () => {
 
   it('answers 500 when SQS fails; the redelivery completes the request without repeating anything', async () => {
     const waba = uniqueWaba();
-    const payload = { object: 'whatsapp_business_account', entry: [{ id: waba, time: 100, changes: [{ field: 'account_update', value: { event: 'ACCOUNT_OFFBOARDED' } }, messagesChange(waba, 100)] }] };
+    const payload = { object: 'whatsapp_business_account', entry: [{ id: waba, time: T + 100, changes: [{ field: 'account_update', value: { event: 'ACCOUNT_OFFBOARDED' } }, messagesChange(waba, T + 100)] }] };
     const deadSqs = localSqs('http://127.0.0.1:9');
     const broken = createWebhookHandler(deps(env.store, new SqsInboundEventSink(deadSqs, `${env.queues.inbound}`)));
     const body = Buffer.from(JSON.stringify(payload));
@@ -249,8 +251,8 @@ describe('POST /webhook', () => {
 
   it('records an unknown event without changing status and never answers 5xx for it', async () => {
     const waba = uniqueWaba();
-    await post(offboarded(waba, 100));
-    expect((await post(accountUpdate(waba, 'BRAND_NEW_EVENT', 200, { shiny: { a: 1 } }))).statusCode).toBe(200);
+    await post(offboarded(waba, T + 100));
+    expect((await post(accountUpdate(waba, 'BRAND_NEW_EVENT', T + 200, { shiny: { a: 1 } }))).statusCode).toBe(200);
     const v = await view(waba);
     expect(v.body.status).toBe('OFFBOARDED');
     expect(v.body.timeline[0]).toMatchObject({ event: 'BRAND_NEW_EVENT', effect: 'informational', detail: { unknownProperties: ['shiny'] } });
@@ -258,7 +260,7 @@ describe('POST /webhook', () => {
 
   it('sets a TTL on timeline entries and none on the client status', async () => {
     const waba = uniqueWaba();
-    await post(offboarded(waba, 100));
+    await post(offboarded(waba, T + 100));
     const items = await env.doc.send(new ScanCommand({ TableName: env.tableName, FilterExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': `CLIENT#${waba}` } }));
     const timeline = items.Items?.find((i) => String(i.sk).startsWith('EVENT#'));
     const client = items.Items?.find((i) => i.sk === 'STATUS');

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { PurgeQueueCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, PurgeQueueCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { inject } from 'vitest';
 import { DynamoClientStore, documentClient } from '../../lambdas/adapters/dynamo/client-store.js';
@@ -32,6 +32,21 @@ export const drain = async (sqs: SQSClient, queueUrl: string, rounds = 20): Prom
     all.push(...out.Messages);
   }
   return all;
+};
+
+/** Receives and deletes everything currently visible on a queue: what a test sees next is new. */
+export const takeAll = async (sqs: SQSClient, queueUrl: string): Promise<Message[]> => {
+  const all: Message[] = [];
+  for (;;) {
+    const out = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'], VisibilityTimeout: 60 }),
+    );
+    if (!out.Messages || out.Messages.length === 0) return all;
+    all.push(...out.Messages);
+    await sqs.send(
+      new DeleteMessageBatchCommand({ QueueUrl: queueUrl, Entries: out.Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }),
+    );
+  }
 };
 
 export const purge = (sqs: SQSClient, queueUrl: string) => sqs.send(new PurgeQueueCommand({ QueueUrl: queueUrl }));

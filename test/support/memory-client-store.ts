@@ -39,6 +39,14 @@ export class MemoryClientStore implements ClientStore {
     return { ...this.#client(wabaId, nowIso).latest };
   }
 
+  async resetStatus(wabaId: string, _nowIso: string): Promise<LatestByClass | null> {
+    const c = this.clients.get(wabaId);
+    if (!c) return null;
+    const before = { ...c.latest };
+    c.latest = {};
+    return before;
+  }
+
   async putTimelineEntry(entry: TimelineEntry): Promise<void> {
     let t = this.timeline.get(entry.wabaId);
     if (!t) {
@@ -84,3 +92,4 @@ export class MemoryClientStore implements ClientStore {
     return null;
   }
 }
+

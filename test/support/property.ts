@@ -1,8 +1,8 @@
 /**
- * How many cases each property test runs: a bounded number in `npm test`, more when `FC_NUM_RUNS` is set
- * (e.g. `FC_NUM_RUNS=2000 npx vitest run test/unit`). One place, so every property test scales together.
+ * How many cases a property test runs: a bounded number in `npm test`, more with `FC_NUM_RUNS` (for example
+ * `FC_NUM_RUNS=2000 npx vitest run test/integration/webhook-properties.test.ts`).
  */
-export const numRuns = (defaultRuns: number): number => {
-  const n = Number(process.env.FC_NUM_RUNS);
-  return Number.isInteger(n) && n > 0 ? n : defaultRuns;
+export const propertyRuns = (byDefault: number): number => {
+  const fromEnv = Number(process.env.FC_NUM_RUNS);
+  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : byDefault;
 };

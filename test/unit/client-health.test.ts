@@ -15,7 +15,7 @@ import {
 import { type LatestByClass, orderKeyOf, type StatusClass, type StatusEventRecord } from '../../lambdas/core/client-status.js';
 import type { OutboundEnvelope } from '../../lambdas/core/envelope.js';
 import { decideFor, FRESH, restrictionDecision } from '../../lambdas/core/outbound-decision.js';
-import { numRuns } from '../support/property.js';
+import { propertyRuns } from '../support/property.js';
 
 const T0 = Date.parse('2026-11-25T12:00:00Z');
 const rec = (event: string, timeMs: number, banState?: string): StatusEventRecord => ({
@@ -74,7 +74,7 @@ describe('holdState', () => {
       fc.array(fc.tuple(fc.constantFrom<StatusClass>('CONNECTED', 'RECONNECTED', 'OFFBOARDED'), fc.integer({ min: 0, max: 10_000 })), { maxLength: 6 }),
       fc.option(fc.integer({ min: 0, max: 10_000 }), { nil: undefined }),
     ],
-    { numRuns: numRuns(200) },
+    { numRuns: propertyRuns(200) },
   )('is the same whatever order the evidence arrived in (latest of each class kept)', (start, events, canSend) => {
     const keep = (order: typeof events): LatestByClass => {
       const latest: Record<string, StatusEventRecord> = {};

@@ -76,6 +76,7 @@ describe('status configuration', () => {
       dynamodbEndpoint: undefined,
       tableName: 't',
       reconnectSkewMs: 300_000,
+      timelineRetentionDays: 30,
       probeEndsOffboarding: false,
     });
     expect(loadStatusConfig({ TABLE_NAME: 't', PROBE_ENDS_OFFBOARDING: 'TRUE' }).probeEndsOffboarding).toBe(true);

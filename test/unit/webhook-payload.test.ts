@@ -77,14 +77,14 @@ describe('parseWebhook: every entry, every change', () => {
       entry: [
         {
           id: 'A',
-          time: 100,
+          time: 1768477100,
           changes: [
             { field: 'account_update', value: { event: 'ACCOUNT_OFFBOARDED' } },
-            messagesChange('A', 100),
+            messagesChange('A', 1768477100),
             { field: 'smb_message_echoes', value: { echoes: [] } },
           ],
         },
-        { id: 'B', time: 200, changes: [{ field: 'account_update', value: { event: 'ACCOUNT_RECONNECTED' } }] },
+        { id: 'B', time: 1768477200, changes: [{ field: 'account_update', value: { event: 'ACCOUNT_RECONNECTED' } }] },
       ],
     };
     const changes = changesOf(body);
@@ -94,7 +94,7 @@ describe('parseWebhook: every entry, every change', () => {
       ['forward', 'A'],
       ['account_update', 'B'],
     ]);
-    expect(changes[1]).toMatchObject({ field: 'messages', entryTimeMs: 100_000 });
+    expect(changes[1]).toMatchObject({ field: 'messages', entryTimeMs: 1768477100_000 });
   });
 
   it('reads 1000 changes in one POST', () => {
@@ -110,10 +110,10 @@ describe('parseWebhook: every entry, every change', () => {
   });
 
   it('gives the same change the same event id on redelivery and a different one for different content', () => {
-    const a = onlyUpdate(offboarded('1', 100));
-    const b = onlyUpdate(JSON.parse(JSON.stringify(offboarded('1', 100))));
-    const c = onlyUpdate(offboarded('1', 101));
-    const d = onlyUpdate(reconnected('1', 100));
+    const a = onlyUpdate(offboarded('1', 1768477100));
+    const b = onlyUpdate(JSON.parse(JSON.stringify(offboarded('1', 1768477100))));
+    const c = onlyUpdate(offboarded('1', 1768477101));
+    const d = onlyUpdate(reconnected('1', 1768477100));
     expect(a.eventId).toBe(b.eventId);
     expect(new Set([a.eventId, c.eventId, d.eventId]).size).toBe(3);
   });
@@ -122,7 +122,7 @@ describe('parseWebhook: every entry, every change', () => {
     const body = {
       object: 'whatsapp_business_account',
       extra_top: 1,
-      entry: [{ id: '7', time: 5, extra_entry: true, changes: [{ field: 'account_update', extra_change: 1, value: { event: 'ACCOUNT_OFFBOARDED', surprise: { x: 1 } } }] }],
+      entry: [{ id: '7', time: 1768477100, extra_entry: true, changes: [{ field: 'account_update', extra_change: 1, value: { event: 'ACCOUNT_OFFBOARDED', surprise: { x: 1 } } }] }],
     };
     expect(onlyUpdate(body).unknownProperties).toEqual(['surprise']);
   });
@@ -139,8 +139,11 @@ describe('parseWebhook: every entry, every change', () => {
       ],
     };
     const changes = changesOf(body);
-    expect(changes.map((c) => c.kind)).toEqual(['unreadable', 'unreadable', 'unreadable', 'unreadable', 'unreadable']);
+    // No usable time: recorded and forwarded (rejected-time), never applied.
+    expect(changes.map((c) => c.kind)).toEqual(['unreadable', 'rejected-time', 'rejected-time', 'unreadable', 'unreadable']);
     expect(changes.map((c) => c.wabaId)).toEqual(['7', '8', '9', '10', null]);
+    expect(changes[1]).toMatchObject({ problem: 'event-time-invalid', rawTime: 'missing', claimedTimeMs: null });
+    expect(changes[2]).toMatchObject({ problem: 'event-time-invalid', rawTime: '"soon"' });
   });
 
   it('ignores other objects and reports bodies of the wrong shape', () => {

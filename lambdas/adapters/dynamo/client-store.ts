@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { type LatestByClass, orderKeyOf, type StatusClass, type StatusEventRecord } from '../../core/client-status.js';
+import { type LatestByClass, orderKeyOf, STATUS_CLASSES, type StatusClass, type StatusEventRecord } from '../../core/client-status.js';
+import { UnstorableError } from '../../core/errors.js';
 import type { OffboardedIndex, OffboardedListing } from '../../core/offboarded-sweep.js';
 import type { DisableWarningRecord, RestrictionRecord } from '../../core/client-health.js';
 import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../../core/ports.js';
@@ -21,8 +22,28 @@ import {
   timelineFromItem,
 } from './table.js';
 
+/**
+ * Numbers are read as plain numbers whatever their size: the relay only writes safe integers, and a number written by
+ * other means (by hand, 1e100) must not make a read throw.
+ */
 export const documentClient = (client: DynamoDBClient): DynamoDBDocumentClient =>
-  DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true },
+    unmarshallOptions: { wrapNumbers: (n: string) => Number(n) },
+  });
+
+/**
+ * Errors a retry cannot fix (the request itself is refused: an item or key over DynamoDB's size limits, a value it
+ * cannot hold, one too deep to marshal) become {@link UnstorableError}; everything else is rethrown as it is.
+ */
+export const classifyWriteError = (error: unknown): unknown => {
+  if (error instanceof UnstorableError) return error;
+  const name = error instanceof Error ? error.name : '';
+  if (name === 'ValidationException' || error instanceof RangeError) {
+    return new UnstorableError(`${name}: ${(error as Error).message}`.slice(0, 300));
+  }
+  return error;
+};
 
 export class DynamoClientStore implements ClientStore {
   constructor(
@@ -63,21 +84,50 @@ export class DynamoClientStore implements ClientStore {
         );
         return { before: latestFromItem(current.Item), written: false };
       }
-      throw error;
+      throw classifyWriteError(error);
     }
   }
 
   async touchClient(wabaId: string, nowIso: string): Promise<LatestByClass> {
-    const out = await this.doc.send(
-      new UpdateCommand({
-        TableName: this.tableName,
-        Key: keys.status(wabaId),
-        UpdateExpression: 'SET wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now)',
-        ExpressionAttributeValues: { ':waba': wabaId, ':now': nowIso },
-        ReturnValues: 'ALL_NEW',
-      }),
-    );
-    return latestFromItem(out.Attributes);
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.status(wabaId),
+          UpdateExpression: 'SET wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now)',
+          ExpressionAttributeValues: { ':waba': wabaId, ':now': nowIso },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return latestFromItem(out.Attributes);
+    } catch (error) {
+      throw classifyWriteError(error);
+    }
+  }
+
+  async resetStatus(wabaId: string, nowIso: string): Promise<LatestByClass | null> {
+    const names: Record<string, string> = { '#idx': OFFBOARDED_INDEX_PK, '#idxKey': OFFBOARDED_INDEX_SK };
+    STATUS_CLASSES.forEach((cls, i) => {
+      names[`#c${i}`] = classAttr(cls);
+    });
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.status(wabaId),
+          // Every class record and the offboarded listing go in one write; only an existing client is reset.
+          UpdateExpression: `SET updatedAt = :now, lastResetAt = :now REMOVE ${STATUS_CLASSES.map((_, i) => `#c${i}`).join(', ')}, #idx, #idxKey`,
+          ConditionExpression: 'attribute_exists(pk)',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: { ':now': nowIso },
+          ReturnValues: 'ALL_OLD',
+        }),
+      );
+      return latestFromItem(out.Attributes);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return null; // never seen: nothing to reset
+      throw error;
+    }
   }
 
   async putTimelineEntry(entry: TimelineEntry): Promise<void> {
@@ -92,7 +142,7 @@ export class DynamoClientStore implements ClientStore {
       );
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return; // already recorded: keep the first account
-      throw error;
+      throw classifyWriteError(error);
     }
   }
 

@@ -8,13 +8,15 @@
  * | timeline entry | `CLIENT#<wabaId>` | `EVENT#<event time ms, padded>#<eventId>` |
  * | parked-message marker | `CLIENT#<wabaId>` | `PARKED#<first parked at>#<messageId>` |
  * | send claim (ledger) | `MSG#<messageId>` | `SEND` |
+ * | phone number owner | `PHONE#<phoneNumberId>` | `OWNER` |
  *
  * The client status item also holds the client's health evidence (hold, probes, restriction, disable warning): see
  * {@link HEALTH_ATTRIBUTES}. A hold lists the client in the offboarded index too (key `HOLD#<holdId>`).
  */
-import { type LatestByClass, STATUS_CLASSES, type StatusClass, type StatusEventRecord } from '../../core/client-status.js';
+import { type LatestByClass, STATUS_CLASSES, type StatusClass } from '../../core/client-status.js';
 import { type ClientHealth, PROBE_VERDICTS, type ProbeRecord } from '../../core/client-health.js';
 import type { ClientRecord, TimelineEntry } from '../../core/ports.js';
+import { readStoredRecord, readStoredTimelineEntry } from '../../core/stored-records.js';
 
 export const TABLE_PARTITION_KEY = 'pk';
 export const TABLE_SORT_KEY = 'sk';
@@ -38,6 +40,7 @@ export interface TableKey {
 const clientPk = (wabaId: string): string => `CLIENT#${wabaId}`;
 export const TIMELINE_PREFIX = 'EVENT#';
 export const PARKED_PREFIX = 'PARKED#';
+export const PHONE_PREFIX = 'PHONE#';
 
 export const keys = {
   clientPk,
@@ -48,6 +51,8 @@ export const keys = {
     sk: `${PARKED_PREFIX}${firstParkedAt}#${messageId}`,
   }),
   ledger: (messageId: string): TableKey => ({ pk: `MSG#${messageId}`, sk: 'SEND' }),
+  /** Which WABA owns a business phone number id (attributes `wabaId`, `learnedFrom`, `learnedAt`). */
+  phoneOwner: (phoneNumberId: string): TableKey => ({ pk: `${PHONE_PREFIX}${phoneNumberId}`, sk: 'OWNER' }),
 } as const;
 
 /** The status item's attribute holding the latest event of one class. */
@@ -60,8 +65,9 @@ export const latestFromItem = (item: Record<string, unknown> | undefined): Lates
   const latest: LatestByClass = {};
   if (!item) return latest;
   for (const cls of STATUS_CLASSES) {
-    const v = item[classAttr(cls)];
-    if (v && typeof v === 'object') latest[cls] = v as StatusEventRecord;
+    // Whatever was stored (by an older version, or by hand) is shown, never a reason to fail.
+    const r = readStoredRecord(item[classAttr(cls)]);
+    if (r) latest[cls] = r;
   }
   return latest;
 };
@@ -69,8 +75,8 @@ export const latestFromItem = (item: Record<string, unknown> | undefined): Lates
 const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
 
 export const clientFromItem = (item: Record<string, unknown>): ClientRecord => ({
-  wabaId: String(item.wabaId),
-  firstSeenAt: String(item.firstSeenAt),
+  wabaId: typeof item.wabaId === 'string' ? item.wabaId : String(item.pk ?? '').replace(/^CLIENT#/, ''),
+  firstSeenAt: typeof item.firstSeenAt === 'string' ? item.firstSeenAt : '',
   latest: latestFromItem(item),
   counters: {
     parked: num(item.parkedTotal),
@@ -82,9 +88,9 @@ export const clientFromItem = (item: Record<string, unknown>): ClientRecord => (
   phoneNumberId: phoneNumberIdFromItem(item),
 });
 
-/** A timeline item without its keys. */
-export const timelineFromItem = ({ pk: _pk, sk: _sk, ...rest }: Record<string, unknown>): TimelineEntry =>
-  rest as unknown as TimelineEntry;
+/** A timeline item without its keys; odd stored values are shown, never a reason to fail. */
+export const timelineFromItem = (item: Record<string, unknown>): TimelineEntry =>
+  readStoredTimelineEntry(item, typeof item.wabaId === 'string' ? item.wabaId : String(item.pk ?? '').replace(/^CLIENT#/, ''));
 
 /** Attributes of the client status item that hold its health evidence (the item's other attributes: the status). */
 export const HEALTH_ATTRIBUTES = {

@@ -1,0 +1,63 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { chunk } from '../../core/concurrency.js';
+import type { PhoneOwner, PhoneOwnership, PhoneOwnershipSource } from '../../core/ports.js';
+import { classifyWriteError } from './client-store.js';
+import { keys, PHONE_PREFIX } from './table.js';
+
+/** BatchGetItem reads up to 100 keys per request. */
+const MAX_BATCH_GET = 100;
+/** Rounds of UnprocessedKeys retried before giving up (the caller retries the whole batch later). */
+const MAX_BATCH_GET_ROUNDS = 5;
+
+const SOURCES: ReadonlySet<string> = new Set<PhoneOwnershipSource>(['webhook', 'send']);
+
+/** Phone number ownership, one item per phone number id (`PHONE#<phoneNumberId>` / `OWNER`). */
+export class DynamoPhoneOwnership implements PhoneOwnership {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async learn(phoneNumberId: string, wabaId: string, source: PhoneOwnershipSource, atMs: number): Promise<void> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.phoneOwner(phoneNumberId),
+          UpdateExpression: 'SET wabaId = :waba, learnedFrom = :from, learnedAt = :at',
+          // Keep the latest sighting: an equal or older one (a redelivery, a stale webhook) changes nothing.
+          ConditionExpression: 'attribute_not_exists(learnedAt) OR learnedAt < :at',
+          ExpressionAttributeValues: { ':waba': wabaId, ':from': source, ':at': atMs },
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return;
+      throw classifyWriteError(error);
+    }
+  }
+
+  async ownerOf(phoneNumberIds: readonly string[]): Promise<ReadonlyMap<string, PhoneOwner>> {
+    const owners = new Map<string, PhoneOwner>();
+    for (const ids of chunk([...new Set(phoneNumberIds)], MAX_BATCH_GET)) {
+      let pending: Record<string, unknown>[] | undefined = ids.map((id) => ({ ...keys.phoneOwner(id) }));
+      for (let round = 0; pending && pending.length > 0; round++) {
+        if (round === MAX_BATCH_GET_ROUNDS) throw new Error(`phone owners: ${pending.length} keys still unprocessed`);
+        const out = await this.doc.send(
+          new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
+        );
+        for (const item of out.Responses?.[this.tableName] ?? []) {
+          const id = String(item.pk).slice(PHONE_PREFIX.length);
+          if (typeof item.wabaId !== 'string') continue;
+          owners.set(id, {
+            wabaId: item.wabaId,
+            learnedFrom: (SOURCES.has(String(item.learnedFrom)) ? item.learnedFrom : 'webhook') as PhoneOwnershipSource,
+            learnedAt: typeof item.learnedAt === 'number' ? item.learnedAt : 0,
+          });
+        }
+        pending = out.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
+      }
+    }
+    return owners;
+  }
+}
