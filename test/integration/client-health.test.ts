@@ -98,16 +98,17 @@ describe('restrictions and scheduled disables (webhook -> status route)', () => 
 
   it('shows SCHEDULE_FOR_DISABLE as a warning until a later DISABLE or REINSTATE, and counts it', async () => {
     const w = uniqueWaba();
+    const t = Math.floor(Date.now() / 1000) - 600;
     const before = telemetry.get('DisableScheduled');
-    await post(accountUpdate(w, 'DISABLED_UPDATE', 1_800_000_000, { ban_info: { waba_ban_state: ['SCHEDULE_FOR_DISABLE'], waba_ban_date: '2027-01-15' } }));
+    await post(accountUpdate(w, 'DISABLED_UPDATE', t, { ban_info: { waba_ban_state: ['SCHEDULE_FOR_DISABLE'], waba_ban_date: '2027-01-15' } }));
     expect(telemetry.get('DisableScheduled')).toBe(before + 1);
     let v = await view(w);
     expect(v.status).toBe('CONNECTED');
-    expect(v.health.warnings).toEqual([{ warning: 'scheduled-for-disable', eventTime: new Date(1_800_000_000_000).toISOString(), banDate: '2027-01-15' }]);
+    expect(v.health.warnings).toEqual([{ warning: 'scheduled-for-disable', eventTime: new Date(t * 1000).toISOString(), banDate: '2027-01-15' }]);
     // A REINSTATE stamped before the schedule changes nothing; one after it clears the warning.
-    await post(accountUpdate(w, 'DISABLED_UPDATE', 1_799_999_999, { ban_info: { waba_ban_state: 'REINSTATE' } }));
+    await post(accountUpdate(w, 'DISABLED_UPDATE', t - 1, { ban_info: { waba_ban_state: 'REINSTATE' } }));
     expect((await view(w)).health.warnings).toHaveLength(1);
-    await post(accountUpdate(w, 'DISABLED_UPDATE', 1_800_000_001, { ban_info: { waba_ban_state: 'REINSTATE' } }));
+    await post(accountUpdate(w, 'DISABLED_UPDATE', t + 1, { ban_info: { waba_ban_state: 'REINSTATE' } }));
     v = await view(w);
     expect(v.health.warnings).toEqual([]);
   });
