@@ -1,8 +1,9 @@
 import * as z from 'zod/mini';
+import { ID_PATTERN, ID_RULE } from './ids.js';
 import { describeIssues } from './zod.js';
 
-const ID = /^[0-9A-Za-z_-]{1,64}$/;
-const ID_MESSAGE = 'must be 1-64 letters, digits, "-" or "_"';
+const ID = ID_PATTERN;
+const ID_MESSAGE = ID_RULE;
 
 /**
  * The message upstream systems enqueue on the outbound queue. `payload` goes to the Cloud API as it is; only the
