@@ -259,9 +259,9 @@ const runOnce = async (s: Scenario, dynamo: DynamoDBClient, api: CloudApiStandIn
 
 /** Runs the same randomized scenario with and without holds. */
 export const healthBench = async (dynamo: DynamoDBClient, api: CloudApiStandIn, options: { quick: boolean }): Promise<HealthBenchResult> => {
-  const clients = options.quick ? 2 : 10;
-  const messages = options.quick ? 20 : 400;
-  const s = scenario(clients, messages, options.quick ? 1_200_000 : 6 * 3_600_000, 12);
+  const clients = options.quick ? 3 : 10;
+  const messages = options.quick ? 40 : 400;
+  const s = scenario(clients, messages, options.quick ? 1_800_000 : 6 * 3_600_000, 12);
   const savedRespond = api.respond;
   const savedProbe = api.probeReply;
   try {
