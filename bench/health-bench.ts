@@ -14,6 +14,7 @@ import { HttpCloudApi, SecretTokenProvider } from '../lambdas/adapters/cloud-api
 import { DynamoClientHealthStore } from '../lambdas/adapters/dynamo/client-health-store.js';
 import { DynamoClientStore, DynamoOffboardedIndex, documentClient } from '../lambdas/adapters/dynamo/client-store.js';
 import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../lambdas/adapters/dynamo/outbound-stores.js';
+import { DynamoPhoneOwnership } from '../lambdas/adapters/dynamo/phone-ownership.js';
 import { ClientHealthService } from '../lambdas/core/client-health-service.js';
 import { orderKeyOf, type StatusClass } from '../lambdas/core/client-status.js';
 import { DEFAULTS } from '../lambdas/core/defaults.js';
@@ -131,7 +132,7 @@ const runOnce = async (s: Scenario, dynamo: DynamoDBClient, api: CloudApiStandIn
   const queues: OutboundQueues = {
     park: async (messages: readonly QueueMessage[]) => {
       for (const m of messages) {
-        pending.push({ record: { id: randomUUID(), body: m.body, attributes: { ...(m.attributes ?? {}) } }, dueMs: now + (m.delaySeconds ?? 0) * 1000 });
+        pending.push({ record: { id: randomUUID(), body: m.body, attributes: { ...(m.attributes ?? {}) }, fromDelayQueue: true }, dueMs: now + (m.delaySeconds ?? 0) * 1000 });
       }
       return new Set<string>();
     },
@@ -154,6 +155,7 @@ const runOnce = async (s: Scenario, dynamo: DynamoDBClient, api: CloudApiStandIn
     : undefined;
   const service = new OutboundService({
     statuses: new DynamoStatusReader(doc, tableName),
+    phones: new DynamoPhoneOwnership(doc, tableName),
     ledger: new DynamoSendLedger(doc, tableName, 30_000, 1),
     activity: new DynamoActivityRecorder(doc, tableName, 86_400),
     queues,
@@ -218,7 +220,7 @@ const runOnce = async (s: Scenario, dynamo: DynamoDBClient, api: CloudApiStandIn
         phoneNumberId: number(msg.client),
         payload: { messaging_product: 'whatsapp', to: `1555${String(m).padStart(7, '0')}`, type: 'text', text: { body: `m ${m}` } },
       });
-      pending.push({ record: { id: randomUUID(), body, attributes: {} }, dueMs: now });
+      pending.push({ record: { id: randomUUID(), body, attributes: {}, fromDelayQueue: false }, dueMs: now });
     }
     const due = pending.filter((p) => p.dueMs <= now);
     pending = pending.filter((p) => p.dueMs > now);

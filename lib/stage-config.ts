@@ -32,8 +32,25 @@ export interface StageConfig {
     readonly maxConcurrency: number;
     readonly batchSize: number;
   };
-  readonly webhook: { readonly timeout: Duration; readonly memoryMiB: number };
-  readonly api: { readonly throttleRateLimit: number; readonly throttleBurstLimit: number };
+  readonly webhook: {
+    readonly timeout: Duration;
+    readonly memoryMiB: number;
+    /**
+     * Reserved concurrency of the webhook function: its ceiling, and a share of the account's pool that is always its
+     * own. A flood of (unsigned) POSTs then runs at most this many webhook instances and cannot take the concurrency
+     * the consumer and the other functions need. Lambda keeps at least 100 of the account's quota unreserved, so the
+     * account quota must be at least 100 + this; leave it out on accounts with a smaller quota.
+     */
+    readonly reservedConcurrency?: number;
+  };
+  readonly api: {
+    /** Stage-wide throttling (every route). */
+    readonly throttleRateLimit: number;
+    readonly throttleBurstLimit: number;
+    /** Throttling of each public webhook route (GET and POST /webhook), at most the stage's. */
+    readonly webhookRateLimit: number;
+    readonly webhookBurstLimit: number;
+  };
   readonly relay: {
     readonly parkDelaySchedule: string;
     readonly maxParkSeconds: number;
@@ -113,7 +130,8 @@ export const STAGE_CONFIGS: Readonly<Record<StageName, StageConfig>> = {
     tableDeletionProtection: false,
     logRetentionDays: 7,
     consumer: { ...base.consumer, maxConcurrency: 2 },
-    api: { throttleRateLimit: 50, throttleBurstLimit: 100 },
+    webhook: { ...base.webhook, reservedConcurrency: 5 },
+    api: { throttleRateLimit: 50, throttleBurstLimit: 100, webhookRateLimit: 20, webhookBurstLimit: 40 },
     alarms: {
       outboundOldestMessageAge: Duration.minutes(15),
       offboardedTooLong: Duration.hours(2),
@@ -130,7 +148,8 @@ export const STAGE_CONFIGS: Readonly<Record<StageName, StageConfig>> = {
     tableDeletionProtection: false,
     logRetentionDays: 30,
     consumer: { ...base.consumer, maxConcurrency: 5 },
-    api: { throttleRateLimit: 200, throttleBurstLimit: 400 },
+    webhook: { ...base.webhook, reservedConcurrency: 20 },
+    api: { throttleRateLimit: 200, throttleBurstLimit: 400, webhookRateLimit: 100, webhookBurstLimit: 200 },
     alarms: {
       outboundOldestMessageAge: Duration.minutes(10),
       offboardedTooLong: Duration.hours(1),
@@ -147,7 +166,8 @@ export const STAGE_CONFIGS: Readonly<Record<StageName, StageConfig>> = {
     tableDeletionProtection: true,
     logRetentionDays: 90,
     consumer: { ...base.consumer, maxConcurrency: 20 },
-    api: { throttleRateLimit: 1000, throttleBurstLimit: 2000 },
+    webhook: { ...base.webhook, reservedConcurrency: 100 },
+    api: { throttleRateLimit: 1000, throttleBurstLimit: 2000, webhookRateLimit: 500, webhookBurstLimit: 1000 },
     alarms: {
       outboundOldestMessageAge: Duration.minutes(5),
       offboardedTooLong: Duration.hours(1),

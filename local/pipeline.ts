@@ -5,7 +5,9 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, SQSBatc
 import { apiGatewayEvent } from './api-gateway-event.js';
 import { CloudApiStandIn } from './cloud-api-stand-in.js';
 import { lambdaContext } from './lambda-context.js';
+import { DEFAULTS } from '../lambdas/core/defaults.js';
 import {
+  ensureConsumedQueue,
   ensureQueue,
   ensureTable,
   localDynamo,
@@ -50,6 +52,8 @@ export interface PipelineInfo {
   readonly cloudApiEmbedded: boolean;
   readonly tableName: string;
   readonly queues: { readonly outbound: string; readonly delay: string; readonly deadLetter: string; readonly inboundEvents: string };
+  /** The redrive DLQ behind each consumed queue (`<queue name>-redrive-dlq`), as in the stack. */
+  readonly redriveDlqs: { readonly outbound: string; readonly delay: string; readonly inboundEvents: string };
   readonly secretsFromDefaults: readonly string[];
 }
 
@@ -180,13 +184,19 @@ export const startPipeline = async (
       },
     });
     await ensureTable(ddb, cfg.TABLE_NAME);
-    const queueUrl = (name: string) => ensureQueue(sqs, { name, visibilityTimeoutSeconds: LOCAL_VISIBILITY_TIMEOUT_SECONDS });
+    // The same redrive policies as the stack: a message that keeps failing moves to `<queue>-redrive-dlq`.
+    const consumed = (name: string) =>
+      ensureConsumedQueue(sqs, { name, visibilityTimeoutSeconds: LOCAL_VISIBILITY_TIMEOUT_SECONDS, maxReceiveCount: DEFAULTS.maxReceiveCount });
+    const outbound = await consumed(cfg.OUTBOUND_QUEUE_NAME);
+    const delay = await consumed(cfg.DELAY_QUEUE_NAME);
+    const inboundEvents = await consumed(cfg.INBOUND_EVENTS_QUEUE_NAME);
     const queues = {
-      outbound: await queueUrl(cfg.OUTBOUND_QUEUE_NAME),
-      delay: await queueUrl(cfg.DELAY_QUEUE_NAME),
-      deadLetter: await queueUrl(cfg.DEAD_LETTER_QUEUE_NAME),
-      inboundEvents: await queueUrl(cfg.INBOUND_EVENTS_QUEUE_NAME),
+      outbound: outbound.url,
+      delay: delay.url,
+      deadLetter: await ensureQueue(sqs, { name: cfg.DEAD_LETTER_QUEUE_NAME, visibilityTimeoutSeconds: LOCAL_VISIBILITY_TIMEOUT_SECONDS }),
+      inboundEvents: inboundEvents.url,
     };
+    const redriveDlqs = { outbound: outbound.redriveDlqUrl, delay: delay.redriveDlqUrl, inboundEvents: inboundEvents.redriveDlqUrl };
 
     // The Lambda entry points read their configuration from the environment at import, as in AWS.
     Object.assign(process.env, {
@@ -290,6 +300,7 @@ export const startPipeline = async (
       cloudApiEmbedded: cloudApi !== undefined,
       tableName: cfg.TABLE_NAME,
       queues,
+      redriveDlqs,
       secretsFromDefaults,
     };
     ready = true;

@@ -11,7 +11,7 @@ import {
   ResourceInUseException,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, GetQueueAttributesCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
   OFFBOARDED_INDEX,
   OFFBOARDED_INDEX_PK,
@@ -176,9 +176,23 @@ export const ensureTable = async (dynamo: DynamoDBClient, tableName: string): Pr
 export interface QueueSpec {
   readonly name: string;
   readonly visibilityTimeoutSeconds?: number;
+  readonly retentionSeconds?: number;
+  /** Moves a message to this queue after `maxReceiveCount` receives, as the stack's redrive policies do. */
+  readonly redrive?: { readonly deadLetterQueueArn: string; readonly maxReceiveCount: number };
 }
 
-/** Creates the queue if missing and returns its URL (CreateQueue is idempotent for equal attributes). */
+/** The queue's ARN, as SQS reports it (what Lambda puts in `eventSourceARN`). */
+export const queueArn = async (sqs: SQSClient, queueUrl: string): Promise<string> => {
+  const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] }));
+  const arn = out.Attributes?.QueueArn;
+  if (!arn) throw new Error(`no ARN for queue ${queueUrl}`);
+  return arn;
+};
+
+/**
+ * Creates the queue if missing and returns its URL. The redrive policy and retention are set after creation, so a
+ * queue made earlier without them (an external SQS endpoint) gets them too; both calls are idempotent.
+ */
 export const ensureQueue = async (sqs: SQSClient, spec: QueueSpec): Promise<string> => {
   const out = await sqs.send(
     new CreateQueueCommand({
@@ -187,8 +201,38 @@ export const ensureQueue = async (sqs: SQSClient, spec: QueueSpec): Promise<stri
     }),
   );
   if (!out.QueueUrl) throw new Error(`CreateQueue ${spec.name} returned no URL`);
-  await sqs.send(new GetQueueAttributesCommand({ QueueUrl: out.QueueUrl, AttributeNames: ['QueueArn'] }));
+  const attributes: Record<string, string> = {
+    ...(spec.retentionSeconds !== undefined ? { MessageRetentionPeriod: String(spec.retentionSeconds) } : {}),
+    ...(spec.redrive
+      ? { RedrivePolicy: JSON.stringify({ deadLetterTargetArn: spec.redrive.deadLetterQueueArn, maxReceiveCount: spec.redrive.maxReceiveCount }) }
+      : {}),
+  };
+  if (Object.keys(attributes).length > 0) await sqs.send(new SetQueueAttributesCommand({ QueueUrl: out.QueueUrl, Attributes: attributes }));
+  await queueArn(sqs, out.QueueUrl);
   return out.QueueUrl;
+};
+
+/** SQS's longest retention, which the stack gives every redrive DLQ. */
+export const REDRIVE_DLQ_RETENTION_SECONDS = 14 * 86_400;
+
+/** The redrive DLQ behind a consumed queue: `<name>-redrive-dlq`, 14 days, as in the stack. */
+export const redriveDlqName = (queueName: string): string => `${queueName}-redrive-dlq`;
+
+/**
+ * A consumed queue with its redrive DLQ: after `maxReceiveCount` receives (DEFAULTS.maxReceiveCount in the stack and
+ * locally) a message that keeps failing moves there instead of coming back forever.
+ */
+export const ensureConsumedQueue = async (
+  sqs: SQSClient,
+  spec: { readonly name: string; readonly visibilityTimeoutSeconds?: number; readonly maxReceiveCount: number },
+): Promise<{ readonly url: string; readonly redriveDlqUrl: string }> => {
+  const redriveDlqUrl = await ensureQueue(sqs, { name: redriveDlqName(spec.name), retentionSeconds: REDRIVE_DLQ_RETENTION_SECONDS });
+  const url = await ensureQueue(sqs, {
+    name: spec.name,
+    ...(spec.visibilityTimeoutSeconds !== undefined ? { visibilityTimeoutSeconds: spec.visibilityTimeoutSeconds } : {}),
+    redrive: { deadLetterQueueArn: await queueArn(sqs, redriveDlqUrl), maxReceiveCount: spec.maxReceiveCount },
+  });
+  return { url, redriveDlqUrl };
 };
 
 export const localDynamo = (endpoint: string, region = 'us-east-1'): DynamoDBClient =>

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
   type Message,
   ReceiveMessageCommand,
   type SQSClient,
@@ -9,7 +10,23 @@ import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 
 export type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse | undefined>;
 
-const toRecord = (m: Message, queueArn: string): SQSRecord => {
+/** Queue ARNs by URL: asked once per queue, as an event source mapping knows its queue. */
+const arns = new Map<string, Promise<string>>();
+const arnOf = (sqs: SQSClient, queueUrl: string): Promise<string> => {
+  let arn = arns.get(queueUrl);
+  if (!arn) {
+    arn = sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['QueueArn'] })).then((out) => {
+      const value = out.Attributes?.QueueArn;
+      if (!value) throw new Error(`no ARN for queue ${queueUrl}`);
+      return value;
+    });
+    arn.catch(() => arns.delete(queueUrl));
+    arns.set(queueUrl, arn);
+  }
+  return arn;
+};
+
+const toRecord = (m: Message, queueArn: string, region: string): SQSRecord => {
   const messageAttributes: SQSRecord['messageAttributes'] = {};
   for (const [k, v] of Object.entries(m.MessageAttributes ?? {})) {
     messageAttributes[k] = { dataType: v.DataType ?? 'String', ...(v.StringValue !== undefined ? { stringValue: v.StringValue } : {}) } as SQSRecord['messageAttributes'][string];
@@ -29,7 +46,7 @@ const toRecord = (m: Message, queueArn: string): SQSRecord => {
     md5OfBody: m.MD5OfBody ?? '',
     eventSource: 'aws:sqs',
     eventSourceARN: queueArn,
-    awsRegion: 'us-east-1',
+    awsRegion: region,
   };
 };
 
@@ -49,6 +66,8 @@ export const pollOnce = async (
   handler: SqsHandler,
   options: { readonly waitTimeSeconds?: number; readonly batchSize?: number } = {},
 ): Promise<PollResult> => {
+  // The queue's real ARN, as Lambda passes it: the consumer tells the delay queue from the outbound queue by it.
+  const queueArn = await arnOf(sqs, queueUrl);
   const out = await sqs.send(
     new ReceiveMessageCommand({
       QueueUrl: queueUrl,
@@ -60,8 +79,7 @@ export const pollOnce = async (
   );
   const messages = out.Messages ?? [];
   if (messages.length === 0) return { received: 0, failed: 0 };
-  const queueArn = `arn:aws:sqs:us-east-1:000000000000:${queueUrl.split('/').pop() ?? 'queue'}`;
-  const records = messages.map((m) => toRecord(m, queueArn));
+  const records = messages.map((m) => toRecord(m, queueArn, queueArn.split(':')[3] ?? 'us-east-1'));
   let failedIds: Set<string>;
   try {
     const response = await handler({ Records: records });

@@ -2,6 +2,7 @@
  * `npm start`: the whole pipeline on this machine, no AWS account needed. Ctrl-C or SIGTERM stops everything.
  * Configuration: see the README's "Configuration" section (same variable names as the Lambdas).
  */
+import { DEFAULTS } from '../lambdas/core/defaults.js';
 import { type DEV_SECRETS, startPipeline } from './pipeline.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -38,6 +39,7 @@ coexistence-relay is running locally
     delay            ${info.queues.delay}
     dead letters     ${info.queues.deadLetter}
     inbound events   ${info.queues.inboundEvents}
+    redrive DLQs     <queue>-redrive-dlq behind outbound, delay and inbound events (after ${DEFAULTS.maxReceiveCount} receives)
   Cloud API          ${info.cloudApiUrl}${info.cloudApiEmbedded ? ' (embedded stand-in: accepts every message)' : ''}
   app secret         ${secret('META_APP_SECRET')}
   verify token       ${secret('WEBHOOK_VERIFY_TOKEN')}

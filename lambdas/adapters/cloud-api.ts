@@ -1,7 +1,9 @@
 import type { CloudApiError, CloudApiResult } from '../core/cloud-api-result.js';
 import type { CloudApi, PhoneNumberProbe, TokenProvider } from '../core/ports.js';
 import { PROBE_FIELDS, type ProbeResult } from '../core/probe.js';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError, NoTokenError } from '../core/errors.js';
+
+export { NoTokenError };
 
 /** Network errors raised before a request could have reached the server: safe to resend. */
 const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENETUNREACH']);
@@ -126,10 +128,6 @@ export const parseTokenSecret = (text: string): { readonly default: string | und
   if (!def && byWaba.size === 0) throw new ConfigError('WHATSAPP_ACCESS_TOKEN holds no token');
   return { default: def, byWaba };
 };
-
-export class NoTokenError extends ConfigError {
-  override readonly name = 'NoTokenError';
-}
 
 /** Picks the client's own token when there is one, else the default. The secret text is re-read through `load`. */
 export class SecretTokenProvider implements TokenProvider {

@@ -8,6 +8,17 @@ import { truncateValue } from '../core/bounded-json.js';
 import type { InboundEvent, InboundEventSink, OutboundQueues, QueueMessage } from '../core/ports.js';
 import { toSqsJson } from '../core/sqs-body.js';
 
+/**
+ * Whether an SQS event record's `eventSourceARN` (`arn:aws:sqs:<region>:<account>:<name>`) names the queue at
+ * `queueUrl` (`https://<host>/<account>/<name>`): same account and queue name. Queue names are unique per account
+ * and region, and a function's event sources share its region.
+ */
+export const isQueueArnOf = (arn: string | undefined, queueUrl: string): boolean => {
+  const a = /^arn:[^:]+:sqs:[^:]*:([^:]+):([^:/]+)$/.exec(arn ?? '');
+  const u = /\/([^/]+)\/([^/?#]+)\/?$/.exec(queueUrl);
+  return a !== null && u !== null && a[1] === u[1] && a[2] === u[2];
+};
+
 /** SQS accepts up to 10 entries and 1 MiB per SendMessageBatch; stay under the byte limit with room for attributes. */
 const MAX_BATCH_ENTRIES = 10;
 const MAX_BATCH_BYTES = 900 * 1024;

@@ -2,10 +2,13 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { OutboundRecord, OutboundService } from '../core/outbound-service.js';
 import type { Telemetry } from '../core/ports.js';
 
-export const toOutboundRecord = (r: SQSEvent['Records'][number]): OutboundRecord => {
+/** Tells from a record's `eventSourceARN` whether it came from the relay's delay queue. */
+export type DelayQueueTest = (eventSourceArn: string | undefined) => boolean;
+
+export const toOutboundRecord = (r: SQSEvent['Records'][number], fromDelayQueue: DelayQueueTest): OutboundRecord => {
   const attributes: Record<string, string> = {};
   for (const [k, v] of Object.entries(r.messageAttributes ?? {})) if (v.stringValue !== undefined) attributes[k] = v.stringValue;
-  return { id: r.messageId, body: r.body, attributes };
+  return { id: r.messageId, body: r.body, attributes, fromDelayQueue: fromDelayQueue(r.eventSourceARN) };
 };
 
 /**
@@ -13,9 +16,9 @@ export const toOutboundRecord = (r: SQSEvent['Records'][number]): OutboundRecord
  * only the records reported here come back. An unexpected error reports the whole batch, never drops it.
  */
 export const createConsumerHandler =
-  (service: () => Promise<OutboundService>, telemetry: Telemetry) =>
+  (service: () => Promise<OutboundService>, telemetry: Telemetry, fromDelayQueue: DelayQueueTest) =>
   async (event: SQSEvent): Promise<SQSBatchResponse> => {
-    const records = event.Records.map(toOutboundRecord);
+    const records = event.Records.map((r) => toOutboundRecord(r, fromDelayQueue));
     try {
       const { failedIds } = await (await service()).processBatch(records);
       return { batchItemFailures: failedIds.map((itemIdentifier) => ({ itemIdentifier })) };

@@ -3,10 +3,11 @@ import { dynamoClient, sqsClient } from '../adapters/aws-clients.js';
 import { HttpCloudApi, SecretTokenProvider } from '../adapters/cloud-api.js';
 import { documentClient } from '../adapters/dynamo/client-store.js';
 import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../adapters/dynamo/outbound-stores.js';
+import { DynamoPhoneOwnership } from '../adapters/dynamo/phone-ownership.js';
 import { DynamoClientHealthStore } from '../adapters/dynamo/client-health-store.js';
 import { readSecret } from '../adapters/secrets.js';
 import { ClientHealthService } from '../core/client-health-service.js';
-import { SqsOutboundQueues } from '../adapters/sqs.js';
+import { isQueueArnOf, SqsOutboundQueues } from '../adapters/sqs.js';
 import { OutboundService } from '../core/outbound-service.js';
 import { createRuntime, lambdaHandler } from '../shared/runtime.js';
 import { loadConsumerConfig } from './config.js';
@@ -31,6 +32,7 @@ const health = new ClientHealthService({
 });
 const service = new OutboundService({
   statuses: new DynamoStatusReader(doc, config.tableName),
+  phones: new DynamoPhoneOwnership(doc, config.tableName),
   ledger: new DynamoSendLedger(doc, config.tableName, config.graphApiTimeoutMs * 2 + 5_000, config.sendLedgerRetentionDays),
   activity: new DynamoActivityRecorder(doc, config.tableName, config.maxParkSeconds + 86_400),
   queues: new SqsOutboundQueues(sqsClient(config.region, config.sqsEndpoint), config.delayQueueUrl, config.deadLetterQueueUrl, (what, errors) =>
@@ -47,4 +49,6 @@ const service = new OutboundService({
   probeEndsOffboarding: config.probe.probeEndsOffboarding,
 });
 
-export const handler = lambdaHandler(runtime, createConsumerHandler(async () => service, telemetry));
+// Park attributes count only on records from the delay queue, told apart by the record's eventSourceARN.
+const fromDelayQueue = (arn: string | undefined) => isQueueArnOf(arn, config.delayQueueUrl);
+export const handler = lambdaHandler(runtime, createConsumerHandler(async () => service, telemetry, fromDelayQueue));

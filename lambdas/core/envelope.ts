@@ -28,7 +28,17 @@ export type EnvelopeParse =
   | { readonly ok: true; readonly envelope: OutboundEnvelope }
   | { readonly ok: false; readonly problem: string };
 
+/**
+ * Largest outbound body the relay reads, in UTF-8 bytes: 128 KiB, far above any Cloud API request (a text message
+ * is at most 4096 characters; templates and interactive messages are a few KiB). The cap is what lets every park and
+ * dead-letter message fit SQS's 1 MiB whatever the body holds (see `dead-letter.ts`). Larger bodies are dead-lettered
+ * `invalid-envelope` with an excerpt and their SHA-256.
+ */
+export const MAX_ENVELOPE_BYTES = 128 * 1024;
+
 export const parseEnvelope = (body: string): EnvelopeParse => {
+  const bytes = Buffer.byteLength(body);
+  if (bytes > MAX_ENVELOPE_BYTES) return { ok: false, problem: `body is ${bytes} bytes, over the ${MAX_ENVELOPE_BYTES}-byte limit` };
   let json: unknown;
   try {
     json = JSON.parse(body);

@@ -31,3 +31,11 @@ export class ConfigError extends Error {
 export class UnstorableError extends Error {
   override readonly name = 'UnstorableError';
 }
+/**
+ * No Cloud API token is configured for a WABA (neither its own nor a default). Not transient: the message is
+ * dead-lettered `no-access-token` and can be redriven once the token is set. A secret that cannot be read is a
+ * different, retryable failure.
+ */
+export class NoTokenError extends ConfigError {
+  override readonly name: string = 'NoTokenError';
+}

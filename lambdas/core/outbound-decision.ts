@@ -9,6 +9,7 @@ import type { SendVerdict } from './cloud-api-result.js';
 import type { OutboundEnvelope } from './envelope.js';
 import { type ClientGate, isTemplate, RESTRICTION_TYPES, type RestrictionsInForce } from './client-health.js';
 import { MAX_SQS_DELAY_SECONDS, parkDelay, retryDelay } from './park-schedule.js';
+import type { PhoneOwner } from './ports.js';
 
 /** SQS message attributes that carry a message's own park state across re-sends (SQS resets its counters). */
 export const PARK_ATTRIBUTES = {
@@ -33,11 +34,16 @@ const count = (v: string | undefined): number => {
   return Number.isInteger(n) && n >= 0 && n < 1_000_000 ? n : 0;
 };
 
-export const readParkState = (attributes: Readonly<Record<string, string | undefined>>): ParkState => {
+/**
+ * The park state a delay-queue message carries. A first-parked time that is not a time, or lies in the future (it
+ * would never reach MAX_PARK_SECONDS), counts as now: every message's wait stays bounded.
+ */
+export const readParkState = (attributes: Readonly<Record<string, string | undefined>>, nowMs: number): ParkState => {
   const first = attributes[PARK_ATTRIBUTES.firstParkedAt];
+  const firstMs = first === undefined ? Number.NaN : Date.parse(first);
   return {
     parkCount: count(attributes[PARK_ATTRIBUTES.parkCount]),
-    firstParkedAt: first && !Number.isNaN(Date.parse(first)) ? first : null,
+    firstParkedAt: Number.isNaN(firstMs) ? null : firstMs > nowMs ? new Date(nowMs).toISOString() : (first as string),
     sendAttempts: count(attributes[PARK_ATTRIBUTES.sendAttempts]),
   };
 };
@@ -55,6 +61,8 @@ export const DEAD_LETTER_REASONS = [
   'client-disabled',
   'rejected-by-cloud-api',
   'invalid-envelope',
+  'phone-number-mismatch',
+  'no-access-token',
 ] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
@@ -117,9 +125,18 @@ export const parkDecision = (
   },
 });
 
+const timeText = (ms: number): string => (Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : String(ms));
+
+/** Why the envelope's phone number may not be used for its WABA, or null when it may (or nobody knows). */
+export const phoneMismatch = (envelope: OutboundEnvelope, owner: PhoneOwner | undefined): string | null =>
+  owner !== undefined && owner.wabaId !== envelope.wabaId
+    ? `phone number ${envelope.phoneNumberId} belongs to WABA ${owner.wabaId} (learnt from a ${owner.learnedFrom} at ${timeText(owner.learnedAt)}), not ${envelope.wabaId}`
+    : null;
+
 /**
- * The send / park / dead-letter decision for one message, from the client's status. Pure.
- * Expiry comes first (a message past its deadline is never sent), then the client's status.
+ * The send / park / dead-letter decision for one message, from the client's status and the known owner of its phone
+ * number. Pure. A phone number of another WABA comes first (such a message may never be sent, however long it
+ * waits), then expiry (a message past its deadline is never sent), then the client's status.
  */
 export const decide = (
   status: ClientStatus,
@@ -127,7 +144,10 @@ export const decide = (
   state: ParkState,
   nowMs: number,
   policy: DecisionPolicy,
+  phoneOwner?: PhoneOwner,
 ): Decision => {
+  const mismatch = phoneMismatch(envelope, phoneOwner);
+  if (mismatch) return { action: 'dead-letter', reason: 'phone-number-mismatch', detail: mismatch };
   const expired = expiry(envelope, state, nowMs, policy.maxParkSeconds);
   if (expired) return { action: 'dead-letter', reason: 'expired', detail: expired };
   const terminal = TERMINAL[status];
@@ -218,8 +238,9 @@ export const decideFor = (
   state: ParkState,
   nowMs: number,
   policy: DecisionPolicy,
+  phoneOwner?: PhoneOwner,
 ): Decision & { readonly cause?: WaitCause } => {
-  const d = decide(gate.status, envelope, state, nowMs, policy);
+  const d = decide(gate.status, envelope, state, nowMs, policy, phoneOwner);
   if (d.action !== 'send') return d;
   if (gate.hold.state === 'in-force') return { ...parkDecision(state, nowMs, policy), cause: 'held' };
   const r = restrictionDecision(gate.restrictions, envelope, state, nowMs, policy);

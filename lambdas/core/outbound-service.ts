@@ -2,54 +2,55 @@ import { type ClientGate, clientGate, type HoldRecord } from './client-health.js
 import type { ClientHealthService } from './client-health-service.js';
 import { classifyCloudApiResult, type CloudApiError, type SendVerdict } from './cloud-api-result.js';
 import { mapLimit } from './concurrency.js';
+import { type DeadLetterBody, deadLetterMessage } from './dead-letter.js';
 import { type OutboundEnvelope, parseEnvelope } from './envelope.js';
+import { NoTokenError } from './errors.js';
 import {
   type AfterSendPolicy,
   type DeadLetterReason,
   decideAfterSend,
   decideFor,
   expiry,
+  FRESH,
   PARK_ATTRIBUTES,
-  parkDecision,
   parkAttributes,
+  parkDecision,
   type ParkState,
   readParkState,
 } from './outbound-decision.js';
-import type { ClaimResult, SendLedger } from './send-ledger.js';
+import type { ClaimResult, MessageKey, SendLedger } from './send-ledger.js';
 import type {
   ActivityRecorder,
+  BatchContext,
+  BatchContextReader,
   ClientActivity,
-  ClientSnapshot,
-  ClientStatusReader,
   CloudApi,
   OutboundQueues,
+  PhoneOwner,
+  PhoneOwnership,
   QueueMessage,
   Telemetry,
   TokenProvider,
 } from './ports.js';
+
+export type { DeadLetterBody };
 
 /** One SQS record as the consumer sees it. */
 export interface OutboundRecord {
   readonly id: string;
   readonly body: string;
   readonly attributes: Readonly<Record<string, string | undefined>>;
-}
-
-/** The JSON body written to the dead-letter queue. */
-export interface DeadLetterBody {
-  readonly reason: DeadLetterReason;
-  readonly detail: string;
-  readonly deadLetteredAt: string;
-  /** The envelope as enqueued; for `invalid-envelope`, the raw body text. */
-  readonly envelope: OutboundEnvelope | string;
-  readonly cloudApiError?: CloudApiError & { readonly httpStatus?: number };
-  readonly parkCount: number;
-  readonly sendAttempts: number;
-  readonly firstParkedAt: string | null;
+  /**
+   * True only for records from the relay's own delay queue: their park attributes (`relay-*`) are the relay's. On
+   * the outbound queue anyone with SendMessage could set them, so there they are ignored.
+   */
+  readonly fromDelayQueue: boolean;
 }
 
 export interface OutboundServiceOptions extends AfterSendPolicy {
-  readonly statuses: ClientStatusReader;
+  readonly statuses: BatchContextReader;
+  /** Learns the owner of a phone number from a successful send (best effort). */
+  readonly phones: Pick<PhoneOwnership, 'learn'>;
   readonly ledger: SendLedger;
   readonly activity: ActivityRecorder;
   readonly queues: OutboundQueues;
@@ -67,9 +68,9 @@ export interface OutboundServiceOptions extends AfterSendPolicy {
 }
 
 /** What one batch learns about its clients while it runs. */
-interface BatchContext {
+interface RunContext {
   readonly gates: ReadonlyMap<string, ClientGate>;
-  readonly snapshots: ReadonlyMap<string, ClientSnapshot>;
+  readonly context: BatchContext;
   /** Clients whose send was refused as if not connected during this batch: their other messages park at once. */
   readonly held: Set<string>;
   /** Holds this batch started (to probe right after). */
@@ -77,7 +78,7 @@ interface BatchContext {
 }
 
 type Outcome =
-  | { kind: 'done'; sent?: boolean; ambiguousResend?: boolean }
+  | { kind: 'done'; sent?: boolean; ambiguousResend?: boolean; learnPhone?: boolean }
   | { kind: 'park'; message: QueueMessage; newlyParked: boolean }
   | { kind: 'dead-letter'; message: QueueMessage }
   | { kind: 'retry-later' };
@@ -86,8 +87,14 @@ interface Item {
   readonly record: OutboundRecord;
   readonly envelope: OutboundEnvelope | null;
   readonly state: ParkState;
+  /** The phone number's known owner when the batch was read. */
+  phoneOwner?: PhoneOwner;
   outcome?: Outcome;
 }
+
+/** Groups messages by identity: the same `messageId` under two WABAs is two messages. */
+const identity = (e: MessageKey): string => `${e.wabaId}\u0000${e.messageId}`;
+const keyOf = (e: OutboundEnvelope): MessageKey => ({ wabaId: e.wabaId, messageId: e.messageId });
 
 /**
  * Processes one SQS batch: a status read per distinct client, then send, park or dead-letter for each message.
@@ -105,28 +112,32 @@ export class OutboundService {
     const nowMs = this.#o.now();
     const items: Item[] = records.map((record) => {
       const parsed = parseEnvelope(record.body);
-      const state = readParkState(record.attributes);
+      // Park state is the relay's own: only the delay queue's attributes count.
+      const state = record.fromDelayQueue ? readParkState(record.attributes, nowMs) : FRESH;
+      if (!record.fromDelayQueue && Object.values(PARK_ATTRIBUTES).some((a) => record.attributes[a] !== undefined)) {
+        this.#o.telemetry.warn('park attributes on an outbound-queue message ignored', { sqsMessageId: record.id });
+      }
       if (!parsed.ok) {
         this.#o.telemetry.warn('invalid envelope dead-lettered', { sqsMessageId: record.id, problem: parsed.problem });
-        return { record, envelope: null, state, outcome: this.#deadLetter(record, record.body, state, 'invalid-envelope', parsed.problem, nowMs) };
+        return { record, envelope: null, state, outcome: this.#deadLetter(record, null, state, 'invalid-envelope', parsed.problem, nowMs) };
       }
       return { record, envelope: parsed.envelope, state };
     });
 
     const valid = items.filter((i) => i.envelope !== null);
     const wabaIds = [...new Set(valid.map((i) => (i.envelope as OutboundEnvelope).wabaId))];
-    let ctx: BatchContext | null = null;
+    const phoneNumberIds = [...new Set(valid.map((i) => (i.envelope as OutboundEnvelope).phoneNumberId))];
+    let ctx: RunContext | null = null;
     if (wabaIds.length > 0) {
       try {
-        const snapshots = await this.#o.statuses.readClients(wabaIds);
+        const context = await this.#o.statuses.readBatch(wabaIds, phoneNumberIds);
         const policy = { reconnectSkewMs: this.#o.reconnectSkewMs, probeEndsOffboarding: this.#o.probeEndsOffboarding ?? false };
-        const gates = new Map(
-          wabaIds.map((w) => {
-            const snap = snapshots.get(w);
-            return [w, clientGate(snap?.latest ?? {}, snap?.health ?? {}, nowMs, policy)];
-          }),
-        );
-        ctx = { gates, snapshots, held: new Set(), started: new Map() };
+        const gates = new Map(wabaIds.map((w) => [w, clientGate(context.latest.get(w) ?? {}, context.health.get(w) ?? {}, nowMs, policy)]));
+        ctx = { gates, context, held: new Set(), started: new Map() };
+        for (const i of valid) {
+          const owner = context.phoneOwners.get((i.envelope as OutboundEnvelope).phoneNumberId);
+          if (owner) i.phoneOwner = owner;
+        }
       } catch (error) {
         this.#o.telemetry.error('client status read failed; batch retried', { error: String(error), clients: wabaIds.length });
         for (const i of valid) i.outcome = { kind: 'retry-later' };
@@ -138,19 +149,25 @@ export class OutboundService {
       for (const item of valid) {
         const envelope = item.envelope as OutboundEnvelope;
         const gate = ctx.gates.get(envelope.wabaId) as ClientGate;
-        const d = decideFor(gate, envelope, item.state, nowMs, this.#o);
+        const d = decideFor(gate, envelope, item.state, nowMs, this.#o, item.phoneOwner);
         if (d.cause === 'held') this.#o.telemetry.count('ParkedByHold');
         if (d.cause === 'restricted') this.#o.telemetry.count('ParkedByRestriction');
         if (d.action === 'send') toSend.push(item);
         else if (d.action === 'park') item.outcome = this.#park(item, d.next, d.delaySeconds);
-        else item.outcome = this.#deadLetter(item.record, envelope, item.state, d.reason, d.detail, nowMs);
+        else {
+          if (d.reason === 'phone-number-mismatch') {
+            this.#o.telemetry.count('PhoneNumberMismatch');
+            this.#o.telemetry.warn('phone number of another WABA; dead-lettered', { ...keyOf(envelope), phoneNumberId: envelope.phoneNumberId, owner: item.phoneOwner?.wabaId });
+          }
+          item.outcome = this.#deadLetter(item.record, envelope, item.state, d.reason, d.detail, nowMs);
+        }
       }
-      // The same messageId twice in one batch (a duplicate enqueue): send the first, settle the others by its outcome
+      // The same message twice in one batch (a duplicate enqueue): send the first, settle the others by its outcome
       // instead of letting them race for the claim and come back after a visibility timeout.
       const firsts = new Map<string, Item>();
       const repeats: Item[] = [];
       for (const item of toSend) {
-        const id = (item.envelope as OutboundEnvelope).messageId;
+        const id = identity(item.envelope as OutboundEnvelope);
         if (firsts.has(id)) repeats.push(item);
         else firsts.set(id, item);
       }
@@ -163,10 +180,10 @@ export class OutboundService {
         if (pilots.has(w)) followers.push(item);
         else pilots.set(w, item);
       }
-      const batchCtx = ctx;
+      const run = ctx;
       const sendOne = async (item: Item) => {
         try {
-          item.outcome = await this.#send(item, nowMs, batchCtx);
+          item.outcome = await this.#send(item, nowMs, run);
         } catch (error) {
           // Whatever failed, this record alone comes back; the send claim keeps a sent message from going twice.
           this.#o.telemetry.error('send step failed; message retried', { sqsMessageId: item.record.id, error: String(error) });
@@ -176,7 +193,7 @@ export class OutboundService {
       await mapLimit([...pilots.values()], this.#o.sendConcurrency ?? 10, sendOne);
       await mapLimit(followers, this.#o.sendConcurrency ?? 10, sendOne);
       for (const item of repeats) {
-        const first = firsts.get((item.envelope as OutboundEnvelope).messageId);
+        const first = firsts.get(identity(item.envelope as OutboundEnvelope));
         const settled = first?.outcome?.kind === 'done';
         if (settled) this.#o.telemetry.count('DuplicateSuppressed');
         item.outcome = settled ? { kind: 'done' } : { kind: 'retry-later' };
@@ -190,7 +207,7 @@ export class OutboundService {
   }
 
   /** Probes each client this batch held, and each held client whose probe turn has come. Best effort. */
-  async #probe(ctx: BatchContext): Promise<void> {
+  async #probe(ctx: RunContext): Promise<void> {
     const health = this.#o.health;
     if (!health) return;
     const nowMs = this.#o.now();
@@ -201,12 +218,12 @@ export class OutboundService {
     }
     for (const [wabaId, gate] of ctx.gates) {
       if (ctx.started.has(wabaId) || gate.hold.state !== 'in-force') continue;
-      const next = ctx.snapshots.get(wabaId)?.health.nextProbeAtMs;
+      const next = ctx.context.health.get(wabaId)?.nextProbeAtMs;
       if (next === undefined || next <= nowMs) due.push({ wabaId, phoneNumberId: gate.hold.hold.phoneNumberId, reason: 'hold-backoff', gate });
     }
     await mapLimit(due, 4, async (d) => {
       try {
-        await health.probe(d.wabaId, d.phoneNumberId, d.reason, { gate: d.gate, health: ctx.snapshots.get(d.wabaId)?.health ?? {} });
+        await health.probe(d.wabaId, d.phoneNumberId, d.reason, { gate: d.gate, health: ctx.context.health.get(d.wabaId) ?? {} });
       } catch (error) {
         this.#o.telemetry.warn('probe failed; the hold stays', { wabaId: d.wabaId, error: String(error) });
       }
@@ -214,7 +231,7 @@ export class OutboundService {
   }
 
   /** A refused send: hold the client at once (one hold per episode, whatever other workers do). */
-  async #trip(ctx: BatchContext, envelope: OutboundEnvelope, error: CloudApiError | null, why: string): Promise<void> {
+  async #trip(ctx: RunContext, envelope: OutboundEnvelope, error: CloudApiError | null, why: string): Promise<void> {
     const wabaId = envelope.wabaId;
     const first = !ctx.held.has(wabaId);
     ctx.held.add(wabaId);
@@ -251,39 +268,38 @@ export class OutboundService {
 
   #deadLetter(
     record: OutboundRecord,
-    envelope: OutboundEnvelope | string,
+    envelope: OutboundEnvelope | null,
     state: ParkState,
     reason: DeadLetterReason,
     detail: string,
     nowMs: number,
     cloudApiError?: DeadLetterBody['cloudApiError'],
   ): Outcome {
-    const body: DeadLetterBody = {
-      reason,
-      detail,
-      deadLetteredAt: new Date(nowMs).toISOString(),
-      envelope,
-      ...(cloudApiError ? { cloudApiError } : {}),
-      parkCount: state.parkCount,
-      sendAttempts: state.sendAttempts,
-      firstParkedAt: state.firstParkedAt,
-    };
-    return {
-      kind: 'dead-letter',
-      message: { id: record.id, body: JSON.stringify(body), attributes: { reason, ...(typeof envelope === 'string' ? {} : { wabaId: envelope.wabaId }) } },
-    };
+    const m = deadLetterMessage({ reason, detail, nowMs, envelope, rawBody: record.body, state, ...(cloudApiError ? { cloudApiError } : {}) });
+    return { kind: 'dead-letter', message: { id: record.id, body: m.body, attributes: m.attributes } };
   }
 
-  async #send(item: Item, nowMs: number, ctx: BatchContext): Promise<Outcome> {
+  async #send(item: Item, nowMs: number, ctx: RunContext): Promise<Outcome> {
     const envelope = item.envelope as OutboundEnvelope;
     const { ledger, telemetry } = this.#o;
-    const log = { messageId: envelope.messageId, wabaId: envelope.wabaId, sqsMessageId: item.record.id };
+    const key = keyOf(envelope);
+    const log = { ...key, sqsMessageId: item.record.id };
     if (ctx.held.has(envelope.wabaId)) return this.#parkHeld(item, nowMs);
     let claim: ClaimResult;
     let token: string;
     try {
       token = await this.#o.tokens.tokenFor(envelope.wabaId);
-      claim = await ledger.claim(envelope.messageId, envelope.wabaId, nowMs);
+    } catch (error) {
+      if (error instanceof NoTokenError) {
+        // Configuration, not an outage: retrying cannot help until someone sets the token. Never claimed.
+        telemetry.error('no Cloud API token for this client; dead-lettered', log);
+        return this.#deadLetter(item.record, envelope, item.state, 'no-access-token', error.message, nowMs);
+      }
+      telemetry.error('send preparation failed; message retried', { ...log, error: String(error) });
+      return { kind: 'retry-later' };
+    }
+    try {
+      claim = await ledger.claim(key, nowMs);
     } catch (error) {
       telemetry.error('send preparation failed; message retried', { ...log, error: String(error) });
       return { kind: 'retry-later' };
@@ -304,7 +320,7 @@ export class OutboundService {
 
     if (ctx.held.has(envelope.wabaId)) {
       // Held by a concurrent send of this batch while this one was claiming.
-      await ledger.release(envelope.messageId, claim.token).catch(() => undefined);
+      await ledger.release(key, claim.token).catch(() => undefined);
       return this.#parkHeld(item, nowMs);
     }
     const result = await this.#o.cloudApi.send(envelope.phoneNumberId, envelope.payload, token);
@@ -316,15 +332,15 @@ export class OutboundService {
     }
 
     if (verdict.verdict === 'sent') {
-      await this.#markSent(envelope.messageId, claim.token, verdict.wamid, log);
+      await this.#markSent(key, claim.token, verdict.wamid, log);
       telemetry.info('message sent', { ...log, wamid: verdict.wamid, parkCount: item.state.parkCount });
-      return { kind: 'done', sent: true, ambiguousResend: claim.resend };
+      return { kind: 'done', sent: true, ambiguousResend: claim.resend, learnPhone: item.phoneOwner === undefined };
     }
 
     // Not accepted: free the claim so a later attempt may send (or mark it ambiguous when Meta may have it).
     try {
-      if (verdict.verdict === 'retry' && verdict.ambiguous) await ledger.markAmbiguous(envelope.messageId, claim.token);
-      else await ledger.release(envelope.messageId, claim.token);
+      if (verdict.verdict === 'retry' && verdict.ambiguous) await ledger.markAmbiguous(key, claim.token);
+      else await ledger.release(key, claim.token);
     } catch (error) {
       telemetry.warn('could not release send claim; it expires with its lease', { ...log, error: String(error) });
     }
@@ -354,10 +370,10 @@ export class OutboundService {
   }
 
   /** The message went out: record it, trying hard, because a lost record could allow a second send. */
-  async #markSent(messageId: string, token: string, wamid: string, log: Record<string, unknown>): Promise<void> {
+  async #markSent(key: MessageKey, token: string, wamid: string, log: Record<string, unknown>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.#o.ledger.markSent(messageId, token, wamid, this.#o.now());
+        await this.#o.ledger.markSent(key, token, wamid, this.#o.now());
         return;
       } catch (error) {
         if (attempt >= 3) {
@@ -430,6 +446,14 @@ export class OutboundService {
       if (item.outcome?.kind === 'park') t.seconds('ParkAgeSeconds', age);
       if (item.outcome?.kind === 'done' && item.outcome.sent) t.seconds('ResumedAfterParkSeconds', age);
     }
+    // A send the Cloud API accepted ties the phone number to the WABA, for numbers nobody has named yet.
+    const learnt = new Map<string, string>();
+    for (const item of items) {
+      if (item.outcome?.kind === 'done' && item.outcome.learnPhone && item.envelope) learnt.set(item.envelope.phoneNumberId, item.envelope.wabaId);
+    }
+    const learning = [...learnt].map(([phoneNumberId, wabaId]) =>
+      this.#o.phones.learn(phoneNumberId, wabaId, 'send', nowMs).catch((error: unknown) => t.warn('phone number owner not recorded', { phoneNumberId, wabaId, error: String(error) })),
+    );
     const changes = [...activity.entries()]
       .map(([wabaId, a]) => ({ wabaId, ...a }) satisfies ClientActivity)
       .filter((a) => a.parked + a.sent + a.deadLettered + a.ambiguousResends + a.newlyParked.length + a.unparked.length > 0);
@@ -440,6 +464,7 @@ export class OutboundService {
         t.warn('client counters not updated', { error: String(error) });
       }
     }
+    await Promise.all(learning);
     if (parkFailed.size + dlFailed.size > 0) t.error('queue send failed; messages kept for retry', { park: parkFailed.size, deadLetter: dlFailed.size });
     return failed;
   }

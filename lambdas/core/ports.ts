@@ -133,15 +133,24 @@ export const silentTelemetry: Telemetry = {
 // ---------------------------------------------------------------------------------------------------------------
 // Outbound side
 
-/** What the consumer reads about a client once per batch: its status records and its health evidence. */
-export interface ClientSnapshot {
-  readonly latest: LatestByClass;
-  readonly health: ClientHealth;
-}
-
 /** Reads the status items of several clients at once (one request per batch, strongly consistent). */
 export interface ClientStatusReader {
-  readClients(wabaIds: readonly string[]): Promise<ReadonlyMap<string, ClientSnapshot>>;
+  readLatest(wabaIds: readonly string[]): Promise<ReadonlyMap<string, LatestByClass>>;
+}
+
+/** What the consumer reads once per batch before deciding anything. */
+export interface BatchContext {
+  /** Status records by client WABA id (a client never seen is absent). */
+  readonly latest: ReadonlyMap<string, LatestByClass>;
+  /** Health evidence (hold, probes, restrictions) by client WABA id, read with the status records. */
+  readonly health: ReadonlyMap<string, ClientHealth>;
+  /** Known owners by phone number id (a number never seen is absent). */
+  readonly phoneOwners: ReadonlyMap<string, PhoneOwner>;
+}
+
+/** The consumer's one read per batch: client statuses and phone number owners together (one request when it can). */
+export interface BatchContextReader {
+  readBatch(wabaIds: readonly string[], phoneNumberIds: readonly string[]): Promise<BatchContext>;
 }
 
 /** What one batch did for one client; written as a single counter update (observability, best effort). */
@@ -182,6 +191,7 @@ export interface CloudApi {
 }
 
 export interface TokenProvider {
+  /** Throws `NoTokenError` (core/errors.ts) when no token is configured for the WABA; anything else is transient. */
   tokenFor(wabaId: string): Promise<string>;
 }
 

@@ -1,5 +1,5 @@
 /**
- * The send ledger: the exactly-once guard around the Cloud API call, one entry per upstream `messageId`.
+ * The send ledger: the exactly-once guard around the Cloud API call, one entry per `(wabaId, messageId)`.
  *
  *   (none) | RELEASED | AMBIGUOUS | SENDING with an expired lease  --claim-->  SENDING (with a lease)
  *   SENDING  --markSent-->  SENT          (Meta accepted it: never sent again)
@@ -43,12 +43,18 @@ export type ClaimResult =
   /** Another worker is sending this message right now. */
   | { readonly outcome: 'in-flight' };
 
-/** The ledger port, keyed by the upstream `messageId`. */
+/** A message's identity: `messageId` is unique per client WABA, not across them. */
+export interface MessageKey {
+  readonly wabaId: string;
+  readonly messageId: string;
+}
+
+/** The ledger port, keyed by `(wabaId, messageId)`: the same `messageId` under two WABAs is two messages. */
 export interface SendLedger {
-  claim(messageId: string, wabaId: string, nowMs: number): Promise<ClaimResult>;
-  markSent(messageId: string, token: string, wamid: string, nowMs: number): Promise<void>;
+  claim(key: MessageKey, nowMs: number): Promise<ClaimResult>;
+  markSent(key: MessageKey, token: string, wamid: string, nowMs: number): Promise<void>;
   /** The send failed in a way that proves Meta did not accept it: another attempt may send. */
-  release(messageId: string, token: string): Promise<void>;
+  release(key: MessageKey, token: string): Promise<void>;
   /** Meta may have accepted the message (no answer): a later attempt sends again and is counted as a resend. */
-  markAmbiguous(messageId: string, token: string): Promise<void>;
+  markAmbiguous(key: MessageKey, token: string): Promise<void>;
 }

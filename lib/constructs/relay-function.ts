@@ -24,6 +24,8 @@ export interface RelayFunctionProps {
   /** Plain settings (numbers, URLs). Tables, queues and secrets come in through the bind methods. */
   readonly environment?: Readonly<Record<string, string>>;
   readonly recursiveLoop?: RecursiveLoop;
+  /** Reserved concurrency: the function's ceiling and its own share of the account pool. None: unreserved. */
+  readonly reservedConcurrency?: number;
   /** Sets NODE_OPTIONS=--enable-source-maps (readable stack traces; costs cold-start time). */
   readonly sourceMapsAtRuntime: boolean;
 }
@@ -55,6 +57,9 @@ export class RelayFunction extends NodejsFunction {
 
   constructor(scope: Construct, id: string, props: RelayFunctionProps) {
     if (props.memoryMiB < 128 || props.memoryMiB > 10_240) throw new Error(`${id}: memoryMiB must be 128-10240`);
+    if (props.reservedConcurrency !== undefined && (!Number.isInteger(props.reservedConcurrency) || props.reservedConcurrency < 1)) {
+      throw new Error(`${id}: reservedConcurrency must be a whole number of at least 1`);
+    }
     const logGroup = new LogGroup(scope, `${id}Logs`, { retention: props.logRetention, removalPolicy: props.logRemovalPolicy });
     // Our own role instead of AWSLambdaBasicExecutionRole: log writes to this function's log group only.
     const role = new Role(scope, `${id}Role`, { assumedBy: new ServicePrincipal('lambda.amazonaws.com') });
@@ -72,6 +77,7 @@ export class RelayFunction extends NodejsFunction {
       loggingFormat: LoggingFormat.JSON,
       tracing: Tracing.ACTIVE,
       recursiveLoop: props.recursiveLoop ?? RecursiveLoop.TERMINATE,
+      ...(props.reservedConcurrency !== undefined ? { reservedConcurrentExecutions: props.reservedConcurrency } : {}),
       environment: {
         ...(props.sourceMapsAtRuntime ? { NODE_OPTIONS: '--enable-source-maps' } : {}),
         ...props.environment,

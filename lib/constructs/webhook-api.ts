@@ -1,5 +1,5 @@
 import { CfnOutput, type RemovalPolicy, Validations } from 'aws-cdk-lib';
-import { HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
+import { type CfnStage, HttpApi, HttpMethod, HttpStage, LogGroupLogDestination } from 'aws-cdk-lib/aws-apigatewayv2';
 import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
@@ -20,6 +20,11 @@ export interface WebhookApiProps {
   readonly memoryMiB: number;
   readonly throttleRateLimit: number;
   readonly throttleBurstLimit: number;
+  /** Throttling of each public webhook route; at most the stage's. */
+  readonly webhookRateLimit: number;
+  readonly webhookBurstLimit: number;
+  /** Reserved concurrency of the webhook function (see `StageConfig.webhook`). */
+  readonly webhookReservedConcurrency?: number;
   readonly reconnectSkewSeconds: number;
   /** The status route reads a can-send probe after a webhook-set OFFBOARDED as CONNECTED (stage config). */
   readonly probeEndsOffboarding: boolean;
@@ -43,6 +48,9 @@ export class WebhookApi extends Construct {
 
   constructor(scope: Construct, id: string, props: WebhookApiProps) {
     super(scope, id);
+    if (props.webhookRateLimit > props.throttleRateLimit || props.webhookBurstLimit > props.throttleBurstLimit) {
+      throw new Error(`${id}: the webhook route's throttling must not exceed the stage's`);
+    }
     const common = {
       logRetention: props.logRetention,
       logRemovalPolicy: props.logRemovalPolicy,
@@ -55,6 +63,7 @@ export class WebhookApi extends Construct {
       name: 'webhook',
       description: 'Verifies Meta webhooks and keeps each client WABA status',
       memoryMiB: props.memoryMiB,
+      ...(props.webhookReservedConcurrency !== undefined ? { reservedConcurrency: props.webhookReservedConcurrency } : {}),
       environment: {
         RECONNECT_SKEW_SECONDS: String(props.reconnectSkewSeconds),
         TIMELINE_RETENTION_DAYS: String(props.timelineRetentionDays),
@@ -105,7 +114,16 @@ export class WebhookApi extends Construct {
 
     const webhookIntegration = new HttpLambdaIntegration('WebhookIntegration', this.webhookFunction);
     const webhookRoutes = this.api.addRoutes({ path: '/webhook', methods: [HttpMethod.GET, HttpMethod.POST], integration: webhookIntegration });
+    // The public routes get their own, lower limits: a flood of unsigned POSTs is refused by API Gateway (429) before
+    // it reaches the function, and the status route keeps the rest of the stage's budget.
+    const routeThrottle = { ThrottlingRateLimit: props.webhookRateLimit, ThrottlingBurstLimit: props.webhookBurstLimit };
+    (this.stage.node.defaultChild as CfnStage).addPropertyOverride(
+      'RouteSettings',
+      Object.fromEntries(['GET /webhook', 'POST /webhook'].map((key) => [key, routeThrottle])),
+    );
     for (const route of webhookRoutes) {
+      // Route settings name routes by key: the stage must be deployed after them.
+      this.stage.node.addDependency(route);
       Validations.of(route).acknowledge({
         id: 'AwsSolutions-APIG4',
         reason: 'Meta cannot sign requests with SigV4 or send tokens; every POST is authenticated by its X-Hub-Signature-256 HMAC, checked before parsing, and GET only echoes a challenge for the verify token.',

@@ -213,6 +213,40 @@ describe('API', () => {
     });
   });
 
+  it.each(Object.keys(templates))('%s: throttles each webhook route below the stage and caps the webhook function', (stage) => {
+    const cfg = STAGE_CONFIGS[stage as StageName];
+    const t = templates[stage as StageName];
+    const routeThrottle = { ThrottlingRateLimit: cfg.api.webhookRateLimit, ThrottlingBurstLimit: cfg.api.webhookBurstLimit };
+    t.hasResourceProperties('AWS::ApiGatewayV2::Stage', { RouteSettings: { 'GET /webhook': routeThrottle, 'POST /webhook': routeThrottle } });
+    expect(cfg.api.webhookRateLimit).toBeLessThan(cfg.api.throttleRateLimit);
+    expect(cfg.api.webhookBurstLimit).toBeLessThan(cfg.api.throttleBurstLimit);
+    // The stage names routes by key: it is created after them.
+    const [stageId, stageRes] = resources(t, 'AWS::ApiGatewayV2::Stage')[0] as [string, Res & { DependsOn?: string[] }];
+    const routeIds = resources(t, 'AWS::ApiGatewayV2::Route').filter(([, r]) => String(r.Properties.RouteKey).endsWith('/webhook')).map(([id]) => id);
+    expect(stageId).toBeDefined();
+    expect(stageRes.DependsOn).toEqual(expect.arrayContaining(routeIds));
+    // Reserved concurrency on the webhook function only: a flood cannot take the consumer's share of the account.
+    const [, webhook] = functionByDescription(t, 'Verifies Meta webhooks');
+    expect(webhook.Properties.ReservedConcurrentExecutions).toBe(cfg.webhook.reservedConcurrency);
+    const reserved = resources(t, 'AWS::Lambda::Function').filter(([, f]) => f.Properties.ReservedConcurrentExecutions !== undefined);
+    expect(reserved).toHaveLength(1);
+  });
+
+  it('pins the documented flood limits per stage', () => {
+    expect(Object.fromEntries(Object.entries(STAGE_CONFIGS).map(([s, c]) => [s, [c.api.webhookRateLimit, c.api.webhookBurstLimit, c.webhook.reservedConcurrency]]))).toEqual({
+      dev: [20, 40, 5],
+      staging: [100, 200, 20],
+      prod: [500, 1000, 100],
+    });
+  });
+
+  it('refuses webhook route limits above the stage limits, and a reserved concurrency below 1', () => {
+    expect(() => build({ ...STAGE_CONFIGS.dev, api: { ...STAGE_CONFIGS.dev.api, webhookRateLimit: 51 } })).toThrow("webhook route's throttling");
+    expect(() => build({ ...STAGE_CONFIGS.dev, webhook: { ...STAGE_CONFIGS.dev.webhook, reservedConcurrency: 0 } })).toThrow('reservedConcurrency');
+    const unreserved = build({ ...STAGE_CONFIGS.dev, webhook: { timeout: STAGE_CONFIGS.dev.webhook.timeout, memoryMiB: 512 } }).template;
+    expect(resources(unreserved, 'AWS::Lambda::Function').every(([, f]) => f.Properties.ReservedConcurrentExecutions === undefined)).toBe(true);
+  });
+
   it('outputs the webhook callback URL, the outbound queue URL and where to put each secret', () => {
     const outputs = prod.toJSON().Outputs as Record<string, { Value: unknown }>;
     expect(Object.keys(outputs)).toEqual(

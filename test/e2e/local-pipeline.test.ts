@@ -1,9 +1,11 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULTS } from '../../lambdas/core/defaults.js';
 import { CloudApiStandIn } from '../../local/cloud-api-stand-in.js';
 import { runCli } from '../../local/cli.js';
 import type { PipelineInfo } from '../../local/pipeline.js';
-import { freePort } from '../../local/services.js';
+import { freePort, localSqs, queueArn } from '../../local/services.js';
 
 /**
  * Starts `npm start`'s entry point as a child process, drives it only over HTTP and SQS (through the CLI, as a
@@ -77,6 +79,22 @@ describe('npm start', () => {
     expect(output).toContain(info.queues.outbound);
     expect(output).toContain('app secret         e2e-secret (from META_APP_SECRET)');
     expect(output).toContain('verify token       e2e-token (from WEBHOOK_VERIFY_TOKEN)');
+  });
+
+  it("gives the consumed queues the stack's redrive policies", async () => {
+    const sqs = localSqs(info.sqsEndpoint);
+    try {
+      for (const name of ['outbound', 'delay', 'inboundEvents'] as const) {
+        const attrs = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: info.queues[name], AttributeNames: ['RedrivePolicy'] }));
+        const policy = JSON.parse(attrs.Attributes?.RedrivePolicy ?? '{}');
+        expect(policy).toEqual({ deadLetterTargetArn: await queueArn(sqs, info.redriveDlqs[name]), maxReceiveCount: DEFAULTS.maxReceiveCount });
+        expect(info.redriveDlqs[name]).toBe(`${info.queues[name]}-redrive-dlq`);
+      }
+      const own = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: info.queues.deadLetter, AttributeNames: ['RedrivePolicy'] }));
+      expect(own.Attributes?.RedrivePolicy).toBeUndefined();
+    } finally {
+      sqs.destroy();
+    }
   });
 
   it('answers the subscription handshake with the configured token', async () => {

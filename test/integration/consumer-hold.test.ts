@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpCloudApi, SecretTokenProvider } from '../../lambdas/adapters/cloud-api.js';
 import { DynamoClientHealthStore } from '../../lambdas/adapters/dynamo/client-health-store.js';
 import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../../lambdas/adapters/dynamo/outbound-stores.js';
+import { DynamoPhoneOwnership } from '../../lambdas/adapters/dynamo/phone-ownership.js';
 import { SqsInboundEventSink, SqsOutboundQueues } from '../../lambdas/adapters/sqs.js';
 import { ClientHealthService } from '../../lambdas/core/client-health-service.js';
 import type { ClientView } from '../../lambdas/core/client-view.js';
@@ -62,6 +63,7 @@ const consumer = () => {
   });
   const service = new OutboundService({
     statuses: new DynamoStatusReader(env.doc, env.tableName),
+    phones: new DynamoPhoneOwnership(env.doc, env.tableName),
     ledger: new DynamoSendLedger(env.doc, env.tableName, 2_000, 1),
     activity: new DynamoActivityRecorder(env.doc, env.tableName, 86_400),
     // The real queues, watched: what went to the delay queue (with its delay) is what the test reads.
@@ -95,7 +97,7 @@ const record = (wabaId: string, type: 'text' | 'template' = 'text'): OutboundRec
     type === 'text'
       ? { messaging_product: 'whatsapp', to: `to-${messageId}`, type: 'text', text: { body: 'hi' } }
       : { messaging_product: 'whatsapp', to: `to-${messageId}`, type: 'template', template: { name: 'order_shipped', language: { code: 'en' } } };
-  return { id: `sqs-${messageId}`, body: JSON.stringify({ messageId, wabaId, phoneNumberId: `pn-${wabaId}`, payload }), attributes: {} };
+  return { id: `sqs-${messageId}`, body: JSON.stringify({ messageId, wabaId, phoneNumberId: `pn-${wabaId}`, payload }), attributes: {}, fromDelayQueue: false };
 };
 
 const sendsTo = (wabaId: string) => api.requests.filter((r) => r.phoneNumberId === `pn-${wabaId}`);
@@ -235,7 +237,7 @@ describe('restrictions', () => {
     // It wakes just after the expiration.
     expect(mine[0]?.delaySeconds).toBe(121);
     c.clock.now = expiresSec * 1000 + 1_000;
-    const again: OutboundRecord = { id: 'again', body: mine[0]?.body ?? '', attributes: mine[0]?.attributes ?? {} };
+    const again: OutboundRecord = { id: 'again', body: mine[0]?.body ?? '', attributes: mine[0]?.attributes ?? {}, fromDelayQueue: true };
     await c.service.processBatch([again]);
     expect(sendsTo(w).map((r) => r.body.type)).toEqual([sentType, parkedType]);
   });

@@ -1,12 +1,15 @@
+import { createHash } from 'node:crypto';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpCloudApi, SecretTokenProvider } from '../../lambdas/adapters/cloud-api.js';
 import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../../lambdas/adapters/dynamo/outbound-stores.js';
-import { SqsInboundEventSink, SqsOutboundQueues } from '../../lambdas/adapters/sqs.js';
+import { DynamoPhoneOwnership } from '../../lambdas/adapters/dynamo/phone-ownership.js';
+import { isQueueArnOf, SqsInboundEventSink, SqsOutboundQueues } from '../../lambdas/adapters/sqs.js';
 import type { ClientView } from '../../lambdas/core/client-view.js';
-import type { ClientStatusReader } from '../../lambdas/core/ports.js';
+import { toSqsJson } from '../../lambdas/core/sqs-body.js';
+import type { BatchContextReader } from '../../lambdas/core/ports.js';
 import { type DeadLetterBody, OutboundService } from '../../lambdas/core/outbound-service.js';
 import { signBody } from '../../lambdas/core/signature.js';
 import { createConsumerHandler } from '../../lambdas/consumer/handler.js';
@@ -26,14 +29,15 @@ let consumer: ReturnType<typeof createConsumerHandler>;
 let webhook: ReturnType<typeof createWebhookHandler>;
 let status: ReturnType<typeof createStatusHandler>;
 
-const buildService = (overrides: { delayQueueUrl?: string; timeoutMs?: number; statuses?: ClientStatusReader } = {}) =>
+const buildService = (overrides: { delayQueueUrl?: string; timeoutMs?: number; statuses?: BatchContextReader; tokens?: () => Promise<string> } = {}) =>
   new OutboundService({
     statuses: overrides.statuses ?? new DynamoStatusReader(env.doc, env.tableName),
+    phones: new DynamoPhoneOwnership(env.doc, env.tableName),
     ledger: new DynamoSendLedger(env.doc, env.tableName, 2_000, 15),
     activity: new DynamoActivityRecorder(env.doc, env.tableName, 86_400 * 2),
     queues: new SqsOutboundQueues(env.sqs, overrides.delayQueueUrl ?? (env.queues.delay as string), env.queues.dlq as string),
     cloudApi: new HttpCloudApi(api.url, 'v25.0', overrides.timeoutMs ?? 400),
-    tokens: new SecretTokenProvider(async () => JSON.stringify({ default: 'default-token', byWaba: { 'waba-own-token': 'client-token' } })),
+    tokens: new SecretTokenProvider(overrides.tokens ?? (async () => JSON.stringify({ default: 'default-token', byWaba: { 'waba-own-token': 'client-token' } }))),
     telemetry,
     parkDelaySchedule: [1],
     maxParkSeconds: 3600,
@@ -47,7 +51,7 @@ beforeAll(async () => {
   api = await new CloudApiStandIn().start();
   telemetry = new RecordingTelemetry();
   const service = buildService();
-  consumer = createConsumerHandler(async () => service, telemetry);
+  consumer = createConsumerHandler(async () => service, telemetry, (arn) => isQueueArnOf(arn, env.queues.delay as string));
   webhook = createWebhookHandler({
     store: env.store,
     inbound: new SqsInboundEventSink(env.sqs, env.queues.inbound as string),
@@ -80,8 +84,16 @@ const envelope = (wabaId: string, to: string, extra: Record<string, unknown> = {
   ...extra,
 });
 
-const enqueue = async (queue: 'outbound' | 'delay', body: unknown) => {
-  await env.sqs.send(new SendMessageCommand({ QueueUrl: env.queues[queue] as string, MessageBody: typeof body === 'string' ? body : JSON.stringify(body) }));
+const enqueue = async (queue: 'outbound' | 'delay', body: unknown, attributes: Record<string, string> = {}) => {
+  await env.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: env.queues[queue] as string,
+      MessageBody: typeof body === 'string' ? body : JSON.stringify(body),
+      ...(Object.keys(attributes).length > 0
+        ? { MessageAttributes: Object.fromEntries(Object.entries(attributes).map(([k, v]) => [k, { DataType: 'String', StringValue: v }])) }
+        : {}),
+    }),
+  );
 };
 
 /** Runs the consumer over a queue until it has been empty for `idleRounds` long polls (or `maxMs` passed). */
@@ -146,13 +158,15 @@ describe('outbound pipeline against DynamoDB Local, fauxqs and a Cloud API stand
     const w = uid('waba');
     const reads: number[] = [];
     const reader = new DynamoStatusReader(env.doc, env.tableName);
-    const counting = buildService({ statuses: {
-        readClients: async (ids) => {
+    const counting = buildService({
+      statuses: {
+        readBatch: async (ids, phones) => {
           reads.push(ids.length);
-          return reader.readClients(ids);
+          return reader.readBatch(ids, phones);
         },
-      }, });
-    const records = Array.from({ length: 10 }, (_, i) => ({ id: `r${i}`, body: JSON.stringify(envelope(w, uid('one'))), attributes: {} }));
+      },
+    });
+    const records = Array.from({ length: 10 }, (_, i) => ({ id: `r${i}`, body: JSON.stringify(envelope(w, uid('one'))), attributes: {}, fromDelayQueue: false }));
     const out = await counting.processBatch(records);
     expect(out.failedIds).toEqual([]);
     expect(reads).toEqual([1]);
@@ -178,14 +192,14 @@ describe('outbound pipeline against DynamoDB Local, fauxqs and a Cloud API stand
     // Every copy was acknowledged (none left to come back), two of them as duplicates.
     expect(first.failed + second.failed).toBe(0);
     expect(telemetry.get('DuplicateSuppressed')).toBe(before + 2);
-    const ledger = await env.doc.send(new GetCommand({ TableName: env.tableName, Key: { pk: `MSG#${e.messageId}`, sk: 'SEND' } }));
+    const ledger = await env.doc.send(new GetCommand({ TableName: env.tableName, Key: { pk: `WABA#${w}#MSG#${e.messageId}`, sk: 'SEND' } }));
     expect(ledger.Item).toMatchObject({ state: 'SENT', wamid: expect.stringMatching(/^wamid\./) });
   });
 
   it('keeps a message whose delay-queue send fails: reported as a batch item failure, not sent, not lost', async () => {
     const w = uid('waba');
     await sendWebhook(offboarded(w, 1_768_000_100));
-    const broken = createConsumerHandler(async () => buildService({ delayQueueUrl: `${env.queues.delay}-missing` }), telemetry);
+    const broken = createConsumerHandler(async () => buildService({ delayQueueUrl: `${env.queues.delay}-missing` }), telemetry, () => false);
     const e = envelope(w, uid('keep'));
     const response = (await broken({
       Records: [{ messageId: 'sqs-1', receiptHandle: 'x', body: JSON.stringify(e), attributes: {} as never, messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn', awsRegion: 'us-east-1' }],
@@ -324,13 +338,109 @@ describe('outbound pipeline against DynamoDB Local, fauxqs and a Cloud API stand
   });
 
   it('reports every record of a batch when the status read fails, and sends nothing', async () => {
-    const failing = buildService({ statuses: { readClients: async () => Promise.reject(new Error('DynamoDB unavailable')) } });
+    const failing = buildService({ statuses: { readBatch: async () => Promise.reject(new Error('DynamoDB unavailable')) } });
     const to = uid('nostatus');
     const out = await failing.processBatch([
-      { id: 'ok', body: JSON.stringify(envelope('w', to)), attributes: {} },
-      { id: 'bad', body: 'nope', attributes: {} },
+      { id: 'ok', body: JSON.stringify(envelope('w', to)), attributes: {}, fromDelayQueue: false },
+      { id: 'bad', body: 'nope', attributes: {}, fromDelayQueue: false },
     ]);
     expect(out.failedIds).toEqual(['ok']); // the malformed one still went to the dead-letter queue
     expect(sentTo(to)).toHaveLength(0);
+  });
+
+  it('sends the same messageId once per WABA: keyed by (wabaId, messageId) in the ledger', async () => {
+    const [w1, w2] = [uid('waba'), uid('waba')];
+    const messageId = uid('shared');
+    const first = { ...envelope(w1 as string, uid('to1')), messageId };
+    const second = { ...envelope(w2 as string, uid('to2')), messageId };
+    await enqueue('outbound', first);
+    await enqueue('outbound', second);
+    await enqueue('outbound', second);
+    await pump('outbound');
+    expect(sentTo(first.payload.to)).toHaveLength(1);
+    expect(sentTo(second.payload.to)).toHaveLength(1);
+    for (const w of [w1, w2]) {
+      const item = await env.doc.send(new GetCommand({ TableName: env.tableName, Key: { pk: `WABA#${w}#MSG#${messageId}`, sk: 'SEND' } }));
+      expect(item.Item).toMatchObject({ state: 'SENT', wabaId: w });
+    }
+  });
+
+  it("learns a phone number's owner from a send, and dead-letters another WABA's message from that number", async () => {
+    const [owner, other] = [uid('waba'), uid('waba')];
+    const phone = uid('pn');
+    const mine = { ...envelope(owner as string, uid('own')), phoneNumberId: phone };
+    await enqueue('outbound', mine);
+    await pump('outbound');
+    expect(sentTo(mine.payload.to)).toHaveLength(1);
+    const item = await env.doc.send(new GetCommand({ TableName: env.tableName, Key: { pk: `PHONE#${phone}`, sk: 'OWNER' } }));
+    expect(item.Item).toMatchObject({ wabaId: owner, learnedFrom: 'send', learnedAt: expect.any(Number) });
+
+    const theirs = { ...envelope(other as string, uid('steal')), phoneNumberId: phone };
+    await enqueue('outbound', theirs);
+    await pump('outbound');
+    expect(sentTo(theirs.payload.to)).toHaveLength(0);
+    const dl = (await deadLetters()).find((d) => typeof d.envelope === 'object' && d.envelope.messageId === theirs.messageId);
+    expect(dl).toMatchObject({ reason: 'phone-number-mismatch', envelope: theirs });
+    expect(dl?.detail).toContain(`belongs to WABA ${owner}`);
+  });
+
+  it('dead-letters a message for a WABA without a token (no-access-token) and sends it once the token is set', async () => {
+    const w = uid('waba');
+    let secret = JSON.stringify({ byWaba: { 'someone-else': 'their-token' } });
+    const service = buildService({ tokens: async () => secret });
+    const handler = createConsumerHandler(async () => service, telemetry, () => false);
+    const e = envelope(w, uid('notoken'));
+    await enqueue('outbound', e);
+    expect((await pollOnce(env.sqs, env.queues.outbound as string, handler, { waitTimeSeconds: 1 })).failed).toBe(0);
+    const dl = (await deadLetters()).find((d) => typeof d.envelope === 'object' && d.envelope.messageId === e.messageId);
+    expect(dl).toMatchObject({ reason: 'no-access-token', envelope: e });
+    expect(sentTo(e.payload.to)).toHaveLength(0);
+
+    secret = JSON.stringify({ byWaba: { [w]: 'now-set' } });
+    await enqueue('outbound', dl?.envelope); // the redrive
+    await pollOnce(env.sqs, env.queues.outbound as string, handler, { waitTimeSeconds: 1 });
+    expect(sentTo(e.payload.to).map((r) => r.authorization)).toEqual(['Bearer now-set']);
+  });
+
+  it('ignores park attributes set by the sender on the outbound queue, and honours its own on the delay queue', async () => {
+    const w = uid('waba');
+    await sendWebhook(offboarded(w, 1_768_000_000));
+    const forged = { 'relay-park-count': '7', 'relay-first-parked-at': '2000-01-01T00:00:00.000Z', 'relay-send-attempts': '0' };
+    const e = envelope(w, uid('forged'));
+    await enqueue('outbound', e, forged);
+    await pump('outbound');
+    const parked = await drain(env.sqs, env.queues.delay as string);
+    const mine = parked.find((m) => (JSON.parse(m.Body ?? '{}') as { messageId?: string }).messageId === e.messageId);
+    expect(mine?.MessageAttributes?.['relay-park-count']?.StringValue).toBe('1');
+    expect(Date.now() - Date.parse(mine?.MessageAttributes?.['relay-first-parked-at']?.StringValue ?? '')).toBeLessThan(60_000);
+
+    // On the delay queue the attributes are the relay's: this one has waited too long.
+    const late = envelope(w, uid('late'));
+    await enqueue('delay', late, forged);
+    await pump('delay');
+    const dl = (await deadLetters()).find((d) => typeof d.envelope === 'object' && d.envelope.messageId === late.messageId);
+    expect(dl).toMatchObject({ reason: 'expired', parkCount: 7, firstParkedAt: '2000-01-01T00:00:00.000Z' });
+  });
+
+  it('dead-letters bodies SQS would refuse if written naively: ~1 MiB, escaped quotes, U+FFFF', async () => {
+    const removed = uid('waba');
+    await sendWebhook(partnerEvent('partner', removed, 'PARTNER_REMOVED', 1_768_000_100));
+    const huge = `{"messageId":"${'x'.repeat(1_048_000)}"}`;
+    const quotes = '\\"'.repeat(60_000);
+    const ffff = envelope(removed, uid('ffff'), { metadata: { note: 'a\uffff\u0000\ud800😀' } });
+    await enqueue('outbound', huge);
+    await enqueue('outbound', quotes);
+    await enqueue('outbound', toSqsJson(ffff));
+    const { failed } = await pump('outbound');
+    expect(failed).toBe(0);
+    const dl = await deadLetters();
+    const truncated = dl.find((d) => d.truncated !== undefined);
+    expect(truncated).toMatchObject({
+      reason: 'invalid-envelope',
+      truncated: { originalBytes: huge.length, sha256: createHash('sha256').update(huge).digest('hex') },
+    });
+    expect(dl.map((d) => d.envelope)).toContainEqual(quotes);
+    const removedDl = dl.find((d) => d.reason === 'client-removed');
+    expect(removedDl?.envelope).toMatchObject({ metadata: { note: 'a\uffff\u0000\ud800😀' } });
   });
 });

@@ -70,8 +70,29 @@ describe('decide', () => {
 describe('park state attributes', () => {
   it('round-trips and treats garbage as a fresh message', () => {
     const s = { parkCount: 3, firstParkedAt: '2026-11-25T12:00:00.000Z', sendAttempts: 2 };
-    expect(readParkState(parkAttributes(s))).toEqual(s);
-    expect(readParkState({ 'relay-park-count': '-1', 'relay-first-parked-at': 'yesterday', 'relay-send-attempts': 'x' })).toEqual(FRESH);
+    expect(readParkState(parkAttributes(s), NOW)).toEqual(s);
+    expect(readParkState({ 'relay-park-count': '-1', 'relay-first-parked-at': 'yesterday', 'relay-send-attempts': 'x' }, NOW)).toEqual(FRESH);
+  });
+
+  it('reads a first-parked time in the future as now, so no message escapes MAX_PARK_SECONDS', () => {
+    const s = readParkState({ 'relay-park-count': '2', 'relay-first-parked-at': '2999-01-01T00:00:00Z' }, NOW);
+    expect(s).toEqual({ parkCount: 2, firstParkedAt: new Date(NOW).toISOString(), sendAttempts: 0 });
+  });
+});
+
+describe('phone number ownership in the decision', () => {
+  const owner = (wabaId: string) => ({ wabaId, learnedFrom: 'webhook' as const, learnedAt: NOW - 1000 });
+  it("dead-letters another WABA's phone number before anything else, even for an offboarded or expired message", () => {
+    const e = envelope({ notAfter: '2020-01-01T00:00:00Z' });
+    const d = decide('OFFBOARDED', e, FRESH, NOW, policy, owner('someone-else'));
+    expect(d).toMatchObject({ action: 'dead-letter', reason: 'phone-number-mismatch' });
+    expect(d.action === 'dead-letter' && d.detail).toContain(`phone number ${e.phoneNumberId} belongs to WABA someone-else`);
+  });
+
+  it('decides as before when the owner is the same WABA or unknown', () => {
+    const e = envelope();
+    expect(decide('CONNECTED', e, FRESH, NOW, policy, owner(e.wabaId))).toEqual({ action: 'send' });
+    expect(decide('CONNECTED', e, FRESH, NOW, policy)).toEqual({ action: 'send' });
   });
 });
 

@@ -3,9 +3,11 @@ import type { LatestByClass } from '../../lambdas/core/client-status.js';
 import { orderKeyOf } from '../../lambdas/core/client-status.js';
 import type { CloudApiResult } from '../../lambdas/core/cloud-api-result.js';
 import { type DeadLetterBody, OutboundService, type OutboundRecord } from '../../lambdas/core/outbound-service.js';
-import type { ClientActivity, QueueMessage } from '../../lambdas/core/ports.js';
-import type { ClaimResult, SendLedger } from '../../lambdas/core/send-ledger.js';
+import { isQueueArnOf } from '../../lambdas/adapters/sqs.js';
 import { createConsumerHandler } from '../../lambdas/consumer/handler.js';
+import { NoTokenError } from '../../lambdas/core/errors.js';
+import type { ClientActivity, PhoneOwner, QueueMessage } from '../../lambdas/core/ports.js';
+import type { ClaimResult, MessageKey, SendLedger } from '../../lambdas/core/send-ledger.js';
 import { RecordingTelemetry } from '../support/telemetry.js';
 
 /**
@@ -14,40 +16,65 @@ import { RecordingTelemetry } from '../support/telemetry.js';
  */
 const NOW = Date.parse('2026-11-25T12:00:00Z');
 
+/** Ledger entries by `wabaId:messageId`. */
 class FakeLedger implements SendLedger {
   readonly states = new Map<string, { state: string; token: string; wamid?: string }>();
   failMarkSent = 0;
   failClaim = false;
-  async claim(messageId: string): Promise<ClaimResult> {
+  async claim(k: MessageKey): Promise<ClaimResult> {
     if (this.failClaim) throw new Error('DynamoDB down');
-    const cur = this.states.get(messageId);
+    const cur = this.states.get(id(k));
     if (cur?.state === 'SENT') return { outcome: 'already-sent', wamid: cur.wamid ?? null };
     if (cur?.state === 'SENDING') return { outcome: 'in-flight' };
     const token = `t${Math.random()}`;
-    this.states.set(messageId, { state: 'SENDING', token });
+    this.states.set(id(k), { state: 'SENDING', token });
     return { outcome: 'claimed', token, resend: cur?.state === 'AMBIGUOUS' };
   }
-  async markSent(messageId: string, token: string, wamid: string) {
+  async markSent(k: MessageKey, token: string, wamid: string) {
     if (this.failMarkSent-- > 0) throw new Error('write failed');
-    this.states.set(messageId, { state: 'SENT', token, wamid });
+    this.states.set(id(k), { state: 'SENT', token, wamid });
   }
-  async release(messageId: string, token: string) {
-    this.states.set(messageId, { state: 'RELEASED', token });
+  async release(k: MessageKey, token: string) {
+    this.states.set(id(k), { state: 'RELEASED', token });
   }
-  async markAmbiguous(messageId: string, token: string) {
-    this.states.set(messageId, { state: 'AMBIGUOUS', token });
+  async markAmbiguous(k: MessageKey, token: string) {
+    this.states.set(id(k), { state: 'AMBIGUOUS', token });
   }
 }
+const id = (k: MessageKey) => `${k.wabaId}:${k.messageId}`;
 
-const setup = (opts: { latest?: Record<string, LatestByClass>; api?: (phone: string) => CloudApiResult; failQueue?: 'park' | 'dead-letter'; failActivity?: boolean; failTokens?: boolean } = {}) => {
+const setup = (
+  opts: {
+    latest?: Record<string, LatestByClass>;
+    owners?: Record<string, PhoneOwner>;
+    api?: (phone: string) => CloudApiResult;
+    failQueue?: 'park' | 'dead-letter';
+    failActivity?: boolean;
+    failTokens?: boolean | 'no-token';
+    failLearn?: boolean;
+  } = {},
+) => {
   const ledger = new FakeLedger();
   const parked: QueueMessage[] = [];
   const dead: QueueMessage[] = [];
   const activity: ClientActivity[][] = [];
   const calls: string[] = [];
+  const learnt: [string, string, string][] = [];
   const telemetry = new RecordingTelemetry();
   const service = new OutboundService({
-    statuses: { readClients: async (ids) => new Map(ids.map((id) => [id, { latest: opts.latest?.[id] ?? {}, health: {} }])) },
+    statuses: {
+      readBatch: async (ids, phones) => ({
+        latest: new Map(ids.map((i) => [i, opts.latest?.[i] ?? {}])),
+        health: new Map(),
+        phoneOwners: new Map(phones.flatMap((p) => (opts.owners?.[p] ? [[p, opts.owners[p]] as const] : []))),
+      }),
+    },
+    phones: {
+      learn: async (phone, waba, source) => {
+        if (opts.failLearn) throw new Error('owner write failed');
+        learnt.push([phone, waba, source]);
+      },
+    },
     ledger,
     activity: {
       record: async (a) => {
@@ -74,8 +101,9 @@ const setup = (opts: { latest?: Record<string, LatestByClass>; api?: (phone: str
       },
     },
     tokens: {
-      tokenFor: async () => {
-        if (opts.failTokens) throw new Error('no token');
+      tokenFor: async (wabaId) => {
+        if (opts.failTokens === 'no-token') throw new NoTokenError(`no Cloud API token for WABA ${wabaId}`);
+        if (opts.failTokens) throw new Error('secret unreadable');
         return 'tok';
       },
     },
@@ -87,13 +115,20 @@ const setup = (opts: { latest?: Record<string, LatestByClass>; api?: (phone: str
     now: () => NOW,
     random: () => 0.5,
   });
-  return { service, ledger, parked, dead, activity, calls, telemetry };
+  return { service, ledger, parked, dead, activity, calls, learnt, telemetry };
 };
 
-const record = (id: string, extra: Record<string, unknown> = {}, attributes: Record<string, string> = {}): OutboundRecord => ({
+/** A record; one with park attributes comes from the delay queue unless `fromDelayQueue` says otherwise. */
+const record = (
+  id: string,
+  extra: Record<string, unknown> = {},
+  attributes: Record<string, string> = {},
+  fromDelayQueue = Object.keys(attributes).length > 0,
+): OutboundRecord => ({
   id,
   body: JSON.stringify({ messageId: `m-${id}`, wabaId: 'w', phoneNumberId: `pn-${id}`, payload: { messaging_product: 'whatsapp', to: '1' }, ...extra }),
   attributes,
+  fromDelayQueue,
 });
 const offboarded: LatestByClass = {
   OFFBOARDED: { orderKey: orderKeyOf(NOW - 1000, 'e'), event: 'ACCOUNT_OFFBOARDED', eventId: 'e', eventTimeMs: NOW - 1000, appliedAt: '' },
@@ -113,7 +148,7 @@ describe('OutboundService', () => {
     const { service, ledger } = setup();
     ledger.failMarkSent = 1;
     await service.processBatch([record('a')]);
-    expect(ledger.states.get('m-a')?.state).toBe('SENT');
+    expect(ledger.states.get('w:m-a')?.state).toBe('SENT');
   });
 
   it('returns a record when its token or claim cannot be read, and sends nothing', async () => {
@@ -128,7 +163,7 @@ describe('OutboundService', () => {
 
   it('returns a record another worker is sending, and does not send it', async () => {
     const { service, ledger, calls } = setup();
-    ledger.states.set('m-a', { state: 'SENDING', token: 'other' });
+    ledger.states.set('w:m-a', { state: 'SENDING', token: 'other' });
     expect((await service.processBatch([record('a')])).failedIds).toEqual(['a']);
     expect(calls).toEqual([]);
   });
@@ -150,7 +185,7 @@ describe('OutboundService', () => {
 
   it('keeps every neighbour when one record is broken', async () => {
     const { service, dead, calls } = setup();
-    const out = await service.processBatch([record('a'), { id: 'bad', body: '{"messageId": 7}', attributes: {} }, record('b')]);
+    const out = await service.processBatch([record('a'), { id: 'bad', body: '{"messageId": 7}', attributes: {}, fromDelayQueue: false }, record('b')]);
     expect(out.failedIds).toEqual([]);
     expect(calls.sort()).toEqual(['pn-a', 'pn-b']);
     const body = JSON.parse(dead[0]?.body ?? '{}') as DeadLetterBody;
@@ -162,7 +197,7 @@ describe('OutboundService', () => {
     const park = setup({ latest: { w: offboarded }, failQueue: 'park' });
     expect((await park.service.processBatch([record('a')])).failedIds).toEqual(['a']);
     const dl = setup({ failQueue: 'dead-letter' });
-    expect((await dl.service.processBatch([{ id: 'x', body: 'nope', attributes: {} }])).failedIds).toEqual(['x']);
+    expect((await dl.service.processBatch([{ id: 'x', body: 'nope', attributes: {}, fromDelayQueue: false }])).failedIds).toEqual(['x']);
   });
 
   it('does not fail records when the client counters cannot be written', async () => {
@@ -175,10 +210,10 @@ describe('OutboundService', () => {
     let answer: CloudApiResult = { kind: 'no-answer', ambiguous: true, message: 'timeout' };
     const { service, ledger, parked, activity } = setup({ api: () => answer });
     await service.processBatch([record('a')]);
-    expect(ledger.states.get('m-a')?.state).toBe('AMBIGUOUS');
+    expect(ledger.states.get('w:m-a')?.state).toBe('AMBIGUOUS');
     expect(parked[0]?.attributes).toMatchObject({ 'relay-send-attempts': '1' });
     answer = { kind: 'accepted', wamid: 'wamid.x' };
-    await service.processBatch([{ ...record('a'), attributes: parked[0]?.attributes ?? {} }]);
+    await service.processBatch([{ ...record('a'), attributes: parked[0]?.attributes ?? {}, fromDelayQueue: true }]);
     expect(activity.at(-1)?.[0]).toMatchObject({ sent: 1, ambiguousResends: 1 });
   });
 
@@ -201,9 +236,13 @@ describe('OutboundService', () => {
 describe('consumer handler', () => {
   it('reports every record when the service throws, so nothing is dropped', async () => {
     const telemetry = new RecordingTelemetry();
-    const handler = createConsumerHandler(async () => {
-      throw new Error('boom');
-    }, telemetry);
+    const handler = createConsumerHandler(
+      async () => {
+        throw new Error('boom');
+      },
+      telemetry,
+      () => false,
+    );
     const r = await handler({ Records: [{ messageId: '1', body: '{}', messageAttributes: {} }, { messageId: '2', body: '{}', messageAttributes: {} }] as never });
     expect(r.batchItemFailures).toEqual([{ itemIdentifier: '1' }, { itemIdentifier: '2' }]);
     expect(telemetry.logs.some((l) => l.level === 'error')).toBe(true);
@@ -222,7 +261,110 @@ describe('OutboundService isolation', () => {
     const out = await s.service.processBatch([record('a'), record('b'), record('c')]);
     expect(out.failedIds).toEqual(['b']);
     expect(s.calls.sort()).toEqual(['pn-a', 'pn-b', 'pn-c']);
-    expect(s.ledger.states.get('m-a')?.state).toBe('SENT');
-    expect(s.ledger.states.get('m-c')?.state).toBe('SENT');
+    expect(s.ledger.states.get('w:m-a')?.state).toBe('SENT');
+    expect(s.ledger.states.get('w:m-c')?.state).toBe('SENT');
+  });
+});
+
+describe('OutboundService: message identity, phone numbers, tokens, park state (issue 10)', () => {
+  const dl = (m: QueueMessage | undefined) => JSON.parse(m?.body ?? '{}') as DeadLetterBody;
+
+  it('sends the same messageId once per WABA: two WABAs are two messages, a repeat within one is suppressed', async () => {
+    const { service, calls, ledger, telemetry } = setup();
+    const out = await service.processBatch([
+      record('a', { wabaId: 'w1', messageId: 'same', phoneNumberId: 'p1' }),
+      record('b', { wabaId: 'w2', messageId: 'same', phoneNumberId: 'p2' }),
+      record('c', { wabaId: 'w2', messageId: 'same', phoneNumberId: 'p2' }),
+    ]);
+    expect(out.failedIds).toEqual([]);
+    expect(calls.sort()).toEqual(['p1', 'p2']);
+    expect(ledger.states.get('w1:same')?.state).toBe('SENT');
+    expect(ledger.states.get('w2:same')?.state).toBe('SENT');
+    expect(telemetry.get('DuplicateSuppressed')).toBe(1);
+  });
+
+  it("dead-letters a message from another WABA's phone number, never claiming or sending it", async () => {
+    const owner: PhoneOwner = { wabaId: 'removed-client', learnedFrom: 'webhook', learnedAt: Date.parse('2026-11-20T00:00:00.000Z') };
+    const { service, calls, dead, ledger, learnt, telemetry } = setup({ owners: { 'pn-a': owner } });
+    expect((await service.processBatch([record('a')])).failedIds).toEqual([]);
+    expect(calls).toEqual([]);
+    expect(ledger.states.size).toBe(0);
+    expect(learnt).toEqual([]);
+    expect(dl(dead[0])).toMatchObject({ reason: 'phone-number-mismatch', envelope: { phoneNumberId: 'pn-a', wabaId: 'w' } });
+    expect(dl(dead[0]).detail).toContain('belongs to WABA removed-client');
+    expect(dead[0]?.attributes).toEqual({ reason: 'phone-number-mismatch', wabaId: 'w' });
+    expect(telemetry.get('PhoneNumberMismatch')).toBe(1);
+  });
+
+  it('learns the owner of a phone number from an accepted send, once per number, and only when none is known', async () => {
+    const known: PhoneOwner = { wabaId: 'w', learnedFrom: 'webhook', learnedAt: Date.parse('2026-11-20T00:00:00.000Z') };
+    const { service, calls, learnt } = setup({ owners: { 'pn-k': known } });
+    await service.processBatch([record('a'), record('a2', { phoneNumberId: 'pn-a' }), record('k')]);
+    expect(calls.sort()).toEqual(['pn-a', 'pn-a', 'pn-k']);
+    expect(learnt).toEqual([['pn-a', 'w', 'send']]);
+  });
+
+  it('does not learn from a send the Cloud API refused', async () => {
+    const { service, learnt } = setup({ api: () => ({ kind: 'http-error', status: 400, error: { code: 131026 } }) });
+    await service.processBatch([record('a')]);
+    expect(learnt).toEqual([]);
+  });
+
+  it('still acknowledges a sent message when the owner cannot be recorded', async () => {
+    const { service, telemetry } = setup({ failLearn: true });
+    expect((await service.processBatch([record('a')])).failedIds).toEqual([]);
+    expect(telemetry.logs.some((l) => l.message === 'phone number owner not recorded')).toBe(true);
+  });
+
+  it('dead-letters a message for a WABA without a token (no-access-token), before any claim', async () => {
+    const { service, calls, dead, ledger } = setup({ failTokens: 'no-token' });
+    expect((await service.processBatch([record('a')])).failedIds).toEqual([]);
+    expect(calls).toEqual([]);
+    expect(ledger.states.size).toBe(0);
+    expect(dl(dead[0])).toMatchObject({ reason: 'no-access-token', detail: 'no Cloud API token for WABA w', envelope: { messageId: 'm-a' } });
+  });
+
+  it('ignores park attributes on a message from the outbound queue: a forged first-parked time neither expires nor exempts it', async () => {
+    const forgedOld = { 'relay-park-count': '50', 'relay-first-parked-at': '2000-01-01T00:00:00.000Z', 'relay-send-attempts': '99' };
+    const forgedNew = { 'relay-first-parked-at': '2999-01-01T00:00:00.000Z' };
+    const { service, parked, dead, telemetry } = setup({ latest: { w: offboarded } });
+    await service.processBatch([record('a', {}, forgedOld, false), record('b', {}, forgedNew, false)]);
+    expect(dead).toEqual([]);
+    for (const m of parked) {
+      expect(m.attributes).toEqual({ 'relay-park-count': '1', 'relay-send-attempts': '0', 'relay-first-parked-at': new Date(NOW).toISOString() });
+    }
+    expect(parked).toHaveLength(2);
+    expect(telemetry.logs.filter((l) => l.message === 'park attributes on an outbound-queue message ignored')).toHaveLength(2);
+  });
+
+  it('dead-letters a body over the envelope limit with an excerpt and its SHA-256, whatever it holds', async () => {
+    const { service, dead } = setup();
+    const huge = `{"messageId":"${'\\"'.repeat(400_000)}"}`;
+    expect((await service.processBatch([{ id: 'x', body: huge, attributes: {}, fromDelayQueue: false }])).failedIds).toEqual([]);
+    const body = dl(dead[0]);
+    expect(body.reason).toBe('invalid-envelope');
+    expect(body.detail).toMatch(/^body is \d+ bytes, over the 131072-byte limit$/);
+    expect(body.truncated?.originalBytes).toBe(huge.length);
+    expect((dead[0]?.body.length ?? 0) < 1_048_576).toBe(true);
+  });
+});
+
+describe('isQueueArnOf', () => {
+  it('matches an ARN to its queue URL by account and name only', () => {
+    const url = 'https://sqs.eu-west-1.amazonaws.com/111111111111/CoexistenceRelay-prod-OutboundDelayQueue-AbC';
+    expect(isQueueArnOf('arn:aws:sqs:eu-west-1:111111111111:CoexistenceRelay-prod-OutboundDelayQueue-AbC', url)).toBe(true);
+    expect(isQueueArnOf('arn:aws:sqs:eu-west-1:222222222222:CoexistenceRelay-prod-OutboundDelayQueue-AbC', url)).toBe(false);
+    expect(isQueueArnOf('arn:aws:sqs:eu-west-1:111111111111:CoexistenceRelay-prod-OutboundQueue-XyZ', url)).toBe(false);
+    expect(isQueueArnOf(undefined, url)).toBe(false);
+    expect(isQueueArnOf('arn', url)).toBe(false);
+  });
+
+  it('reads park attributes only on delay-queue records', async () => {
+    const { service, parked } = setup({ latest: { w: offboarded } });
+    const handler = createConsumerHandler(async () => service, new RecordingTelemetry(), (arn) => arn === 'arn:delay');
+    const attrs = { 'relay-park-count': { stringValue: '4', dataType: 'String' }, 'relay-first-parked-at': { stringValue: new Date(NOW - 60_000).toISOString(), dataType: 'String' } };
+    const body = record('a').body;
+    await handler({ Records: [{ messageId: '1', body, messageAttributes: attrs, eventSourceARN: 'arn:outbound' }, { messageId: '2', body, messageAttributes: attrs, eventSourceARN: 'arn:delay' }] } as never);
+    expect(parked.map((m) => m.attributes?.['relay-park-count'])).toEqual(['1', '5']);
   });
 });

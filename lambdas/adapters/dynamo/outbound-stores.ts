@@ -7,14 +7,16 @@ import {
   GetCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import { STATUS_CLASSES } from '../../core/client-status.js';
+import type { ClientHealth } from '../../core/client-health.js';
+import { type LatestByClass, STATUS_CLASSES } from '../../core/client-status.js';
 import { chunk } from '../../core/concurrency.js';
-import type { ActivityRecorder, ClientActivity, ClientSnapshot, ClientStatusReader } from '../../core/ports.js';
+import type { ActivityRecorder, BatchContext, BatchContextReader, ClientActivity, ClientStatusReader, PhoneOwner } from '../../core/ports.js';
 import {
   CLAIMABLE_STATES,
   type ClaimResult,
   isResend,
   type LedgerState,
+  type MessageKey,
   SETTLED_STATE,
   type SendLedger,
 } from '../../core/send-ledger.js';
@@ -25,45 +27,81 @@ import {
   healthFromItem,
   keys,
   latestFromItem,
+  PHONE_PREFIX,
+  phoneOwnerFromItem,
+  type TableKey,
   TABLE_TTL_ATTRIBUTE,
   ttlAfterDays,
 } from './table.js';
 
 const BATCH_GET_MAX = 100;
-/** Only what the decision needs: the latest event of each class and the health evidence. */
-const PROJECTED = ['wabaId', ...STATUS_CLASSES.map(classAttr), ...HEALTH_PROJECTION];
+const BATCH_GET_ROUNDS = 5;
+
+/** Strongly consistent BatchGetItem of any keys of the table (100 per request), retrying unprocessed keys. */
+const batchGet = async (
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  wanted: readonly TableKey[],
+  projection: { readonly expression: string; readonly names: Readonly<Record<string, string>> },
+): Promise<Record<string, unknown>[]> => {
+  const items: Record<string, unknown>[] = [];
+  for (const part of chunk(wanted, BATCH_GET_MAX)) {
+    let pending: Record<string, unknown>[] | undefined = part.map((k) => ({ ...k }));
+    for (let round = 0; pending && pending.length > 0; round++) {
+      if (round === BATCH_GET_ROUNDS) throw new Error(`batch read left ${pending.length} keys unprocessed`);
+      const out = await doc.send(
+        new BatchGetCommand({
+          RequestItems: {
+            [tableName]: { Keys: pending, ConsistentRead: true, ProjectionExpression: projection.expression, ExpressionAttributeNames: projection.names },
+          },
+        }),
+      );
+      items.push(...(out.Responses?.[tableName] ?? []));
+      pending = out.UnprocessedKeys?.[tableName]?.Keys as Record<string, unknown>[] | undefined;
+    }
+  }
+  return items;
+};
+
+/** Only what the decisions need: the latest event of each class, the client's health evidence, a phone number's owner. */
+const PROJECTED = ['pk', 'wabaId', 'learnedFrom', 'learnedAt', ...STATUS_CLASSES.map(classAttr), ...HEALTH_PROJECTION];
 /** Names go through placeholders: some attribute names (`hold`) are DynamoDB reserved words. */
-const STATUS_PROJECTION = PROJECTED.map((_, i) => `#p${i}`).join(', ');
-const PROJECTION_NAMES = Object.fromEntries(PROJECTED.map((name, i) => [`#p${i}`, name]));
+const PROJECTION = {
+  expression: PROJECTED.map((_, i) => `#p${i}`).join(', '),
+  names: Object.fromEntries(PROJECTED.map((name, i) => [`#p${i}`, name])),
+};
 const BATCH_WRITE_MAX = 25;
 
-/** Reads the status items of a batch's distinct clients with one strongly consistent BatchGetItem (per 100). */
-export class DynamoStatusReader implements ClientStatusReader {
+/**
+ * The consumer's read per batch: the status items of its distinct clients and the owner items of its distinct phone
+ * numbers, in one strongly consistent BatchGetItem (a batch of 10 needs at most 20 of its 100 keys).
+ */
+export class DynamoStatusReader implements ClientStatusReader, BatchContextReader {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
   ) {}
 
-  async readClients(wabaIds: readonly string[]): Promise<ReadonlyMap<string, ClientSnapshot>> {
-    const result = new Map<string, ClientSnapshot>();
-    for (const ids of chunk(wabaIds, BATCH_GET_MAX)) {
-      let pending: Record<string, unknown>[] | undefined = ids.map((w) => ({ ...keys.status(w) }));
-      for (let round = 0; pending && pending.length > 0; round++) {
-        if (round === 5) throw new Error(`status read left ${pending.length} keys unprocessed`);
-        const out = await this.doc.send(
-          new BatchGetCommand({
-            RequestItems: {
-              [this.tableName]: { Keys: pending, ConsistentRead: true, ProjectionExpression: STATUS_PROJECTION, ExpressionAttributeNames: PROJECTION_NAMES },
-            },
-          }),
-        );
-        for (const item of out.Responses?.[this.tableName] ?? []) {
-          result.set(String(item.wabaId), { latest: latestFromItem(item), health: healthFromItem(item) });
-        }
-        pending = out.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
+  async readLatest(wabaIds: readonly string[]): Promise<ReadonlyMap<string, LatestByClass>> {
+    return (await this.readBatch(wabaIds, [])).latest;
+  }
+
+  async readBatch(wabaIds: readonly string[], phoneNumberIds: readonly string[]): Promise<BatchContext> {
+    const wanted = [...wabaIds.map(keys.status), ...phoneNumberIds.map(keys.phoneOwner)];
+    const latest = new Map<string, LatestByClass>();
+    const health = new Map<string, ClientHealth>();
+    const phoneOwners = new Map<string, PhoneOwner>();
+    for (const item of await batchGet(this.doc, this.tableName, wanted, PROJECTION)) {
+      const pk = String(item.pk);
+      if (pk.startsWith(PHONE_PREFIX)) {
+        const owner = phoneOwnerFromItem(item);
+        if (owner) phoneOwners.set(pk.slice(PHONE_PREFIX.length), owner);
+      } else {
+        latest.set(String(item.wabaId), latestFromItem(item));
+        health.set(String(item.wabaId), healthFromItem(item));
       }
     }
-    return result;
+    return { latest, health, phoneOwners };
   }
 }
 
@@ -72,7 +110,10 @@ const CLAIM_CONDITION = `attribute_not_exists(pk) OR #state IN (${CLAIMABLE_STAT
 /** Only the claim's own holder may settle it: a worker whose lease was taken over changes nothing. */
 const HOLDER_CONDITION = '#token = :token';
 
-/** The send ledger (`lambdas/core/send-ledger.ts`) in DynamoDB, one item per `messageId`, with a lease on SENDING. */
+/**
+ * The send ledger (`lambdas/core/send-ledger.ts`) in DynamoDB, one item per `(wabaId, messageId)`, with a lease on
+ * SENDING.
+ */
 export class DynamoSendLedger implements SendLedger {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
@@ -82,13 +123,13 @@ export class DynamoSendLedger implements SendLedger {
     private readonly retentionDays: number,
   ) {}
 
-  async claim(messageId: string, wabaId: string, nowMs: number): Promise<ClaimResult> {
+  async claim({ wabaId, messageId }: MessageKey, nowMs: number): Promise<ClaimResult> {
     const token = randomUUID();
     try {
       const out = await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: keys.ledger(messageId),
+          Key: keys.ledger(wabaId, messageId),
           UpdateExpression: `SET #state = :SENDING, #token = :token, leaseUntil = :lease, wabaId = :waba, #ttl = :ttl ADD claims :one`,
           ConditionExpression: CLAIM_CONDITION,
           ExpressionAttributeNames: { '#state': 'state', '#token': 'token', '#ttl': TABLE_TTL_ATTRIBUTE },
@@ -109,7 +150,7 @@ export class DynamoSendLedger implements SendLedger {
     } catch (error) {
       if (!(error instanceof ConditionalCheckFailedException)) throw error;
       const current = await this.doc.send(
-        new GetCommand({ TableName: this.tableName, Key: keys.ledger(messageId), ConsistentRead: true }),
+        new GetCommand({ TableName: this.tableName, Key: keys.ledger(wabaId, messageId), ConsistentRead: true }),
       );
       if (current.Item?.state === SETTLED_STATE.markSent) {
         return { outcome: 'already-sent', wamid: typeof current.Item.wamid === 'string' ? current.Item.wamid : null };
@@ -118,19 +159,19 @@ export class DynamoSendLedger implements SendLedger {
     }
   }
 
-  async markSent(messageId: string, token: string, wamid: string, nowMs: number): Promise<void> {
-    await this.#transition(messageId, token, SETTLED_STATE.markSent, { wamid, sentAt: new Date(nowMs).toISOString() });
+  async markSent(key: MessageKey, token: string, wamid: string, nowMs: number): Promise<void> {
+    await this.#transition(key, token, SETTLED_STATE.markSent, { wamid, sentAt: new Date(nowMs).toISOString() });
   }
 
-  async release(messageId: string, token: string): Promise<void> {
-    await this.#transition(messageId, token, SETTLED_STATE.release);
+  async release(key: MessageKey, token: string): Promise<void> {
+    await this.#transition(key, token, SETTLED_STATE.release);
   }
 
-  async markAmbiguous(messageId: string, token: string): Promise<void> {
-    await this.#transition(messageId, token, SETTLED_STATE.markAmbiguous);
+  async markAmbiguous(key: MessageKey, token: string): Promise<void> {
+    await this.#transition(key, token, SETTLED_STATE.markAmbiguous);
   }
 
-  async #transition(messageId: string, token: string, state: LedgerState, extra: Record<string, string> = {}): Promise<void> {
+  async #transition(key: MessageKey, token: string, state: LedgerState, extra: Record<string, string> = {}): Promise<void> {
     const names: Record<string, string> = { '#state': 'state', '#token': 'token' };
     const values: Record<string, unknown> = { ':state': state, ':token': token };
     let set = '#state = :state';
@@ -143,7 +184,7 @@ export class DynamoSendLedger implements SendLedger {
       await this.doc.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: keys.ledger(messageId),
+          Key: keys.ledger(key.wabaId, key.messageId),
           UpdateExpression: `SET ${set} REMOVE leaseUntil`,
           ConditionExpression: HOLDER_CONDITION,
           ExpressionAttributeNames: names,

@@ -3,14 +3,12 @@ import { BatchGetCommand, type DynamoDBDocumentClient, UpdateCommand } from '@aw
 import { chunk } from '../../core/concurrency.js';
 import type { PhoneOwner, PhoneOwnership, PhoneOwnershipSource } from '../../core/ports.js';
 import { classifyWriteError } from './client-store.js';
-import { keys, PHONE_PREFIX } from './table.js';
+import { keys, PHONE_PREFIX, phoneOwnerFromItem } from './table.js';
 
 /** BatchGetItem reads up to 100 keys per request. */
 const MAX_BATCH_GET = 100;
 /** Rounds of UnprocessedKeys retried before giving up (the caller retries the whole batch later). */
 const MAX_BATCH_GET_ROUNDS = 5;
-
-const SOURCES: ReadonlySet<string> = new Set<PhoneOwnershipSource>(['webhook', 'send']);
 
 /** Phone number ownership, one item per phone number id (`PHONE#<phoneNumberId>` / `OWNER`). */
 export class DynamoPhoneOwnership implements PhoneOwnership {
@@ -47,13 +45,8 @@ export class DynamoPhoneOwnership implements PhoneOwnership {
           new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } } }),
         );
         for (const item of out.Responses?.[this.tableName] ?? []) {
-          const id = String(item.pk).slice(PHONE_PREFIX.length);
-          if (typeof item.wabaId !== 'string') continue;
-          owners.set(id, {
-            wabaId: item.wabaId,
-            learnedFrom: (SOURCES.has(String(item.learnedFrom)) ? item.learnedFrom : 'webhook') as PhoneOwnershipSource,
-            learnedAt: typeof item.learnedAt === 'number' ? item.learnedAt : 0,
-          });
+          const owner = phoneOwnerFromItem(item);
+          if (owner) owners.set(String(item.pk).slice(PHONE_PREFIX.length), owner);
         }
         pending = out.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
       }

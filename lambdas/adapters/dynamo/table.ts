@@ -7,15 +7,19 @@
  * | client status | `CLIENT#<wabaId>` | `STATUS` |
  * | timeline entry | `CLIENT#<wabaId>` | `EVENT#<event time ms, padded>#<eventId>` |
  * | parked-message marker | `CLIENT#<wabaId>` | `PARKED#<first parked at>#<messageId>` |
- * | send claim (ledger) | `MSG#<messageId>` | `SEND` |
+ * | send claim (ledger) | `WABA#<wabaId>#MSG#<messageId>` | `SEND` |
  * | phone number owner | `PHONE#<phoneNumberId>` | `OWNER` |
+ *
+ * WABA ids hold no `#` (the envelope schema refuses it), so a send claim's key names one `(wabaId, messageId)` and no
+ * other. Send claims written before the key included the WABA (`MSG#<messageId>`) are no longer read; they expire by
+ * TTL (see the README on upgrading).
  *
  * The client status item also holds the client's health evidence (hold, probes, restriction, disable warning): see
  * {@link HEALTH_ATTRIBUTES}. A hold lists the client in the offboarded index too (key `HOLD#<holdId>`).
  */
 import { type LatestByClass, STATUS_CLASSES, type StatusClass } from '../../core/client-status.js';
 import { type ClientHealth, PROBE_VERDICTS, type ProbeRecord } from '../../core/client-health.js';
-import type { ClientRecord, TimelineEntry } from '../../core/ports.js';
+import type { ClientRecord, PhoneOwner, TimelineEntry } from '../../core/ports.js';
 import { readStoredRecord, readStoredTimelineEntry } from '../../core/stored-records.js';
 
 export const TABLE_PARTITION_KEY = 'pk';
@@ -50,7 +54,7 @@ export const keys = {
     pk: clientPk(wabaId),
     sk: `${PARKED_PREFIX}${firstParkedAt}#${messageId}`,
   }),
-  ledger: (messageId: string): TableKey => ({ pk: `MSG#${messageId}`, sk: 'SEND' }),
+  ledger: (wabaId: string, messageId: string): TableKey => ({ pk: `WABA#${wabaId}#MSG#${messageId}`, sk: 'SEND' }),
   /** Which WABA owns a business phone number id (attributes `wabaId`, `learnedFrom`, `learnedAt`). */
   phoneOwner: (phoneNumberId: string): TableKey => ({ pk: `${PHONE_PREFIX}${phoneNumberId}`, sk: 'OWNER' }),
 } as const;
@@ -91,6 +95,12 @@ export const clientFromItem = (item: Record<string, unknown>): ClientRecord => (
 /** A timeline item without its keys; odd stored values are shown, never a reason to fail. */
 export const timelineFromItem = (item: Record<string, unknown>): TimelineEntry =>
   readStoredTimelineEntry(item, typeof item.wabaId === 'string' ? item.wabaId : String(item.pk ?? '').replace(/^CLIENT#/, ''));
+
+/** A phone number owner item; an unknown `learnedFrom` reads as a webhook, a missing `learnedAt` as 0. */
+export const phoneOwnerFromItem = (item: Record<string, unknown>): PhoneOwner | null =>
+  typeof item.wabaId === 'string'
+    ? { wabaId: item.wabaId, learnedFrom: item.learnedFrom === 'send' ? 'send' : 'webhook', learnedAt: typeof item.learnedAt === 'number' ? item.learnedAt : 0 }
+    : null;
 
 /** Attributes of the client status item that hold its health evidence (the item's other attributes: the status). */
 export const HEALTH_ATTRIBUTES = {
