@@ -16,36 +16,27 @@ export type ProbeResult =
   | { readonly kind: 'answer'; readonly httpStatus: number; readonly body: unknown }
   | { readonly kind: 'no-answer'; readonly message: string };
 
-const text = z.catch(z.optional(z.string()), undefined);
-const num = z.catch(z.optional(z.pipe(z.union([z.number(), z.string().check(z.regex(/^\d+$/))]), z.transform(Number))), undefined);
+/** A string field, or absent when missing or of another type (what the probe answers is not documented). */
+const text = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+/** Meta writes codes as numbers, sometimes as numeric strings. */
+const code = (v: unknown): number | undefined =>
+  typeof v === 'number' && Number.isInteger(v) ? v : typeof v === 'string' && /^\d{1,9}$/.test(v) ? Number(v) : undefined;
+const list = (v: unknown): readonly unknown[] => (Array.isArray(v) ? v : []);
 
+/**
+ * The answer's shape; every field is optional and read leniently (a field of the wrong type counts as absent), so
+ * only the structure is checked here and the values by the readers above. Kept to `looseObject` and `unknown` on
+ * purpose: number and boolean schemas would pull ~10 KB more of zod into the consumer's bundle.
+ */
 const phoneNumberNode = z.looseObject({
-  status: text,
-  platform_type: text,
-  is_on_biz_app: z.catch(z.optional(z.boolean()), undefined),
-  health_status: z.catch(
-    z.optional(
-      z.looseObject({
-        can_send_message: text,
-        entities: z.catch(
-          z.optional(
-            z.array(
-              z.looseObject({
-                can_send_message: text,
-                errors: z.catch(z.optional(z.array(z.looseObject({ error_code: num, error_description: text }))), undefined),
-              }),
-            ),
-          ),
-          undefined,
-        ),
-      }),
-    ),
-    undefined,
-  ),
+  status: z.optional(z.unknown()),
+  platform_type: z.optional(z.unknown()),
+  health_status: z.optional(z.unknown()),
 });
-
+const healthStatus = z.looseObject({ can_send_message: z.optional(z.unknown()), entities: z.optional(z.unknown()) });
+const entity = z.looseObject({ can_send_message: z.optional(z.unknown()), errors: z.optional(z.unknown()) });
 const errorBody = z.looseObject({
-  error: z.looseObject({ code: num, error_subcode: num, message: text }),
+  error: z.looseObject({ code: z.optional(z.unknown()), error_subcode: z.optional(z.unknown()), message: z.optional(z.unknown()) }),
 });
 
 export interface ProbeReading {
@@ -67,29 +58,34 @@ export const readProbe = (result: ProbeResult): ProbeReading => {
   const { httpStatus, body } = result;
   if (httpStatus < 200 || httpStatus >= 300) {
     const e = errorBody.safeParse(body);
-    const code = e.success ? e.data.error.code : undefined;
-    const subcode = e.success ? e.data.error.error_subcode : undefined;
-    const what = `HTTP ${httpStatus}${code !== undefined ? `, code ${code}${subcode !== undefined ? `/${subcode}` : ''}` : ''}`;
-    if (code === 100 && subcode === 33) return { verdict: 'cannot-send', detail: `${what}: the number cannot be read (not connected)` };
-    return { verdict: 'error', detail: `${what}${e.success && e.data.error.message ? `: ${cut(e.data.error.message)}` : ''}` };
+    const err = e.success ? e.data.error : undefined;
+    const c = code(err?.code);
+    const sub = code(err?.error_subcode);
+    const what = `HTTP ${httpStatus}${c !== undefined ? `, code ${c}${sub !== undefined ? `/${sub}` : ''}` : ''}`;
+    if (c === 100 && sub === 33) return { verdict: 'cannot-send', detail: `${what}: the number cannot be read (not connected)` };
+    const message = text(err?.message);
+    return { verdict: 'error', detail: `${what}${message ? `: ${cut(message)}` : ''}` };
   }
   const node = phoneNumberNode.safeParse(body);
   if (!node.success) return { verdict: 'unclear', detail: 'answer is not a phone number node' };
-  const n = node.data;
-  const health = n.health_status;
-  const errors = (health?.entities ?? []).flatMap((e) => e.errors ?? []);
-  const blocked = health?.can_send_message === 'BLOCKED' || (health?.entities ?? []).some((e) => e.can_send_message === 'BLOCKED');
+  const h = healthStatus.safeParse(node.data.health_status);
+  const entities = h.success ? list(h.data.entities).flatMap((x) => { const r = entity.safeParse(x); return r.success ? [r.data] : []; }) : [];
+  const n = { status: text(node.data.status), platform_type: text(node.data.platform_type) };
+  const canSend = h.success ? text(h.data.can_send_message) : undefined;
+  const errors = entities.flatMap((x) => list(x.errors));
+  const blocked = canSend === 'BLOCKED' || entities.some((x) => x.can_send_message === 'BLOCKED');
+  const errorCodes = errors.map((x) => (x && typeof x === 'object' ? code((x as { error_code?: unknown }).error_code) : undefined) ?? '?');
   const fields = [
     n.status !== undefined ? `status ${cut(n.status, 40)}` : null,
     n.platform_type !== undefined ? `platform_type ${cut(n.platform_type, 40)}` : null,
-    health?.can_send_message !== undefined ? `can_send_message ${cut(health.can_send_message, 40)}` : null,
-    errors.length > 0 ? `errors ${errors.map((e) => e.error_code ?? '?').join(',')}` : null,
+    canSend !== undefined ? `can_send_message ${cut(canSend, 40)}` : null,
+    errors.length > 0 ? `errors ${errorCodes.join(',')}` : null,
   ]
     .filter((f) => f !== null)
     .join(', ');
   const detail = fields || 'no status fields';
   if (n.status === 'DISCONNECTED' || n.platform_type === 'ON_PREMISE' || blocked) return { verdict: 'cannot-send', detail };
-  if (health?.can_send_message === 'AVAILABLE' && errors.length === 0) return { verdict: 'can-send', detail };
+  if (canSend === 'AVAILABLE' && errors.length === 0) return { verdict: 'can-send', detail };
   if (n.status === 'CONNECTED' && n.platform_type === 'CLOUD_API') return { verdict: 'can-send', detail };
   return { verdict: 'unclear', detail };
 };
