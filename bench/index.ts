@@ -4,6 +4,7 @@ import { CloudApiStandIn } from '../local/cloud-api-stand-in.js';
 import { ensureTable, localDynamo, localSqs, type RunningService, startDynamoDbLocal, startFauxqs } from '../local/services.js';
 import { type BundleResult, bundleBench, SDK_FLOOR_NAME } from './bundles.js';
 import { type RequestsResult, requestsBench, type ThroughputResult, throughputBench } from './consumer-bench.js';
+import { type HealthBenchResult, healthBench } from './health-bench.js';
 import { type ScheduleResult, scheduleBench } from './schedule-sim.js';
 import { largeBody, memoryStore, smallBody, type WebhookCase, webhookCase } from './webhook-bench.js';
 
@@ -22,6 +23,7 @@ export interface BenchReport {
   readonly requests: readonly RequestsResult[];
   readonly bundles: readonly BundleResult[];
   readonly schedule: readonly ScheduleResult[];
+  readonly health: HealthBenchResult;
 }
 
 export interface Budget {
@@ -36,6 +38,7 @@ export const BUDGETS = {
   coldInitMs: 100,
   statusReadsPerClientPerBatch: 1,
   webhookRatio1k: 3,
+  refusedCallsPerOffboardingEpisode: 1,
 } as const;
 
 export const checkBudgets = (r: BenchReport): Budget[] => {
@@ -48,6 +51,13 @@ export const checkBudgets = (r: BenchReport): Budget[] => {
   out.push({ name: 'status reads per distinct client per batch', value: worstReads, limit: 1, ok: worstReads <= 1 });
   const small = r.webhook.find((w) => w.name.startsWith('1 KB') && w.name.includes('in-memory'));
   if (small) out.push({ name: 'webhook 1 KB handler / floor', value: small.ratio, limit: BUDGETS.webhookRatio1k, ok: small.ratio <= BUDGETS.webhookRatio1k });
+  const refused = r.health.refusedPerEpisode;
+  out.push({
+    name: 'Cloud API calls refused per offboarding episode',
+    value: refused,
+    limit: BUDGETS.refusedCallsPerOffboardingEpisode,
+    ok: refused <= BUDGETS.refusedCallsPerOffboardingEpisode,
+  });
   return out;
 };
 
@@ -100,9 +110,11 @@ export const runBench = async (options: BenchOptions = {}): Promise<BenchReport>
     const consumer = await throughputBench(services, quick ? 20 : 1000);
     log('requests per message...');
     const requests = await requestsBench(services);
+    log('refused calls per offboarding episode (randomized run, virtual clock)...');
+    const health = await healthBench(dynamo, api, { quick });
     dynamo.destroy();
     sqs.destroy();
-    return { quick, webhook, consumer, requests, bundles, schedule };
+    return { quick, webhook, consumer, requests, bundles, schedule, health };
   } finally {
     await api.stop();
     for (const s of started) await s.stop();

@@ -47,6 +47,14 @@ const rows = (r: BenchReport): string[][] => {
   for (const s of r.schedule) {
     out.push(['schedule', s.schedule, `resume p50 ${s.p50ResumeSeconds} s, p99 ${s.p99ResumeSeconds} s`, `${s.sqsRequestsPerParkedMessageHour} SQS req per parked msg-hour`, `${s.meanHops} hops`]);
   }
+  const h = r.health;
+  out.push([
+    'health',
+    `${h.clients} clients, ${h.messages} messages, ${h.episodes} offboardings (${h.episodesUnseen} unseen in time)`,
+    `${h.refusedPerEpisode} refused calls / episode (max ${h.maxRefusedInOneEpisode})`,
+    `${h.withoutHolds.refusedPerEpisode} without holds (max ${h.withoutHolds.maxRefusedInOneEpisode})`,
+    `${h.probes} probes, ${h.probesPerHeldHour} / held client-hour`,
+  ]);
   return out;
 };
 

@@ -62,6 +62,23 @@ export interface StageConfig {
     /** Most sends per second a release makes from one phone number. */
     readonly releaseRatePerSecond: number;
   };
+  /** Holds and probes (consumer, sweeper and status route). */
+  readonly health: {
+    /** Least time between two probes of one client; the first backoff step while a hold lasts. */
+    readonly probeIntervalSeconds: number;
+    /** The probe backoff doubles up to this; also the rate of probes for a long offboarding. */
+    readonly probeMaxIntervalSeconds: number;
+    /** Percent of Meta's ~5,000 management calls per hour per WABA that probes may use. */
+    readonly probeBudgetPercent: number;
+    /**
+     * A can-send probe ends a webhook-set OFFBOARDED. Relies on undocumented behaviour (what the number's fields show
+     * while reonboarding is in progress): off unless you have checked it for your clients.
+     */
+    readonly probeEndsOffboarding: boolean;
+    /** The sweeper probes clients offboarded longer than this. */
+    readonly staleOffboardingSeconds: number;
+    readonly sweeperProbesPerRun: number;
+  };
   /**
    * Secrets Manager secrets by name. A name given here is imported (it must exist); a name left out makes the stack
    * create the secret with a random placeholder value that you then replace (see the README).
@@ -76,6 +93,8 @@ export interface StageConfig {
     readonly webhook5xxPer5Minutes: number;
     /** How often the sweeper counts offboarded clients. */
     readonly sweepEvery: Duration;
+    /** This many clients held at once (sends refused as if offboarded, no webhook yet) raises ClientsHeldPilingUp. */
+    readonly heldClients: number;
     readonly signatureFailuresPer5Minutes: number;
   };
 }
@@ -93,6 +112,14 @@ const base = {
     graphApiBaseUrl: DEFAULTS.graphApiBaseUrl,
     reconnectSkewSeconds: DEFAULTS.reconnectSkewSeconds,
     timelineRetentionDays: DEFAULTS.timelineRetentionDays,
+  },
+  health: {
+    probeIntervalSeconds: DEFAULTS.probeIntervalSeconds,
+    probeMaxIntervalSeconds: DEFAULTS.probeMaxIntervalSeconds,
+    probeBudgetPercent: DEFAULTS.probeBudgetPercent,
+    probeEndsOffboarding: DEFAULTS.probeEndsOffboarding,
+    staleOffboardingSeconds: DEFAULTS.staleOffboardingSeconds,
+    sweeperProbesPerRun: DEFAULTS.sweeperProbesPerRun,
   },
   secrets: {},
   sourceMapsAtRuntime: true,
@@ -112,6 +139,7 @@ export const STAGE_CONFIGS: Readonly<Record<StageName, StageConfig>> = {
       outboundOldestMessageAge: Duration.minutes(15),
       offboardedTooLong: Duration.hours(2),
       sweepEvery: Duration.minutes(15),
+      heldClients: 10,
       webhook5xxPer5Minutes: 5,
       signatureFailuresPer5Minutes: 20,
     },
@@ -129,6 +157,7 @@ export const STAGE_CONFIGS: Readonly<Record<StageName, StageConfig>> = {
       outboundOldestMessageAge: Duration.minutes(10),
       offboardedTooLong: Duration.hours(1),
       sweepEvery: Duration.minutes(5),
+      heldClients: 5,
       webhook5xxPer5Minutes: 3,
       signatureFailuresPer5Minutes: 10,
     },
@@ -146,6 +175,7 @@ export const STAGE_CONFIGS: Readonly<Record<StageName, StageConfig>> = {
       outboundOldestMessageAge: Duration.minutes(5),
       offboardedTooLong: Duration.hours(1),
       sweepEvery: Duration.minutes(5),
+      heldClients: 5,
       webhook5xxPer5Minutes: 1,
       signatureFailuresPer5Minutes: 10,
     },

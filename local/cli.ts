@@ -35,6 +35,8 @@ Commands:
   reset <wabaId>       Clear a client's status records (operator reset); it then reads CONNECTED
   dead-letters list    List the dead-letter queue (without removing anything)
   dead-letters redrive Move dead letters back to the outbound queue
+  cloud-api refuse     Make the embedded Cloud API stand-in refuse a number's sends, like an offboarded number
+  cloud-api accept     Make it send for that number again
 
 Global options:
   --url <url>          The pipeline's URL (default http://127.0.0.1:$PORT, PORT defaulting to 3000)
@@ -69,6 +71,12 @@ POSTs /clients/{wabaId}/reset: clears the client's status records (the latest ev
 CONNECTED as if never seen and later events apply normally. The timeline records the reset, who asked and --reason.
 Use it to undo a status stored from a wrong event (for example one stamped far in the future before event times
 were checked).`,
+  'cloud-api': `Usage: npm run cli -- cloud-api refuse --phone-number-id <id> [--code <n>]
+       npm run cli -- cloud-api accept --phone-number-id <id>
+
+Tells the embedded Cloud API stand-in (npm start without GRAPH_API_BASE_URL) how a phone number behaves.
+refuse  sends from the number fail with --code (default 133010, "may mean offboarded"); probes of it fail with 100/33
+accept  the number sends and answers probes as a connected coexistence number (the default)`,
   'dead-letters': `Usage: npm run cli -- dead-letters list
        npm run cli -- dead-letters redrive [--max <n>]
 
@@ -104,6 +112,7 @@ interface Options {
   'message-id'?: string;
   'not-after'?: string;
   max?: string;
+  code?: string;
 }
 
 export interface CliIo {
@@ -201,6 +210,30 @@ const status = async (args: readonly string[], o: Options, io: CliIo): Promise<v
   io.out(JSON.stringify(await r.json(), null, 2));
 };
 
+/** `cloud-api refuse|accept --phone-number-id <id> [--code <n>]`: tells the embedded stand-in how a number behaves. */
+const cloudApi = async (args: readonly string[], o: Options, io: CliIo): Promise<void> => {
+  const action = args[0];
+  if (action !== 'refuse' && action !== 'accept') throw new UsageError(`cloud-api: refuse or accept?\n\n${HELP['cloud-api']}`);
+  const phoneNumberId = required(o, 'phone-number-id', 'cloud-api');
+  const code = o.code === undefined ? undefined : Number(o.code);
+  if (code !== undefined && !(Number.isInteger(code) && code > 0)) throw new UsageError('cloud-api: --code must be a positive integer');
+  const info = await pipelineInfo(o, io);
+  if (!info.cloudApiEmbedded) throw new UsageError(`cloud-api: the pipeline uses ${info.cloudApiUrl}, not the embedded stand-in`);
+  const r = await io.fetch(`${info.cloudApiUrl}/_stand-in/numbers/${encodeURIComponent(phoneNumberId)}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(action === 'refuse' ? { refuse: true, ...(code !== undefined ? { code } : {}) } : { refuse: false }),
+  });
+  const body = await r.text();
+  if (r.status !== 200) throw new UsageError(`cloud-api: the stand-in refused: ${r.status} ${body}`);
+  const refusing = (JSON.parse(body) as { refusing: { code: number } | null }).refusing;
+  io.out(
+    refusing
+      ? `cloud-api stand-in: sends from ${phoneNumberId} are refused with code ${refusing.code}; probes of it fail with 100/33`
+      : `cloud-api stand-in: ${phoneNumberId} sends and answers probes as a connected number`,
+  );
+};
+
 const reset = async (args: readonly string[], o: Options, io: CliIo): Promise<void> => {
   const waba = args[0] ?? o.waba;
   if (!waba) throw new UsageError('reset: which WABA? (npm run cli -- reset <wabaId> [--reason <text>])');
@@ -294,6 +327,7 @@ const CLI_OPTIONS = {
   'message-id': { type: 'string' },
   'not-after': { type: 'string' },
   max: { type: 'string' },
+  code: { type: 'string' },
 } as const;
 
 export const runCli = async (argv: readonly string[], env: Record<string, string | undefined>, io: CliIo): Promise<number> => {
@@ -345,6 +379,9 @@ export const runCli = async (argv: readonly string[], env: Record<string, string
         break;
       case 'reset':
         await reset(rest, o, io);
+        break;
+      case 'cloud-api':
+        await cloudApi(rest, o, io);
         break;
       case 'dead-letters':
         await deadLetters(rest, o, io);

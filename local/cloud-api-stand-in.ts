@@ -32,16 +32,68 @@ export const metaError = (status: number, code: number, message: string, subcode
   },
 });
 
+/** What a number answers while the stand-in treats it as offboarded (`refuseNumber`). */
+export interface Refusing {
+  readonly code: number;
+  readonly subcode?: number;
+}
+
+/** The phone number node of a connected coexistence number, as a probe reads it. */
+export const connectedNumber = (phoneNumberId: string): CloudApiReply => ({
+  status: 200,
+  body: {
+    id: phoneNumberId,
+    is_on_biz_app: true,
+    platform_type: 'CLOUD_API',
+    status: 'CONNECTED',
+    code_verification_status: 'VERIFIED',
+    throughput: { level: 'STANDARD' },
+    health_status: { can_send_message: 'AVAILABLE', entities: [{ entity_type: 'PHONE_NUMBER', id: phoneNumberId, can_send_message: 'AVAILABLE' }] },
+  },
+});
+
+/** How the stand-in refuses sends from a number it treats as offboarded (the reference's "may mean offboarded" row). */
+export const refusedSend = (r: Refusing): CloudApiReply =>
+  metaError(400, r.code, r.code === 100 ? 'Unsupported post request' : 'Account not registered', r.subcode);
+
+/** A probe of a number off the Cloud API: reading the node fails with 100/33 (secondary sources). */
+export const unreadableNumber = (): CloudApiReply => metaError(400, 100, 'Unsupported get request', 33);
+
+const CONTROL = /^\/_stand-in\/numbers\/([^/]+)$/;
+
 /**
- * A local HTTP server that behaves like the Cloud API's send endpoint: `POST /{version}/{phone-number-id}/messages`.
- * By default it accepts every message; `respond` scripts other answers (errors, throttling, hanging requests).
+ * A local HTTP server that behaves like the Cloud API for the relay: sends (`POST /{version}/{phone-number-id}/messages`)
+ * and number probes (`GET /{version}/{phone-number-id}?fields=...`). By default it accepts every message and shows
+ * every number connected; `refuseNumber` (or `POST /_stand-in/numbers/{id}` with `{"refuse": true, "code": 133010}`,
+ * what the CLI's `cloud-api refuse` does) makes a number behave as an offboarded one until `acceptNumber`.
+ * `respond` and `probeReply` script other answers (errors, throttling, hanging requests).
  */
 export class CloudApiStandIn {
   readonly requests: CloudApiRequest[] = [];
+  /** Probes received, in arrival order. */
+  readonly probes: { readonly phoneNumberId: string; readonly version: string; readonly fields: string; readonly authorization: string | undefined; readonly at: number }[] = [];
+  /** Numbers treated as offboarded, with the error their sends get. */
+  readonly refusing = new Map<string, Refusing>();
   /** TCP connections accepted so far (a client that reuses connections opens few). */
   connections = 0;
-  respond: (req: CloudApiRequest) => CloudApiReply = (req) => accepted(String(req.body.to));
+  respond: (req: CloudApiRequest) => CloudApiReply = (req) => {
+    const refusing = this.refusing.get(req.phoneNumberId);
+    return refusing ? refusedSend(refusing) : accepted(String(req.body.to));
+  };
+  probeReply: (phoneNumberId: string) => CloudApiReply = (id) => (this.refusing.has(id) ? unreadableNumber() : connectedNumber(id));
   onAccepted: (req: CloudApiRequest, wamid: string) => void = () => undefined;
+  onProbe: (phoneNumberId: string, reply: CloudApiReply) => void = () => undefined;
+  onRefusingChanged: (phoneNumberId: string, refusing: Refusing | null) => void = () => undefined;
+
+  refuseNumber(phoneNumberId: string, refusing: Refusing = { code: 133010 }): void {
+    this.refusing.set(phoneNumberId, refusing);
+    this.onRefusingChanged(phoneNumberId, refusing);
+  }
+
+  acceptNumber(phoneNumberId: string): void {
+    this.refusing.delete(phoneNumberId);
+    this.onRefusingChanged(phoneNumberId, null);
+  }
   #server: Server | undefined;
   readonly #hanging = new Set<ServerResponse>();
 
@@ -73,7 +125,27 @@ export class CloudApiStandIn {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
-    const match = /^\/(v\d+\.\d+)\/([^/]+)\/messages$/.exec(req.url ?? '');
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const control = CONTROL.exec(url.pathname);
+    if (control && req.method === 'POST') {
+      this.#control(decodeURIComponent(control[1] as string), Buffer.concat(chunks), res);
+      return;
+    }
+    const node = /^\/(v\d+\.\d+)\/([^/]+)$/.exec(url.pathname);
+    if (node && req.method === 'GET') {
+      const phoneNumberId = decodeURIComponent(node[2] as string);
+      this.probes.push({ phoneNumberId, version: node[1] as string, fields: url.searchParams.get('fields') ?? '', authorization: req.headers.authorization, at: Date.now() });
+      const reply = this.probeReply(phoneNumberId);
+      if (reply === 'hang') {
+        this.#hanging.add(res);
+        res.on('close', () => this.#hanging.delete(res));
+        return;
+      }
+      res.writeHead(reply.status, { 'content-type': 'application/json' }).end(JSON.stringify(reply.body));
+      this.onProbe(phoneNumberId, reply);
+      return;
+    }
+    const match = /^\/(v\d+\.\d+)\/([^/]+)\/messages$/.exec(url.pathname);
     if (req.method !== 'POST' || !match) {
       res.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 803, message: 'Unknown path' } }));
       return;
@@ -102,5 +174,29 @@ export class CloudApiStandIn {
     res.writeHead(reply.status, { 'content-type': 'application/json' }).end(JSON.stringify(reply.body));
     const wamid = (reply.body as { messages?: { id: string }[] }).messages?.[0]?.id;
     if (reply.status < 300 && wamid) this.onAccepted(request, wamid);
+  }
+
+  /** `POST /_stand-in/numbers/{id}` `{"refuse": true, "code"?: n, "subcode"?: n}` or `{"refuse": false}`. */
+  #control(phoneNumberId: string, raw: Buffer, res: ServerResponse): void {
+    const answer = (status: number, body: unknown): void => {
+      res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    };
+    let body: { refuse?: unknown; code?: unknown; subcode?: unknown };
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      answer(400, { message: 'body must be JSON: {"refuse": true|false, "code"?: number, "subcode"?: number}' });
+      return;
+    }
+    const int = (v: unknown) => (v === undefined ? undefined : Number.isInteger(v) && (v as number) > 0 ? (v as number) : null);
+    const code = int(body?.code);
+    const subcode = int(body?.subcode);
+    if (typeof body?.refuse !== 'boolean' || code === null || subcode === null) {
+      answer(400, { message: '"refuse" must be true or false; "code" and "subcode" positive integers' });
+      return;
+    }
+    if (body.refuse) this.refuseNumber(phoneNumberId, { code: code ?? 133010, ...(subcode !== undefined ? { subcode } : {}) });
+    else this.acceptNumber(phoneNumberId);
+    answer(200, { phoneNumberId, refusing: this.refusing.get(phoneNumberId) ?? null });
   }
 }

@@ -161,6 +161,24 @@ export const startPipeline = async (
         const what = body.type === 'text' && body.text?.body !== undefined ? JSON.stringify(body.text.body) : body.type ?? 'message';
         log(`cloud-api  accepted ${what} to ${body.to} from ${req.phoneNumberId} -> ${wamid}`);
       };
+      const standIn = cloudApi;
+      const baseRespond = standIn.respond;
+      standIn.respond = (req) => {
+        const reply = baseRespond(req);
+        if (reply !== 'hang' && reply.status >= 400) {
+          const code = (reply.body as { error?: { code?: number } }).error?.code;
+          log(`cloud-api  refused a send from ${req.phoneNumberId} (HTTP ${reply.status}, code ${code ?? '?'})`);
+        }
+        return reply;
+      };
+      standIn.onProbe = (phoneNumberId, reply) => {
+        const r = reply === 'hang' ? null : reply;
+        const error = (r?.body as { error?: { code?: number; error_subcode?: number } } | undefined)?.error;
+        log(`cloud-api  probe of ${phoneNumberId} -> ${r?.status ?? 'no answer'}${error ? ` (${error.code}${error.error_subcode ? `/${error.error_subcode}` : ''})` : ' (connected)'}`);
+      };
+      standIn.onRefusingChanged = (phoneNumberId, refusing) => {
+        log(`cloud-api  ${phoneNumberId}: ${refusing ? `sends refused with ${refusing.code}, probes fail (as if offboarded)` : 'sends accepted again'}`);
+      };
     }
 
     const region = cfg.AWS_REGION;

@@ -1,5 +1,6 @@
 import type { CloudApiError, CloudApiResult } from '../core/cloud-api-result.js';
-import type { CloudApi, TokenProvider } from '../core/ports.js';
+import type { CloudApi, PhoneNumberProbe, TokenProvider } from '../core/ports.js';
+import { PROBE_FIELDS, type ProbeResult } from '../core/probe.js';
 import { ConfigError, NoTokenError } from '../core/errors.js';
 
 export { NoTokenError };
@@ -38,7 +39,7 @@ const readError = (json: unknown): CloudApiError | null => {
  * `POST {base}/{version}/{phoneNumberId}/messages`. Node's fetch keeps connections alive between calls; every call
  * has a timeout. Never throws: every outcome is a {@link CloudApiResult}.
  */
-export class HttpCloudApi implements CloudApi {
+export class HttpCloudApi implements CloudApi, PhoneNumberProbe {
   constructor(
     private readonly baseUrl: string,
     private readonly version: string,
@@ -76,6 +77,25 @@ export class HttpCloudApi implements CloudApi {
       return { kind: 'no-answer', ambiguous: true, message: `HTTP ${response.status} without messages[0].id` };
     }
     return { kind: 'http-error', status: response.status, error: readError(json) };
+  }
+
+  /** `GET {base}/{version}/{phoneNumberId}?fields=...`: reads the number's state; never registers anything. */
+  async probe(phoneNumberId: string, token: string): Promise<ProbeResult> {
+    const url = `${this.baseUrl}/${this.version}/${encodeURIComponent(phoneNumberId)}?fields=${PROBE_FIELDS}`;
+    try {
+      const response = await fetch(url, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(this.timeoutMs) });
+      let body: unknown = null;
+      try {
+        body = await response.json();
+      } catch {
+        // Not JSON: the status alone decides (readProbe treats a 2xx without a node as unclear).
+      }
+      return { kind: 'answer', httpStatus: response.status, body };
+    } catch (error) {
+      const code = errorCode(error);
+      const name = error instanceof Error ? error.name : 'Error';
+      return { kind: 'no-answer', message: `${name}${code ? ` ${code}` : ''}` };
+    }
   }
 }
 

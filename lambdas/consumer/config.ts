@@ -4,10 +4,13 @@ import { parseDelaySchedule } from '../core/park-schedule.js';
 import {
   awsEnv,
   type Env,
+  graphApiEnv,
   intFrom,
   nonEmpty,
   optionalNonEmpty,
   parseConfig,
+  probeEnv,
+  probePolicyFrom,
   reporter,
   secretRef,
   withDefault,
@@ -20,9 +23,8 @@ export const consumerConfigSchema = z.pipe(
     DELAY_QUEUE_URL: nonEmpty,
     DEAD_LETTER_QUEUE_URL: nonEmpty,
     RELEASE_QUEUE_URL: nonEmpty,
-    GRAPH_API_BASE_URL: z.pipe(withDefault(DEFAULTS.graphApiBaseUrl), z.url({ protocol: /^https?$/ })),
-    GRAPH_API_VERSION: z.pipe(withDefault(DEFAULTS.graphApiVersion), z.string().check(z.regex(/^v\d+\.\d+$/, 'must look like v25.0'))),
-    GRAPH_API_TIMEOUT_MS: intFrom(DEFAULTS.graphApiTimeoutMs, 100, 60_000),
+    ...graphApiEnv,
+    ...probeEnv,
     PARK_DELAY_SCHEDULE: z.pipe(
       withDefault(DEFAULTS.parkDelaySchedule),
       z.transform((s: string, ctx) => {
@@ -57,6 +59,7 @@ export const consumerConfigSchema = z.pipe(
     maxSendAttempts: c.MAX_SEND_ATTEMPTS,
     reconnectSkewMs: c.RECONNECT_SKEW_SECONDS * 1000,
     sendLedgerRetentionDays: c.SEND_LEDGER_RETENTION_DAYS,
+    probe: probePolicyFrom(c),
     /** Default Cloud API token, plus optional per-WABA tokens (see `parseTokenSecret`). */
     accessTokens: secretRef(c, 'WHATSAPP_ACCESS_TOKEN', 'WHATSAPP_ACCESS_TOKEN_SECRET_ID', reporter(ctx, c)),
   })),

@@ -6,7 +6,9 @@ import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '..
 import { DynamoParkedStore } from '../adapters/dynamo/release-stores.js';
 import { SqsReleaseQueue } from '../adapters/sqs-release.js';
 import { DynamoPhoneOwnership } from '../adapters/dynamo/phone-ownership.js';
+import { DynamoClientHealthStore } from '../adapters/dynamo/client-health-store.js';
 import { readSecret } from '../adapters/secrets.js';
+import { ClientHealthService } from '../core/client-health-service.js';
 import { isQueueArnOf, SqsOutboundQueues } from '../adapters/sqs.js';
 import { OutboundService } from '../core/outbound-service.js';
 import { createRuntime, lambdaHandler } from '../shared/runtime.js';
@@ -23,6 +25,17 @@ await tokens.tokenFor('startup-check').catch((error: Error) => {
 
 const doc = documentClient(dynamoClient(config.region, config.dynamodbEndpoint));
 const sqs = sqsClient(config.region, config.sqsEndpoint);
+const cloudApi = new HttpCloudApi(config.graphApiBaseUrl, config.graphApiVersion, config.graphApiTimeoutMs);
+const releases = new SqsReleaseQueue(sqs, config.releaseQueueUrl);
+const health = new ClientHealthService({
+  store: new DynamoClientHealthStore(doc, config.tableName),
+  api: cloudApi,
+  tokens,
+  telemetry,
+  policy: config.probe,
+  // A can-send probe releases the client's parked messages at once.
+  release: releases,
+});
 const service = new OutboundService({
   statuses: new DynamoStatusReader(doc, config.tableName),
   phones: new DynamoPhoneOwnership(doc, config.tableName),
@@ -31,15 +44,17 @@ const service = new OutboundService({
   queues: new SqsOutboundQueues(sqs, config.delayQueueUrl, config.deadLetterQueueUrl, (what, errors) =>
     telemetry.error(`${what} send failed`, { errors: errors.slice(0, 3) }),
   ),
-  cloudApi: new HttpCloudApi(config.graphApiBaseUrl, config.graphApiVersion, config.graphApiTimeoutMs),
+  cloudApi,
   tokens,
   telemetry,
   parked: new DynamoParkedStore(doc, config.tableName, config.maxParkSeconds + 86_400),
-  releases: new SqsReleaseQueue(sqs, config.releaseQueueUrl),
+  releases,
   parkDelaySchedule: config.parkDelaySchedule,
   maxParkSeconds: config.maxParkSeconds,
   maxSendAttempts: config.maxSendAttempts,
   reconnectSkewMs: config.reconnectSkewMs,
+  health,
+  probeEndsOffboarding: config.probe.probeEndsOffboarding,
 });
 
 // Park attributes count only on records from the delay queue, told apart by the record's eventSourceARN.

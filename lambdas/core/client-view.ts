@@ -1,4 +1,5 @@
-import { type ClientStatus, type DisconnectionInfo, deriveStatus, STATUS_CLASSES } from './client-status.js';
+import { clientGate, disableWarningInForce, type ProbeReason, type ProbeVerdict } from './client-health.js';
+import { type ClientStatus, type DisconnectionInfo, STATUS_CLASSES } from './client-status.js';
 import { NotFoundError } from './errors.js';
 import { safeIso } from './event-time.js';
 import type { ClientRecord, ClientStore, TimelineEntry } from './ports.js';
@@ -40,6 +41,8 @@ export interface ClientView {
       readonly reason: string | null;
     } | null;
   };
+  /** What the relay knows beyond Meta's status events: its own hold, the latest probe, restrictions, warnings. */
+  readonly health: ClientHealthView;
   readonly timeline: readonly {
     readonly event: string;
     readonly eventTime: string | null;
@@ -49,6 +52,33 @@ export interface ClientView {
     readonly statusAfter: ClientStatus;
     readonly detail?: Readonly<Record<string, unknown>>;
   }[];
+}
+
+export interface ClientHealthView {
+  /** `held`: the relay parks every message without calling the Cloud API (it was refused as if not connected). */
+  readonly hold:
+    | {
+        readonly state: 'in-force' | 'ended';
+        readonly startedAt: string | null;
+        readonly code: string;
+        readonly why: string;
+        readonly phoneNumberId: string;
+        readonly endedBy?: 'status-event' | 'probe';
+        readonly endedAt?: string | null;
+      }
+    | null;
+  readonly lastProbe: {
+    readonly at: string | null;
+    readonly verdict: ProbeVerdict;
+    readonly detail: string;
+    readonly phoneNumberId: string;
+    readonly reason: ProbeReason;
+  } | null;
+  readonly nextProbeAt: string | null;
+  /** True when the stage lets a probe end a webhook-set OFFBOARDED and one did: messages are sent. */
+  readonly offboardingEndedByProbe: boolean;
+  readonly restrictions: readonly { readonly type: string; readonly expiration: string | null; readonly inForce: boolean }[];
+  readonly warnings: readonly { readonly warning: 'scheduled-for-disable'; readonly eventTime: string | null; readonly banDate: string | null }[];
 }
 
 const iso = safeIso;
@@ -64,8 +94,37 @@ export const toClientView = (
   skewMs: number,
   nowMs: number,
   parkedNow: { readonly count: number; readonly oldestParkedAt: string | null } = { count: 0, oldestParkedAt: null },
+  probeEndsOffboarding = false,
 ): ClientView => {
-  const derived = deriveStatus(client.latest, skewMs);
+  const gate = clientGate(client.latest, client.health, nowMs, { reconnectSkewMs: skewMs, probeEndsOffboarding });
+  const derived = gate.derived;
+  const h = client.health;
+  const hold = gate.hold;
+  const warning = disableWarningInForce(h.disableWarning, client.latest);
+  const health: ClientHealthView = {
+    hold:
+      hold.state === 'none'
+        ? null
+        : {
+            state: hold.state,
+            startedAt: iso(hold.hold.startedAtMs),
+            code: hold.hold.code,
+            why: hold.hold.why,
+            phoneNumberId: hold.hold.phoneNumberId,
+            ...(hold.state === 'ended' ? { endedBy: hold.endedBy, endedAt: iso(hold.endedAtMs) } : {}),
+          },
+    lastProbe: h.probe
+      ? { at: iso(h.probe.atMs), verdict: h.probe.verdict, detail: h.probe.detail, phoneNumberId: h.probe.phoneNumberId, reason: h.probe.reason }
+      : null,
+    nextProbeAt: h.nextProbeAtMs === undefined ? null : iso(h.nextProbeAtMs),
+    offboardingEndedByProbe: gate.offboardingEndedByProbe,
+    restrictions: (h.restriction?.restrictions ?? []).map((r) => ({
+      type: r.type,
+      expiration: r.expiresAtMs === null ? null : iso(r.expiresAtMs),
+      inForce: r.expiresAtMs === null || r.expiresAtMs > nowMs,
+    })),
+    warnings: warning ? [{ warning: 'scheduled-for-disable', eventTime: iso(warning.eventTimeMs), banDate: warning.banDate ?? null }] : [],
+  };
   const latestByClass: Record<string, { event: string; eventTime: string | null }> = {};
   for (const cls of STATUS_CLASSES) {
     const r = client.latest[cls];
@@ -104,6 +163,7 @@ export const toClientView = (
           }
         : null,
     },
+    health,
     timeline: timeline.map((e) => ({
       event: e.event,
       eventTime: iso(e.eventTimeMs),
@@ -120,7 +180,7 @@ export const toClientView = (
 export const readClientView = async (
   store: Pick<ClientStore, 'getClient' | 'listTimeline' | 'parkedNow'>,
   wabaId: string,
-  options: { readonly skewMs: number; readonly nowMs: number; readonly timelineLimit?: number },
+  options: { readonly skewMs: number; readonly nowMs: number; readonly timelineLimit?: number; readonly probeEndsOffboarding?: boolean },
 ): Promise<ClientView> => {
   const [client, timeline, oldest] = await Promise.all([
     store.getClient(wabaId),
@@ -128,5 +188,5 @@ export const readClientView = async (
     store.parkedNow(wabaId),
   ]);
   if (!client) throw new NotFoundError(`no events received for WABA ${wabaId}`);
-  return toClientView(client, timeline, options.skewMs, options.nowMs, oldest);
+  return toClientView(client, timeline, options.skewMs, options.nowMs, oldest, options.probeEndsOffboarding ?? false);
 };

@@ -32,4 +32,17 @@ export const DEFAULTS = {
   releaseRatePerSecond: 15,
   /** The releaser's time limit in AWS; a run stops 10 s before it and queues its continuation. */
   releaserTimeoutSeconds: 60,
+  /** Least time between two probes of one client's number, and the first backoff step while a hold lasts. */
+  probeIntervalSeconds: 60,
+  /** The probe backoff doubles up to this; also the rate of probes for a long offboarding. */
+  probeMaxIntervalSeconds: 900,
+  /** Percent of Meta's management-call budget (about 5,000 calls per hour per WABA) probes may use. */
+  probeBudgetPercent: 2,
+  managementCallsPerHour: 5000,
+  /** The sweeper probes clients offboarded longer than this. */
+  staleOffboardingSeconds: 1800,
+  /** Probes the sweeper makes at most per run. */
+  sweeperProbesPerRun: 25,
+  /** A can-send probe ends a webhook-set OFFBOARDED (relies on undocumented behaviour; off by default). */
+  probeEndsOffboarding: false,
 } as const;

@@ -1,18 +1,30 @@
-import { deriveStatus, type LatestByClass } from './client-status.js';
+import { type ClientHealth, clientGate, type ProbeReason } from './client-health.js';
+import type { ClientHealthService } from './client-health-service.js';
+import type { LatestByClass } from './client-status.js';
+import { mapLimit } from './concurrency.js';
 import type { Telemetry } from './ports.js';
 
-/** A client listed in the offboarded index, with the key its listing was made under. */
+/** A client listed in the offboarded index (offboarded, or held by the relay), with the key its listing was made under. */
 export interface OffboardedListing {
   readonly wabaId: string;
   readonly latest: LatestByClass;
-  /** The order key of the ACCOUNT_OFFBOARDED that listed it; an unlisting only succeeds while it is unchanged. */
+  /** The key of the offboarding or hold that listed it; an unlisting only succeeds while it is unchanged. */
   readonly listingKey: string;
+  readonly health: ClientHealth;
+  /** The phone number id of the client's latest outbound message, or null. */
+  readonly phoneNumberId: string | null;
 }
 
 export interface OffboardedIndex {
   list(): Promise<readonly OffboardedListing[]>;
-  /** Removes the client from the index unless a newer offboarding listed it again meanwhile. */
+  /** Removes the client from the index unless a newer offboarding or hold listed it again meanwhile. */
   unlist(wabaId: string, listingKey: string): Promise<void>;
+}
+
+export interface ProbeDue {
+  readonly listing: OffboardedListing;
+  readonly reason: Extract<ProbeReason, 'hold-backoff' | 'stale-offboarding'>;
+  readonly phoneNumberId: string;
 }
 
 export interface SweepSummary {
@@ -21,51 +33,106 @@ export interface SweepSummary {
   /** The longest any of them has been offboarded, in seconds (0 when none is). */
   readonly longestSeconds: number;
   readonly longestWabaId: string | null;
-  /** Listed clients that have since reconnected (or been removed, deleted, ...): to take out of the index. */
+  /** Clients the relay holds right now (a send was refused as if the number were not connected). */
+  readonly held: number;
+  /** Listed clients neither offboarded nor held any more: to take out of the index. */
   readonly stale: readonly OffboardedListing[];
+  /** Probes due this run: held clients on their backoff first, then the longest offboardings. */
+  readonly probesDue: readonly ProbeDue[];
 }
 
-/** Pure: which listed clients are still offboarded, and for how long (from when the relay applied the event). */
-export const summarizeOffboarded = (listings: readonly OffboardedListing[], nowMs: number, skewMs: number): SweepSummary => {
+export interface SweepPolicy {
+  readonly reconnectSkewMs: number;
+  readonly probeEndsOffboarding: boolean;
+  /** Offboarded longer than this: probe it (when a phone number is known). */
+  readonly staleOffboardingSeconds: number;
+  readonly maxProbesPerRun: number;
+}
+
+/** Pure: who is offboarded or held, for how long, who to unlist and who to probe. */
+export const summarizeOffboarded = (listings: readonly OffboardedListing[], nowMs: number, policy: SweepPolicy): SweepSummary => {
   let offboarded = 0;
+  let held = 0;
   let longestSeconds = 0;
   let longestWabaId: string | null = null;
   const stale: OffboardedListing[] = [];
+  const holdProbes: ProbeDue[] = [];
+  const staleProbes: (ProbeDue & { seconds: number })[] = [];
   for (const l of listings) {
-    const d = deriveStatus(l.latest, skewMs);
-    if (d.status !== 'OFFBOARDED' || !d.setBy) {
+    const gate = clientGate(l.latest, l.health, nowMs, policy);
+    const due = l.health.nextProbeAtMs === undefined || l.health.nextProbeAtMs <= nowMs;
+    const isHeld = gate.hold.state === 'in-force' && (gate.status === 'CONNECTED' || gate.status === 'OFFBOARDED');
+    const setBy = gate.derived.setBy;
+    const isOffboarded = gate.status === 'OFFBOARDED' && setBy !== null;
+    if (!isHeld && !isOffboarded) {
       stale.push(l);
       continue;
     }
-    offboarded++;
-    const since = Date.parse(d.setBy.appliedAt);
-    const seconds = Number.isNaN(since) ? 0 : Math.max(0, Math.round((nowMs - since) / 1000));
-    if (seconds >= longestSeconds) {
-      longestSeconds = seconds;
-      longestWabaId = l.wabaId;
+    if (isHeld && gate.hold.state === 'in-force') {
+      held++;
+      if (due && gate.hold.hold.phoneNumberId) holdProbes.push({ listing: l, reason: 'hold-backoff', phoneNumberId: gate.hold.hold.phoneNumberId });
+    }
+    if (isOffboarded && setBy) {
+      offboarded++;
+      const since = Date.parse(setBy.appliedAt);
+      const seconds = Number.isNaN(since) ? 0 : Math.max(0, Math.round((nowMs - since) / 1000));
+      if (seconds >= longestSeconds) {
+        longestSeconds = seconds;
+        longestWabaId = l.wabaId;
+      }
+      const number = l.phoneNumberId ?? l.health.hold?.phoneNumberId ?? null;
+      if (!isHeld && due && number && seconds > policy.staleOffboardingSeconds) {
+        staleProbes.push({ listing: l, reason: 'stale-offboarding', phoneNumberId: number, seconds });
+      }
     }
   }
-  return { offboarded, longestSeconds, longestWabaId, stale };
+  staleProbes.sort((a, b) => b.seconds - a.seconds);
+  const probesDue = [...holdProbes, ...staleProbes.map(({ seconds: _s, ...p }) => p)].slice(0, Math.max(0, policy.maxProbesPerRun));
+  return { offboarded, longestSeconds, longestWabaId, held, stale, probesDue };
 };
 
 /**
- * Runs on a schedule: reports how many clients are offboarded and the longest offboarding (the
- * ClientOffboardedTooLong alarm), whether or not they have messages waiting, and keeps the index small.
+ * Runs on a schedule: reports how many clients are offboarded or held and the longest offboarding (the
+ * ClientOffboardedTooLong and ClientsHeld alarms), whether or not they have messages waiting; probes held clients on
+ * their backoff and long offboardings at a low rate; keeps the index small.
  */
 export const sweepOffboarded = async (
   index: OffboardedIndex,
   telemetry: Telemetry,
   nowMs: number,
-  skewMs: number,
-): Promise<SweepSummary> => {
-  const summary = summarizeOffboarded(await index.list(), nowMs, skewMs);
+  policy: SweepPolicy,
+  health?: ClientHealthService,
+): Promise<SweepSummary & { readonly probed: number }> => {
+  const listings = await index.list();
+  const summary = summarizeOffboarded(listings, nowMs, policy);
   telemetry.count('ClientsOffboarded', summary.offboarded);
+  telemetry.count('ClientsHeld', summary.held);
   telemetry.seconds('ClientOffboardedSeconds', summary.longestSeconds);
+  let probed = 0;
+  if (health && summary.probesDue.length > 0) {
+    await mapLimit(summary.probesDue, 4, async (p) => {
+      try {
+        const gate = clientGate(p.listing.latest, p.listing.health, nowMs, policy);
+        const outcome = await health.probe(p.listing.wabaId, p.phoneNumberId, p.reason, { gate, health: p.listing.health });
+        if (outcome) probed++;
+      } catch (error) {
+        telemetry.warn('probe failed; the next sweep tries again', { wabaId: p.listing.wabaId, reason: p.reason, error: String(error) });
+      }
+    });
+  }
   if (summary.longestWabaId) {
-    telemetry.info('offboarded clients', { offboarded: summary.offboarded, longestSeconds: summary.longestSeconds, wabaId: summary.longestWabaId });
+    const longest = listings.find((l) => l.wabaId === summary.longestWabaId);
+    const probe = longest?.health.probe;
+    telemetry.info('offboarded clients', {
+      offboarded: summary.offboarded,
+      held: summary.held,
+      longestSeconds: summary.longestSeconds,
+      wabaId: summary.longestWabaId,
+      ...(probe ? { lastProbe: { at: new Date(probe.atMs).toISOString(), verdict: probe.verdict, detail: probe.detail } } : {}),
+    });
   }
   const results = await Promise.allSettled(summary.stale.map((s) => index.unlist(s.wabaId, s.listingKey)));
   const failed = results.filter((r) => r.status === 'rejected').length;
   if (failed > 0) telemetry.warn('could not unlist some reconnected clients; next sweep retries', { failed });
-  return summary;
+  return { ...summary, probed };
 };

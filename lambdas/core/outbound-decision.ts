@@ -7,7 +7,8 @@
 import type { ClientStatus } from './client-status.js';
 import type { SendVerdict } from './cloud-api-result.js';
 import type { OutboundEnvelope } from './envelope.js';
-import { parkDelay, retryDelay } from './park-schedule.js';
+import { type ClientGate, isTemplate, RESTRICTION_TYPES, type RestrictionsInForce } from './client-health.js';
+import { MAX_SQS_DELAY_SECONDS, parkDelay, retryDelay } from './park-schedule.js';
 import type { PhoneOwner } from './ports.js';
 
 /** SQS message attributes that carry a message's own park state across re-sends (SQS resets its counters). */
@@ -214,4 +215,61 @@ export const decideAfterSend = (
     delaySeconds: retryDelay(attempts - 1, verdict.minDelaySeconds, policy.random),
     next: { ...state, sendAttempts: attempts },
   };
+};
+
+/** Why a message for a connected client waits anyway: the relay's hold, or a restriction Meta reported. */
+export type WaitCause = 'held' | 'restricted';
+
+/**
+ * A restriction in force for this kind of message: park until it expires (at most 900 s per hop), or dead-letter
+ * `expired` at once when it ends after the message's own deadline. Null when no restriction applies.
+ */
+export const restrictionDecision = (
+  restrictions: RestrictionsInForce,
+  envelope: OutboundEnvelope,
+  state: ParkState,
+  nowMs: number,
+  policy: DecisionPolicy,
+): Decision | null => {
+  const template = isTemplate(envelope.payload);
+  const until = template ? restrictions.templatesUntilMs : restrictions.nonTemplatesUntilMs;
+  if (until === null) return null;
+  const kind = template ? RESTRICTION_TYPES.bizInitiated : RESTRICTION_TYPES.customerInitiated;
+  // No usable expiration: wait on the park schedule (MAX_PARK_SECONDS still bounds it).
+  if (!Number.isFinite(until)) return parkDecision(state, nowMs, policy);
+  const firstMs = state.firstParkedAt === null ? nowMs : Date.parse(state.firstParkedAt);
+  const deadlines = [firstMs + policy.maxParkSeconds * 1000];
+  if (envelope.notAfter !== undefined) deadlines.push(Date.parse(envelope.notAfter));
+  const deadline = Math.min(...deadlines);
+  if (until > deadline) {
+    return {
+      action: 'dead-letter',
+      reason: 'expired',
+      detail: `${kind} in force until ${new Date(until).toISOString()}, after the message's deadline ${new Date(deadline).toISOString()}`,
+    };
+  }
+  const park = parkDecision(state, nowMs, policy);
+  // Wake just after the expiration (SQS caps one hop at 900 s; a longer restriction takes several hops).
+  return { ...park, delaySeconds: Math.min(MAX_SQS_DELAY_SECONDS, Math.max(1, Math.ceil((until - nowMs) / 1000) + 1)) };
+};
+
+/**
+ * The decision from everything known about the client: its status (as the gate reads it), then the relay's hold,
+ * then restrictions. Pure; table-tested.
+ */
+export const decideFor = (
+  gate: Pick<ClientGate, 'status' | 'hold' | 'restrictions'>,
+  envelope: OutboundEnvelope,
+  state: ParkState,
+  nowMs: number,
+  policy: DecisionPolicy,
+  phoneOwner?: PhoneOwner,
+  /** A release is draining the client's parked messages: wait behind them (see `decide`). */
+  behindRelease = false,
+): Decision & { readonly cause?: WaitCause } => {
+  const d = decide(gate.status, envelope, state, nowMs, policy, phoneOwner, behindRelease);
+  if (d.action !== 'send') return d;
+  if (gate.hold.state === 'in-force') return { ...parkDecision(state, nowMs, policy), cause: 'held' };
+  const r = restrictionDecision(gate.restrictions, envelope, state, nowMs, policy);
+  return r ? { ...r, cause: 'restricted' } : d;
 };

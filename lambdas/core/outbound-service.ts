@@ -1,5 +1,6 @@
-import { deriveStatus, type ClientStatus } from './client-status.js';
-import { classifyCloudApiResult, type SendVerdict } from './cloud-api-result.js';
+import { type ClientGate, clientGate, type HoldRecord } from './client-health.js';
+import type { ClientHealthService } from './client-health-service.js';
+import { classifyCloudApiResult, type CloudApiError, type SendVerdict } from './cloud-api-result.js';
 import { mapLimit } from './concurrency.js';
 import { type DeadLetterBody, deadLetterMessage } from './dead-letter.js';
 import { type OutboundEnvelope, parseEnvelope } from './envelope.js';
@@ -7,17 +8,20 @@ import { NoTokenError } from './errors.js';
 import {
   type AfterSendPolicy,
   type DeadLetterReason,
-  decide,
   decideAfterSend,
+  decideFor,
+  expiry,
   FRESH,
   PARK_ATTRIBUTES,
   parkAttributes,
+  parkDecision,
   type ParkState,
   readParkState,
 } from './outbound-decision.js';
 import type { ClaimResult, MessageKey, SendLedger } from './send-ledger.js';
 import type {
   ActivityRecorder,
+  BatchContext,
   BatchContextReader,
   ClientActivity,
   CloudApi,
@@ -68,6 +72,20 @@ export interface OutboundServiceOptions extends AfterSendPolicy {
   readonly now?: () => number;
   /** Cloud API calls in flight at once per batch. */
   readonly sendConcurrency?: number;
+  /** Holds and probes; without it a refused send only parks its own message. */
+  readonly health?: ClientHealthService;
+  /** A can-send probe ends a webhook-set OFFBOARDED (stage config; off by default). */
+  readonly probeEndsOffboarding?: boolean;
+}
+
+/** What one batch learns about its clients while it runs. */
+interface RunContext {
+  readonly gates: ReadonlyMap<string, ClientGate>;
+  readonly context: BatchContext;
+  /** Clients whose send was refused as if not connected during this batch: their other messages park at once. */
+  readonly held: Set<string>;
+  /** Holds this batch started (to probe right after). */
+  readonly started: Map<string, HoldRecord>;
 }
 
 type Outcome =
@@ -120,13 +138,13 @@ export class OutboundService {
     const valid = items.filter((i) => i.envelope !== null);
     const wabaIds = [...new Set(valid.map((i) => (i.envelope as OutboundEnvelope).wabaId))];
     const phoneNumberIds = [...new Set(valid.map((i) => (i.envelope as OutboundEnvelope).phoneNumberId))];
-    let statuses: ReadonlyMap<string, ClientStatus> | null = null;
-    let releases: ReadonlyMap<string, { readonly drainSince: number | null; readonly beatAt: number | null }> = new Map();
+    let ctx: RunContext | null = null;
     if (wabaIds.length > 0) {
       try {
         const context = await this.#o.statuses.readBatch(wabaIds, phoneNumberIds);
-        releases = context.releases;
-        statuses = new Map(wabaIds.map((w) => [w, deriveStatus(context.latest.get(w) ?? {}, this.#o.reconnectSkewMs).status]));
+        const policy = { reconnectSkewMs: this.#o.reconnectSkewMs, probeEndsOffboarding: this.#o.probeEndsOffboarding ?? false };
+        const gates = new Map(wabaIds.map((w) => [w, clientGate(context.latest.get(w) ?? {}, context.health.get(w) ?? {}, nowMs, policy)]));
+        ctx = { gates, context, held: new Set(), started: new Map() };
         for (const i of valid) {
           const owner = context.phoneOwners.get((i.envelope as OutboundEnvelope).phoneNumberId);
           if (owner) i.phoneOwner = owner;
@@ -138,14 +156,16 @@ export class OutboundService {
     }
 
     const heldBehind = new Set<string>();
-    if (statuses) {
+    if (ctx) {
       const toSend: Item[] = [];
       for (const item of valid) {
         const envelope = item.envelope as OutboundEnvelope;
-        const status = statuses.get(envelope.wabaId) ?? 'CONNECTED';
-        const behind = behindRelease(status, releases.get(envelope.wabaId) ?? NO_RELEASE);
-        const d = decide(status, envelope, item.state, nowMs, this.#o, item.phoneOwner, behind);
+        const gate = ctx.gates.get(envelope.wabaId) as ClientGate;
+        const behind = behindRelease(gate.status, ctx.context.releases.get(envelope.wabaId) ?? NO_RELEASE);
+        const d = decideFor(gate, envelope, item.state, nowMs, this.#o, item.phoneOwner, behind);
         if (behind && d.action === 'park') heldBehind.add(envelope.wabaId);
+        if (d.cause === 'held') this.#o.telemetry.count('ParkedByHold');
+        if (d.cause === 'restricted') this.#o.telemetry.count('ParkedByRestriction');
         if (d.action === 'send') toSend.push(item);
         else if (d.action === 'park') item.outcome = this.#park(item, d.next, d.delaySeconds);
         else {
@@ -165,15 +185,27 @@ export class OutboundService {
         if (firsts.has(id)) repeats.push(item);
         else firsts.set(id, item);
       }
-      await mapLimit([...firsts.values()], this.#o.sendConcurrency ?? 10, async (item) => {
+      // One message per client goes first (a pilot): when the Cloud API refuses it as if the number were not
+      // connected, the client's other messages in this batch park without a call. One refused call per episode.
+      const pilots = new Map<string, Item>();
+      const followers: Item[] = [];
+      for (const item of firsts.values()) {
+        const w = (item.envelope as OutboundEnvelope).wabaId;
+        if (pilots.has(w)) followers.push(item);
+        else pilots.set(w, item);
+      }
+      const run = ctx;
+      const sendOne = async (item: Item) => {
         try {
-          item.outcome = await this.#send(item, nowMs);
+          item.outcome = await this.#send(item, nowMs, run);
         } catch (error) {
           // Whatever failed, this record alone comes back; the send claim keeps a sent message from going twice.
           this.#o.telemetry.error('send step failed; message retried', { sqsMessageId: item.record.id, error: String(error) });
           item.outcome = { kind: 'retry-later' };
         }
-      });
+      };
+      await mapLimit([...pilots.values()], this.#o.sendConcurrency ?? 10, sendOne);
+      await mapLimit(followers, this.#o.sendConcurrency ?? 10, sendOne);
       for (const item of repeats) {
         const first = firsts.get(identity(item.envelope as OutboundEnvelope));
         const settled = first?.outcome?.kind === 'done';
@@ -183,7 +215,9 @@ export class OutboundService {
     }
 
     const failedIds = await this.#complete(items, nowMs);
-    if (heldBehind.size > 0) await this.#checkReleases(heldBehind, releases, nowMs);
+    // After the parks are durable: probe held clients (a can-send answer releases what was just parked).
+    if (ctx) await this.#probe(ctx);
+    if (ctx && heldBehind.size > 0) await this.#checkReleases(heldBehind, ctx.context.releases, nowMs);
     return { failedIds };
   }
 
@@ -210,6 +244,57 @@ export class OutboundService {
     }
   }
 
+  /** Probes each client this batch held, and each held client whose probe turn has come. Best effort. */
+  async #probe(ctx: RunContext): Promise<void> {
+    const health = this.#o.health;
+    if (!health) return;
+    const nowMs = this.#o.now();
+    const due: { wabaId: string; phoneNumberId: string; reason: 'hold-started' | 'hold-backoff'; gate: ClientGate }[] = [];
+    for (const [wabaId, hold] of ctx.started) {
+      const gate = ctx.gates.get(wabaId) as ClientGate;
+      due.push({ wabaId, phoneNumberId: hold.phoneNumberId, reason: 'hold-started', gate: { ...gate, hold: { state: 'in-force', hold } } });
+    }
+    for (const [wabaId, gate] of ctx.gates) {
+      if (ctx.started.has(wabaId) || gate.hold.state !== 'in-force') continue;
+      const next = ctx.context.health.get(wabaId)?.nextProbeAtMs;
+      if (next === undefined || next <= nowMs) due.push({ wabaId, phoneNumberId: gate.hold.hold.phoneNumberId, reason: 'hold-backoff', gate });
+    }
+    await mapLimit(due, 4, async (d) => {
+      try {
+        await health.probe(d.wabaId, d.phoneNumberId, d.reason, { gate: d.gate, health: ctx.context.health.get(d.wabaId) ?? {} });
+      } catch (error) {
+        this.#o.telemetry.warn('probe failed; the hold stays', { wabaId: d.wabaId, error: String(error) });
+      }
+    });
+  }
+
+  /** A refused send: hold the client at once (one hold per episode, whatever other workers do). */
+  async #trip(ctx: RunContext, envelope: OutboundEnvelope, error: CloudApiError | null, why: string): Promise<void> {
+    const wabaId = envelope.wabaId;
+    const first = !ctx.held.has(wabaId);
+    ctx.held.add(wabaId);
+    const health = this.#o.health;
+    if (!health || !first) return;
+    const gate = ctx.gates.get(wabaId) as ClientGate;
+    try {
+      const hold = await health.tripHold(wabaId, gate.hold, { phoneNumberId: envelope.phoneNumberId, messageId: envelope.messageId, error, why });
+      if (hold) ctx.started.set(wabaId, hold);
+    } catch (e) {
+      // The message still parks; the next refused send tries again.
+      this.#o.telemetry.warn('could not record the hold', { wabaId, error: String(e) });
+    }
+  }
+
+  /** Parks a message because its client was held during this batch (no Cloud API call). */
+  #parkHeld(item: Item, nowMs: number): Outcome {
+    const envelope = item.envelope as OutboundEnvelope;
+    const expired = expiry(envelope, item.state, nowMs, this.#o.maxParkSeconds);
+    if (expired) return this.#deadLetter(item.record, envelope, item.state, 'expired', expired, nowMs);
+    this.#o.telemetry.count('ParkedByHold');
+    const d = parkDecision(item.state, nowMs, this.#o);
+    return d.action === 'park' ? this.#park(item, d.next, d.delaySeconds) : { kind: 'retry-later' };
+  }
+
   #park(item: Item, next: ParkState, delaySeconds: number): Outcome {
     return { kind: 'park', newlyParked: item.state.firstParkedAt === null, message: this.#requeue(item, next, delaySeconds) };
   }
@@ -233,11 +318,12 @@ export class OutboundService {
     return { kind: 'dead-letter', message: { id: record.id, body: m.body, attributes: m.attributes } };
   }
 
-  async #send(item: Item, nowMs: number): Promise<Outcome> {
+  async #send(item: Item, nowMs: number, ctx: RunContext): Promise<Outcome> {
     const envelope = item.envelope as OutboundEnvelope;
     const { ledger, telemetry } = this.#o;
     const key = keyOf(envelope);
     const log = { ...key, sqsMessageId: item.record.id };
+    if (ctx.held.has(envelope.wabaId)) return this.#parkHeld(item, nowMs);
     let claim: ClaimResult;
     let token: string;
     try {
@@ -271,9 +357,18 @@ export class OutboundService {
       telemetry.warn('sending again after an attempt that got no answer', log);
     }
 
+    if (ctx.held.has(envelope.wabaId)) {
+      // Held by a concurrent send of this batch while this one was claiming.
+      await ledger.release(key, claim.token).catch(() => undefined);
+      return this.#parkHeld(item, nowMs);
+    }
     const result = await this.#o.cloudApi.send(envelope.phoneNumberId, envelope.payload, token);
     const verdict: SendVerdict = classifyCloudApiResult(result);
     telemetry.count('CloudApiCalls', 1, { verdict: verdict.verdict });
+    if (verdict.verdict === 'park') {
+      telemetry.count('CloudApiRefusedCalls');
+      await this.#trip(ctx, envelope, result.kind === 'http-error' ? result.error : null, verdict.why);
+    }
 
     if (verdict.verdict === 'sent') {
       await this.#markSent(key, claim.token, verdict.wamid, log);
@@ -387,7 +482,7 @@ export class OutboundService {
       deadLetters.length > 0 ? this.#o.queues.deadLetter(deadLetters) : Promise.resolve(new Set<string>()),
     ]);
     const failed: string[] = [];
-    const activity = new Map<string, { parked: number; sent: number; deadLettered: number; ambiguousResends: number }>();
+    const activity = new Map<string, { parked: number; sent: number; deadLettered: number; ambiguousResends: number; phoneNumberId?: string }>();
     const act = (wabaId: string) => {
       let a = activity.get(wabaId);
       if (!a) {
@@ -414,6 +509,7 @@ export class OutboundService {
       if (!env) continue;
       const a = act(env.wabaId);
       // A parked message that left (sent, already sent, dead-lettered): its copy goes.
+      a.phoneNumberId = env.phoneNumberId;
       const leftPark = item.state.firstParkedAt !== null && o.kind !== 'park';
       if (leftPark) unparked.push({ wabaId: env.wabaId, orderKey: parkedOrderKey(this.#firstEnqueued(item, nowMs), env.messageId) });
       if (o.kind === 'park' && o.newlyParked) a.parked++;

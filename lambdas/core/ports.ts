@@ -1,5 +1,7 @@
 import type { ClientStatus, EventEffect, LatestByClass, StatusClass, StatusEventRecord } from './client-status.js';
+import type { ClientHealth, DisableWarningRecord, HoldRecord, ProbeRecord, RestrictionRecord } from './client-health.js';
 import type { CloudApiResult } from './cloud-api-result.js';
+import type { ProbeResult } from './probe.js';
 
 /** What the relay knows about one client WABA. */
 export interface ClientRecord {
@@ -9,6 +11,10 @@ export interface ClientRecord {
   readonly counters: ClientCounters;
   /** The release part of the status item: whether one is draining, and the last one. */
   readonly release: { readonly drainSince: number | null; readonly last: ReleaseProgress | null };
+  /** Holds, probes, restrictions: evidence beside the status (client-health.ts). */
+  readonly health: ClientHealth;
+  /** The phone number id of the client's latest outbound message, or null: what a stale-offboarding probe reads. */
+  readonly phoneNumberId: string | null;
 }
 
 export interface ClientCounters {
@@ -38,6 +44,8 @@ export interface ApplyStatusEventResult {
   readonly before: LatestByClass;
   /** True when this event became the latest of its class. */
   readonly written: boolean;
+  /** The client's health evidence as it was just before this write (to tell when a status event ends a hold). */
+  readonly beforeHealth?: ClientHealth;
 }
 
 /**
@@ -71,6 +79,10 @@ export interface ClientStore {
   listTimeline(wabaId: string, limit: number): Promise<readonly TimelineEntry[]>;
   /** Messages parked now (their parked copies) and the first-parked time of the longest-waiting one. */
   parkedNow(wabaId: string): Promise<{ readonly count: number; readonly oldestParkedAt: string | null }>;
+  /** Keeps the latest ACCOUNT_RESTRICTION (by event order key), like a status class. True when this one became the latest. */
+  applyRestriction(wabaId: string, restriction: RestrictionRecord): Promise<boolean>;
+  /** Keeps the latest SCHEDULE_FOR_DISABLE (by event order key). True when this one became the latest. */
+  applyDisableWarning(wabaId: string, warning: DisableWarningRecord): Promise<boolean>;
 }
 
 /** A change forwarded to the inbound-events queue. */
@@ -141,6 +153,8 @@ export interface ClientStatusReader {
 export interface BatchContext {
   /** Status records by client WABA id (a client never seen is absent). */
   readonly latest: ReadonlyMap<string, LatestByClass>;
+  /** Health evidence (hold, probes, restrictions) by client WABA id, read with the status records. */
+  readonly health: ReadonlyMap<string, ClientHealth>;
   /** Known owners by phone number id (a number never seen is absent). */
   readonly phoneOwners: ReadonlyMap<string, PhoneOwner>;
   /** The release's drain flag and last sign of life by client WABA id (issue 11). */
@@ -159,6 +173,8 @@ export interface ClientActivity {
   readonly sent: number;
   readonly deadLettered: number;
   readonly ambiguousResends: number;
+  /** The phone number of the client's latest message in the batch: what a stale-offboarding probe reads. */
+  readonly phoneNumberId?: string;
 }
 
 export interface ActivityRecorder {
@@ -322,4 +338,25 @@ export interface ReleaseRequest {
 /** The release queue: requests are durable once `enqueue` resolves. */
 export interface ReleaseQueue {
   enqueue(request: ReleaseRequest, delaySeconds?: number): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Client health: holds, probes, restrictions (see client-health.ts)
+
+/** Health evidence on the client's status item. Every write is conditional; none is a read-modify-write. */
+export interface ClientHealthStore {
+  /**
+   * Starts `hold` unless another hold started since the caller read the client (`replacing`: the id of the hold the
+   * caller saw, ended, or null when it saw none). True when this call started it.
+   */
+  tripHold(wabaId: string, hold: HoldRecord, replacing: string | null): Promise<boolean>;
+  /** Takes the client's probe turn: true (and the next turn is at `nextProbeAtMs`) unless the turn is not due yet. */
+  claimProbe(wabaId: string, nowMs: number, nextProbeAtMs: number): Promise<boolean>;
+  /** Records a probe unless a later one is recorded; a can-send probe also moves `canSendAtMs` forward. */
+  recordProbe(wabaId: string, probe: ProbeRecord): Promise<boolean>;
+}
+
+/** `GET /{version}/{phone-number-id}?fields=...` with the client's token. Never throws. */
+export interface PhoneNumberProbe {
+  probe(phoneNumberId: string, token: string): Promise<ProbeResult>;
 }

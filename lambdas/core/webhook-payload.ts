@@ -54,7 +54,10 @@ const accountUpdateValue = z.looseObject({
   event: z.string().check(z.minLength(1)),
   waba_info: lenient(z.looseObject({ waba_id: z.optional(id) })),
   disconnection_info: lenient(z.looseObject({ reason: lenient(text), initiated_by: lenient(text) })),
-  ban_info: lenient(z.looseObject({ waba_ban_state: lenient(banState) })),
+  ban_info: lenient(z.looseObject({ waba_ban_state: lenient(banState), waba_ban_date: lenient(text) })),
+  restriction_info: lenient(
+    z.array(z.looseObject({ restriction_type: z.string().check(z.minLength(1)), expiration: z.optional(z.unknown()) })),
+  ),
   phone_number: lenient(text),
 });
 
@@ -75,6 +78,10 @@ export interface AccountUpdate {
   readonly statusClass: StatusClass | null;
   readonly disconnection?: DisconnectionInfo;
   readonly banState?: string;
+  /** `ban_info.waba_ban_date` (free text). */
+  readonly banDate?: string;
+  /** ACCOUNT_RESTRICTION: each `restriction_info[]` entry; `expiresAtMs` null when `expiration` is not a usable time. */
+  readonly restrictions?: readonly { readonly type: string; readonly expiresAtMs: number | null }[];
   readonly phoneNumber?: string;
   /** Properties of `value` this version does not know (the first {@link MAX_UNKNOWN_PROPERTIES_NAMED}); recorded, never rejected. */
   readonly unknownProperties: readonly string[];
@@ -147,7 +154,7 @@ interface Context {
   readonly maxFutureSkewMs: number;
 }
 
-const KNOWN_VALUE_KEYS = new Set(['event', 'waba_info', 'disconnection_info', 'ban_info', 'phone_number']);
+const KNOWN_VALUE_KEYS = new Set(['event', 'waba_info', 'disconnection_info', 'ban_info', 'phone_number', 'restriction_info']);
 
 /**
  * Ids hash the change as parsed and re-serialised: a redelivery carries the same body, so the same text. Cheaper than a
@@ -291,6 +298,13 @@ const readChange = (entryId: string, rawTime: unknown, rawChange: unknown, entry
     update.disconnection = disconnection;
   }
   if (ban) update.banState = ban;
+  if (data.ban_info?.waba_ban_date) update.banDate = data.ban_info.waba_ban_date.slice(0, 100);
+  if (data.restriction_info) {
+    update.restrictions = data.restriction_info.slice(0, 20).map((r) => ({
+      type: r.restriction_type.slice(0, 100),
+      expiresAtMs: representableTimeMs(r.expiration),
+    }));
+  }
   if (data.phone_number) update.phoneNumber = data.phone_number;
   let unknown = 0;
   const named: string[] = [];

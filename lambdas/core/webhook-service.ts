@@ -8,6 +8,7 @@ import {
   orderKeyOf,
   type StatusEventRecord,
 } from './client-status.js';
+import { holdState } from './client-health.js';
 import { mapLimit } from './concurrency.js';
 import { DEFAULTS } from './defaults.js';
 import { BadRequestError, ConfigError, ForbiddenError, PayloadTooLargeError, SignatureError, UnstorableError } from './errors.js';
@@ -219,6 +220,26 @@ export class WebhookService {
   }
 
   /**
+   * Restrictions and scheduled disables do not change the status but change what may be sent: the latest of each is
+   * kept beside the status records (a conditional "keep the later" write, so arrival order does not matter).
+   */
+  async #applyHealthEvent(u: AccountUpdate, receivedAt: string): Promise<void> {
+    const { store, telemetry } = this.#o;
+    const base = { orderKey: orderKeyOf(u.eventTimeMs, u.eventId), eventId: u.eventId, eventTimeMs: u.eventTimeMs, appliedAt: receivedAt };
+    if (u.event === 'ACCOUNT_RESTRICTION' && u.restrictions) {
+      if (await store.applyRestriction(u.wabaId, { ...base, restrictions: u.restrictions })) {
+        telemetry.count('RestrictionsRecorded');
+        telemetry.info('client restriction recorded', { wabaId: u.wabaId, restrictions: u.restrictions.map((r) => r.type) });
+      }
+    } else if (u.event === 'DISABLED_UPDATE' && u.banState === 'SCHEDULE_FOR_DISABLE') {
+      if (await store.applyDisableWarning(u.wabaId, { ...base, ...(u.banDate ? { banDate: u.banDate } : {}) })) {
+        telemetry.count('DisableScheduled');
+        telemetry.warn('client scheduled for disable', { wabaId: u.wabaId, banDate: u.banDate });
+      }
+    }
+  }
+
+  /**
    * Runs one store step; when the store refuses it for good the change goes to `forwardTo` as unreadable (with the
    * store's reason) instead of failing the POST. Any other error propagates: a retry may fix it.
    */
@@ -266,6 +287,15 @@ export class WebhookService {
       const connecting = CONNECTING_CLASSES.includes(u.statusClass);
       const result = await store.applyStatusEvent(u.wabaId, u.statusClass, record, connecting ? { drainSince: this.#o.now() } : {});
       ({ effect, statusBefore, statusAfter } = describeEffect(u.statusClass, record, result.before, reconnectSkewMs));
+      if (result.written && result.beforeHealth) {
+        // A status event from Meta stamped after the relay's hold ends it (derived on read; counted here, once).
+        const was = holdState(result.beforeHealth, result.before);
+        const now = holdState(result.beforeHealth, { ...result.before, [u.statusClass]: record });
+        if (was.state === 'in-force' && now.state === 'ended') {
+          telemetry.count('HoldsEnded', 1, { by: 'status-event' });
+          telemetry.info('hold ended by a newer status event', { wabaId: u.wabaId, event: u.event });
+        }
+      }
       if (effect === 'status-changed') {
         telemetry.count('ClientStatusChanged', 1, { status: statusAfter });
         telemetry.info('client status changed', { wabaId: u.wabaId, event: u.event, from: statusBefore, to: statusAfter });
@@ -274,10 +304,18 @@ export class WebhookService {
       const latest = await store.touchClient(u.wabaId, receivedAt);
       effect = 'informational';
       statusBefore = statusAfter = deriveStatus(latest, reconnectSkewMs).status;
+      await this.#applyHealthEvent(u, receivedAt);
     }
     const detail: Record<string, unknown> = {};
     if (u.disconnection) detail.disconnection = u.disconnection;
     if (u.banState) detail.banState = u.banState;
+    if (u.banDate) detail.banDate = u.banDate;
+    if (u.restrictions) {
+      detail.restrictions = u.restrictions.map((r) => ({
+        type: r.type,
+        expiration: r.expiresAtMs === null ? null : new Date(r.expiresAtMs).toISOString(),
+      }));
+    }
     if (u.phoneNumber) detail.phoneNumber = u.phoneNumber;
     if (u.entryId !== u.wabaId) detail.entryId = u.entryId;
     if (u.unknownProperties.length > 0) detail.unknownProperties = u.unknownProperties;

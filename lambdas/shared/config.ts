@@ -1,5 +1,6 @@
 import * as z from 'zod/mini';
 import type { SecretRef } from '../adapters/secrets.js';
+import { DEFAULTS } from '../core/defaults.js';
 import { ConfigError } from '../core/errors.js';
 import { describeIssues } from '../core/zod.js';
 
@@ -47,6 +48,48 @@ export const awsEnv = {
   TABLE_NAME: nonEmpty,
 };
 
+
+/** `true` / `false` (any case); unset means the default. */
+export const boolFrom = (def: boolean) =>
+  z.pipe(
+    z.optional(z.string()),
+    z.transform((s: string | undefined, ctx) => {
+      const t = s?.trim().toLowerCase();
+      if (t === undefined || t === '') return def;
+      if (t === 'true' || t === 'false') return t === 'true';
+      ctx.issues.push({ code: 'custom', message: 'must be true or false', input: s });
+      return def;
+    }),
+  );
+
+/** The Cloud API (sends and probes): consumer and sweeper. */
+export const graphApiEnv = {
+  GRAPH_API_BASE_URL: z.pipe(withDefault(DEFAULTS.graphApiBaseUrl), z.url({ protocol: /^https?$/ })),
+  GRAPH_API_VERSION: z.pipe(withDefault(DEFAULTS.graphApiVersion), z.string().check(z.regex(/^v\d+\.\d+$/, 'must look like v25.0'))),
+  GRAPH_API_TIMEOUT_MS: intFrom(DEFAULTS.graphApiTimeoutMs, 100, 60_000),
+};
+
+/** Probing a client's number (holds and long offboardings): consumer and sweeper. */
+export const probeEnv = {
+  PROBE_INTERVAL_SECONDS: intFrom(DEFAULTS.probeIntervalSeconds, 1, 86_400),
+  PROBE_MAX_INTERVAL_SECONDS: intFrom(DEFAULTS.probeMaxIntervalSeconds, 1, 86_400),
+  PROBE_BUDGET_PERCENT: intFrom(DEFAULTS.probeBudgetPercent, 0, 100),
+  PROBE_ENDS_OFFBOARDING: boolFrom(DEFAULTS.probeEndsOffboarding),
+};
+
+/** The probe policy from {@link probeEnv}'s parsed values. */
+export const probePolicyFrom = (c: {
+  PROBE_INTERVAL_SECONDS: number;
+  PROBE_MAX_INTERVAL_SECONDS: number;
+  PROBE_BUDGET_PERCENT: number;
+  PROBE_ENDS_OFFBOARDING: boolean;
+}) => ({
+  intervalSeconds: c.PROBE_INTERVAL_SECONDS,
+  maxIntervalSeconds: Math.max(c.PROBE_INTERVAL_SECONDS, c.PROBE_MAX_INTERVAL_SECONDS),
+  budgetShare: c.PROBE_BUDGET_PERCENT / 100,
+  budgetPerHour: DEFAULTS.managementCallsPerHour,
+  probeEndsOffboarding: c.PROBE_ENDS_OFFBOARDING,
+});
 
 /**
  * Resolves one secret reference inside a schema's transform; a problem is reported as an issue of the parse (so the

@@ -1,15 +1,16 @@
 import * as z from 'zod/mini';
 import { DEFAULTS } from '../core/defaults.js';
-import { awsEnv, type Env, intFrom, parseConfig } from '../shared/config.js';
+import { awsEnv, boolFrom, type Env, intFrom, parseConfig } from '../shared/config.js';
 
 /**
- * The status route (and its operator reset) and the sweeper: the same table, the skew rule, how long the reset's
- * timeline entry is kept; nothing secret.
+ * The status route (and its operator reset): the table, the skew rule, how long the reset's timeline entry is kept,
+ * whether a probe may end an offboarding; nothing secret.
  */
 export const statusConfigSchema = z.pipe(
   z.object({
     ...awsEnv,
     RECONNECT_SKEW_SECONDS: intFrom(DEFAULTS.reconnectSkewSeconds, 0, 86_400),
+    PROBE_ENDS_OFFBOARDING: boolFrom(DEFAULTS.probeEndsOffboarding),
     TIMELINE_RETENTION_DAYS: intFrom(DEFAULTS.timelineRetentionDays, 1, 3650),
   }),
   z.transform((c) => ({
@@ -17,6 +18,7 @@ export const statusConfigSchema = z.pipe(
     dynamodbEndpoint: c.AWS_ENDPOINT_URL_DYNAMODB,
     tableName: c.TABLE_NAME,
     reconnectSkewMs: c.RECONNECT_SKEW_SECONDS * 1000,
+    probeEndsOffboarding: c.PROBE_ENDS_OFFBOARDING,
     timelineRetentionDays: c.TIMELINE_RETENTION_DAYS,
   })),
 );

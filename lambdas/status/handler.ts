@@ -11,6 +11,8 @@ export interface StatusDeps {
   readonly store: Pick<ClientStore, 'getClient' | 'listTimeline' | 'parkedNow' | 'resetStatus' | 'putTimelineEntry'>;
   readonly telemetry: Telemetry;
   readonly reconnectSkewMs: number;
+  /** A can-send probe ends a webhook-set OFFBOARDED (stage config). */
+  readonly probeEndsOffboarding?: boolean;
   readonly timelineRetentionDays?: number;
   readonly now?: () => number;
 }
@@ -47,7 +49,12 @@ export const createStatusHandler = (deps: StatusDeps) => async (event: APIGatewa
       deps.telemetry.warn('client status reset by an operator', { wabaId, by, requestId: event.requestContext.requestId });
       return json(200, view);
     }
-    const view = await readClientView(deps.store, wabaId, { skewMs: deps.reconnectSkewMs, nowMs, timelineLimit });
+    const view = await readClientView(deps.store, wabaId, {
+      skewMs: deps.reconnectSkewMs,
+      nowMs,
+      timelineLimit,
+      probeEndsOffboarding: deps.probeEndsOffboarding ?? false,
+    });
     return json(200, view);
   } catch (error) {
     return errorResponse(error, deps.telemetry, { requestId: event.requestContext.requestId });

@@ -17,6 +17,7 @@ export const handler = lambdaHandler(
     store: new DynamoClientStore(documentClient(dynamoClient(config.region, config.dynamodbEndpoint)), config.tableName),
     telemetry: runtime.telemetry,
     reconnectSkewMs: config.reconnectSkewMs,
+    probeEndsOffboarding: config.probeEndsOffboarding,
     timelineRetentionDays: config.timelineRetentionDays,
   }),
   { metrics: false },

@@ -1,2 +1,48 @@
-/** The sweeper reads what the status route reads: the table and the skew rule. */
-export { loadStatusConfig as loadSweeperConfig, type StatusConfig as SweeperConfig } from '../status/config.js';
+import * as z from 'zod/mini';
+import { DEFAULTS } from '../core/defaults.js';
+import {
+  awsEnv,
+  type Env,
+  graphApiEnv,
+  intFrom,
+  optionalNonEmpty,
+  parseConfig,
+  probeEnv,
+  probePolicyFrom,
+  reporter,
+  secretRef,
+} from '../shared/config.js';
+
+/**
+ * The sweeper: the table and the skew rule (like the status route), and what probing needs: the Cloud API, the access
+ * tokens, the probe policy, when an offboarding counts as long and how many probes one run may make.
+ */
+export const sweeperConfigSchema = z.pipe(
+  z.object({
+    ...awsEnv,
+    ...graphApiEnv,
+    ...probeEnv,
+    RECONNECT_SKEW_SECONDS: intFrom(DEFAULTS.reconnectSkewSeconds, 0, 86_400),
+    STALE_OFFBOARDING_SECONDS: intFrom(DEFAULTS.staleOffboardingSeconds, 60, 14 * 86_400),
+    SWEEPER_PROBES_PER_RUN: intFrom(DEFAULTS.sweeperProbesPerRun, 0, 1000),
+    WHATSAPP_ACCESS_TOKEN: optionalNonEmpty,
+    WHATSAPP_ACCESS_TOKEN_SECRET_ID: optionalNonEmpty,
+  }),
+  z.transform((c, ctx) => ({
+    region: c.AWS_REGION,
+    dynamodbEndpoint: c.AWS_ENDPOINT_URL_DYNAMODB,
+    tableName: c.TABLE_NAME,
+    reconnectSkewMs: c.RECONNECT_SKEW_SECONDS * 1000,
+    graphApiBaseUrl: c.GRAPH_API_BASE_URL.replace(/\/+$/, ''),
+    graphApiVersion: c.GRAPH_API_VERSION,
+    graphApiTimeoutMs: c.GRAPH_API_TIMEOUT_MS,
+    probe: probePolicyFrom(c),
+    staleOffboardingSeconds: c.STALE_OFFBOARDING_SECONDS,
+    probesPerRun: c.SWEEPER_PROBES_PER_RUN,
+    accessTokens: secretRef(c, 'WHATSAPP_ACCESS_TOKEN', 'WHATSAPP_ACCESS_TOKEN_SECRET_ID', reporter(ctx, c)),
+  })),
+);
+
+export type SweeperConfig = z.infer<typeof sweeperConfigSchema>;
+
+export const loadSweeperConfig = (env: Env = process.env): SweeperConfig => parseConfig(sweeperConfigSchema, env, 'sweeper');

@@ -1,10 +1,11 @@
-import { type OffboardedIndex, sweepOffboarded } from '../core/offboarded-sweep.js';
+import type { ClientHealthService } from '../core/client-health-service.js';
+import { type OffboardedIndex, type SweepPolicy, sweepOffboarded } from '../core/offboarded-sweep.js';
 import type { Telemetry } from '../core/ports.js';
 
-/** Scheduled (EventBridge) handler: counts offboarded clients and measures the longest offboarding. */
+/** Scheduled (EventBridge) handler: counts offboarded and held clients, measures the longest offboarding, probes. */
 export const createSweeperHandler =
-  (index: OffboardedIndex, telemetry: Telemetry, reconnectSkewMs: number, now: () => number = Date.now) =>
-  async (): Promise<{ offboarded: number; longestSeconds: number; unlisted: number }> => {
-    const s = await sweepOffboarded(index, telemetry, now(), reconnectSkewMs);
-    return { offboarded: s.offboarded, longestSeconds: s.longestSeconds, unlisted: s.stale.length };
+  (index: OffboardedIndex, telemetry: Telemetry, policy: SweepPolicy, now: () => number = Date.now, health?: ClientHealthService) =>
+  async (): Promise<{ offboarded: number; held: number; longestSeconds: number; unlisted: number; probed: number }> => {
+    const s = await sweepOffboarded(index, telemetry, now(), policy, health);
+    return { offboarded: s.offboarded, held: s.held, longestSeconds: s.longestSeconds, unlisted: s.stale.length, probed: s.probed };
   };

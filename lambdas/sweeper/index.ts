@@ -1,18 +1,37 @@
-/** Lambda entry point run every few minutes (offboarded clients and how long they have been offboarded): wiring only. */
+/** Lambda entry point run every few minutes (offboarded and held clients, probes): wiring only. */
 import { dynamoClient } from '../adapters/aws-clients.js';
+import { HttpCloudApi, SecretTokenProvider } from '../adapters/cloud-api.js';
+import { DynamoClientHealthStore } from '../adapters/dynamo/client-health-store.js';
 import { DynamoOffboardedIndex, documentClient } from '../adapters/dynamo/client-store.js';
+import { readSecret } from '../adapters/secrets.js';
+import { ClientHealthService } from '../core/client-health-service.js';
 import { createRuntime, lambdaHandler } from '../shared/runtime.js';
 import { loadSweeperConfig } from './config.js';
 import { createSweeperHandler } from './handler.js';
 
 const config = loadSweeperConfig();
 const runtime = createRuntime('sweeper');
+const doc = documentClient(dynamoClient(config.region, config.dynamodbEndpoint));
+const health = new ClientHealthService({
+  store: new DynamoClientHealthStore(doc, config.tableName),
+  api: new HttpCloudApi(config.graphApiBaseUrl, config.graphApiVersion, config.graphApiTimeoutMs),
+  tokens: new SecretTokenProvider(() => readSecret(config.accessTokens, 'WHATSAPP_ACCESS_TOKEN')),
+  telemetry: runtime.telemetry,
+  policy: config.probe,
+});
 
 export const handler = lambdaHandler(
   runtime,
   createSweeperHandler(
-    new DynamoOffboardedIndex(documentClient(dynamoClient(config.region, config.dynamodbEndpoint)), config.tableName),
+    new DynamoOffboardedIndex(doc, config.tableName),
     runtime.telemetry,
-    config.reconnectSkewMs,
+    {
+      reconnectSkewMs: config.reconnectSkewMs,
+      probeEndsOffboarding: config.probe.probeEndsOffboarding,
+      staleOffboardingSeconds: config.staleOffboardingSeconds,
+      maxProbesPerRun: config.probesPerRun,
+    },
+    Date.now,
+    health,
   ),
 );

@@ -45,6 +45,8 @@ export interface MonitoringProps {
   /** A client offboarded longer than this raises ClientOffboardedTooLong (the sweeper's ClientOffboardedSeconds). */
   readonly offboardedTooLong: Duration;
   readonly sweepEvery: Duration;
+  /** This many clients held at once raises ClientsHeldPilingUp (the sweeper's ClientsHeld). */
+  readonly heldClients: number;
   readonly webhook5xxPer5Minutes: number;
   readonly signatureFailuresPer5Minutes: number;
   readonly removalPolicy: RemovalPolicy;
@@ -100,6 +102,8 @@ export class Monitoring extends Construct {
       custom('WebhookSignatureRejected', 'webhook'), props.signatureFailuresPer5Minutes);
     alarm('ClientOffboardedTooLong', 'A client has been offboarded longer than the threshold: reonboarding did not complete; contact the client.',
       custom('ClientOffboardedSeconds', 'sweeper', 'Maximum', {}, props.sweepEvery), props.offboardedTooLong.toSeconds());
+    alarm('ClientsHeldPilingUp', 'Many clients are held: the Cloud API refuses their sends as if offboarded and no webhook says so. Check GET /clients/{wabaId} (health.hold, health.lastProbe) and the Cloud API.',
+      custom('ClientsHeld', 'sweeper', 'Maximum', {}, props.sweepEvery), props.heldClients, 2);
     alarm('ConsumerRecursiveInvocationsDropped', 'Lambda stopped the park loop as recursive: the consumer must have recursiveLoop=Allow.',
       new Metric({ namespace: 'AWS/Lambda', metricName: 'RecursiveInvocationsDropped', dimensionsMap: { FunctionName: props.consumer.functionName }, statistic: 'Sum', period: FIVE_MINUTES }), 1);
     // A release request waits at most its own continuation delay (up to 900 s) before the releaser takes it.
@@ -156,6 +160,28 @@ export class Monitoring extends Construct {
             title: 'Released messages, throttling answers, release queue age (s)',
             left: [custom('MessagesReleased', 'releaser'), custom('ReleaseThrottled', 'releaser'), custom('ReleasePairRateLimited', 'releaser'), custom('ParkedCopyWriteFailures', 'consumer')],
             right: [props.releaseQueue.metricApproximateAgeOfOldestMessage({ period: FIVE_MINUTES, statistic: 'Maximum' })],
+            width: 12,
+          }),
+        ],
+        [
+          new GraphWidget({
+            title: 'Client health: holds started / ended, refused calls; clients held now',
+            left: [
+              custom('HoldsStarted', 'consumer'),
+              custom('HoldsEnded', 'consumer', 'Sum', { by: 'probe' }),
+              custom('HoldsEnded', 'sweeper', 'Sum', { by: 'probe' }),
+              custom('HoldsEnded', 'webhook', 'Sum', { by: 'status-event' }),
+              custom('CloudApiRefusedCalls', 'consumer'),
+            ],
+            right: [custom('ClientsHeld', 'sweeper', 'Maximum')],
+            width: 12,
+          }),
+          new GraphWidget({
+            title: 'Probes by answer; restrictions and scheduled disables',
+            left: (['can-send', 'cannot-send', 'unclear', 'error'] as const).flatMap((verdict) =>
+              (['consumer', 'sweeper'] as const).map((service) => custom('Probes', service, 'Sum', { verdict })),
+            ),
+            right: [custom('ParkedByRestriction', 'consumer'), custom('RestrictionsRecorded', 'webhook'), custom('DisableScheduled', 'webhook')],
             width: 12,
           }),
         ],

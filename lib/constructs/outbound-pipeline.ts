@@ -7,6 +7,8 @@ import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { DEFAULTS } from '../../lambdas/core/defaults.js';
 import { parseDelaySchedule } from '../../lambdas/core/park-schedule.js';
+import type { StageConfig } from '../stage-config.js';
+import { probeEnvironment } from './probe-environment.js';
 import { DLQ_RETENTION, RelayQueue } from './relay-queue.js';
 import { RelayFunction } from './relay-function.js';
 
@@ -30,6 +32,8 @@ export interface OutboundPipelineProps {
   readonly graphApiBaseUrl: string;
   readonly graphApiVersion: string;
   readonly reconnectSkewSeconds: number;
+  /** Probe policy (stage config `health`): the consumer probes a client right after holding it. */
+  readonly health: StageConfig['health'];
   readonly metricsNamespace: string;
   readonly logRetention: RetentionDays;
   readonly removalPolicy: RemovalPolicy;
@@ -82,6 +86,7 @@ export class OutboundPipeline extends Construct {
         MAX_PARK_SECONDS: String(props.maxParkSeconds),
         MAX_SEND_ATTEMPTS: String(props.maxSendAttempts),
         RECONNECT_SKEW_SECONDS: String(props.reconnectSkewSeconds),
+        ...probeEnvironment(props.health),
       },
     })
       .bindTable(props.table, { items: ['BatchGetItem', 'GetItem', 'UpdateItem', 'BatchWriteItem'] })

@@ -28,6 +28,8 @@ export interface WebhookApiProps {
   /** Reserved concurrency of the webhook function (see `StageConfig.webhook`). */
   readonly webhookReservedConcurrency?: number;
   readonly reconnectSkewSeconds: number;
+  /** The status route reads a can-send probe after a webhook-set OFFBOARDED as CONNECTED (stage config). */
+  readonly probeEndsOffboarding: boolean;
   readonly timelineRetentionDays: number;
   readonly metricsNamespace: string;
   readonly logRetention: RetentionDays;
@@ -83,6 +85,7 @@ export class WebhookApi extends Construct {
       environment: {
         RECONNECT_SKEW_SECONDS: String(props.reconnectSkewSeconds),
         TIMELINE_RETENTION_DAYS: String(props.timelineRetentionDays),
+        PROBE_ENDS_OFFBOARDING: String(props.probeEndsOffboarding),
       },
       // Reads; the reset clears the status records (UpdateItem) and records itself in the timeline (PutItem).
     }).bindTable(props.table, { items: ['GetItem', 'Query', 'UpdateItem', 'PutItem'] });

@@ -23,7 +23,13 @@ describe('npm run bench (quick)', () => {
     const names = checkBudgets(r).map((b) => b.name);
     expect(names).toContain('webhook 1 KB handler / floor');
     expect(names).toContain('status reads per distinct client per batch');
-  }, 120_000);
+    expect(names).toContain('Cloud API calls refused per offboarding episode');
+    // Holds: at most one refused call in any episode; without them the same run refuses more.
+    expect(r.health.episodes).toBeGreaterThan(0);
+    expect(r.health.maxRefusedInOneEpisode).toBeLessThanOrEqual(1);
+    expect(r.health.withoutHolds.refusedCalls).toBeGreaterThan(r.health.refusedCalls);
+    expect(r.health.delivered).toBe(r.health.messages);
+  }, 180_000);
 
   it('simulates the park schedule deterministically, trading SQS requests for resume latency', () => {
     const a = simulateSchedule('10,20,30,60,120,240,480,900', 2000);

@@ -154,7 +154,7 @@ describe('offboarded sweep', () => {
     ['dev', 'rate(15 minutes)'],
   ] as const)('%s: runs the sweeper on a schedule, over a sparse index of the table', (stage, rate) => {
     const t = templates[stage];
-    const [sweeperId] = functionByDescription(t, 'Counts offboarded clients');
+    const [sweeperId] = functionByDescription(t, 'Counts offboarded and held clients');
     t.hasResourceProperties('AWS::Events::Rule', {
       ScheduleExpression: rate,
       Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [sweeperId, 'Arn'] } })],
@@ -288,13 +288,33 @@ describe('least privilege', () => {
     expect(actionsOf(policyOf(prod, id))).toEqual([...expected, ...xrayAndLogs].sort());
   });
 
-  it('lets the sweeper only query the offboarded index and unlist clients', () => {
-    const [sweeperId] = functionByDescription(prod, 'Counts offboarded clients');
+  it('lets the sweeper only query the offboarded index, update client items (unlist, probe turns) and read the access token', () => {
+    const [sweeperId, sweeper] = functionByDescription(prod, 'Counts offboarded and held clients');
     const statements = policyOf(prod, sweeperId).filter((s) => !actionsOf([s]).some((a) => a.startsWith('logs:') || a.startsWith('xray:')));
     expect(statements.map((s) => [s.Action, JSON.stringify(s.Resource)])).toEqual([
       ['dynamodb:Query', expect.stringContaining('/index/offboarded')],
       ['dynamodb:UpdateItem', JSON.stringify({ 'Fn::GetAtt': ['ClientStatusTableD3BF24E1', 'Arn'] })],
+      ['secretsmanager:GetSecretValue', expect.stringMatching(/SecretsAccessToken/)],
     ]);
+    const env = sweeper.Properties.Environment.Variables;
+    expect(env).toMatchObject({
+      PROBE_INTERVAL_SECONDS: '60',
+      PROBE_MAX_INTERVAL_SECONDS: '900',
+      PROBE_BUDGET_PERCENT: '2',
+      PROBE_ENDS_OFFBOARDING: 'false',
+      STALE_OFFBOARDING_SECONDS: '1800',
+      GRAPH_API_VERSION: 'v25.0',
+    });
+    expect(env.WHATSAPP_ACCESS_TOKEN).toBeUndefined();
+  });
+
+  it('gives the consumer and the status route the same probe settings as the sweeper', () => {
+    const [, consumer] = functionByDescription(prod, 'Sends, parks or dead-letters');
+    expect(consumer.Properties.Environment.Variables).toMatchObject({ PROBE_INTERVAL_SECONDS: '60', PROBE_ENDS_OFFBOARDING: 'false' });
+    const on = build({ ...STAGE_CONFIGS.prod, health: { ...STAGE_CONFIGS.prod.health, probeEndsOffboarding: true } }).template;
+    for (const d of ['Sends, parks or dead-letters', 'Counts offboarded and held clients']) {
+      expect(functionByDescription(on, d)[1].Properties.Environment.Variables.PROBE_ENDS_OFFBOARDING).toBe('true');
+    }
   });
 
   it('uses "*" only for X-Ray and attaches no AWS managed policy', () => {
@@ -338,14 +358,15 @@ describe('monitoring', () => {
         'AWS/ApiGateway/5xx',
         'CoexistenceRelay/prod/WebhookSignatureRejected',
         'CoexistenceRelay/prod/ClientOffboardedSeconds',
+        'CoexistenceRelay/prod/ClientsHeld',
         'AWS/Lambda/RecursiveInvocationsDropped',
         'AWS/Lambda/Errors',
         'AWS/Lambda/Throttles',
       ]),
     );
-    // dead letters + 4 redrive DLQs + oldest age + 5xx + signatures + offboarded + recursion + release stalled + release
-    // failed + 5x(errors, throttles)
-    expect(alarms).toHaveLength(22);
+    // dead letters + 4 redrive DLQs + oldest age + 5xx + signatures + offboarded + held + recursion + release stalled +
+    // release failed + 5x(errors, throttles)
+    expect(alarms).toHaveLength(23);
     expect(metrics).toEqual(expect.arrayContaining(['CoexistenceRelay/prod/ReleaseErrors']));
     const [[topicId, topic]] = resources(prod, 'AWS::SNS::Topic') as [[string, Res]];
     expect(topic.Properties.KmsMasterKeyId).toBeDefined();

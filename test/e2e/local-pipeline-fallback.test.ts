@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { runCli } from '../../local/cli.js';
 import type { PipelineInfo } from '../../local/pipeline.js';
 import { freePort } from '../../local/services.js';
 import { signBody } from '../../lambdas/core/signature.js';
@@ -28,6 +29,11 @@ beforeAll(async () => {
       DEAD_LETTER_QUEUE_NAME: `fallback-dlq-${port}`,
       INBOUND_EVENTS_QUEUE_NAME: `fallback-inbound-${port}`,
       META_APP_SECRET: '',
+      // Short hops and probe turns so the hold -> probe -> release run below takes seconds.
+      PARK_DELAY_SCHEDULE: '1',
+      PROBE_INTERVAL_SECONDS: '1',
+      PROBE_MAX_INTERVAL_SECONDS: '2',
+      PROBE_BUDGET_PERCENT: '100',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -69,6 +75,49 @@ describe('npm start without Java and with an SQS endpoint', () => {
     const status = await (await fetch(`${url}/clients/4242`)).json();
     expect(status).toMatchObject({ status: 'OFFBOARDED', timeline: [{ event: 'ACCOUNT_OFFBOARDED', effect: 'status-changed' }] });
   });
+
+  it('the embedded stand-in refusing a number: one refused send, a hold, probes, then everything sent once it is back', async () => {
+    const cli = async (...argv: string[]) => {
+      const lines: string[] = [];
+      const code = await runCli(argv, { PORT: new URL(url).port }, { out: (l) => lines.push(l), fetch });
+      return { code, out: lines.join('\n') };
+    };
+    const waitFor = async (what: string, check: () => Promise<boolean> | boolean, timeoutMs = 45_000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (!(await check())) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n--- pipeline output ---\n${output}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    const count = (text: string) => output.split('\n').filter((l) => l.includes(text)).length;
+    const pn = `pn-hold-${Date.now()}`;
+    const waba = `hold${Date.now()}`;
+    expect(await cli('cloud-api', 'refuse', '--phone-number-id', pn)).toMatchObject({ code: 0, out: expect.stringContaining('refused with code 133010') });
+    for (let i = 0; i < 3; i++) {
+      expect((await cli('send', '--waba', waba, '--phone-number-id', pn, '--to', `1666000${i}`, '--text', `held ${i}`)).code).toBe(0);
+    }
+    // 404 (an error line) until the relay has written something for the client.
+    const status = async () => {
+      const r = await cli('status', waba);
+      return r.code === 0 ? JSON.parse(r.out) : {};
+    };
+    await waitFor('the hold', async () => (await status()).health?.hold?.state === 'in-force');
+    await waitFor('all three parked', async () => (await status()).messages?.parked === 3);
+    const refused = count(`refused a send from ${pn}`);
+    expect(refused).toBeGreaterThanOrEqual(1);
+    expect(refused).toBeLessThan(3);
+    await new Promise((r) => setTimeout(r, 3000)); // several park hops and probe turns: held messages call nothing
+    expect(count(`refused a send from ${pn}`)).toBe(refused);
+    expect(count(`probe of ${pn} -> 400 (100/33)`)).toBeGreaterThanOrEqual(1);
+
+    expect((await cli('cloud-api', 'accept', '--phone-number-id', pn)).code).toBe(0);
+    await waitFor('the three messages sent', () => count(`from ${pn} -> wamid.`) === 3);
+    expect(await status()).toMatchObject({
+      messages: { sent: 3 },
+      health: { hold: { state: 'ended', endedBy: 'probe' }, lastProbe: { verdict: 'can-send' } },
+    });
+    expect(await cli('cloud-api', 'refuse')).toMatchObject({ code: 2, out: expect.stringContaining('--phone-number-id is required') });
+  }, 90_000);
 
   it('stops on SIGTERM', async () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

@@ -13,6 +13,7 @@ import { offboarded, partnerEvent, reconnected } from '../support/webhooks.js';
 let env: Awaited<ReturnType<typeof localResources>>;
 let webhook: ReturnType<typeof createWebhookHandler>;
 const T = 1768477204;
+const POLICY = { reconnectSkewMs: 300_000, probeEndsOffboarding: false, staleOffboardingSeconds: 1800, maxProbesPerRun: 25 };
 
 beforeAll(async () => {
   env = await localResources(['inbound']);
@@ -43,7 +44,7 @@ describe('offboarded sweep over DynamoDB Local', () => {
     const telemetry = new RecordingTelemetry();
     const index = new DynamoOffboardedIndex(env.doc, env.tableName);
     const later = Date.now() + 3_600_000;
-    const result = await createSweeperHandler(index, telemetry, 300_000, () => later)();
+    const result = await createSweeperHandler(index, telemetry, POLICY, () => later)();
     expect(result).toMatchObject({ offboarded: 1, unlisted: 2 });
     expect(result.longestSeconds).toBeGreaterThanOrEqual(3599);
     expect(telemetry.get('ClientsOffboarded')).toBe(1);
@@ -67,7 +68,7 @@ describe('offboarded sweep over DynamoDB Local', () => {
   it('reports zero when nobody is offboarded', async () => {
     const telemetry = new RecordingTelemetry();
     const empty = { list: async () => [], unlist: async () => undefined };
-    expect(await createSweeperHandler(empty, telemetry, 0)()).toEqual({ offboarded: 0, longestSeconds: 0, unlisted: 0 });
+    expect(await createSweeperHandler(empty, telemetry, { ...POLICY, reconnectSkewMs: 0 })()).toEqual({ offboarded: 0, held: 0, longestSeconds: 0, unlisted: 0, probed: 0 });
     expect(telemetry.durations).toEqual([{ metric: 'ClientOffboardedSeconds', value: 0 }]);
   });
 });

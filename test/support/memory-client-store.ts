@@ -1,10 +1,13 @@
 import { type LatestByClass, orderKeyOf, type StatusClass, type StatusEventRecord, supersedes } from '../../lambdas/core/client-status.js';
+import type { DisableWarningRecord, RestrictionRecord } from '../../lambdas/core/client-health.js';
 import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../../lambdas/core/ports.js';
 
 interface MemoryClient {
   firstSeenAt: string;
   latest: LatestByClass;
   counters: { parked: number; sent: number; deadLettered: number; ambiguousResends: number };
+  restriction?: RestrictionRecord;
+  disableWarning?: DisableWarningRecord;
 }
 
 /**
@@ -56,7 +59,9 @@ export class MemoryClientStore implements ClientStore {
 
   async getClient(wabaId: string): Promise<ClientRecord | null> {
     const c = this.clients.get(wabaId);
-    return c ? { wabaId, firstSeenAt: c.firstSeenAt, latest: { ...c.latest }, counters: { ...c.counters }, release: { drainSince: null, last: null } } : null;
+    if (!c) return null;
+    const health = { ...(c.restriction ? { restriction: c.restriction } : {}), ...(c.disableWarning ? { disableWarning: c.disableWarning } : {}) };
+    return { wabaId, firstSeenAt: c.firstSeenAt, latest: { ...c.latest }, counters: { ...c.counters }, health, phoneNumberId: null, release: { drainSince: null, last: null } };
   }
 
   async listTimeline(wabaId: string, limit: number): Promise<readonly TimelineEntry[]> {
@@ -66,6 +71,20 @@ export class MemoryClientStore implements ClientStore {
       .sort(([a], [b]) => (a < b ? 1 : -1))
       .slice(0, limit)
       .map(([, e]) => e);
+  }
+
+  async applyRestriction(wabaId: string, restriction: RestrictionRecord): Promise<boolean> {
+    const c = this.#client(wabaId, restriction.appliedAt);
+    if (c.restriction && c.restriction.orderKey >= restriction.orderKey) return false;
+    c.restriction = restriction;
+    return true;
+  }
+
+  async applyDisableWarning(wabaId: string, warning: DisableWarningRecord): Promise<boolean> {
+    const c = this.#client(wabaId, warning.appliedAt);
+    if (c.disableWarning && c.disableWarning.orderKey >= warning.orderKey) return false;
+    c.disableWarning = warning;
+    return true;
   }
 
   /** The consumer's parked markers are not kept here: the webhook side never parks. */

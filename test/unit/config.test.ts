@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadConsumerConfig } from '../../lambdas/consumer/config.js';
 import { loadStatusConfig } from '../../lambdas/status/config.js';
+import { loadSweeperConfig } from '../../lambdas/sweeper/config.js';
 import { loadWebhookConfig } from '../../lambdas/webhook/config.js';
 import { ConfigError } from '../../lambdas/core/errors.js';
 
@@ -71,7 +72,44 @@ describe('consumer configuration', () => {
 
 describe('status configuration', () => {
   it('needs only the table', () => {
-    expect(loadStatusConfig({ TABLE_NAME: 't' })).toEqual({ region: 'us-east-1', dynamodbEndpoint: undefined, tableName: 't', reconnectSkewMs: 300_000, timelineRetentionDays: 30 });
+    expect(loadStatusConfig({ TABLE_NAME: 't' })).toEqual({
+      region: 'us-east-1',
+      dynamodbEndpoint: undefined,
+      tableName: 't',
+      reconnectSkewMs: 300_000,
+      timelineRetentionDays: 30,
+      probeEndsOffboarding: false,
+    });
+    expect(loadStatusConfig({ TABLE_NAME: 't', PROBE_ENDS_OFFBOARDING: 'TRUE' }).probeEndsOffboarding).toBe(true);
+    expect(() => loadStatusConfig({ TABLE_NAME: 't', PROBE_ENDS_OFFBOARDING: 'yes' })).toThrow('PROBE_ENDS_OFFBOARDING');
     expect(() => loadStatusConfig({})).toThrow(ConfigError);
+  });
+});
+
+describe('sweeper configuration', () => {
+  const sweeperEnv = { TABLE_NAME: 't', WHATSAPP_ACCESS_TOKEN: 'tok' };
+  it('takes the probe policy and the stale-offboarding threshold, with defaults', () => {
+    expect(loadSweeperConfig(sweeperEnv)).toMatchObject({
+      tableName: 't',
+      graphApiVersion: 'v25.0',
+      probe: { intervalSeconds: 60, maxIntervalSeconds: 900, budgetShare: 0.02, budgetPerHour: 5000, probeEndsOffboarding: false },
+      staleOffboardingSeconds: 1800,
+      probesPerRun: 25,
+      accessTokens: { value: 'tok' },
+    });
+    expect(
+      loadSweeperConfig({ ...sweeperEnv, PROBE_INTERVAL_SECONDS: '120', PROBE_MAX_INTERVAL_SECONDS: '30', PROBE_BUDGET_PERCENT: '5' }).probe,
+    ).toMatchObject({ intervalSeconds: 120, maxIntervalSeconds: 120, budgetShare: 0.05 });
+  });
+  it.each([
+    ['no token', { WHATSAPP_ACCESS_TOKEN: undefined }, 'WHATSAPP_ACCESS_TOKEN'],
+    ['a budget over 100%', { PROBE_BUDGET_PERCENT: '150' }, 'PROBE_BUDGET_PERCENT'],
+    ['an interval of 0', { PROBE_INTERVAL_SECONDS: '0' }, 'PROBE_INTERVAL_SECONDS'],
+    ['a stale threshold under a minute', { STALE_OFFBOARDING_SECONDS: '10' }, 'STALE_OFFBOARDING_SECONDS'],
+  ])('fails the start with %s', (_n, override, message) => {
+    expect(() => loadSweeperConfig({ ...sweeperEnv, ...override })).toThrow(message);
+  });
+  it('the consumer reads the same probe policy', () => {
+    expect(loadConsumerConfig({ ...consumerEnv, PROBE_ENDS_OFFBOARDING: 'true' }).probe).toMatchObject({ intervalSeconds: 60, probeEndsOffboarding: true });
   });
 });

@@ -72,6 +72,7 @@ const setup = (
     statuses: {
       readBatch: async (ids, phones) => ({
         latest: new Map(ids.map((i) => [i, opts.latest?.[i] ?? {}])),
+        health: new Map(),
         phoneOwners: new Map(phones.flatMap((p) => (opts.owners?.[p] ? [[p, opts.owners[p]] as const] : []))),
         releases: new Map(ids.map((i) => [i, { drainSince: opts.drainSince ?? null, beatAt: opts.beatAt ?? null }])),
       }),

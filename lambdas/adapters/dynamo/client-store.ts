@@ -3,10 +3,13 @@ import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCom
 import { type LatestByClass, orderKeyOf, STATUS_CLASSES, type StatusClass, type StatusEventRecord } from '../../core/client-status.js';
 import { UnstorableError } from '../../core/errors.js';
 import type { OffboardedIndex, OffboardedListing } from '../../core/offboarded-sweep.js';
+import type { DisableWarningRecord, RestrictionRecord } from '../../core/client-health.js';
 import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../../core/ports.js';
 import {
   classAttr,
   clientFromItem,
+  HEALTH_ATTRIBUTES,
+  healthFromItem,
   keys,
   latestFromItem,
   OFFBOARDED_INDEX,
@@ -14,6 +17,7 @@ import {
   OFFBOARDED_INDEX_SK,
   OFFBOARDED_INDEX_VALUE,
   PARKED_PREFIX,
+  phoneNumberIdFromItem,
   TIMELINE_PREFIX,
   timelineFromItem,
   RELEASE_ATTRS,
@@ -81,7 +85,7 @@ export class DynamoClientStore implements ClientStore {
           ReturnValues: 'ALL_OLD',
         }),
       );
-      return { before: latestFromItem(out.Attributes), written: true };
+      return { before: latestFromItem(out.Attributes), written: true, beforeHealth: healthFromItem(out.Attributes) };
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
         // Refused: an equal or later event of this class is stored. Read what is there to explain it.
@@ -176,6 +180,36 @@ export class DynamoClientStore implements ClientStore {
     return new DynamoParkedStore(this.doc, this.tableName).summary(wabaId);
   }
 
+  applyRestriction(wabaId: string, restriction: RestrictionRecord): Promise<boolean> {
+    return this.#keepLatest(wabaId, HEALTH_ATTRIBUTES.restriction, restriction, restriction.orderKey, restriction.appliedAt);
+  }
+
+  applyDisableWarning(wabaId: string, warning: DisableWarningRecord): Promise<boolean> {
+    return this.#keepLatest(wabaId, HEALTH_ATTRIBUTES.disableWarning, warning, warning.orderKey, warning.appliedAt);
+  }
+
+  /** "Keep the latest" by order key, like the status classes: commutative, so arrival order does not matter. */
+  async #keepLatest(wabaId: string, attribute: string, value: unknown, orderKey: string, appliedAt: string): Promise<boolean> {
+    try {
+      await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.status(wabaId),
+          UpdateExpression: 'SET #a = :v, wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now)',
+          ConditionExpression: 'attribute_not_exists(#a) OR #a.orderKey < :key',
+          ExpressionAttributeNames: { '#a': attribute },
+          ExpressionAttributeValues: { ':v': value, ':waba': wabaId, ':now': appliedAt, ':key': orderKey },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+
+
 }
 
 /** The sparse offboarded index: queried page by page, never scanned. */
@@ -200,7 +234,13 @@ export class DynamoOffboardedIndex implements OffboardedIndex {
         }),
       );
       for (const item of out.Items ?? []) {
-        listings.push({ wabaId: String(item.wabaId), latest: latestFromItem(item), listingKey: String(item[OFFBOARDED_INDEX_SK]) });
+        listings.push({
+          wabaId: String(item.wabaId),
+          latest: latestFromItem(item),
+          listingKey: String(item[OFFBOARDED_INDEX_SK]),
+          health: healthFromItem(item),
+          phoneNumberId: phoneNumberIdFromItem(item),
+        });
       }
       start = out.LastEvaluatedKey;
     } while (start);

@@ -7,6 +7,7 @@ import {
   GetCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
+import type { ClientHealth } from '../../core/client-health.js';
 import { type LatestByClass, STATUS_CLASSES } from '../../core/client-status.js';
 import { chunk } from '../../core/concurrency.js';
 import type { ActivityRecorder, BatchContext, BatchContextReader, ClientActivity, ClientStatusReader, PhoneOwner } from '../../core/ports.js';
@@ -20,20 +21,42 @@ import {
   SETTLED_STATE,
   type SendLedger,
 } from '../../core/send-ledger.js';
-import { classAttr, keys, latestFromItem, PHONE_PREFIX, RELEASE_ATTRS, phoneOwnerFromItem, type TableKey, TABLE_TTL_ATTRIBUTE, ttlAfterDays } from './table.js';
+import {
+  classAttr,
+  HEALTH_ATTRIBUTES,
+  HEALTH_PROJECTION,
+  healthFromItem,
+  keys,
+  latestFromItem,
+  PHONE_PREFIX,
+  RELEASE_ATTRS,
+  phoneOwnerFromItem,
+  type TableKey,
+  TABLE_TTL_ATTRIBUTE,
+  ttlAfterDays,
+} from './table.js';
 
 const BATCH_GET_MAX = 100;
 const BATCH_GET_ROUNDS = 5;
 
 /** Strongly consistent BatchGetItem of any keys of the table (100 per request), retrying unprocessed keys. */
-const batchGet = async (doc: DynamoDBDocumentClient, tableName: string, wanted: readonly TableKey[], projection: string): Promise<Record<string, unknown>[]> => {
+const batchGet = async (
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  wanted: readonly TableKey[],
+  projection: { readonly expression: string; readonly names: Readonly<Record<string, string>> },
+): Promise<Record<string, unknown>[]> => {
   const items: Record<string, unknown>[] = [];
   for (const part of chunk(wanted, BATCH_GET_MAX)) {
     let pending: Record<string, unknown>[] | undefined = part.map((k) => ({ ...k }));
     for (let round = 0; pending && pending.length > 0; round++) {
       if (round === BATCH_GET_ROUNDS) throw new Error(`batch read left ${pending.length} keys unprocessed`);
       const out = await doc.send(
-        new BatchGetCommand({ RequestItems: { [tableName]: { Keys: pending, ConsistentRead: true, ProjectionExpression: projection } } }),
+        new BatchGetCommand({
+          RequestItems: {
+            [tableName]: { Keys: pending, ConsistentRead: true, ProjectionExpression: projection.expression, ExpressionAttributeNames: projection.names },
+          },
+        }),
       );
       items.push(...(out.Responses?.[tableName] ?? []));
       pending = out.UnprocessedKeys?.[tableName]?.Keys as Record<string, unknown>[] | undefined;
@@ -42,8 +65,13 @@ const batchGet = async (doc: DynamoDBDocumentClient, tableName: string, wanted: 
   return items;
 };
 
-/** Only what the decisions need: the latest event of each class, the release's drain flag, and a phone number's owner. */
-const PROJECTION = ['pk', 'wabaId', 'learnedFrom', 'learnedAt', ...STATUS_CLASSES.map(classAttr), RELEASE_ATTRS.drainSince, RELEASE_ATTRS.beatAt].join(', ');
+/** Only what the decisions need: the latest event of each class, the client's health evidence, a phone number's owner. */
+const PROJECTED = ['pk', 'wabaId', 'learnedFrom', 'learnedAt', ...STATUS_CLASSES.map(classAttr), ...HEALTH_PROJECTION, RELEASE_ATTRS.drainSince, RELEASE_ATTRS.beatAt];
+/** Names go through placeholders: some attribute names (`hold`) are DynamoDB reserved words. */
+const PROJECTION = {
+  expression: PROJECTED.map((_, i) => `#p${i}`).join(', '),
+  names: Object.fromEntries(PROJECTED.map((name, i) => [`#p${i}`, name])),
+};
 const BATCH_WRITE_MAX = 25;
 
 /**
@@ -63,6 +91,7 @@ export class DynamoStatusReader implements ClientStatusReader, BatchContextReade
   async readBatch(wabaIds: readonly string[], phoneNumberIds: readonly string[]): Promise<BatchContext> {
     const wanted = [...wabaIds.map(keys.status), ...phoneNumberIds.map(keys.phoneOwner)];
     const latest = new Map<string, LatestByClass>();
+    const health = new Map<string, ClientHealth>();
     const phoneOwners = new Map<string, PhoneOwner>();
     const releases = new Map<string, { drainSince: number | null; beatAt: number | null }>();
     for (const item of await batchGet(this.doc, this.tableName, wanted, PROJECTION)) {
@@ -72,11 +101,12 @@ export class DynamoStatusReader implements ClientStatusReader, BatchContextReade
         if (owner) phoneOwners.set(pk.slice(PHONE_PREFIX.length), owner);
       } else {
         latest.set(String(item.wabaId), latestFromItem(item));
+        health.set(String(item.wabaId), healthFromItem(item));
         const gate = releaseGateFromItem(item);
         releases.set(String(item.wabaId), { drainSince: gate.drainSince, beatAt: gate.beatAt });
       }
     }
-    return { latest, phoneOwners, releases };
+    return { latest, health, phoneOwners, releases };
   }
 }
 
@@ -194,9 +224,11 @@ export class DynamoActivityRecorder implements ActivityRecorder {
             new UpdateCommand({
               TableName: this.tableName,
               Key: keys.status(a.wabaId),
-              UpdateExpression:
-                'SET wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now) ADD parkedTotal :p, sentTotal :s, deadLetteredTotal :d, ambiguousResends :a',
+              UpdateExpression: `SET wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now)${
+                a.phoneNumberId ? `, ${HEALTH_ATTRIBUTES.phoneNumberId} = :pn` : ''
+              } ADD parkedTotal :p, sentTotal :s, deadLetteredTotal :d, ambiguousResends :a`,
               ExpressionAttributeValues: {
+                ...(a.phoneNumberId ? { ':pn': a.phoneNumberId } : {}),
                 ':waba': a.wabaId,
                 ':now': nowIso,
                 ':p': a.parked,

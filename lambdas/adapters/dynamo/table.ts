@@ -16,8 +16,12 @@
  * WABA ids hold no `#` (the envelope schema refuses it), so a send claim's key names one `(wabaId, messageId)` and no
  * other. Send claims written before the key included the WABA (`MSG#<messageId>`) are no longer read; they expire by
  * TTL (see the README on upgrading).
+ *
+ * The client status item also holds the client's health evidence (hold, probes, restriction, disable warning): see
+ * {@link HEALTH_ATTRIBUTES}. A hold lists the client in the offboarded index too (key `HOLD#<holdId>`).
  */
 import { type LatestByClass, STATUS_CLASSES, type StatusClass } from '../../core/client-status.js';
+import { type ClientHealth, PROBE_VERDICTS, type ProbeRecord } from '../../core/client-health.js';
 import type { ClientRecord, PhoneOwner, ReleaseProgress, TimelineEntry } from '../../core/ports.js';
 import { readStoredRecord, readStoredTimelineEntry } from '../../core/stored-records.js';
 
@@ -103,6 +107,8 @@ export const clientFromItem = (item: Record<string, unknown>): ClientRecord => (
     drainSince: typeof item[RELEASE_ATTRS.drainSince] === 'number' ? (item[RELEASE_ATTRS.drainSince] as number) : null,
     last: (item[RELEASE_ATTRS.last] as ReleaseProgress | undefined) ?? null,
   },
+  health: healthFromItem(item),
+  phoneNumberId: phoneNumberIdFromItem(item),
 });
 
 /** A timeline item without its keys; odd stored values are shown, never a reason to fail. */
@@ -114,3 +120,76 @@ export const phoneOwnerFromItem = (item: Record<string, unknown>): PhoneOwner | 
   typeof item.wabaId === 'string'
     ? { wabaId: item.wabaId, learnedFrom: item.learnedFrom === 'send' ? 'send' : 'webhook', learnedAt: typeof item.learnedAt === 'number' ? item.learnedAt : 0 }
     : null;
+
+/** Attributes of the client status item that hold its health evidence (the item's other attributes: the status). */
+export const HEALTH_ATTRIBUTES = {
+  hold: 'hold',
+  probe: 'probe',
+  canSendAt: 'canSendAt',
+  nextProbeAt: 'nextProbeAt',
+  probeAttempt: 'probeAttempt',
+  restriction: 'restriction',
+  disableWarning: 'disableWarning',
+  /** The phone number id of the client's latest outbound message: what the sweeper probes for a long offboarding. */
+  phoneNumberId: 'lastPhoneNumberId',
+} as const;
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const numOr = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+
+/** Reads the health evidence of a status item; anything malformed reads as absent, never as an error. */
+export const healthFromItem = (item: Record<string, unknown> | undefined): ClientHealth => {
+  if (!item) return {};
+  const h: { -readonly [K in keyof ClientHealth]: ClientHealth[K] } = {};
+  const hold = item[HEALTH_ATTRIBUTES.hold];
+  if (isObj(hold) && typeof hold.holdId === 'string' && numOr(hold.startedAtMs) !== undefined) {
+    h.hold = {
+      holdId: hold.holdId,
+      startedAtMs: numOr(hold.startedAtMs) as number,
+      code: str(hold.code),
+      why: str(hold.why),
+      phoneNumberId: str(hold.phoneNumberId),
+      messageId: str(hold.messageId),
+    };
+  }
+  const probe = item[HEALTH_ATTRIBUTES.probe];
+  if (isObj(probe) && numOr(probe.atMs) !== undefined && (PROBE_VERDICTS as readonly unknown[]).includes(probe.verdict)) {
+    h.probe = probe as unknown as ProbeRecord;
+  }
+  const canSend = numOr(item[HEALTH_ATTRIBUTES.canSendAt]);
+  if (canSend !== undefined) h.canSendAtMs = canSend;
+  const next = numOr(item[HEALTH_ATTRIBUTES.nextProbeAt]);
+  if (next !== undefined) h.nextProbeAtMs = next;
+  const attempt = numOr(item[HEALTH_ATTRIBUTES.probeAttempt]);
+  if (attempt !== undefined) h.probeAttempt = attempt;
+  const r = item[HEALTH_ATTRIBUTES.restriction];
+  if (isObj(r) && numOr(r.eventTimeMs) !== undefined && Array.isArray(r.restrictions)) {
+    h.restriction = {
+      orderKey: str(r.orderKey),
+      eventId: str(r.eventId),
+      eventTimeMs: numOr(r.eventTimeMs) as number,
+      appliedAt: str(r.appliedAt),
+      restrictions: r.restrictions.filter(isObj).map((x) => ({ type: str(x.type), expiresAtMs: numOr(x.expiresAtMs) ?? null })),
+    };
+  }
+  const w = item[HEALTH_ATTRIBUTES.disableWarning];
+  if (isObj(w) && numOr(w.eventTimeMs) !== undefined) {
+    h.disableWarning = {
+      orderKey: str(w.orderKey),
+      eventId: str(w.eventId),
+      eventTimeMs: numOr(w.eventTimeMs) as number,
+      appliedAt: str(w.appliedAt),
+      ...(typeof w.banDate === 'string' ? { banDate: w.banDate } : {}),
+    };
+  }
+  return h;
+};
+
+export const phoneNumberIdFromItem = (item: Record<string, unknown> | undefined): string | null => {
+  const v = item?.[HEALTH_ATTRIBUTES.phoneNumberId];
+  return typeof v === 'string' && v.length > 0 ? v : null;
+};
+
+/** The projection a reader needs to derive health (with the status attributes). */
+export const HEALTH_PROJECTION = Object.values(HEALTH_ATTRIBUTES);
