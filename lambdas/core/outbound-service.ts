@@ -36,7 +36,7 @@ import type {
   Telemetry,
   TokenProvider,
 } from './ports.js';
-import { behindRelease, PARKED_COPY_MAX_BODY_BYTES, parkedOrderKey, releaseOverdue } from './release.js';
+import { behindRelease, PARKED_COPY_MAX_BODY_BYTES, parkedOrderKey, releaseOverdue } from './release-rules.js';
 
 export type { DeadLetterBody };
 

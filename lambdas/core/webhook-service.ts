@@ -13,7 +13,7 @@ import { mapLimit } from './concurrency.js';
 import { DEFAULTS } from './defaults.js';
 import { BadRequestError, ConfigError, ForbiddenError, PayloadTooLargeError, SignatureError, UnstorableError } from './errors.js';
 import type { ClientStore, InboundEvent, InboundEventSink, PhoneOwnership, ReleaseRequester, Telemetry } from './ports.js';
-import { CONNECTING_CLASSES, releaseDue } from './release.js';
+import { CONNECTING_CLASSES, releaseDue } from './release-rules.js';
 import type { SignatureVerifier } from './signature.js';
 import { type AccountUpdate, MAX_CHANGES_PER_POST, parseWebhook, type RejectedTimeUpdate } from './webhook-payload.js';
 

@@ -1,4 +1,4 @@
-import { RecordingReleases } from '../support/release.js';
+import { RecordingReleases, runRelease } from '../support/release.js';
 import { DynamoParkedStore } from '../../lambdas/adapters/dynamo/release-stores.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpCloudApi, SecretTokenProvider } from '../../lambdas/adapters/cloud-api.js';
@@ -124,6 +124,7 @@ describe('hold on refusal', () => {
   it('the first refused send holds the client: the nine other messages of the batch park without a call', async () => {
     const w = uid('waba');
     await sendWebhook(reconnected(w, Math.floor(Date.now() / 1000) - 3600));
+    await runRelease(env.doc, env.tableName, w, new HttpCloudApi(api.url, 'v25.0', 2_000)); // the release the reconnection asked for
     api.refuseNumber(`pn-${w}`);
     const c = consumer();
     const batch = Array.from({ length: 10 }, () => record(w));
@@ -199,8 +200,11 @@ describe('hold on refusal', () => {
     expect((await view(w)).health.hold?.state).toBe('in-force');
     api.acceptNumber(`pn-${w}`);
     await sendWebhook(reconnected(w, Math.floor(c.clock.now / 1000) + 5));
-    await c.service.processBatch([record(w)]);
+    // The release the reconnection asked for sends the message the hold parked (the refused call was the first).
+    expect((await runRelease(env.doc, env.tableName, w, new HttpCloudApi(api.url, 'v25.0', 2_000))).progress).toMatchObject({ sent: 1 });
     expect(sendsTo(w)).toHaveLength(2);
+    await c.service.processBatch([record(w)]);
+    expect(sendsTo(w)).toHaveLength(3);
     expect((await view(w)).health.hold).toMatchObject({ state: 'ended', endedBy: 'status-event' });
     await drain(env.sqs, env.queues.delay as string);
   });

@@ -1,3 +1,9 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoActivityRecorder, DynamoSendLedger } from '../../lambdas/adapters/dynamo/outbound-stores.js';
+import { DynamoPacer, DynamoParkedStore, DynamoReleaseStore } from '../../lambdas/adapters/dynamo/release-stores.js';
+import { CallWindow, paceIntervalMs } from '../../lambdas/core/pacing.js';
+import { type CloudApi, silentTelemetry } from '../../lambdas/core/ports.js';
+import { ReleaseService, type ReleaseRunResult } from '../../lambdas/core/release.js';
 import { randomUUID } from 'node:crypto';
 import { orderKeyOf, type StatusClass } from '../../lambdas/core/client-status.js';
 import type { ClientStore, ParkedCopy, ParkedRef, ParkedStore, ReleaseRequester, ReleaseTrigger } from '../../lambdas/core/ports.js';
@@ -85,3 +91,30 @@ export class MemoryParkedStore implements ParkedStore {
     if (c) this.copies.set(`${ref.wabaId}|${ref.orderKey}`, { ...c, ...counters });
   }
 }
+
+/**
+ * Runs the release a connecting webhook asked for, against the real table (what the releaser does in the pipeline):
+ * for tests that drive the webhook and the consumer without a releaser. Sends go to `cloudApi`.
+ */
+export const runRelease = async (
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  wabaId: string,
+  cloudApi: CloudApi,
+): Promise<ReleaseRunResult> =>
+  new ReleaseService({
+    parked: new DynamoParkedStore(doc, tableName),
+    control: new DynamoReleaseStore(doc, tableName),
+    requests: { enqueue: async () => undefined },
+    pacer: new DynamoPacer(doc, tableName, paceIntervalMs(50)),
+    callWindow: new CallWindow(50),
+    ledger: new DynamoSendLedger(doc, tableName, 5_000, 1),
+    activity: new DynamoActivityRecorder(doc, tableName),
+    tokens: { tokenFor: async () => 'release-token' },
+    cloudApi,
+    queues: { deadLetter: async () => new Set<string>() },
+    telemetry: silentTelemetry,
+    maxSendAttempts: 3,
+    maxParkSeconds: 86_400,
+    reconnectSkewMs: 300_000,
+  }).run({ wabaId, trigger: 'status-connected', requestedAt: new Date().toISOString() });
