@@ -3,6 +3,8 @@
  * not carry it): where a parked copy sits, which events ask for a release, when a message waits behind one.
  */
 import type { ClientStatus, StatusClass } from './client-status.js';
+import type { ReleaseRequest } from './ports.js';
+import { toSqsJson } from './sqs-body.js';
 
 /** Where a parked copy sits in its client's set: first-enqueued time (ms, zero-padded), then the messageId. */
 export const parkedOrderKey = (firstEnqueuedMs: number, messageId: string): string =>
@@ -38,3 +40,6 @@ export const behindRelease = (status: ClientStatus, gate: { readonly drainSince:
 /** Is the release that set the drain flag overdue (no sign of life for {@link RELEASE_STALL_MS})? */
 export const releaseOverdue = (gate: { readonly drainSince: number | null; readonly beatAt: number | null }, nowMs: number): boolean =>
   gate.drainSince !== null && nowMs - Math.max(gate.drainSince, gate.beatAt ?? 0) > RELEASE_STALL_MS;
+
+/** The release queue's message body for a request (ASCII JSON every SQS accepts). */
+export const releaseRequestBody = (request: ReleaseRequest): string => toSqsJson(request);

@@ -48,7 +48,7 @@ import type { SendLedger } from './send-ledger.js';
 import { toSqsJson } from './sqs-body.js';
 import { parkedOrderKey } from './release-rules.js';
 
-export { behindRelease, CONNECTING_CLASSES, PARKED_COPY_MAX_BODY_BYTES, parkedOrderKey, RELEASE_STALL_MS, releaseDue, releaseOverdue } from './release-rules.js';
+export { behindRelease, releaseRequestBody, CONNECTING_CLASSES, PARKED_COPY_MAX_BODY_BYTES, parkedOrderKey, RELEASE_STALL_MS, releaseDue, releaseOverdue } from './release-rules.js';
 import { describeIssues } from './zod.js';
 
 export const RELEASE_TRIGGERS = ['status-connected', 'probe-can-send', 'restriction-expired', 'operator'] as const satisfies readonly ReleaseTrigger[];
@@ -78,8 +78,6 @@ export const parseReleaseRequest = (body: string): ReleaseRequestParse => {
   return r.success ? { ok: true, request: r.data } : { ok: false, problem: describeIssues(r.error, 3) };
 };
 
-/** The release queue's message body for a request (ASCII JSON every SQS accepts). */
-export const releaseRequestBody = (request: ReleaseRequest): string => toSqsJson(request);
 
 
 
