@@ -1,4 +1,7 @@
+import { type DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
+import { DynamoSendLedger } from '../../lambdas/adapters/dynamo/outbound-stores.js';
+import { keys } from '../../lambdas/adapters/dynamo/table.js';
 import type { LatestByClass } from '../../lambdas/core/client-status.js';
 import { orderKeyOf } from '../../lambdas/core/client-status.js';
 import type { CloudApiResult } from '../../lambdas/core/cloud-api-result.js';
@@ -9,42 +12,60 @@ import { MemoryParkedStore, RecordingReleases } from '../support/release.js';
 import { NoTokenError } from '../../lambdas/core/errors.js';
 import type { ClientActivity, PhoneOwner, QueueMessage } from '../../lambdas/core/ports.js';
 import type { ClaimResult, MessageKey, SendLedger } from '../../lambdas/core/send-ledger.js';
+import { localResources } from '../support/aws.js';
 import { RecordingTelemetry } from '../support/telemetry.js';
 
 /**
- * Fault injection around the consumer's decisions. The real adapters are covered against DynamoDB Local and fauxqs
- * in test/integration; these fakes make failures happen exactly where a test needs them.
+ * The consumer's orchestration against the real send ledger on DynamoDB Local; the queues, counters, parked copies and
+ * the Cloud API are recording fakes so each test can inject a failure exactly where it needs one (the same paths run
+ * end to end through fauxqs and the stand-in in outbound.test.ts).
  */
 const NOW = Date.parse('2026-11-25T12:00:00Z');
 
-/** Ledger entries by `wabaId:messageId`. */
-class FakeLedger implements SendLedger {
-  readonly states = new Map<string, { state: string; token: string; wamid?: string }>();
+/**
+ * The real DynamoDB ledger on DynamoDB Local, with faults injected where a test asks for them: the ledger's states and
+ * conditions are the ones production runs, only the failures are made up.
+ */
+class FaultyLedger implements SendLedger {
   failMarkSent = 0;
   failClaim = false;
-  async claim(k: MessageKey): Promise<ClaimResult> {
+  readonly #real: DynamoSendLedger;
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {
+    this.#real = new DynamoSendLedger(doc, tableName, 60_000, 15);
+  }
+  async claim(k: MessageKey, nowMs: number): Promise<ClaimResult> {
     if (this.failClaim) throw new Error('DynamoDB down');
-    const cur = this.states.get(id(k));
-    if (cur?.state === 'SENT') return { outcome: 'already-sent', wamid: cur.wamid ?? null };
-    if (cur?.state === 'SENDING') return { outcome: 'in-flight' };
-    const token = `t${Math.random()}`;
-    this.states.set(id(k), { state: 'SENDING', token });
-    return { outcome: 'claimed', token, resend: cur?.state === 'AMBIGUOUS' };
+    return this.#real.claim(k, nowMs);
   }
-  async markSent(k: MessageKey, token: string, wamid: string) {
+  async markSent(k: MessageKey, token: string, wamid: string, nowMs: number) {
     if (this.failMarkSent-- > 0) throw new Error('write failed');
-    this.states.set(id(k), { state: 'SENT', token, wamid });
+    return this.#real.markSent(k, token, wamid, nowMs);
   }
-  async release(k: MessageKey, token: string) {
-    this.states.set(id(k), { state: 'RELEASED', token });
+  release(k: MessageKey, token: string) {
+    return this.#real.release(k, token);
   }
-  async markAmbiguous(k: MessageKey, token: string) {
-    this.states.set(id(k), { state: 'AMBIGUOUS', token });
+  markAmbiguous(k: MessageKey, token: string) {
+    return this.#real.markAmbiguous(k, token);
+  }
+  /** The stored state of one message (`wabaId:messageId`), read back from DynamoDB. */
+  async state(key: string): Promise<string | undefined> {
+    const [wabaId = '', messageId = ''] = key.split(':');
+    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: keys.ledger(wabaId, messageId), ConsistentRead: true }));
+    return out.Item?.state as string | undefined;
+  }
+  /** How many messages have a ledger entry at all. */
+  async entries(): Promise<number> {
+    const out = await this.doc.send(
+      new ScanCommand({ TableName: this.tableName, FilterExpression: 'sk = :send', ExpressionAttributeValues: { ':send': keys.ledger('', '').sk }, ConsistentRead: true }),
+    );
+    return out.Count ?? 0;
   }
 }
-const id = (k: MessageKey) => `${k.wabaId}:${k.messageId}`;
 
-const setup = (
+const setup = async (
   opts: {
     latest?: Record<string, LatestByClass>;
     owners?: Record<string, PhoneOwner>;
@@ -58,7 +79,8 @@ const setup = (
     beatAt?: number | null;
   } = {},
 ) => {
-  const ledger = new FakeLedger();
+  const { doc, tableName } = await localResources([]);
+  const ledger = new FaultyLedger(doc, tableName);
   const parked: QueueMessage[] = [];
   const dead: QueueMessage[] = [];
   const activity: ClientActivity[][] = [];
@@ -146,7 +168,7 @@ const offboarded: LatestByClass = {
 
 describe('OutboundService', () => {
   it('acknowledges a sent message even when recording the send keeps failing, rather than risk a second send', async () => {
-    const { service, ledger, calls, telemetry } = setup();
+    const { service, ledger, calls, telemetry } = await setup();
     ledger.failMarkSent = 5;
     const out = await service.processBatch([record('a')]);
     expect(out.failedIds).toEqual([]);
@@ -155,15 +177,15 @@ describe('OutboundService', () => {
   });
 
   it('recovers when recording the send fails once', async () => {
-    const { service, ledger } = setup();
+    const { service, ledger } = await setup();
     ledger.failMarkSent = 1;
     await service.processBatch([record('a')]);
-    expect(ledger.states.get('w:m-a')?.state).toBe('SENT');
+    expect(await ledger.state('w:m-a')).toBe('SENT');
   });
 
   it('returns a record when its token or claim cannot be read, and sends nothing', async () => {
     for (const opts of [{ failTokens: true }, {}]) {
-      const s = setup(opts);
+      const s = await setup(opts);
       if (!('failTokens' in opts)) s.ledger.failClaim = true;
       const out = await s.service.processBatch([record('a')]);
       expect(out.failedIds).toEqual(['a']);
@@ -172,14 +194,15 @@ describe('OutboundService', () => {
   });
 
   it('returns a record another worker is sending, and does not send it', async () => {
-    const { service, ledger, calls } = setup();
-    ledger.states.set('w:m-a', { state: 'SENDING', token: 'other' });
+    const { service, ledger, calls } = await setup();
+    // Another worker holds a live claim on the same message.
+    expect(await ledger.claim({ wabaId: 'w', messageId: 'm-a' }, Date.now())).toMatchObject({ outcome: 'claimed' });
     expect((await service.processBatch([record('a')])).failedIds).toEqual(['a']);
     expect(calls).toEqual([]);
   });
 
   it('settles an in-batch duplicate by its twin: one send, both acknowledged', async () => {
-    const { service, calls, telemetry } = setup();
+    const { service, calls, telemetry } = await setup();
     const out = await service.processBatch([record('a'), { ...record('a'), id: 'a2' }]);
     expect(out.failedIds).toEqual([]);
     expect(calls).toEqual(['pn-a']);
@@ -187,14 +210,14 @@ describe('OutboundService', () => {
   });
 
   it('retries an in-batch duplicate when its twin was not sent', async () => {
-    const { service, calls } = setup({ api: () => ({ kind: 'http-error', status: 500, error: null }) });
+    const { service, calls } = await setup({ api: () => ({ kind: 'http-error', status: 500, error: null }) });
     const out = await service.processBatch([record('a'), { ...record('a'), id: 'a2' }]);
     expect(out.failedIds).toEqual(['a2']);
     expect(calls).toHaveLength(1);
   });
 
   it('keeps every neighbour when one record is broken', async () => {
-    const { service, dead, calls } = setup();
+    const { service, dead, calls } = await setup();
     const out = await service.processBatch([record('a'), { id: 'bad', body: '{"messageId": 7}', attributes: {}, fromDelayQueue: false }, record('b')]);
     expect(out.failedIds).toEqual([]);
     expect(calls.sort()).toEqual(['pn-a', 'pn-b']);
@@ -204,23 +227,23 @@ describe('OutboundService', () => {
   });
 
   it('returns parked and dead-lettered records whose queue send failed', async () => {
-    const park = setup({ latest: { w: offboarded }, failQueue: 'park' });
+    const park = await setup({ latest: { w: offboarded }, failQueue: 'park' });
     expect((await park.service.processBatch([record('a')])).failedIds).toEqual(['a']);
-    const dl = setup({ failQueue: 'dead-letter' });
+    const dl = await setup({ failQueue: 'dead-letter' });
     expect((await dl.service.processBatch([{ id: 'x', body: 'nope', attributes: {}, fromDelayQueue: false }])).failedIds).toEqual(['x']);
   });
 
   it('does not fail records when the client counters cannot be written', async () => {
-    const { service, calls } = setup({ failActivity: true });
+    const { service, calls } = await setup({ failActivity: true });
     expect((await service.processBatch([record('a')])).failedIds).toEqual([]);
     expect(calls).toEqual(['pn-a']);
   });
 
   it('marks a timed-out send ambiguous so the next attempt is counted as a resend', async () => {
     let answer: CloudApiResult = { kind: 'no-answer', ambiguous: true, message: 'timeout' };
-    const { service, ledger, parked, activity } = setup({ api: () => answer });
+    const { service, ledger, parked, activity } = await setup({ api: () => answer });
     await service.processBatch([record('a')]);
-    expect(ledger.states.get('w:m-a')?.state).toBe('AMBIGUOUS');
+    expect(await ledger.state('w:m-a')).toBe('AMBIGUOUS');
     expect(parked[0]?.attributes).toMatchObject({ 'relay-send-attempts': '1' });
     answer = { kind: 'accepted', wamid: 'wamid.x' };
     await service.processBatch([{ ...record('a'), attributes: parked[0]?.attributes ?? {}, fromDelayQueue: true }]);
@@ -228,14 +251,14 @@ describe('OutboundService', () => {
   });
 
   it('dead-letters a message that waited past MAX_PARK_SECONDS when the Cloud API still says not connected', async () => {
-    const { service, dead } = setup({ api: () => ({ kind: 'http-error', status: 400, error: { code: 133010 } }) });
+    const { service, dead } = await setup({ api: () => ({ kind: 'http-error', status: 400, error: { code: 133010 } }) });
     const old = { 'relay-park-count': '9', 'relay-first-parked-at': new Date(NOW - 3_601_000).toISOString() };
     await service.processBatch([record('a', {}, old)]);
     expect(JSON.parse(dead[0]?.body ?? '{}')).toMatchObject({ reason: 'expired', parkCount: 9 });
   });
 
   it('keeps a parked copy, keyed by the first-enqueued time, and deletes it when the message leaves', async () => {
-    const { service, copies, activity, telemetry, parked } = setup({ latest: { w: offboarded } });
+    const { service, copies, activity, telemetry, parked } = await setup({ latest: { w: offboarded } });
     const enqueuedAt = NOW - 5_000;
     await service.processBatch([{ ...record('a'), sentTimestampMs: enqueuedAt }]);
     const [copy] = copies.copies.values();
@@ -243,7 +266,7 @@ describe('OutboundService', () => {
     expect(copy?.body).toBe(record('a').body);
     // The delay queue carries the first-enqueued time, so the copy is found again whichever queue the message is on.
     expect(parked[0]?.attributes).toMatchObject({ 'relay-first-enqueued-at': String(enqueuedAt) });
-    const back = setup();
+    const back = await setup();
     back.copies.copies.set(`w|${copy?.orderKey}`, copy as never);
     const first = new Date(NOW - 120_000).toISOString();
     await back.service.processBatch([{ ...record('a', {}, { ...parked[0]?.attributes, 'relay-first-parked-at': first }), sentTimestampMs: NOW }]);
@@ -255,7 +278,7 @@ describe('OutboundService', () => {
   });
 
   it('still parks on the delay queue when the parked copy cannot be written (nothing lost)', async () => {
-    const { service, copies, parked, telemetry } = setup({ latest: { w: offboarded }, failCopies: true });
+    const { service, copies, parked, telemetry } = await setup({ latest: { w: offboarded }, failCopies: true });
     expect((await service.processBatch([record('a')])).failedIds).toEqual([]);
     expect(copies.copies.size).toBe(0);
     expect(parked).toHaveLength(1);
@@ -263,20 +286,20 @@ describe('OutboundService', () => {
   });
 
   it('parks a message for a connected client behind a draining release, and asks again when that release is over', async () => {
-    const { service, parked, calls, releases, copies } = setup({ drainSince: NOW - 1_000 });
+    const { service, parked, calls, releases, copies } = await setup({ drainSince: NOW - 1_000 });
     await service.processBatch([record('a')]);
     expect(calls).toEqual([]);
     expect(parked).toHaveLength(1);
     expect(copies.copies.size).toBe(1);
     // The fake reader still shows the drain: nothing asked. Overdue (no sign of life for a minute): asked.
     expect(releases.requests).toEqual([]);
-    const stalled = setup({ drainSince: NOW - 120_000, beatAt: NOW - 90_000 });
+    const stalled = await setup({ drainSince: NOW - 120_000, beatAt: NOW - 90_000 });
     await stalled.service.processBatch([record('b')]);
     expect(stalled.releases.requests).toEqual([{ wabaId: 'w', trigger: 'status-connected' }]);
   });
 
   it('never counts 130429 or 131056 toward MAX_SEND_ATTEMPTS', async () => {
-    const { service, parked, dead } = setup({ api: () => ({ kind: 'http-error', status: 400, error: { code: 131056 } }) });
+    const { service, parked, dead } = await setup({ api: () => ({ kind: 'http-error', status: 400, error: { code: 131056 } }) });
     await service.processBatch([record('a', {}, { 'relay-send-attempts': '2' })]);
     expect(dead).toEqual([]);
     expect(parked[0]?.attributes).toMatchObject({ 'relay-send-attempts': '2' });
@@ -303,7 +326,7 @@ describe('consumer handler', () => {
 describe('OutboundService isolation', () => {
   it('returns only the record whose send step threw, and completes its neighbours', async () => {
     // A Cloud API adapter that throws for one phone number (adapters should not, but one bad record must not spread).
-    const s = setup({
+    const s = await setup({
       api: (phone) => {
         if (phone === 'pn-b') throw new Error('adapter bug');
         return { kind: 'accepted', wamid: `wamid.${phone}` };
@@ -312,8 +335,8 @@ describe('OutboundService isolation', () => {
     const out = await s.service.processBatch([record('a'), record('b'), record('c')]);
     expect(out.failedIds).toEqual(['b']);
     expect(s.calls.sort()).toEqual(['pn-a', 'pn-b', 'pn-c']);
-    expect(s.ledger.states.get('w:m-a')?.state).toBe('SENT');
-    expect(s.ledger.states.get('w:m-c')?.state).toBe('SENT');
+    expect(await s.ledger.state('w:m-a')).toBe('SENT');
+    expect(await s.ledger.state('w:m-c')).toBe('SENT');
   });
 });
 
@@ -321,7 +344,7 @@ describe('OutboundService: message identity, phone numbers, tokens, park state (
   const dl = (m: QueueMessage | undefined) => JSON.parse(m?.body ?? '{}') as DeadLetterBody;
 
   it('sends the same messageId once per WABA: two WABAs are two messages, a repeat within one is suppressed', async () => {
-    const { service, calls, ledger, telemetry } = setup();
+    const { service, calls, ledger, telemetry } = await setup();
     const out = await service.processBatch([
       record('a', { wabaId: 'w1', messageId: 'same', phoneNumberId: 'p1' }),
       record('b', { wabaId: 'w2', messageId: 'same', phoneNumberId: 'p2' }),
@@ -329,17 +352,17 @@ describe('OutboundService: message identity, phone numbers, tokens, park state (
     ]);
     expect(out.failedIds).toEqual([]);
     expect(calls.sort()).toEqual(['p1', 'p2']);
-    expect(ledger.states.get('w1:same')?.state).toBe('SENT');
-    expect(ledger.states.get('w2:same')?.state).toBe('SENT');
+    expect(await ledger.state('w1:same')).toBe('SENT');
+    expect(await ledger.state('w2:same')).toBe('SENT');
     expect(telemetry.get('DuplicateSuppressed')).toBe(1);
   });
 
   it("dead-letters a message from another WABA's phone number, never claiming or sending it", async () => {
     const owner: PhoneOwner = { wabaId: 'removed-client', learnedFrom: 'webhook', learnedAt: Date.parse('2026-11-20T00:00:00.000Z') };
-    const { service, calls, dead, ledger, learnt, telemetry } = setup({ owners: { 'pn-a': owner } });
+    const { service, calls, dead, ledger, learnt, telemetry } = await setup({ owners: { 'pn-a': owner } });
     expect((await service.processBatch([record('a')])).failedIds).toEqual([]);
     expect(calls).toEqual([]);
-    expect(ledger.states.size).toBe(0);
+    expect(await ledger.entries()).toBe(0);
     expect(learnt).toEqual([]);
     expect(dl(dead[0])).toMatchObject({ reason: 'phone-number-mismatch', envelope: { phoneNumberId: 'pn-a', wabaId: 'w' } });
     expect(dl(dead[0]).detail).toContain('belongs to WABA removed-client');
@@ -349,36 +372,36 @@ describe('OutboundService: message identity, phone numbers, tokens, park state (
 
   it('learns the owner of a phone number from an accepted send, once per number, and only when none is known', async () => {
     const known: PhoneOwner = { wabaId: 'w', learnedFrom: 'webhook', learnedAt: Date.parse('2026-11-20T00:00:00.000Z') };
-    const { service, calls, learnt } = setup({ owners: { 'pn-k': known } });
+    const { service, calls, learnt } = await setup({ owners: { 'pn-k': known } });
     await service.processBatch([record('a'), record('a2', { phoneNumberId: 'pn-a' }), record('k')]);
     expect(calls.sort()).toEqual(['pn-a', 'pn-a', 'pn-k']);
     expect(learnt).toEqual([['pn-a', 'w', 'send']]);
   });
 
   it('does not learn from a send the Cloud API refused', async () => {
-    const { service, learnt } = setup({ api: () => ({ kind: 'http-error', status: 400, error: { code: 131026 } }) });
+    const { service, learnt } = await setup({ api: () => ({ kind: 'http-error', status: 400, error: { code: 131026 } }) });
     await service.processBatch([record('a')]);
     expect(learnt).toEqual([]);
   });
 
   it('still acknowledges a sent message when the owner cannot be recorded', async () => {
-    const { service, telemetry } = setup({ failLearn: true });
+    const { service, telemetry } = await setup({ failLearn: true });
     expect((await service.processBatch([record('a')])).failedIds).toEqual([]);
     expect(telemetry.logs.some((l) => l.message === 'phone number owner not recorded')).toBe(true);
   });
 
   it('dead-letters a message for a WABA without a token (no-access-token), before any claim', async () => {
-    const { service, calls, dead, ledger } = setup({ failTokens: 'no-token' });
+    const { service, calls, dead, ledger } = await setup({ failTokens: 'no-token' });
     expect((await service.processBatch([record('a')])).failedIds).toEqual([]);
     expect(calls).toEqual([]);
-    expect(ledger.states.size).toBe(0);
+    expect(await ledger.entries()).toBe(0);
     expect(dl(dead[0])).toMatchObject({ reason: 'no-access-token', detail: 'no Cloud API token for WABA w', envelope: { messageId: 'm-a' } });
   });
 
   it('ignores park attributes on a message from the outbound queue: a forged first-parked time neither expires nor exempts it', async () => {
     const forgedOld = { 'relay-park-count': '50', 'relay-first-parked-at': '2000-01-01T00:00:00.000Z', 'relay-send-attempts': '99' };
     const forgedNew = { 'relay-first-parked-at': '2999-01-01T00:00:00.000Z' };
-    const { service, parked, dead, telemetry } = setup({ latest: { w: offboarded } });
+    const { service, parked, dead, telemetry } = await setup({ latest: { w: offboarded } });
     await service.processBatch([record('a', {}, forgedOld, false), record('b', {}, forgedNew, false)]);
     expect(dead).toEqual([]);
     for (const m of parked) {
@@ -389,7 +412,7 @@ describe('OutboundService: message identity, phone numbers, tokens, park state (
   });
 
   it('dead-letters a body over the envelope limit with an excerpt and its SHA-256, whatever it holds', async () => {
-    const { service, dead } = setup();
+    const { service, dead } = await setup();
     const huge = `{"messageId":"${'\\"'.repeat(400_000)}"}`;
     expect((await service.processBatch([{ id: 'x', body: huge, attributes: {}, fromDelayQueue: false }])).failedIds).toEqual([]);
     const body = dl(dead[0]);
@@ -411,7 +434,7 @@ describe('isQueueArnOf', () => {
   });
 
   it('reads park attributes only on delay-queue records', async () => {
-    const { service, parked } = setup({ latest: { w: offboarded } });
+    const { service, parked } = await setup({ latest: { w: offboarded } });
     const handler = createConsumerHandler(async () => service, new RecordingTelemetry(), (arn) => arn === 'arn:delay');
     const attrs = { 'relay-park-count': { stringValue: '4', dataType: 'String' }, 'relay-first-parked-at': { stringValue: new Date(NOW - 60_000).toISOString(), dataType: 'String' } };
     const body = record('a').body;
