@@ -5,14 +5,13 @@ import {
   awsEnv,
   type Env,
   graphApiEnv,
-  intFrom,
   nonEmpty,
-  optionalNonEmpty,
   parseConfig,
   probeEnv,
   probePolicyFrom,
   reporter,
   secretRef,
+  sendPolicyEnv,
   withDefault,
 } from '../shared/config.js';
 
@@ -36,12 +35,7 @@ export const consumerConfigSchema = z.pipe(
         }
       }),
     ),
-    MAX_PARK_SECONDS: intFrom(DEFAULTS.maxParkSeconds, 60, 14 * 86_400),
-    MAX_SEND_ATTEMPTS: intFrom(DEFAULTS.maxSendAttempts, 1, 100),
-    RECONNECT_SKEW_SECONDS: intFrom(DEFAULTS.reconnectSkewSeconds, 0, 86_400),
-    SEND_LEDGER_RETENTION_DAYS: intFrom(DEFAULTS.sendLedgerRetentionDays, 1, 365),
-    WHATSAPP_ACCESS_TOKEN: optionalNonEmpty,
-    WHATSAPP_ACCESS_TOKEN_SECRET_ID: optionalNonEmpty,
+    ...sendPolicyEnv,
   }),
   z.transform((c, ctx) => ({
     region: c.AWS_REGION,

@@ -18,7 +18,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as z from 'zod/mini';
-import { type ClientStatus, deriveStatus, type StatusClass } from './client-status.js';
+import { type ClientStatus, deriveStatus } from './client-status.js';
 import { mapLimit } from './concurrency.js';
 import { type OutboundEnvelope, parseEnvelope } from './envelope.js';
 import type { DeadLetterBody } from './outbound-service.js';
@@ -46,7 +46,6 @@ import type { CallWindow } from './pacing.js';
 import { sendOnce, type SendStepDeps } from './send-step.js';
 import type { SendLedger } from './send-ledger.js';
 import { toSqsJson } from './sqs-body.js';
-import { parkedOrderKey } from './release-rules.js';
 
 export { behindRelease, releaseRequestBody, CONNECTING_CLASSES, PARKED_COPY_MAX_BODY_BYTES, parkedOrderKey, RELEASE_STALL_MS, releaseDue, releaseOverdue } from './release-rules.js';
 import { describeIssues } from './zod.js';

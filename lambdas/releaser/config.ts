@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { DEFAULTS } from '../core/defaults.js';
-import { awsEnv, type Env, intFrom, nonEmpty, optionalNonEmpty, parseConfig, reporter, secretRef, withDefault } from '../shared/config.js';
+import { awsEnv, type Env, graphApiEnv, intFrom, nonEmpty, parseConfig, reporter, secretRef, sendPolicyEnv } from '../shared/config.js';
 
 /** The release queue's consumer: the table, the queues it writes to, the Cloud API and its tokens, the pace. */
 export const releaserConfigSchema = z.pipe(
@@ -8,16 +8,9 @@ export const releaserConfigSchema = z.pipe(
     ...awsEnv,
     RELEASE_QUEUE_URL: nonEmpty,
     DEAD_LETTER_QUEUE_URL: nonEmpty,
-    GRAPH_API_BASE_URL: z.pipe(withDefault(DEFAULTS.graphApiBaseUrl), z.url({ protocol: /^https?$/ })),
-    GRAPH_API_VERSION: z.pipe(withDefault(DEFAULTS.graphApiVersion), z.string().check(z.regex(/^v\d+\.\d+$/, 'must look like v25.0'))),
-    GRAPH_API_TIMEOUT_MS: intFrom(DEFAULTS.graphApiTimeoutMs, 100, 60_000),
-    MAX_PARK_SECONDS: intFrom(DEFAULTS.maxParkSeconds, 60, 14 * 86_400),
-    MAX_SEND_ATTEMPTS: intFrom(DEFAULTS.maxSendAttempts, 1, 100),
-    RECONNECT_SKEW_SECONDS: intFrom(DEFAULTS.reconnectSkewSeconds, 0, 86_400),
-    SEND_LEDGER_RETENTION_DAYS: intFrom(DEFAULTS.sendLedgerRetentionDays, 1, 365),
+    ...graphApiEnv,
+    ...sendPolicyEnv,
     RELEASE_RATE_PER_SECOND: intFrom(DEFAULTS.releaseRatePerSecond, 1, 80),
-    WHATSAPP_ACCESS_TOKEN: optionalNonEmpty,
-    WHATSAPP_ACCESS_TOKEN_SECRET_ID: optionalNonEmpty,
   }),
   z.transform((c, ctx) => ({
     region: c.AWS_REGION,

@@ -69,6 +69,16 @@ export const graphApiEnv = {
   GRAPH_API_TIMEOUT_MS: intFrom(DEFAULTS.graphApiTimeoutMs, 100, 60_000),
 };
 
+/** What sending a message needs: its deadlines, attempts, the skew rule, the ledger's memory and the access tokens (consumer and releaser). */
+export const sendPolicyEnv = {
+  MAX_PARK_SECONDS: intFrom(DEFAULTS.maxParkSeconds, 60, 14 * 86_400),
+  MAX_SEND_ATTEMPTS: intFrom(DEFAULTS.maxSendAttempts, 1, 100),
+  RECONNECT_SKEW_SECONDS: intFrom(DEFAULTS.reconnectSkewSeconds, 0, 86_400),
+  SEND_LEDGER_RETENTION_DAYS: intFrom(DEFAULTS.sendLedgerRetentionDays, 1, 365),
+  WHATSAPP_ACCESS_TOKEN: optionalNonEmpty,
+  WHATSAPP_ACCESS_TOKEN_SECRET_ID: optionalNonEmpty,
+};
+
 /** Probing a client's number (holds and long offboardings): consumer and sweeper. */
 export const probeEnv = {
   PROBE_INTERVAL_SECONDS: intFrom(DEFAULTS.probeIntervalSeconds, 1, 86_400),

@@ -16,7 +16,6 @@ import {
   OFFBOARDED_INDEX_PK,
   OFFBOARDED_INDEX_SK,
   OFFBOARDED_INDEX_VALUE,
-  PARKED_PREFIX,
   phoneNumberIdFromItem,
   TIMELINE_PREFIX,
   timelineFromItem,

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
-  BatchWriteCommand,
   type DynamoDBDocumentClient,
   GetCommand,
   UpdateCommand,
@@ -72,7 +71,6 @@ const PROJECTION = {
   expression: PROJECTED.map((_, i) => `#p${i}`).join(', '),
   names: Object.fromEntries(PROJECTED.map((name, i) => [`#p${i}`, name])),
 };
-const BATCH_WRITE_MAX = 25;
 
 /**
  * The consumer's read per batch: the status items of its distinct clients and the owner items of its distinct phone
