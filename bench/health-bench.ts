@@ -1,4 +1,3 @@
-import { DynamoParkedStore } from '../lambdas/adapters/dynamo/release-stores.js';
 /**
  * Cloud API calls refused per offboarding episode, in a randomized offboard / reconnect run through the real consumer
  * (OutboundService with DynamoDB Local and the Cloud API stand-in over HTTP) on a virtual clock: clients go offboarded
@@ -9,13 +8,12 @@ import { DynamoParkedStore } from '../lambdas/adapters/dynamo/release-stores.js'
  * The delay queue is simulated on the same virtual clock (a parked message comes back when its delay ends): waiting
  * real minutes for SQS delays would measure nothing more.
  */
+import { dynamoOutboundStores } from '../test/support/outbound-stores.js';
 import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { HttpCloudApi, SecretTokenProvider } from '../lambdas/adapters/cloud-api.js';
 import { DynamoClientHealthStore } from '../lambdas/adapters/dynamo/client-health-store.js';
 import { DynamoClientStore, DynamoOffboardedIndex, documentClient } from '../lambdas/adapters/dynamo/client-store.js';
-import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../lambdas/adapters/dynamo/outbound-stores.js';
-import { DynamoPhoneOwnership } from '../lambdas/adapters/dynamo/phone-ownership.js';
 import { ClientHealthService } from '../lambdas/core/client-health-service.js';
 import { orderKeyOf, type StatusClass } from '../lambdas/core/client-status.js';
 import { DEFAULTS } from '../lambdas/core/defaults.js';
@@ -155,11 +153,7 @@ const runOnce = async (s: Scenario, dynamo: DynamoDBClient, api: CloudApiStandIn
     ? new ClientHealthService({ store: new DynamoClientHealthStore(doc, tableName), api: http, tokens, telemetry: silentTelemetry, policy, now: clock })
     : undefined;
   const service = new OutboundService({
-    statuses: new DynamoStatusReader(doc, tableName),
-    phones: new DynamoPhoneOwnership(doc, tableName),
-    ledger: new DynamoSendLedger(doc, tableName, 30_000, 1),
-    activity: new DynamoActivityRecorder(doc, tableName),
-    parked: new DynamoParkedStore(doc, tableName),
+    ...dynamoOutboundStores(doc, tableName, { leaseMs: 30_000, retentionDays: 1 }),
     releases: { requestRelease: async () => undefined },
     queues,
     cloudApi: http,

@@ -1,10 +1,8 @@
+import { dynamoOutboundStores } from '../support/outbound-stores.js';
 import { RecordingReleases, runRelease } from '../support/release.js';
-import { DynamoParkedStore } from '../../lambdas/adapters/dynamo/release-stores.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpCloudApi, SecretTokenProvider } from '../../lambdas/adapters/cloud-api.js';
 import { DynamoClientHealthStore } from '../../lambdas/adapters/dynamo/client-health-store.js';
-import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../../lambdas/adapters/dynamo/outbound-stores.js';
-import { DynamoPhoneOwnership } from '../../lambdas/adapters/dynamo/phone-ownership.js';
 import { SqsInboundEventSink, SqsOutboundQueues } from '../../lambdas/adapters/sqs.js';
 import { ClientHealthService } from '../../lambdas/core/client-health-service.js';
 import type { ClientView } from '../../lambdas/core/client-view.js';
@@ -65,11 +63,7 @@ const consumer = () => {
     now: () => clock.now,
   });
   const service = new OutboundService({
-    statuses: new DynamoStatusReader(env.doc, env.tableName),
-    phones: new DynamoPhoneOwnership(env.doc, env.tableName),
-    ledger: new DynamoSendLedger(env.doc, env.tableName, 2_000, 1),
-    activity: new DynamoActivityRecorder(env.doc, env.tableName),
-    parked: new DynamoParkedStore(env.doc, env.tableName),
+    ...dynamoOutboundStores(env.doc, env.tableName, { leaseMs: 2_000, retentionDays: 1 }),
     releases: new RecordingReleases(),
     // The real queues, watched: what went to the delay queue (with its delay) is what the test reads.
     queues: {

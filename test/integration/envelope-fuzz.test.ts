@@ -1,9 +1,9 @@
+import { dynamoOutboundStores } from '../support/outbound-stores.js';
 import { createHash } from 'node:crypto';
 import { GetQueueAttributesCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
 import { fc, test } from '@fast-check/vitest';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
 import { HttpCloudApi, SecretTokenProvider } from '../../lambdas/adapters/cloud-api.js';
-import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../../lambdas/adapters/dynamo/outbound-stores.js';
 import { DynamoPhoneOwnership } from '../../lambdas/adapters/dynamo/phone-ownership.js';
 import { isQueueArnOf, SqsOutboundQueues } from '../../lambdas/adapters/sqs.js';
 import { orderKeyOf, type StatusClass } from '../../lambdas/core/client-status.js';
@@ -18,7 +18,6 @@ import { ensureQueue } from '../../local/services.js';
 import { pollOnce } from '../../local/sqs-event-source.js';
 import { drain, localResources } from '../support/aws.js';
 import { propertyRuns } from '../support/property.js';
-import { DynamoParkedStore } from '../../lambdas/adapters/dynamo/release-stores.js';
 import { RecordingReleases } from '../support/release.js';
 import { RecordingTelemetry } from '../support/telemetry.js';
 
@@ -82,11 +81,7 @@ afterAll(async () => {
 const telemetry = new RecordingTelemetry();
 const service = () =>
   new OutboundService({
-    statuses: new DynamoStatusReader(env.doc, env.tableName),
-    phones: new DynamoPhoneOwnership(env.doc, env.tableName),
-    ledger: new DynamoSendLedger(env.doc, env.tableName, 2_000, 1),
-    activity: new DynamoActivityRecorder(env.doc, env.tableName),
-    parked: new DynamoParkedStore(env.doc, env.tableName),
+    ...dynamoOutboundStores(env.doc, env.tableName, { leaseMs: 2_000, retentionDays: 1 }),
     releases: new RecordingReleases(),
     queues: new SqsOutboundQueues(env.sqs, queues.delay, queues.dlq),
     cloudApi: new HttpCloudApi(api.url, 'v25.0', 2_000),

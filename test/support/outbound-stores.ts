@@ -1,0 +1,13 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../../lambdas/adapters/dynamo/outbound-stores.js';
+import { DynamoPhoneOwnership } from '../../lambdas/adapters/dynamo/phone-ownership.js';
+import { DynamoParkedStore } from '../../lambdas/adapters/dynamo/release-stores.js';
+
+/** The consumer's DynamoDB stores on one table, as its entry point wires them (tests and benchmarks). */
+export const dynamoOutboundStores = (doc: DynamoDBDocumentClient, tableName: string, ledger: { leaseMs: number; retentionDays: number }) => ({
+  statuses: new DynamoStatusReader(doc, tableName),
+  phones: new DynamoPhoneOwnership(doc, tableName),
+  ledger: new DynamoSendLedger(doc, tableName, ledger.leaseMs, ledger.retentionDays),
+  activity: new DynamoActivityRecorder(doc, tableName),
+  parked: new DynamoParkedStore(doc, tableName),
+});
