@@ -2,6 +2,7 @@ import type { ClientStatus, EventEffect, LatestByClass, StatusClass, StatusEvent
 import type { ClientHealth, DisableWarningRecord, HoldRecord, ProbeRecord, RestrictionRecord } from './client-health.js';
 import type { CloudApiResult } from './cloud-api-result.js';
 import type { ProbeResult } from './probe.js';
+import type { RelayEvent } from './relay-events.js';
 
 /** What the relay knows about one client WABA. */
 export interface ClientRecord {
@@ -360,3 +361,17 @@ export interface ClientHealthStore {
 export interface PhoneNumberProbe {
   probe(phoneNumberId: string, token: string): Promise<ProbeResult>;
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// Relay events (see relay-events.ts)
+
+/**
+ * Publishes relay events (SNS topic `relay-events` in AWS and under `npm start`). Resolves once every event is
+ * accepted; throws when any is not (the caller's retry re-publishes, and subscribers dedupe on the event id).
+ */
+export interface RelayEventPublisher {
+  publish(events: readonly RelayEvent[]): Promise<void>;
+}
+
+/** Publishes nothing: for wiring where events are not configured. */
+export const noRelayEvents: RelayEventPublisher = { publish: async () => undefined };
