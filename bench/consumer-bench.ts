@@ -184,7 +184,7 @@ export interface RequestsResult {
   readonly statusReadsPerDistinctClient: number;
 }
 
-/** Requests per message for one batch of 10, for the four scenarios the README documents. */
+/** Requests per message for one batch of 10, for the scenarios docs/performance.md documents. */
 export const requestsBench = async (s: BenchServices): Promise<RequestsResult[]> => {
   const r = await setup(s);
   const dynamoCount = countRequests(s.dynamo);

@@ -81,7 +81,7 @@ export interface StageConfig {
   };
   /**
    * Secrets Manager secrets by name. A name given here is imported (it must exist); a name left out makes the stack
-   * create the secret with a random placeholder value that you then replace (see the README).
+   * create the secret with a random placeholder value that you then replace (see docs/deploying.md).
    */
   readonly secrets: { readonly appSecretName?: string; readonly verifyTokenName?: string; readonly accessTokenName?: string };
   readonly alarms: {

@@ -1,6 +1,6 @@
 /**
  * `npm start`: the whole pipeline on this machine, no AWS account needed. Ctrl-C or SIGTERM stops everything.
- * Configuration: see the README's "Configuration" section (same variable names as the Lambdas).
+ * Configuration: see docs/configuration.md (same variable names as the Lambdas).
  */
 import { DEFAULTS } from '../lambdas/core/defaults.js';
 import { type DEV_SECRETS, startPipeline } from './pipeline.js';

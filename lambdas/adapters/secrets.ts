@@ -15,7 +15,7 @@ export const readSecret = async (ref: SecretRef, what: string): Promise<string> 
   if ('value' in ref) return ref.value;
   const value = await getSecret(ref.secretId, { maxAge: SECRET_MAX_AGE_SECONDS });
   const text = typeof value === 'string' ? value.trim() : value instanceof Uint8Array ? Buffer.from(value).toString('utf8').trim() : '';
-  if (text.length === 0) throw new ConfigError(`${what} secret ${ref.secretId} is empty; set its value (see README)`);
+  if (text.length === 0) throw new ConfigError(`${what} secret ${ref.secretId} is empty; set its value (see docs/deploying.md)`);
   return text;
 };
 

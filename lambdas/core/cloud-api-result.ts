@@ -46,7 +46,7 @@ const describe = (status: number, e: CloudApiError | null): string =>
     ? `HTTP ${status}, code ${e.code}${e.subcode !== undefined ? `/${e.subcode}` : ''}: ${e.message ?? ''}`.trim()
     : `HTTP ${status}`;
 
-/** Interprets a Cloud API answer (the table in the README's "Cloud API errors" section). */
+/** Interprets a Cloud API answer (the table in docs/outbound.md, "Cloud API answers"). */
 export const classifyCloudApiResult = (r: CloudApiResult): SendVerdict => {
   if (r.kind === 'accepted') return { verdict: 'sent', wamid: r.wamid };
   if (r.kind === 'no-answer') {

@@ -1,6 +1,6 @@
 /**
  * Every default of the relay, in one place. The Lambda configuration schemas (`lambdas/<function>/config.ts`), the
- * CDK stage config (`lib/stage-config.ts`), the local pipeline and the README all take their values from here.
+ * CDK stage config (`lib/stage-config.ts`), the local pipeline and the docs all take their values from here.
  */
 export const DEFAULTS = {
   /** An ACCOUNT_OFFBOARDED and an ACCOUNT_RECONNECTED within this many seconds count as offboarded, then reconnected. */
@@ -16,7 +16,7 @@ export const DEFAULTS = {
   sendLedgerRetentionDays: 15,
   /**
    * Park delays in seconds; the last value repeats. A release sends parked messages the moment their client is back,
-   * so the delay loop is only the safety net: SQS's longest delay, 4 checks an hour (see the README's trade).
+   * so the delay loop is only the safety net: SQS's longest delay, 4 checks an hour (see docs/outbound.md, parking).
    */
   parkDelaySchedule: '900',
   /** Longest a message may wait parked before it is dead-lettered `expired`. */

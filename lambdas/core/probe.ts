@@ -118,7 +118,7 @@ export const probeBackoffSeconds = (p: ProbePolicy, attempt: number): number => 
   return Math.max(gap, Math.min(doubled, p.maxIntervalSeconds));
 };
 
-/** Probes per hour of a client held for a whole hour (the probe as the hold starts, then the backoff), for the README. */
+/** Probes per hour of a client held for a whole hour (the probe as the hold starts, then the backoff), for docs/client-health.md. */
 export const probesInFirstHour = (p: ProbePolicy): number => {
   let t = 0;
   let n = 0;

@@ -52,7 +52,7 @@ const view = async (wabaId: string) => {
 };
 
 // ---------------------------------------------------------------------------------------------------------------
-// The reference model: the README's status rules, written here from the text, not from the relay's code.
+// The reference model: the status rules of docs/client-status.md, written here from the text, not from the relay's code.
 
 type Cls = 'CONNECTED' | 'RECONNECTED' | 'OFFBOARDED' | 'REMOVED' | 'DELETED' | 'DISABLED' | null;
 

@@ -15,7 +15,7 @@
  *
  * WABA ids hold no `#` (the envelope schema refuses it), so a send claim's key names one `(wabaId, messageId)` and no
  * other. Send claims written before the key included the WABA (`MSG#<messageId>`) are no longer read; they expire by
- * TTL (see the README on upgrading).
+ * TTL (see docs/deploying.md, upgrading).
  *
  * The client status item also holds the client's health evidence (hold, probes, restriction, disable warning): see
  * {@link HEALTH_ATTRIBUTES}. A hold lists the client in the offboarded index too (key `HOLD#<holdId>`).
