@@ -1,6 +1,6 @@
 import { type ClientGate, clientGate, type HoldRecord } from './client-health.js';
 import type { ClientHealthService } from './client-health-service.js';
-import { classifyCloudApiResult, type CloudApiError, type SendVerdict } from './cloud-api-result.js';
+import type { CloudApiError } from './cloud-api-result.js';
 import { mapLimit } from './concurrency.js';
 import { type DeadLetterBody, deadLetterMessage } from './dead-letter.js';
 import { type OutboundEnvelope, parseEnvelope } from './envelope.js';
@@ -18,7 +18,8 @@ import {
   type ParkState,
   readParkState,
 } from './outbound-decision.js';
-import type { ClaimResult, MessageKey, SendLedger } from './send-ledger.js';
+import type { MessageKey, SendLedger } from './send-ledger.js';
+import { type SendStepDeps, type SendStepResult, sendOnce } from './send-step.js';
 import type {
   ActivityRecorder,
   BatchContext,
@@ -114,9 +115,12 @@ const keyOf = (e: OutboundEnvelope): MessageKey => ({ wabaId: e.wabaId, messageI
  */
 export class OutboundService {
   readonly #o: OutboundServiceOptions & { now: () => number };
+  readonly #sendDeps: SendStepDeps;
 
   constructor(options: OutboundServiceOptions) {
     this.#o = { now: Date.now, ...options };
+    const { ledger, tokens, cloudApi, telemetry, now } = this.#o;
+    this.#sendDeps = { ledger, tokens, cloudApi, telemetry, now };
   }
 
   async processBatch(records: readonly OutboundRecord[]): Promise<{ failedIds: string[] }> {
@@ -320,14 +324,13 @@ export class OutboundService {
 
   async #send(item: Item, nowMs: number, ctx: RunContext): Promise<Outcome> {
     const envelope = item.envelope as OutboundEnvelope;
-    const { ledger, telemetry } = this.#o;
-    const key = keyOf(envelope);
-    const log = { ...key, sqsMessageId: item.record.id };
+    const { telemetry } = this.#o;
+    const log = { ...keyOf(envelope), sqsMessageId: item.record.id };
     if (ctx.held.has(envelope.wabaId)) return this.#parkHeld(item, nowMs);
-    let claim: ClaimResult;
-    let token: string;
+    let r: SendStepResult;
     try {
-      token = await this.#o.tokens.tokenFor(envelope.wabaId);
+      // Held by a concurrent send of this batch while this one was claiming: no call, the claim is given back.
+      r = await sendOnce(this.#sendDeps, envelope, async () => !ctx.held.has(envelope.wabaId));
     } catch (error) {
       if (error instanceof NoTokenError) {
         // Configuration, not an outage: retrying cannot help until someone sets the token. Never claimed.
@@ -337,59 +340,38 @@ export class OutboundService {
       telemetry.error('send preparation failed; message retried', { ...log, error: String(error) });
       return { kind: 'retry-later' };
     }
-    try {
-      claim = await ledger.claim(key, nowMs);
-    } catch (error) {
-      telemetry.error('send preparation failed; message retried', { ...log, error: String(error) });
-      return { kind: 'retry-later' };
+    switch (r.kind) {
+      case 'already-sent':
+        telemetry.count('DuplicateSuppressed');
+        telemetry.info('already sent; not sending again', { ...log, wamid: r.wamid });
+        return { kind: 'done' };
+      case 'in-flight':
+        telemetry.info('another worker is sending this message; retried later', log);
+        return { kind: 'retry-later' };
+      case 'aborted':
+        return this.#parkHeld(item, nowMs);
+      case 'sent':
+        telemetry.info('message sent', { ...log, wamid: r.wamid, parkCount: item.state.parkCount });
+        return { kind: 'done', sent: true, ambiguousResend: r.resend, learnPhone: item.phoneOwner === undefined };
+      case 'not-sent':
+        return this.#notSent(item, r, nowMs, ctx, log);
     }
-    if (claim.outcome === 'already-sent') {
-      telemetry.count('DuplicateSuppressed');
-      telemetry.info('already sent; not sending again', { ...log, wamid: claim.wamid });
-      return { kind: 'done' };
-    }
-    if (claim.outcome === 'in-flight') {
-      telemetry.info('another worker is sending this message; retried later', log);
-      return { kind: 'retry-later' };
-    }
-    if (claim.resend) {
-      telemetry.count('AmbiguousResends');
-      telemetry.warn('sending again after an attempt that got no answer', log);
-    }
+  }
 
-    if (ctx.held.has(envelope.wabaId)) {
-      // Held by a concurrent send of this batch while this one was claiming.
-      await ledger.release(key, claim.token).catch(() => undefined);
-      return this.#parkHeld(item, nowMs);
-    }
-    const result = await this.#o.cloudApi.send(envelope.phoneNumberId, envelope.payload, token);
-    const verdict: SendVerdict = classifyCloudApiResult(result);
-    telemetry.count('CloudApiCalls', 1, { verdict: verdict.verdict });
+  /** The Cloud API did not take the message: hold the client on a refusal, then park, retry or dead-letter. */
+  async #notSent(item: Item, r: Extract<SendStepResult, { kind: 'not-sent' }>, nowMs: number, ctx: RunContext, log: Record<string, unknown>): Promise<Outcome> {
+    const envelope = item.envelope as OutboundEnvelope;
+    const { telemetry } = this.#o;
+    const { verdict, result } = r;
+    const apiError = result.kind === 'http-error' ? { ...(result.error ?? {}), httpStatus: result.status } : undefined;
     if (verdict.verdict === 'park') {
       telemetry.count('CloudApiRefusedCalls');
       await this.#trip(ctx, envelope, result.kind === 'http-error' ? result.error : null, verdict.why);
-    }
-
-    if (verdict.verdict === 'sent') {
-      await this.#markSent(key, claim.token, verdict.wamid, log);
-      telemetry.info('message sent', { ...log, wamid: verdict.wamid, parkCount: item.state.parkCount });
-      return { kind: 'done', sent: true, ambiguousResend: claim.resend, learnPhone: item.phoneOwner === undefined };
-    }
-
-    // Not accepted: free the claim so a later attempt may send (or mark it ambiguous when Meta may have it).
-    try {
-      if (verdict.verdict === 'retry' && verdict.ambiguous) await ledger.markAmbiguous(key, claim.token);
-      else await ledger.release(key, claim.token);
-    } catch (error) {
-      telemetry.warn('could not release send claim; it expires with its lease', { ...log, error: String(error) });
-    }
-
-    const apiError = result.kind === 'http-error' ? { ...(result.error ?? {}), httpStatus: result.status } : undefined;
-    const d = decideAfterSend(verdict, envelope, item.state, nowMs, this.#o);
-    if (verdict.verdict === 'park') {
       telemetry.count('ParkedByCloudApiHint');
       telemetry.info('Cloud API says the number is not connected; parking', { ...log, why: verdict.why });
-    } else if (verdict.verdict === 'reject') {
+    }
+    const d = decideAfterSend(verdict, envelope, item.state, nowMs, this.#o);
+    if (verdict.verdict === 'reject') {
       telemetry.warn('Cloud API rejected the message', { ...log, why: verdict.why, fbtraceId: apiError?.fbtraceId });
     } else if (d.action === 'retry') {
       telemetry.count('SendRetries');
@@ -404,24 +386,7 @@ export class OutboundService {
       case 'dead-letter':
         return this.#deadLetter(item.record, envelope, d.state, d.reason, d.detail, nowMs, d.reason === 'expired' ? undefined : apiError);
       default:
-        return { kind: 'retry-later' }; // 'sent' was handled above
-    }
-  }
-
-  /** The message went out: record it, trying hard, because a lost record could allow a second send. */
-  async #markSent(key: MessageKey, token: string, wamid: string, log: Record<string, unknown>): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.#o.ledger.markSent(key, token, wamid, this.#o.now());
-        return;
-      } catch (error) {
-        if (attempt >= 3) {
-          // Still acknowledged: re-sending would be worse than a ledger entry that expires with its lease.
-          this.#o.telemetry.error('sent, but could not record it', { ...log, wamid, error: String(error) });
-          this.#o.telemetry.count('SendRecordFailures');
-          return;
-        }
-      }
+        return { kind: 'retry-later' }; // 'sent' cannot follow a not-sent answer
     }
   }
 
