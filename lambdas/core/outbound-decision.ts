@@ -29,6 +29,11 @@ export interface ParkState {
   readonly sendAttempts: number;
   /** When upstream first enqueued the message (epoch ms); null until the message was re-queued once. */
   readonly firstEnqueuedMs?: number | null;
+  /**
+   * Rate-limit answers (130429, 131056) so far: they lengthen the backoff but never count as attempts. Kept by the
+   * parked copy; the delay-queue path does not carry it (each of its retries backs off from the first step).
+   */
+  readonly rateLimitHits?: number;
 }
 
 export const FRESH: ParkState = { parkCount: 0, firstParkedAt: null, sendAttempts: 0 };
@@ -173,35 +178,43 @@ export const decide = (
   return { action: 'send' };
 };
 
+/** What the Cloud API's answer means for the message, whoever sent it (the consumer, or a release). */
+export type SendAnswerRule =
+  | { readonly action: 'sent' }
+  /** The number looks disconnected: the consumer parks the message, a release stops (the rest stays parked). */
+  | { readonly action: 'not-connected' }
+  /** Try again after `delaySeconds`; `rateLimit` says the number or recipient was busy (no attempt counted). */
+  | { readonly action: 'retry'; readonly delaySeconds: number; readonly next: ParkState; readonly rateLimit?: 'throughput' | 'pair-rate' }
+  /** `state` is the park state the dead-letter body reports (it counts the attempt that just failed). */
+  | { readonly action: 'dead-letter'; readonly reason: DeadLetterReason; readonly detail: string; readonly state: ParkState };
+
+export type RetryPolicy = Pick<AfterSendPolicy, 'maxParkSeconds' | 'maxSendAttempts' | 'random'>;
+
 /**
- * The decision after the Cloud API answered. Pure.
+ * The rule after the Cloud API answered, the one place for it. Pure.
  * - sent: done;
- * - park (the number looks disconnected): park like an offboarded client, unless the message expired;
+ * - park verdict (the number looks disconnected): `not-connected`, unless the message expired;
  * - reject: dead-letter `rejected-by-cloud-api`;
- * - retry: count the attempt; at `maxSendAttempts` dead-letter `rejected-by-cloud-api`, else (unless expired) back
- *   off 4^attempt seconds (at least the verdict's minimum) through the delay queue.
+ * - 130429 / 131056: retry with backoff 4^hits seconds (at least the verdict's minimum), never counted as an attempt;
+ *   the wait counts from the first deferral, so MAX_PARK_SECONDS still ends it;
+ * - other retryable answers: count the attempt; at `maxSendAttempts` dead-letter `rejected-by-cloud-api`, else (unless
+ *   expired) back off 4^attempt seconds.
  */
-export const decideAfterSend = (
-  verdict: SendVerdict,
-  envelope: OutboundEnvelope,
-  state: ParkState,
-  nowMs: number,
-  policy: AfterSendPolicy,
-): AfterSendDecision => {
+export const ruleAfterSend = (verdict: SendVerdict, envelope: OutboundEnvelope, state: ParkState, nowMs: number, policy: RetryPolicy): SendAnswerRule => {
   if (verdict.verdict === 'sent') return { action: 'sent' };
   if (verdict.verdict === 'reject') return { action: 'dead-letter', reason: 'rejected-by-cloud-api', detail: verdict.why, state };
   if (verdict.verdict === 'park') {
     const expired = expiry(envelope, state, nowMs, policy.maxParkSeconds);
     if (expired) return { action: 'dead-letter', reason: 'expired', detail: expired, state };
-    return parkDecision(state, nowMs, policy);
+    return { action: 'not-connected' };
   }
   if (verdict.rateLimit) {
-    // 130429 / 131056: the number or the recipient is busy, not the message at fault. Back off without counting an
-    // attempt; the wait counts from the first deferral, so MAX_PARK_SECONDS still ends it.
-    const deferred: ParkState = { ...state, firstParkedAt: state.firstParkedAt ?? new Date(nowMs).toISOString() };
+    const hits = state.rateLimitHits ?? 0;
+    const deferred: ParkState = { ...state, firstParkedAt: state.firstParkedAt ?? new Date(nowMs).toISOString(), rateLimitHits: hits + 1 };
     const expired = expiry(envelope, deferred, nowMs, policy.maxParkSeconds);
     if (expired) return { action: 'dead-letter', reason: 'expired', detail: expired, state: deferred };
-    return { action: 'retry', delaySeconds: retryDelay(1, verdict.minDelaySeconds, policy.random), next: deferred };
+    const delaySeconds = retryDelay(Math.max(1, hits), verdict.minDelaySeconds, policy.random);
+    return { action: 'retry', delaySeconds, next: deferred, rateLimit: verdict.rateLimit };
   }
   const attempts = state.sendAttempts + 1;
   if (attempts >= policy.maxSendAttempts) {
@@ -210,11 +223,21 @@ export const decideAfterSend = (
   }
   const expired = expiry(envelope, state, nowMs, policy.maxParkSeconds);
   if (expired) return { action: 'dead-letter', reason: 'expired', detail: expired, state };
-  return {
-    action: 'retry',
-    delaySeconds: retryDelay(attempts - 1, verdict.minDelaySeconds, policy.random),
-    next: { ...state, sendAttempts: attempts },
-  };
+  return { action: 'retry', delaySeconds: retryDelay(attempts - 1, verdict.minDelaySeconds, policy.random), next: { ...state, sendAttempts: attempts } };
+};
+
+/** The consumer's decision after the Cloud API answered: the rule, with `not-connected` parked on the schedule. Pure. */
+export const decideAfterSend = (
+  verdict: SendVerdict,
+  envelope: OutboundEnvelope,
+  state: ParkState,
+  nowMs: number,
+  policy: AfterSendPolicy,
+): AfterSendDecision => {
+  const rule = ruleAfterSend(verdict, envelope, state, nowMs, policy);
+  if (rule.action === 'not-connected') return parkDecision(state, nowMs, policy);
+  if (rule.action === 'retry') return { action: 'retry', delaySeconds: rule.delaySeconds, next: rule.next };
+  return rule;
 };
 
 /** Why a message for a connected client waits anyway: the relay's hold, or a restriction Meta reported. */

@@ -21,9 +21,10 @@ import * as z from 'zod/mini';
 import { type ClientStatus, deriveStatus } from './client-status.js';
 import { mapLimit } from './concurrency.js';
 import { type OutboundEnvelope, parseEnvelope } from './envelope.js';
-import type { DeadLetterBody } from './outbound-service.js';
-import { type DeadLetterReason, expiry, type ParkState } from './outbound-decision.js';
-import { retryDelay } from './park-schedule.js';
+import { type DeadLetterBody, deadLetterMessage } from './dead-letter.js';
+import { NoTokenError } from './errors.js';
+import { ID_PATTERN, ID_RULE } from './ids.js';
+import { type DeadLetterReason, expiry, type ParkState, ruleAfterSend } from './outbound-decision.js';
 import type {
   ActivityRecorder,
   CloudApi,
@@ -43,9 +44,8 @@ import type {
   TokenProvider,
 } from './ports.js';
 import type { CallWindow } from './pacing.js';
-import { sendOnce, type SendStepDeps } from './send-step.js';
+import { sendOnce, type SendStepDeps, type SendStepResult } from './send-step.js';
 import type { SendLedger } from './send-ledger.js';
-import { toSqsJson } from './sqs-body.js';
 
 export { behindRelease, releaseRequestBody, CONNECTING_CLASSES, PARKED_COPY_MAX_BODY_BYTES, parkedOrderKey, RELEASE_STALL_MS, releaseDue, releaseOverdue } from './release-rules.js';
 import { describeIssues } from './zod.js';
@@ -53,11 +53,8 @@ import { describeIssues } from './zod.js';
 export const RELEASE_TRIGGERS = ['status-connected', 'probe-can-send', 'restriction-expired', 'operator'] as const satisfies readonly ReleaseTrigger[];
 
 
-
-const ID = /^[0-9A-Za-z_-]{1,64}$/;
-
 export const releaseRequestSchema = z.strictObject({
-  wabaId: z.string().check(z.regex(ID, 'must be 1-64 letters, digits, "-" or "_"')),
+  wabaId: z.string().check(z.regex(ID_PATTERN, ID_RULE)),
   trigger: z.enum(RELEASE_TRIGGERS),
   requestedAt: z.iso.datetime({ offset: true }),
   continuationOf: z.optional(z.string().check(z.minLength(1), z.maxLength(64))),
@@ -76,10 +73,6 @@ export const parseReleaseRequest = (body: string): ReleaseRequestParse => {
   const r = releaseRequestSchema.safeParse(json);
   return r.success ? { ok: true, request: r.data } : { ok: false, problem: describeIssues(r.error, 3) };
 };
-
-
-
-
 
 
 
@@ -358,22 +351,16 @@ export class ReleaseService {
       return;
     }
     for (let throttled = 0; ; throttled++) {
-      const r = await sendOnce(this.#send, envelope, async () => {
-        const pause = (run.phonePausedUntil.get(copy.phoneNumberId) ?? 0) - this.#o.now();
-        if (pause > 0) await this.#o.sleep(pause);
-        const slot = await this.#o.pacer.reserve(copy.phoneNumberId, this.#o.now());
-        const wait = slot - this.#o.now();
-        if (wait > 0) await this.#o.sleep(wait);
-        if (run.stop) return false;
-        // No request between the slot and the call (it would make the call late): the status kept fresh by the
-        // background check decides.
-        if (run.gate.status !== 'CONNECTED') {
-          this.#halt(run, 'status', 'client-offboarded');
-          return false;
-        }
-        await this.#o.callWindow.admit(copy.phoneNumberId);
-        return true;
-      });
+      let r: SendStepResult;
+      try {
+        r = await sendOnce(this.#send, envelope, () => this.#takeSlot(run, copy));
+      } catch (error) {
+        if (!(error instanceof NoTokenError)) throw error;
+        // Configuration, not an outage: like the consumer, dead-letter it (never claimed, nothing sent).
+        telemetry.error('no Cloud API token for this client; dead-lettered', { wabaId: copy.wabaId, messageId: copy.messageId });
+        await this.#deadLetter(run, item, envelope, copy.body, state, 'no-access-token', error.message);
+        return;
+      }
       const log = { wabaId: copy.wabaId, messageId: copy.messageId };
       switch (r.kind) {
         case 'aborted':
@@ -397,21 +384,22 @@ export class ReleaseService {
           telemetry.info('parked message released', { ...log, wamid: r.wamid });
           return;
         case 'not-sent': {
-          const rateLimit = r.verdict.verdict === 'retry' ? r.verdict.rateLimit : undefined;
           const apiError = r.result.kind === 'http-error' ? { ...(r.result.error ?? {}), httpStatus: r.result.status } : undefined;
+          const d = ruleAfterSend(r.verdict, envelope, { ...state, rateLimitHits: copy.rateLimitHits }, this.#o.now(), this.#o);
           if (r.verdict.verdict === 'park') {
+            // The number looks disconnected though the status says connected: stop; the rest stays parked.
             telemetry.warn('Cloud API says the number is not connected; release stopped', { ...log, why: r.verdict.why });
             this.#halt(run, 'not-connected', 'cloud-api-not-connected');
+          }
+          if (d.action === 'dead-letter') {
+            await this.#deadLetter(run, item, envelope, copy.body, d.state, d.reason, d.detail, d.reason === 'expired' ? undefined : apiError);
             return;
           }
-          if (r.verdict.verdict === 'reject') {
-            await this.#deadLetter(run, item, envelope, copy.body, state, 'rejected-by-cloud-api', r.verdict.why, apiError);
-            return;
-          }
-          if (rateLimit === 'throughput') {
-            // The number's throughput is used up (inbound traffic, the business app): back off this lane, same message.
+          if (d.action !== 'retry') return;
+          if (d.rateLimit === 'throughput') {
+            // The number's throughput is used up (inbound traffic, the business app): the whole phone number backs
+            // off in this run, and the same message goes again (order holds).
             telemetry.count('ReleaseThrottled');
-            // The whole phone number waits, not just this recipient.
             const wait = Math.min(THROUGHPUT_BACKOFF_MAX_MS, 500 * 2 ** Math.min(throttled, 10));
             if (this.#o.now() + wait >= run.deadlineMs) {
               this.#block(run, lane, wait);
@@ -421,26 +409,31 @@ export class ReleaseService {
             await this.#o.sleep(wait);
             continue;
           }
-          if (rateLimit === 'pair-rate') {
-            telemetry.count('ReleasePairRateLimited');
-            const hits = copy.rateLimitHits + 1;
-            await this.#o.parked.updateCounters(refOf(copy), { sendAttempts: copy.sendAttempts, rateLimitHits: hits });
-            this.#block(run, lane, retryDelay(hits - 1, r.verdict.minDelaySeconds, this.#o.random) * 1000);
-            return;
-          }
-          const attempts = copy.sendAttempts + 1;
-          if (attempts >= this.#o.maxSendAttempts) {
-            const detail = `gave up after ${attempts} attempts; last: ${r.verdict.why}`;
-            await this.#deadLetter(run, item, envelope, copy.body, { ...state, sendAttempts: attempts }, 'rejected-by-cloud-api', detail, apiError);
-            return;
-          }
-          telemetry.count('SendRetries');
-          await this.#o.parked.updateCounters(refOf(copy), { sendAttempts: attempts, rateLimitHits: copy.rateLimitHits });
-          this.#block(run, lane, retryDelay(attempts - 1, r.verdict.minDelaySeconds, this.#o.random) * 1000);
+          telemetry.count(d.rateLimit === 'pair-rate' ? 'ReleasePairRateLimited' : 'SendRetries');
+          await this.#o.parked.updateCounters(refOf(copy), { sendAttempts: d.next.sendAttempts, rateLimitHits: d.next.rateLimitHits ?? copy.rateLimitHits });
+          this.#block(run, lane, d.delaySeconds * 1000);
           return;
         }
       }
     }
+  }
+
+  /** Waits for the phone number's pace slot; false (no call) when the run stopped or the client went away meanwhile. */
+  async #takeSlot(run: RunState, copy: ParkedCopy): Promise<boolean> {
+    const pause = (run.phonePausedUntil.get(copy.phoneNumberId) ?? 0) - this.#o.now();
+    if (pause > 0) await this.#o.sleep(pause);
+    const slot = await this.#o.pacer.reserve(copy.phoneNumberId, this.#o.now());
+    const wait = slot - this.#o.now();
+    if (wait > 0) await this.#o.sleep(wait);
+    if (run.stop) return false;
+    // No request between the slot and the call (it would make the call late): the status kept fresh by the
+    // background check decides.
+    if (run.gate.status !== 'CONNECTED') {
+      this.#halt(run, 'status', 'client-offboarded');
+      return false;
+    }
+    await this.#o.callWindow.admit(copy.phoneNumberId);
+    return true;
   }
 
   /**
@@ -516,19 +509,10 @@ export class ReleaseService {
     detail: string,
     cloudApiError?: DeadLetterBody['cloudApiError'],
   ): Promise<void> {
-    const nowMs = this.#o.now();
-    const body: DeadLetterBody = {
-      reason,
-      detail,
-      deadLetteredAt: iso(nowMs),
-      envelope: envelope ?? raw,
-      ...(cloudApiError ? { cloudApiError } : {}),
-      parkCount: state.parkCount,
-      sendAttempts: state.sendAttempts,
-      firstParkedAt: state.firstParkedAt,
-    };
+    const m = deadLetterMessage({ reason, detail, nowMs: this.#o.now(), envelope, rawBody: raw, state, ...(cloudApiError ? { cloudApiError } : {}) });
     const wabaId = item.ok ? item.copy.wabaId : item.wabaId;
-    const failed = await this.#o.queues.deadLetter([{ id: 'dl', body: toSqsJson(body), attributes: { reason, wabaId } }]);
+    // The copy's WABA, even when its body cannot be read (the body's own cannot be trusted then).
+    const failed = await this.#o.queues.deadLetter([{ id: 'dl', body: m.body, attributes: { ...m.attributes, wabaId } }]);
     if (failed.size > 0) throw new Error(`dead-letter send failed for a parked copy of ${wabaId}`);
     await this.#forget(run, item.ok ? refOf(item.copy) : { wabaId: item.wabaId, orderKey: item.orderKey });
     run.progress = bump(run.progress, 'deadLettered');

@@ -239,6 +239,8 @@ describe('release of parked messages against DynamoDB Local, fauxqs and the Clou
       expect(out.progress).toMatchObject({ state: 'paused', sent: 3, left: 3, reason: 'recipients-waiting' });
       expect(perRecipient(callsFor(copies))).toEqual({ '15550000061': ['#0', '#0', '#2', '#4'], '15550000062': ['#1'] });
       expect((await control.read(wabaId)).drainSince).not.toBeNull();
+      const hit = await env.doc.send(new GetCommand({ TableName: env.tableName, Key: keys.parkedCopy(wabaId, (copies[1] as ParkedCopy).orderKey) }));
+      expect(hit.Item).toMatchObject({ rateLimitHits: 1, sendAttempts: 0 });
       // The continuation is on the release queue, delayed (not visible yet).
       const visible = await drain(env.sqs, env.queues.release as string, 3);
       expect(visible.filter((m) => m.Body?.includes(wabaId))).toHaveLength(0);
@@ -269,6 +271,22 @@ describe('release of parked messages against DynamoDB Local, fauxqs and the Clou
     expect(callsFor(copies)).toHaveLength(2);
     const gone = await env.doc.send(new GetCommand({ TableName: env.tableName, Key: keys.parkedCopy(wabaId, broken.orderKey) }));
     expect(gone.Item).toBeUndefined();
+  });
+
+  it('dead-letters a parked message whose client has no Cloud API token as no-access-token, like the consumer', async () => {
+    const { wabaId, copies } = await parkedClient(2, ['15550000091']);
+    const noToken = new SecretTokenProvider(async () => JSON.stringify({ byWaba: { 'some-other-waba': 'x' } }));
+    const out = await service({ tokens: noToken }).run(request(wabaId));
+    expect(out.outcome).toBe('done');
+    expect(out.progress).toMatchObject({ sent: 0, deadLettered: 2, left: 0 });
+    expect(callsFor(copies)).toHaveLength(0);
+    const dead = (await drain(env.sqs, env.queues.dlq as string)).map((m) => ({ body: JSON.parse(m.Body ?? '{}') as DeadLetterBody, reason: m.MessageAttributes?.reason?.StringValue }));
+    const mine = dead.filter((d) => typeof d.body.envelope === 'object' && d.body.envelope.wabaId === wabaId);
+    expect(mine.map((d) => [d.body.reason, d.reason])).toEqual([
+      ['no-access-token', 'no-access-token'],
+      ['no-access-token', 'no-access-token'],
+    ]);
+    expect((await parked.summary(wabaId)).count).toBe(0);
   });
 
   it('queues a busy request again while another release holds the client', async () => {

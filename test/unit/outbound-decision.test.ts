@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ClientStatus } from '../../lambdas/core/client-status.js';
 import { classifyCloudApiResult, type CloudApiResult } from '../../lambdas/core/cloud-api-result.js';
 import { parseEnvelope, type OutboundEnvelope } from '../../lambdas/core/envelope.js';
-import { decide, decideAfterSend, FRESH, type ParkState, parkAttributes, readParkState } from '../../lambdas/core/outbound-decision.js';
+import { decide, decideAfterSend, FRESH, type ParkState, parkAttributes, readParkState, ruleAfterSend } from '../../lambdas/core/outbound-decision.js';
 import type { SendVerdict } from '../../lambdas/core/cloud-api-result.js';
 import { DEFAULTS } from '../../lambdas/core/defaults.js';
 import {
@@ -157,6 +157,40 @@ describe('decideAfterSend', () => {
     ],
   ] as const)('%s', (_name, verdict, env, state, expected) => {
     expect(decideAfterSend(verdict, env, state, NOW, after)).toMatchObject(expected);
+  });
+});
+
+describe('ruleAfterSend: the one rule the consumer and the release follow', () => {
+  const policy3 = { maxParkSeconds: 86_400, maxSendAttempts: 3, random: () => 0.5 };
+  const parked: ParkState = { parkCount: 2, firstParkedAt: new Date(NOW - 60_000).toISOString(), sendAttempts: 2 };
+  const limited = (rateLimit: 'throughput' | 'pair-rate'): SendVerdict => ({
+    verdict: 'retry',
+    why: 'rate',
+    minDelaySeconds: rateLimit === 'pair-rate' ? 6 : 1,
+    ambiguous: false,
+    rateLimit,
+  });
+
+  it('backs off longer with every rate-limit answer and never counts one as an attempt, even at the last attempt', () => {
+    const delays = [0, 1, 2, 3, 4].map((hits) => {
+      const r = ruleAfterSend(limited('pair-rate'), envelope(), { ...parked, rateLimitHits: hits }, NOW, policy3);
+      expect(r).toMatchObject({ action: 'retry', rateLimit: 'pair-rate', next: { sendAttempts: 2, rateLimitHits: hits + 1 } });
+      return r.action === 'retry' ? r.delaySeconds : -1;
+    });
+    expect(delays).toEqual([6, 6, 16, 64, 256]);
+    expect(ruleAfterSend(limited('throughput'), envelope(), parked, NOW, policy3)).toMatchObject({ action: 'retry', delaySeconds: 4, rateLimit: 'throughput' });
+  });
+
+  it('says not-connected (the release stops, the consumer parks on its schedule) unless the message expired', () => {
+    const park: SendVerdict = { verdict: 'park', why: 'HTTP 400, code 133010: x' };
+    expect(ruleAfterSend(park, envelope(), parked, NOW, policy3)).toEqual({ action: 'not-connected' });
+    expect(ruleAfterSend(park, envelope({ notAfter: new Date(NOW - 1).toISOString() }), parked, NOW, policy3)).toMatchObject({ action: 'dead-letter', reason: 'expired' });
+  });
+
+  it('rate-limits a message past its deadline into expired, counting the wait from the first deferral', () => {
+    const longAgo: ParkState = { ...FRESH, firstParkedAt: new Date(NOW - 86_401_000).toISOString() };
+    expect(ruleAfterSend(limited('pair-rate'), envelope(), longAgo, NOW, policy3)).toMatchObject({ action: 'dead-letter', reason: 'expired' });
+    expect(ruleAfterSend(limited('pair-rate'), envelope(), FRESH, NOW, policy3)).toMatchObject({ action: 'retry', next: { firstParkedAt: new Date(NOW).toISOString() } });
   });
 });
 
