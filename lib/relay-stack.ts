@@ -119,6 +119,7 @@ export class RelayStack extends Stack {
       every: c.alarms.sweepEvery,
       reconnectSkewSeconds: c.relay.reconnectSkewSeconds,
       accessToken: secrets.accessToken,
+      releaseQueue: this.releaseQueue.queue,
       graphApiBaseUrl: c.relay.graphApiBaseUrl,
       graphApiVersion: c.relay.graphApiVersion,
       health: c.health,

@@ -5,7 +5,7 @@ import { type ClientView, readClientView } from './client-view.js';
 import { BadRequestError, NotFoundError } from './errors.js';
 import { safeIso } from './event-time.js';
 import { boundedText } from './ids.js';
-import type { ClientStore } from './ports.js';
+import type { ClientStore, ReleaseRequester, Telemetry } from './ports.js';
 import { describeIssues } from './zod.js';
 
 /** The event name of reset entries in the timeline. */
@@ -37,19 +37,26 @@ export interface ResetOptions {
   readonly skewMs: number;
   readonly timelineRetentionDays: number;
   readonly timelineLimit?: number;
+  /** Asks for the client's parked messages to be released (trigger `operator`): the client now reads CONNECTED. */
+  readonly releases?: ReleaseRequester;
+  readonly telemetry?: Telemetry;
 }
+
+/** The client as it reads after the reset, and whether a release of its parked messages was asked for. */
+export type ResetResult = ClientView & { readonly releaseRequested: boolean };
 
 /**
  * Operator reset: clears the client's status records (the latest event of each class) so that it reads CONNECTED,
  * as if never seen, and later events apply normally; the timeline records who did it, why, and what was cleared.
  * Undoes anything stored before event times were checked (a far-future event that would otherwise win for good).
- * Messages already parked are not released by the reset itself; they go out at their next park check.
+ * The client then reads CONNECTED, so the reset asks for a release of its parked messages (trigger `operator`); if
+ * that request cannot be queued, the reset still stands and the messages go out at their next delay hop.
  */
 export const resetClient = async (
   store: Pick<ClientStore, 'resetStatus' | 'putTimelineEntry' | 'getClient' | 'listTimeline' | 'parkedNow'>,
   wabaId: string,
   options: ResetOptions,
-): Promise<ClientView> => {
+): Promise<ResetResult> => {
   const nowIso = new Date(options.nowMs).toISOString();
   const before = await store.resetStatus(wabaId, nowIso);
   if (!before) throw new NotFoundError(`no events received for WABA ${wabaId}`);
@@ -72,9 +79,20 @@ export const resetClient = async (
     detail: { by, ...(options.reason ? { reason: boundedText(options.reason, 500) } : {}), cleared },
     expiresAt: Math.floor(options.nowMs / 1000) + options.timelineRetentionDays * 86_400,
   });
-  return readClientView(store, wabaId, {
+  let releaseRequested = false;
+  if (options.releases) {
+    try {
+      await options.releases.requestRelease(wabaId, 'operator');
+      releaseRequested = true;
+    } catch (error) {
+      options.telemetry?.count('ReleaseRequestFailures');
+      options.telemetry?.error('reset done, but no release could be requested; parked messages wait for their delay hop', { wabaId, error: String(error) });
+    }
+  }
+  const view = await readClientView(store, wabaId, {
     skewMs: options.skewMs,
     nowMs: options.nowMs,
     ...(options.timelineLimit !== undefined ? { timelineLimit: options.timelineLimit } : {}),
   });
+  return { ...view, releaseRequested };
 };

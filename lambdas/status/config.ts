@@ -1,14 +1,15 @@
 import * as z from 'zod/mini';
 import { DEFAULTS } from '../core/defaults.js';
-import { awsEnv, boolFrom, type Env, intFrom, parseConfig } from '../shared/config.js';
+import { awsEnv, boolFrom, type Env, intFrom, nonEmpty, parseConfig } from '../shared/config.js';
 
 /**
  * The status route (and its operator reset): the table, the skew rule, how long the reset's timeline entry is kept,
- * whether a probe may end an offboarding; nothing secret.
+ * whether a probe may end an offboarding, the release queue a reset asks for a release on; nothing secret.
  */
 export const statusConfigSchema = z.pipe(
   z.object({
     ...awsEnv,
+    RELEASE_QUEUE_URL: nonEmpty,
     RECONNECT_SKEW_SECONDS: intFrom(DEFAULTS.reconnectSkewSeconds, 0, 86_400),
     PROBE_ENDS_OFFBOARDING: boolFrom(DEFAULTS.probeEndsOffboarding),
     TIMELINE_RETENTION_DAYS: intFrom(DEFAULTS.timelineRetentionDays, 1, 3650),
@@ -16,7 +17,9 @@ export const statusConfigSchema = z.pipe(
   z.transform((c) => ({
     region: c.AWS_REGION,
     dynamodbEndpoint: c.AWS_ENDPOINT_URL_DYNAMODB,
+    sqsEndpoint: c.AWS_ENDPOINT_URL_SQS,
     tableName: c.TABLE_NAME,
+    releaseQueueUrl: c.RELEASE_QUEUE_URL,
     reconnectSkewMs: c.RECONNECT_SKEW_SECONDS * 1000,
     probeEndsOffboarding: c.PROBE_ENDS_OFFBOARDING,
     timelineRetentionDays: c.TIMELINE_RETENTION_DAYS,

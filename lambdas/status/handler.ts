@@ -4,7 +4,7 @@ import { DEFAULTS } from '../core/defaults.js';
 import { BadRequestError } from '../core/errors.js';
 import { ID_RULE, isRelayId } from '../core/ids.js';
 import { parseResetRequest, resetClient } from '../core/operator-reset.js';
-import type { ClientStore, Telemetry } from '../core/ports.js';
+import type { ClientStore, ReleaseRequester, Telemetry } from '../core/ports.js';
 import { errorResponse, type HttpResult, json, rawBody } from '../shared/http.js';
 
 export interface StatusDeps {
@@ -14,6 +14,8 @@ export interface StatusDeps {
   /** A can-send probe ends a webhook-set OFFBOARDED (stage config). */
   readonly probeEndsOffboarding?: boolean;
   readonly timelineRetentionDays?: number;
+  /** The release queue: a reset asks for the client's parked messages to be released. */
+  readonly releases?: ReleaseRequester;
   readonly now?: () => number;
 }
 
@@ -44,6 +46,8 @@ export const createStatusHandler = (deps: StatusDeps) => async (event: APIGatewa
         skewMs: deps.reconnectSkewMs,
         timelineRetentionDays: deps.timelineRetentionDays ?? DEFAULTS.timelineRetentionDays,
         timelineLimit,
+        ...(deps.releases ? { releases: deps.releases } : {}),
+        telemetry: deps.telemetry,
       });
       deps.telemetry.count('ClientStatusResets');
       deps.telemetry.warn('client status reset by an operator', { wabaId, by, requestId: event.requestContext.requestId });

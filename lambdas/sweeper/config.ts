@@ -5,6 +5,7 @@ import {
   type Env,
   graphApiEnv,
   intFrom,
+  nonEmpty,
   optionalNonEmpty,
   parseConfig,
   probeEnv,
@@ -15,13 +16,15 @@ import {
 
 /**
  * The sweeper: the table and the skew rule (like the status route), and what probing needs: the Cloud API, the access
- * tokens, the probe policy, when an offboarding counts as long and how many probes one run may make.
+ * tokens, the probe policy, when an offboarding counts as long and how many probes one run may make, and the release
+ * queue (a can-send probe releases the client's parked messages).
  */
 export const sweeperConfigSchema = z.pipe(
   z.object({
     ...awsEnv,
     ...graphApiEnv,
     ...probeEnv,
+    RELEASE_QUEUE_URL: nonEmpty,
     RECONNECT_SKEW_SECONDS: intFrom(DEFAULTS.reconnectSkewSeconds, 0, 86_400),
     STALE_OFFBOARDING_SECONDS: intFrom(DEFAULTS.staleOffboardingSeconds, 60, 14 * 86_400),
     SWEEPER_PROBES_PER_RUN: intFrom(DEFAULTS.sweeperProbesPerRun, 0, 1000),
@@ -31,7 +34,9 @@ export const sweeperConfigSchema = z.pipe(
   z.transform((c, ctx) => ({
     region: c.AWS_REGION,
     dynamodbEndpoint: c.AWS_ENDPOINT_URL_DYNAMODB,
+    sqsEndpoint: c.AWS_ENDPOINT_URL_SQS,
     tableName: c.TABLE_NAME,
+    releaseQueueUrl: c.RELEASE_QUEUE_URL,
     reconnectSkewMs: c.RECONNECT_SKEW_SECONDS * 1000,
     graphApiBaseUrl: c.GRAPH_API_BASE_URL.replace(/\/+$/, ''),
     graphApiVersion: c.GRAPH_API_VERSION,

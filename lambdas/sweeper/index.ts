@@ -1,9 +1,10 @@
 /** Lambda entry point run every few minutes (offboarded and held clients, probes): wiring only. */
-import { dynamoClient } from '../adapters/aws-clients.js';
+import { dynamoClient, sqsClient } from '../adapters/aws-clients.js';
 import { HttpCloudApi, SecretTokenProvider } from '../adapters/cloud-api.js';
 import { DynamoClientHealthStore } from '../adapters/dynamo/client-health-store.js';
 import { DynamoOffboardedIndex, documentClient } from '../adapters/dynamo/client-store.js';
 import { readSecret } from '../adapters/secrets.js';
+import { SqsReleaseQueue } from '../adapters/sqs-release.js';
 import { ClientHealthService } from '../core/client-health-service.js';
 import { createRuntime, lambdaHandler } from '../shared/runtime.js';
 import { loadSweeperConfig } from './config.js';
@@ -18,6 +19,8 @@ const health = new ClientHealthService({
   tokens: new SecretTokenProvider(() => readSecret(config.accessTokens, 'WHATSAPP_ACCESS_TOKEN')),
   telemetry: runtime.telemetry,
   policy: config.probe,
+  // A can-send probe releases the client's parked messages at once.
+  release: new SqsReleaseQueue(sqsClient(config.region, config.sqsEndpoint), config.releaseQueueUrl),
 });
 
 export const handler = lambdaHandler(

@@ -4,6 +4,7 @@ import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { OFFBOARDED_INDEX } from '../../lambdas/adapters/dynamo/table.js';
 import type { StageConfig } from '../stage-config.js';
@@ -16,6 +17,8 @@ export interface OffboardedSweeperProps {
   readonly reconnectSkewSeconds: number;
   /** The Cloud API access tokens: probes read a number with its client's token. */
   readonly accessToken: ISecret;
+  /** A can-send probe asks for the client's parked messages to be released. */
+  readonly releaseQueue: IQueue;
   readonly graphApiBaseUrl: string;
   readonly graphApiVersion: string;
   /** Probe policy and when an offboarding counts as long (stage config `health`). */
@@ -62,7 +65,8 @@ export class OffboardedSweeper extends Construct {
     })
       // Query the sparse index; UpdateItem to unlist a client and to take and record a probe turn (conditional writes).
       .bindTable(props.table, { queryIndex: OFFBOARDED_INDEX, items: ['UpdateItem'] })
-      .bindSecret(props.accessToken, 'WHATSAPP_ACCESS_TOKEN_SECRET_ID');
+      .bindSecret(props.accessToken, 'WHATSAPP_ACCESS_TOKEN_SECRET_ID')
+      .bindQueue(props.releaseQueue, 'RELEASE_QUEUE_URL');
     this.rule = new Rule(this, 'Schedule', { schedule: Schedule.rate(props.every), description: 'coexistence-relay offboarded sweep' });
     this.rule.addTarget(new LambdaFunction(this.fn, { retryAttempts: 0 }));
   }

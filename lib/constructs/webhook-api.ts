@@ -87,8 +87,11 @@ export class WebhookApi extends Construct {
         TIMELINE_RETENTION_DAYS: String(props.timelineRetentionDays),
         PROBE_ENDS_OFFBOARDING: String(props.probeEndsOffboarding),
       },
-      // Reads; the reset clears the status records (UpdateItem) and records itself in the timeline (PutItem).
-    }).bindTable(props.table, { items: ['GetItem', 'Query', 'UpdateItem', 'PutItem'] });
+      // Reads; the reset clears the status records (UpdateItem), records itself in the timeline (PutItem) and asks for
+      // a release of the client's parked messages.
+    })
+      .bindTable(props.table, { items: ['GetItem', 'Query', 'UpdateItem', 'PutItem'] })
+      .bindQueue(props.releaseQueue, 'RELEASE_QUEUE_URL');
 
     this.api = new HttpApi(this, 'Api', { createDefaultStage: false, description: 'coexistence-relay webhook and status API' });
     const accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.logRetention, removalPolicy: props.logRemovalPolicy });

@@ -266,7 +266,7 @@ describe('least privilege', () => {
 
   it.each([
     ['webhook', webhookId, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'secretsmanager:GetSecretValue', 'sqs:SendMessage']],
-    ['status', statusId, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']],
+    ['status', statusId, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'sqs:SendMessage']],
     [
       'consumer',
       consumerId,
@@ -288,13 +288,14 @@ describe('least privilege', () => {
     expect(actionsOf(policyOf(prod, id))).toEqual([...expected, ...xrayAndLogs].sort());
   });
 
-  it('lets the sweeper only query the offboarded index, update client items (unlist, probe turns) and read the access token', () => {
+  it('lets the sweeper only query the offboarded index, update client items (unlist, probe turns), read the access token and request releases', () => {
     const [sweeperId, sweeper] = functionByDescription(prod, 'Counts offboarded and held clients');
     const statements = policyOf(prod, sweeperId).filter((s) => !actionsOf([s]).some((a) => a.startsWith('logs:') || a.startsWith('xray:')));
     expect(statements.map((s) => [s.Action, JSON.stringify(s.Resource)])).toEqual([
       ['dynamodb:Query', expect.stringContaining('/index/offboarded')],
       ['dynamodb:UpdateItem', JSON.stringify({ 'Fn::GetAtt': ['ClientStatusTableD3BF24E1', 'Arn'] })],
       ['secretsmanager:GetSecretValue', expect.stringMatching(/SecretsAccessToken/)],
+      ['sqs:SendMessage', expect.stringMatching(/ReleaseQueue/)],
     ]);
     const env = sweeper.Properties.Environment.Variables;
     expect(env).toMatchObject({

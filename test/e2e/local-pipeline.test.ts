@@ -154,10 +154,17 @@ describe('npm start', () => {
     let status = JSON.parse((await cli('status', waba)).out);
     expect(status).toMatchObject({ status: 'CONNECTED', timeline: [{ event: 'ACCOUNT_DELETED', effect: 'rejected-time', detail: { problem: 'event-time-in-future' } }] });
     expect((await cli('webhook', 'offboard', '--waba', waba)).code).toBe(0);
+    // A message parks while the client is offboarded; the reset releases it at once (the default hop is 15 minutes).
+    const to = `1${String(Date.now()).slice(-9)}`;
+    expect((await cli('send', '--waba', waba, '--phone-number-id', `pn-${waba}`, '--to', to, '--text', 'after reset')).code).toBe(0);
+    await waitFor('the message parked', async () => JSON.parse((await cli('status', waba)).out).messages?.parkedNow === 1);
+    expect(api.requests.some((r) => r.body.to === to)).toBe(false);
     const reset = await cli('reset', waba, '--reason', 'ticket 42');
     expect(reset.code).toBe(0);
     const after = JSON.parse(reset.out);
-    expect(after.status).toBe('CONNECTED');
+    expect(after).toMatchObject({ status: 'CONNECTED', releaseRequested: true });
+    await waitFor('the parked message released by the reset', () => api.requests.some((r) => r.body.to === to));
+    await waitFor('the release recorded', async () => JSON.parse((await cli('status', waba)).out).release?.last?.trigger === 'operator');
     // The timeline is ordered by event time: the rejected event (stamped 2100) stays first.
     expect(after.timeline.map((e: { effect: string }) => e.effect)).toEqual(['rejected-time', 'operator-reset', 'status-changed']);
     expect(after.timeline[1]).toMatchObject({ event: 'OPERATOR_RESET', statusBefore: 'OFFBOARDED', detail: { by: 'local-operator', reason: 'ticket 42' } });

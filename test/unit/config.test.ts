@@ -63,6 +63,7 @@ describe('consumer configuration', () => {
     ['a version without v', { GRAPH_API_VERSION: '25.0' }, 'v25.0'],
     ['a base URL that is not one', { GRAPH_API_BASE_URL: 'graph.facebook.com' }, 'GRAPH_API_BASE_URL'],
     ['no token', { WHATSAPP_ACCESS_TOKEN: undefined }, 'WHATSAPP_ACCESS_TOKEN'],
+    ['no release queue', { RELEASE_QUEUE_URL: undefined }, 'RELEASE_QUEUE_URL'],
     ['MAX_PARK_SECONDS too small', { MAX_PARK_SECONDS: '5' }, 'MAX_PARK_SECONDS'],
     ['no delay queue', { DELAY_QUEUE_URL: '' }, 'DELAY_QUEUE_URL'],
   ])('fails the start with %s', (_n, override, message) => {
@@ -71,23 +72,26 @@ describe('consumer configuration', () => {
 });
 
 describe('status configuration', () => {
-  it('needs only the table', () => {
-    expect(loadStatusConfig({ TABLE_NAME: 't' })).toEqual({
+  it('needs the table and the release queue (a reset asks for a release)', () => {
+    expect(loadStatusConfig({ TABLE_NAME: 't', RELEASE_QUEUE_URL: 'http://r' })).toEqual({
       region: 'us-east-1',
       dynamodbEndpoint: undefined,
+      sqsEndpoint: undefined,
       tableName: 't',
+      releaseQueueUrl: 'http://r',
       reconnectSkewMs: 300_000,
       timelineRetentionDays: 30,
       probeEndsOffboarding: false,
     });
-    expect(loadStatusConfig({ TABLE_NAME: 't', PROBE_ENDS_OFFBOARDING: 'TRUE' }).probeEndsOffboarding).toBe(true);
-    expect(() => loadStatusConfig({ TABLE_NAME: 't', PROBE_ENDS_OFFBOARDING: 'yes' })).toThrow('PROBE_ENDS_OFFBOARDING');
+    expect(loadStatusConfig({ TABLE_NAME: 't', RELEASE_QUEUE_URL: 'http://r', PROBE_ENDS_OFFBOARDING: 'TRUE' }).probeEndsOffboarding).toBe(true);
+    expect(() => loadStatusConfig({ TABLE_NAME: 't', RELEASE_QUEUE_URL: 'http://r', PROBE_ENDS_OFFBOARDING: 'yes' })).toThrow('PROBE_ENDS_OFFBOARDING');
+    expect(() => loadStatusConfig({ TABLE_NAME: 't' })).toThrow('RELEASE_QUEUE_URL');
     expect(() => loadStatusConfig({})).toThrow(ConfigError);
   });
 });
 
 describe('sweeper configuration', () => {
-  const sweeperEnv = { TABLE_NAME: 't', WHATSAPP_ACCESS_TOKEN: 'tok' };
+  const sweeperEnv = { TABLE_NAME: 't', RELEASE_QUEUE_URL: 'http://r', WHATSAPP_ACCESS_TOKEN: 'tok' };
   it('takes the probe policy and the stale-offboarding threshold, with defaults', () => {
     expect(loadSweeperConfig(sweeperEnv)).toMatchObject({
       tableName: 't',
@@ -103,6 +107,7 @@ describe('sweeper configuration', () => {
   });
   it.each([
     ['no token', { WHATSAPP_ACCESS_TOKEN: undefined }, 'WHATSAPP_ACCESS_TOKEN'],
+    ['no release queue', { RELEASE_QUEUE_URL: undefined }, 'RELEASE_QUEUE_URL'],
     ['a budget over 100%', { PROBE_BUDGET_PERCENT: '150' }, 'PROBE_BUDGET_PERCENT'],
     ['an interval of 0', { PROBE_INTERVAL_SECONDS: '0' }, 'PROBE_INTERVAL_SECONDS'],
     ['a stale threshold under a minute', { STALE_OFFBOARDING_SECONDS: '10' }, 'STALE_OFFBOARDING_SECONDS'],
