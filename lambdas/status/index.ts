@@ -22,5 +22,4 @@ export const handler = lambdaHandler(
     timelineRetentionDays: config.timelineRetentionDays,
     releases: new SqsReleaseQueue(sqsClient(config.region, config.sqsEndpoint), config.releaseQueueUrl),
   }),
-  { metrics: false },
 );

@@ -2,6 +2,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
+import { localResources } from '../support/aws.js';
+import { setStatus } from '../support/release.js';
 
 const run = promisify(execFile);
 
@@ -42,4 +44,31 @@ describe('Lambda entry points fail closed at start-up', () => {
     const r = await coldStart('webhook', env, `const res = await m.handler({ requestContext: { http: { method: 'POST' }, requestId: 'r' }, headers: {}, body: '{}', isBase64Encoded: false }, lambdaContext('webhook')); console.log(res.statusCode);`);
     expect(r).toMatchObject({ code: 0, stdout: '401\n' });
   });
+  it('the real status entry point resets a client, says when no release could be asked for, and flushes its metrics', async () => {
+    const env = await localResources([]);
+    const wabaId = `entry-reset-${Date.now()}`;
+    await setStatus(env.store, wabaId, 'OFFBOARDED', Math.floor(Date.now() / 1000) - 60);
+    const r = await coldStart(
+      'status',
+      {
+        ...base,
+        TABLE_NAME: env.tableName,
+        AWS_ENDPOINT_URL_DYNAMODB: env.dynamoEndpoint,
+        // Nothing listens there: the release request fails, the reset stands.
+        RELEASE_QUEUE_URL: 'http://127.0.0.1:9/000000000000/release',
+        AWS_ENDPOINT_URL_SQS: 'http://127.0.0.1:9',
+        POWERTOOLS_METRICS_DISABLED: 'false',
+        POWERTOOLS_METRICS_NAMESPACE: 'EntryPointTest',
+      },
+      `const res = await m.handler({ requestContext: { http: { method: 'POST' }, requestId: 'r' }, pathParameters: { wabaId: '${wabaId}' }, headers: {}, body: '', isBase64Encoded: false }, lambdaContext('status')); console.log(JSON.stringify({ statusCode: res.statusCode, body: JSON.parse(res.body) }));`,
+    );
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    const answer = JSON.parse(lines.find((l) => l.includes('"statusCode"')) ?? '{}');
+    expect(answer).toMatchObject({ statusCode: 200, body: { status: 'CONNECTED', releaseRequested: false } });
+    // Embedded metrics on stdout: the reset and the failed release request are counted.
+    const emf = lines.filter((l) => l.includes('"_aws"')).join('\n');
+    expect(emf).toContain('ClientStatusResets');
+    expect(emf).toContain('ReleaseRequestFailures');
+  }, 60_000);
 });
