@@ -6,10 +6,18 @@
 import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { RelayStack } from '../lib/relay-stack.js';
-import { stageConfig } from '../lib/stage-config.js';
+import { type StageConfig, stageConfig, UnknownStageError } from '../lib/stage-config.js';
 
 const app = new App();
-const config = stageConfig(app.node.tryGetContext('stage'));
+let config: StageConfig;
+try {
+  config = stageConfig(app.node.tryGetContext('stage'));
+} catch (error) {
+  if (!(error instanceof UnknownStageError)) throw error;
+  // An operator's typo: one line that says what to type, not a stack trace.
+  console.error(`coexistence-relay: ${error.message}`);
+  process.exit(1);
+}
 const alarmEmail = app.node.tryGetContext('alarmEmail') as string | undefined;
 
 const stack = new RelayStack(app, `CoexistenceRelay-${config.stage}`, {
