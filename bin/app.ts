@@ -6,6 +6,7 @@
 import { App, Tags, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { RelayStack } from '../lib/relay-stack.js';
+import { stackNameOf } from '../lib/stack-outputs.js';
 import { type StageConfig, stageConfig, UnknownStageError } from '../lib/stage-config.js';
 
 const app = new App();
@@ -20,7 +21,7 @@ try {
 }
 const alarmEmail = app.node.tryGetContext('alarmEmail') as string | undefined;
 
-const stack = new RelayStack(app, `CoexistenceRelay-${config.stage}`, {
+const stack = new RelayStack(app, stackNameOf(config.stage), {
   config: alarmEmail ? { ...config, alarms: { ...config.alarms, email: alarmEmail } } : config,
   env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
   description: `coexistence-relay (${config.stage}): pauses and resumes WhatsApp Cloud API sends for coexistence clients`,

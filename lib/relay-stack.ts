@@ -1,4 +1,4 @@
-import { Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
@@ -10,6 +10,7 @@ import { RelayQueue } from './constructs/relay-queue.js';
 import { ReleasePipeline, releaseVisibilityTimeout } from './constructs/release-pipeline.js';
 import { RelaySecrets } from './constructs/relay-secrets.js';
 import { WebhookApi } from './constructs/webhook-api.js';
+import { STACK_OUTPUTS } from './stack-outputs.js';
 import type { StageConfig } from './stage-config.js';
 
 export interface RelayStackProps extends StackProps {
@@ -159,5 +160,10 @@ export class RelayStack extends Stack {
       signatureFailuresPer5Minutes: c.alarms.signatureFailuresPer5Minutes,
       removalPolicy: c.removalPolicy,
     });
+
+    // What `npm run cli -- --stage <name>` reads besides the status URL and the outbound and dead-letter queue URLs.
+    new CfnOutput(this, STACK_OUTPUTS.inboundEventsQueueUrl, { value: this.inboundEvents.queue.queueUrl, description: 'Inbound events (every webhook change) for the partner platform' });
+    new CfnOutput(this, STACK_OUTPUTS.tableName, { value: this.statusTable.table.tableName, description: 'Client status, timeline and parked copies' });
+    new CfnOutput(this, STACK_OUTPUTS.region, { value: this.region, description: 'The region the stack runs in' });
   }
 }

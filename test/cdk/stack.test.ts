@@ -4,6 +4,7 @@ import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
 import { RelayStack } from '../../lib/relay-stack.js';
+import { CLIENT_STATUS_ROUTE, STACK_OUTPUTS } from '../../lib/stack-outputs.js';
 import { STAGE_CONFIGS, type StageConfig, type StageName, stageConfig, UnknownStageError } from '../../lib/stage-config.js';
 
 /** Template without running esbuild (bundling is exercised by the synth test and the benchmark). */
@@ -254,6 +255,13 @@ describe('API', () => {
     );
     expect(JSON.stringify(outputs.WebhookCallbackUrl?.Value)).toContain('/webhook');
     expect(outputs.OutboundQueueUrl?.Value).toMatchObject({ Ref: 'OutboundQueue50884AE9' });
+  });
+
+  it('outputs everything `npm run cli -- --stage` reads, under the names the CLI reads', () => {
+    const outputs = prod.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(Object.keys(outputs)).toEqual(expect.arrayContaining(Object.values(STACK_OUTPUTS)));
+    expect(JSON.stringify(outputs[STACK_OUTPUTS.clientStatusUrl]?.Value)).toContain(CLIENT_STATUS_ROUTE);
+    expect(outputs[STACK_OUTPUTS.region]?.Value).toBe('eu-west-1');
   });
 });
 

@@ -98,7 +98,7 @@ describe('npm start without Java and with an SQS endpoint', () => {
     }
     // 404 (an error line) until the relay has written something for the client.
     const status = async () => {
-      const r = await cli('status', waba);
+      const r = await cli('status', waba, '--json');
       return r.code === 0 ? JSON.parse(r.out) : {};
     };
     await waitFor('the hold', async () => (await status()).health?.hold?.state === 'in-force');

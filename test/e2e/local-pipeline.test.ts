@@ -113,7 +113,7 @@ describe('npm start', () => {
       const r = await cli('send', '--waba', waba, '--phone-number-id', 'pn-1', '--to', `1555000${i % 2}`, '--text', `hello ${i}`, '--message-id', id);
       expect(r).toMatchObject({ code: 0 });
     }
-    await waitFor('messages parked', async () => JSON.parse((await cli('status', waba)).out).messages.parkedNow === 3);
+    await waitFor('messages parked', async () => JSON.parse((await cli('status', waba, '--json')).out).messages.parkedNow === 3);
     await new Promise((r) => setTimeout(r, 1500));
     expect(api.requests).toHaveLength(0);
 
@@ -127,7 +127,7 @@ describe('npm start', () => {
     expect(api.requests.map((r) => r.body.to).sort()).toEqual(['15550000', '15550000', '15550001']);
     // In enqueue order per recipient.
     expect(api.requests.filter((r) => r.body.to === '15550000').map((r) => (r.body.text as { body: string }).body)).toEqual(['hello 0', 'hello 2']);
-    const status = JSON.parse((await cli('status', waba)).out);
+    const status = JSON.parse((await cli('status', waba, '--json')).out);
     expect(status).toMatchObject({
       status: 'CONNECTED',
       messages: { parked: 3, parkedNow: 0, sent: 3, oldestParkedAgeSeconds: null },
@@ -151,27 +151,27 @@ describe('npm start', () => {
   it('operator reset: a far-future event is refused, a reset clears what was stored, later events apply', async () => {
     const waba = `e2e-reset-${Date.now()}`;
     expect((await cli('webhook', 'deleted', '--waba', waba, '--time', '4102444800')).code).toBe(0);
-    let status = JSON.parse((await cli('status', waba)).out);
+    let status = JSON.parse((await cli('status', waba, '--json')).out);
     expect(status).toMatchObject({ status: 'CONNECTED', timeline: [{ event: 'ACCOUNT_DELETED', effect: 'rejected-time', detail: { problem: 'event-time-in-future' } }] });
     expect((await cli('webhook', 'offboard', '--waba', waba)).code).toBe(0);
     // A message parks while the client is offboarded; the reset releases it at once (the default hop is 15 minutes).
     const to = `1${String(Date.now()).slice(-9)}`;
     expect((await cli('send', '--waba', waba, '--phone-number-id', `pn-${waba}`, '--to', to, '--text', 'after reset')).code).toBe(0);
-    await waitFor('the message parked', async () => JSON.parse((await cli('status', waba)).out).messages?.parkedNow === 1);
+    await waitFor('the message parked', async () => JSON.parse((await cli('status', waba, '--json')).out).messages?.parkedNow === 1);
     expect(api.requests.some((r) => r.body.to === to)).toBe(false);
-    const reset = await cli('reset', waba, '--reason', 'ticket 42');
+    const reset = await cli('reset', waba, '--reason', 'ticket 42', '--json');
     expect(reset.code).toBe(0);
     const after = JSON.parse(reset.out);
     expect(after).toMatchObject({ status: 'CONNECTED', releaseRequested: true });
     await waitFor('the parked message released by the reset', () => api.requests.some((r) => r.body.to === to));
-    await waitFor('the release recorded', async () => JSON.parse((await cli('status', waba)).out).release?.last?.trigger === 'operator');
+    await waitFor('the release recorded', async () => JSON.parse((await cli('status', waba, '--json')).out).release?.last?.trigger === 'operator');
     // The timeline is ordered by event time: the rejected event (stamped 2100) stays first.
     expect(after.timeline.map((e: { effect: string }) => e.effect)).toEqual(['rejected-time', 'operator-reset', 'status-changed']);
     expect(after.timeline[1]).toMatchObject({ event: 'OPERATOR_RESET', statusBefore: 'OFFBOARDED', detail: { by: 'local-operator', reason: 'ticket 42' } });
     expect((await cli('webhook', 'offboard', '--waba', waba)).code).toBe(0);
-    status = JSON.parse((await cli('status', waba)).out);
+    status = JSON.parse((await cli('status', waba, '--json')).out);
     expect(status.status).toBe('OFFBOARDED');
-    expect(await cli('reset', `${waba}-never-seen`)).toMatchObject({ code: 2, out: expect.stringContaining('no events received') });
+    expect(await cli('reset', `${waba}-never-seen`)).toMatchObject({ code: 1, out: expect.stringContaining('no events received') });
   });
 
   it('answers 400 for a malformed percent-encoded path, not 500', async () => {
