@@ -21,6 +21,7 @@ import { DEAD_LETTER_REASONS } from '../lambdas/core/outbound-decision.js';
 import { signBody } from '../lambdas/core/signature.js';
 import { toSqsJson } from '../lambdas/core/sqs-body.js';
 import { DEV_SECRETS, LOCAL_DEFAULTS } from './pipeline.js';
+import { REDRIVEN_ATTRIBUTE } from './sqs-observer.js';
 import { CliError, type RelayTarget, resolveTarget } from './target.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -614,7 +615,13 @@ const deadLetters = async (args: readonly string[], ctx: Ctx): Promise<void> => 
         keep.push(m);
         continue;
       }
-      await sqs.send(new SendMessageCommand({ QueueUrl: outbound, MessageBody: toSqsJson(row.envelope) }));
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: outbound,
+          MessageBody: toSqsJson(row.envelope),
+          MessageAttributes: { [REDRIVEN_ATTRIBUTE]: { DataType: 'String', StringValue: row.reason } },
+        }),
+      );
       await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: dlq, Entries: [{ Id: '0', ReceiptHandle: m.ReceiptHandle }] }));
       moved++;
       io.out(`redriven ${row.messageId} (${row.reason})`);

@@ -5,6 +5,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, SQSBatc
 import { apiGatewayEvent } from './api-gateway-event.js';
 import { CloudApiStandIn } from './cloud-api-stand-in.js';
 import { lambdaContext } from './lambda-context.js';
+import { routeJsonLogs } from './log-lines.js';
 import { DEFAULTS } from '../lambdas/core/defaults.js';
 import {
   ensureConsumedQueue,
@@ -17,6 +18,7 @@ import {
   startFauxqs,
 } from './services.js';
 import { SqsEventSource } from './sqs-event-source.js';
+import { SqsObserver } from './sqs-observer.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -49,6 +51,8 @@ export interface PipelineInfo {
   readonly dynamodbEndpoint: string;
   readonly dynamodbKind: string;
   readonly sqsEndpoint: string;
+  /** The same SQS through the pass-through that logs decisions: the functions and the CLI send through it. */
+  readonly sqsObservedEndpoint: string;
   readonly cloudApiUrl: string;
   readonly cloudApiEmbedded: boolean;
   readonly tableName: string;
@@ -122,6 +126,9 @@ export const startPipeline = async (
     for (const s of started.reverse()) await s.stop().catch(() => undefined);
   };
   try {
+    // The entry points' structured JSON logs become readable lines here (restored when the pipeline stops).
+    const unroute = routeJsonLogs(log);
+    started.push({ stop: async () => unroute() });
     const cfg = { ...LOCAL_DEFAULTS, ...Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')) } as Env & typeof LOCAL_DEFAULTS;
     const port = Number(cfg.PORT);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT "${cfg.PORT}" is not a port number`);
@@ -205,13 +212,17 @@ export const startPipeline = async (
       inboundEvents: inboundEvents.url,
       release: release.url,
     };
+    // The functions reach SQS through a pass-through that prints their park, retry and dead-letter decisions.
+    const observer = new SqsObserver(sqsEndpoint, queues, log);
+    const functionsSqsEndpoint = await observer.start();
+    started.push(observer);
     const redriveDlqs = { outbound: outbound.redriveDlqUrl, delay: delay.redriveDlqUrl, inboundEvents: inboundEvents.redriveDlqUrl, release: release.redriveDlqUrl };
 
     // The Lambda entry points read their configuration from the environment at import, as in AWS.
     Object.assign(process.env, {
       AWS_REGION: region,
       AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
-      AWS_ENDPOINT_URL_SQS: sqsEndpoint,
+      AWS_ENDPOINT_URL_SQS: functionsSqsEndpoint,
       AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
       AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
       TABLE_NAME: cfg.TABLE_NAME,
@@ -224,7 +235,8 @@ export const startPipeline = async (
       WEBHOOK_VERIFY_TOKEN: cfg.WEBHOOK_VERIFY_TOKEN,
       WHATSAPP_ACCESS_TOKEN: cfg.WHATSAPP_ACCESS_TOKEN,
       POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
-      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN',
+      // INFO: every decision the functions log (status changed, sent, released, ...) is one line locally.
+      POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL || 'INFO',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     });
     // The real entry points, each invoked with a Lambda context as in AWS (its request id goes on every log line).
@@ -265,7 +277,7 @@ export const startPipeline = async (
         if (body === null) return send({ statusCode: 413, headers: { 'content-type': 'application/json' }, body: '{"message":"Request Entity Too Large"}' });
         if (path === '/webhook' && (method === 'GET' || method === 'POST')) {
           const r = await webhook(toApiGatewayEvent(req, body, `${method} /webhook`));
-          log(`webhook    ${method} /webhook -> ${r.statusCode}`);
+          log(`webhook    ${method} /webhook -> ${r.statusCode}${r.statusCode === 401 ? ' (signature rejected: not signed with the app secret)' : ''}`);
           return send(r);
         }
         const client = /^\/clients\/([^/]+)(\/reset)?$/.exec(path);
@@ -308,6 +320,7 @@ export const startPipeline = async (
       dynamodbEndpoint,
       dynamodbKind,
       sqsEndpoint,
+      sqsObservedEndpoint: functionsSqsEndpoint,
       cloudApiUrl,
       cloudApiEmbedded: cloudApi !== undefined,
       tableName: cfg.TABLE_NAME,

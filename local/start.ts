@@ -40,13 +40,14 @@ coexistence-relay is running locally
     dead letters     ${info.queues.deadLetter}
     inbound events   ${info.queues.inboundEvents}
     release          ${info.queues.release}
+                     (these URLs are for SDK clients given the SQS endpoint; read them with npm run cli -- inbound tail, dead-letters list)
     redrive DLQs     <queue>-redrive-dlq behind outbound, delay and inbound events (after ${DEFAULTS.maxReceiveCount} receives)
   Cloud API          ${info.cloudApiUrl}${info.cloudApiEmbedded ? ' (embedded stand-in: accepts every message)' : ''}
   app secret         ${secret('META_APP_SECRET')}
   verify token       ${secret('WEBHOOK_VERIFY_TOKEN')}
   access token       ${secret('WHATSAPP_ACCESS_TOKEN')}
 
-Try: npm run cli -- --help
+${info.dynamodbKind === 'external' ? '' : 'State lives in memory: stopping loses every client status, queued and parked message.\n'}Ctrl-C stops it. Try: npm run cli -- --help
 `);
 } catch (error) {
   console.error(`could not start: ${(error as Error).message}`);

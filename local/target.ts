@@ -76,7 +76,11 @@ const localTarget = (url: string, fetchFn: typeof fetch): RelayTarget => {
       }),
     queue: async (name) => (await pipeline()).queues[name],
     tableName: async () => (await pipeline()).tableName,
-    sqs: async () => track(localSqs((await pipeline()).sqsEndpoint)),
+    // Through the pipeline's pass-through when it has one, so its log shows what the CLI sends (a redrive).
+    sqs: async () => {
+      const p = await pipeline();
+      return track(localSqs(p.sqsObservedEndpoint ?? p.sqsEndpoint));
+    },
     dynamo: async () => track(localDynamo((await pipeline()).dynamodbEndpoint)),
     pipeline,
     destroy: () => {

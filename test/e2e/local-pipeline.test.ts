@@ -101,6 +101,8 @@ describe('npm start', () => {
     expect([ok.status, await ok.text()]).toEqual([200, 'abc']);
     expect((await fetch(`${url}/webhook?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=abc`)).status).toBe(403);
     expect((await fetch(`${url}/webhook`, { method: 'POST', body: '{}' })).status).toBe(401);
+    await waitFor('the rejection logged', () => output.includes('POST /webhook -> 401 (signature rejected: not signed with the app secret)'));
+    expect(output).toContain('webhook    WARN webhook signature rejected (problem=missing, bytes=2)');
   });
 
   it('offboard -> enqueue -> nothing sent -> reconnect -> released within seconds, once, with the default schedule', async () => {
@@ -146,6 +148,9 @@ describe('npm start', () => {
     const redrive = await cli('dead-letters', 'redrive');
     expect(redrive.out).toContain('redriven dl-1');
     await waitFor('the redriven message sent', () => api.requests.some((r) => r.body.to === '1999'));
+    // The pipeline's log: one readable line for each decision.
+    expect(output).toContain(`relay      dead-lettered dl-1 for WABA ${waba}: client-removed (client ${waba} is REMOVED)`);
+    expect(output).toContain(`cli        redriven dl-1 for WABA ${waba} (was client-removed) back to the outbound queue`);
   });
 
   it('operator reset: a far-future event is refused, a reset clears what was stored, later events apply', async () => {

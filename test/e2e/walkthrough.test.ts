@@ -1,0 +1,109 @@
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../../local/services.js';
+
+/**
+ * The README's walkthrough, run as a reader runs it: `npm start` in one terminal, its first block of CLI commands in
+ * another. The lines the README quotes from the pipeline's log and from `status` must be what is printed.
+ */
+const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const walkthrough = readme.slice(readme.indexOf('## Walkthrough'));
+const block = /```sh\n([\s\S]*?)```/.exec(walkthrough)?.[1] ?? '';
+const paragraph = /\n(Within seconds[\s\S]*?)\n\n/.exec(walkthrough)?.[1] ?? '';
+
+/** A shell line's words (double-quoted strings kept whole) and its comment. */
+const parse = (line: string): { argv: string[]; comment: string } => {
+  const [command = '', comment = ''] = line.split(/\s{2,}#\s/);
+  const words = [...command.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? (m[2] as string));
+  return { argv: words.slice(4), comment: comment.trim() };
+};
+
+let child: ChildProcess;
+let output = '';
+let port: number;
+
+const cli = (argv: readonly string[]): Promise<{ code: number; out: string }> =>
+  new Promise((resolve) => {
+    execFile(process.execPath, ['--import', 'tsx', 'local/cli.ts', ...argv], { env: { ...process.env, PORT: String(port) }, timeout: 60_000 }, (error, stdout, stderr) =>
+      resolve({ code: error ? ((error as { code?: number }).code ?? -1) : 0, out: stdout + stderr }),
+    );
+  });
+
+beforeAll(async () => {
+  port = await freePort();
+  const tag = `walk${port}`;
+  child = spawn(process.execPath, ['--import', 'tsx', 'local/start.ts'], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      // The test's emulators (already running) instead of new ones; names of its own.
+      AWS_ENDPOINT_URL_DYNAMODB: inject('dynamoEndpoint'),
+      AWS_ENDPOINT_URL_SQS: inject('sqsEndpoint'),
+      TABLE_NAME: `${tag}-table`,
+      OUTBOUND_QUEUE_NAME: `${tag}-outbound`,
+      DELAY_QUEUE_NAME: `${tag}-delay`,
+      DEAD_LETTER_QUEUE_NAME: `${tag}-dlq`,
+      INBOUND_EVENTS_QUEUE_NAME: `${tag}-inbound`,
+      RELEASE_QUEUE_NAME: `${tag}-release`,
+      META_APP_SECRET: '',
+      GRAPH_API_BASE_URL: '',
+      POWERTOOLS_LOG_LEVEL: '',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout?.on('data', (d) => (output += d));
+  child.stderr?.on('data', (d) => (output += d));
+  const deadline = Date.now() + 60_000;
+  while ((await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => null))?.status !== 200) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`pipeline did not start:\n${output}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}, 90_000);
+
+afterAll(() => {
+  if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+describe('README walkthrough', () => {
+  it('prints what the README quotes, in its banner, its log and `status`', async () => {
+    const lines = block.split('\n').filter((l) => l.startsWith('npm run cli -- '));
+    expect(lines.length).toBeGreaterThanOrEqual(4);
+    for (const line of lines) {
+      const { argv, comment } = parse(line);
+      const r = await cli(argv);
+      expect(r.code, `${line}\n${r.out}`).toBe(0);
+      // A `status` line's comment quotes its output, piece by piece.
+      if (argv[0] === 'status') {
+        // The send is parked by the consumer a moment after it was enqueued.
+        let out = r.out;
+        for (let i = 0; i < 60 && !comment.split('; ').every((piece) => out.includes(piece)); i++) {
+          await new Promise((res) => setTimeout(res, 500));
+          out = (await cli(argv)).out;
+        }
+        for (const piece of comment.split('; ')) expect(out, line).toContain(piece);
+      }
+    }
+    const quotes = [...paragraph.matchAll(/`([^`]+)`/g)].map((m) => m[1] as string);
+    expect(quotes.length).toBeGreaterThanOrEqual(4);
+    const waba = parse(lines[0] as string).argv.at(-1) as string;
+    const deadline = Date.now() + 45_000;
+    const missing = async () => {
+      const status = (await cli(['status', waba])).out;
+      return quotes.filter((q) => !`${output}\n${status}`.includes(q.endsWith('...') ? q.slice(0, -3) : q));
+    };
+    let left = await missing();
+    while (left.length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 1000));
+      left = await missing();
+    }
+    expect(left, output).toEqual([]);
+    expect(output).toContain('Ctrl-C stops it.');
+    // The decisions in between, one line each.
+    expect(output).toMatch(new RegExp(`consumer {3}parked \\S+ for WABA ${waba} \\(park 1, `));
+    expect(output).toMatch(new RegExp(`webhook {4}client status changed \\(wabaId=${waba}, event=ACCOUNT_RECONNECTED, from=OFFBOARDED, to=CONNECTED\\)`));
+    expect(output).toMatch(new RegExp(`releaser {3}parked message released \\(wabaId=${waba}, `));
+    // One readable line per decision: no raw JSON from the functions' logger.
+    expect(output.split('\n').filter((l) => l.trim().startsWith('{'))).toEqual([]);
+  }, 180_000);
+});
