@@ -112,6 +112,8 @@ describe('npm start without Java and with an SQS endpoint', () => {
 
     expect((await cli('cloud-api', 'accept', '--phone-number-id', pn)).code).toBe(0);
     await waitFor('the three messages sent', () => count(`from ${pn} -> wamid.`) === 3);
+    // The release counts its sends on the client when it ends, a moment after the last call.
+    await waitFor('the sends counted', async () => (await status()).messages?.sent === 3);
     expect(await status()).toMatchObject({
       messages: { sent: 3 },
       health: { hold: { state: 'ended', endedBy: 'probe' }, lastProbe: { verdict: 'can-send' } },
