@@ -359,6 +359,8 @@ const StatusView = z.looseObject({
       restrictions: z.array(z.looseObject({ type: z.string(), inForce: z.boolean() })),
     })
     .optional(),
+  /** Only in a reset's answer: whether the reset asked for the client's parked messages to be released. */
+  releaseRequested: z.boolean().optional(),
   timeline: z.array(
     z.looseObject({ event: z.string(), eventTime: z.string().nullable(), effect: z.string(), statusBefore: z.string(), statusAfter: z.string() }),
   ),
@@ -388,6 +390,9 @@ export const formatStatus = (view: z.infer<typeof StatusView>): string[] => {
   lines.push(
     `totals since ${view.firstSeenAt}: ${m.parked} parked, ${m.sent} sent, ${m.deadLettered} dead-lettered, ${m.ambiguousResends} ambiguous resend(s)`,
   );
+  if (view.releaseRequested !== undefined) {
+    lines.push(view.releaseRequested ? 'reset: a release of the parked messages was requested' : 'reset: no release requested (nothing parked, or the client may not send)');
+  }
   const hold = view.health?.hold;
   if (hold) lines.push(`hold: ${hold.state} since ${hold.startedAt ?? 'unknown'} (${hold.code}: ${hold.why})`);
   const restrictions = view.health?.restrictions.filter((r) => r.inForce) ?? [];

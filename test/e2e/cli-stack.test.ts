@@ -222,6 +222,7 @@ describe('the CLI against a deployed stack (outputs file or CloudFormation; emul
     expect(reset.code).toBe(0);
     expect(reset.out).toContain(`WABA ${waba}: CONNECTED`);
     expect(reset.out).toContain('OPERATOR_RESET');
+    expect(reset.out).toContain('reset: a release of the parked messages was requested');
     expect(signedCalls).toContain(`POST /clients/${waba}/reset`);
     // `reset` stays an alias.
     expect((await cli('reset', waba, '--json', '--outputs', outputsFile)).code).toBe(0);
