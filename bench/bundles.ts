@@ -10,7 +10,7 @@ import { lambdaEntry } from '../lib/lambda-entry.js';
 import { median } from './measure.js';
 
 const run = promisify(execFile);
-export const FUNCTIONS = ['webhook', 'consumer', 'status'] as const;
+export const FUNCTIONS = ['webhook', 'consumer', 'status', 'releaser'] as const;
 /** Not a function: the AWS SDK clients alone, the floor for bundle size and cold init. */
 export const SDK_FLOOR_NAME = 'aws-sdk-clients-only';
 type BenchBundle = (typeof FUNCTIONS)[number] | typeof SDK_FLOOR_NAME;

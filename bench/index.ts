@@ -5,6 +5,8 @@ import { ensureTable, localDynamo, localSqs, type RunningService, startDynamoDbL
 import { type BundleResult, bundleBench, SDK_FLOOR_NAME } from './bundles.js';
 import { type RequestsResult, requestsBench, type ThroughputResult, throughputBench } from './consumer-bench.js';
 import { type HealthBenchResult, healthBench } from './health-bench.js';
+import { type BillRow, billFor } from './bill.js';
+import { type DrainResult, drainBench, type ParkHourResult, parkHourBench, type ResumeResult, resumeBench } from './release-bench.js';
 import { type ScheduleResult, scheduleBench } from './schedule-sim.js';
 import { largeBody, memoryStore, smallBody, type WebhookCase, webhookCase } from './webhook-bench.js';
 
@@ -24,6 +26,16 @@ export interface BenchReport {
   readonly bundles: readonly BundleResult[];
   readonly schedule: readonly ScheduleResult[];
   readonly health: HealthBenchResult;
+  readonly release: ReleaseReport;
+}
+
+export interface ReleaseReport {
+  readonly resume: ResumeResult;
+  /** One releaser instance, then two at once (two clients sharing one phone number: one release runs per client). */
+  readonly drain: readonly DrainResult[];
+  readonly parkHour: ParkHourResult;
+  /** USD per million units at us-east-1 list prices (bench/bill.ts). */
+  readonly bill: readonly BillRow[];
 }
 
 export interface Budget {
@@ -39,6 +51,12 @@ export const BUDGETS = {
   statusReadsPerClientPerBatch: 1,
   webhookRatio1k: 3,
   refusedCallsPerOffboardingEpisode: 1,
+  resumeP50Ms: 2000,
+  resumeP99Ms: 5000,
+  /** Share of RELEASE_RATE_PER_SECOND a release drain reaches at least. */
+  drainPaceShare: 0.9,
+  sqsPerParkedHourAlone: 13,
+  sqsPerParkedHourTenPerBatch: 2,
 } as const;
 
 export const checkBudgets = (r: BenchReport): Budget[] => {
@@ -58,7 +76,44 @@ export const checkBudgets = (r: BenchReport): Budget[] => {
     limit: BUDGETS.refusedCallsPerOffboardingEpisode,
     ok: refused <= BUDGETS.refusedCallsPerOffboardingEpisode,
   });
+  const rel = r.release;
+  out.push({ name: 'resume p50, webhook answered -> first call (ms)', value: rel.resume.p50Ms, limit: BUDGETS.resumeP50Ms, ok: rel.resume.p50Ms <= BUDGETS.resumeP50Ms });
+  out.push({ name: 'resume p99, webhook answered -> first call (ms)', value: rel.resume.p99Ms, limit: BUDGETS.resumeP99Ms, ok: rel.resume.p99Ms <= BUDGETS.resumeP99Ms });
+  for (const d of rel.drain) {
+    const who = `${d.parked} parked, ${d.releasers} releaser${d.releasers > 1 ? 's' : ''}`;
+    const floor = Math.round(d.rateLimit * BUDGETS.drainPaceShare * 100) / 100;
+    out.push({ name: `drain rate, ${who} (msg/s)`, value: d.perSecond, limit: floor, ok: d.perSecond >= floor });
+    out.push({ name: `most calls in any 1 s, ${who}`, value: d.maxInAnySecond, limit: d.rateLimit, ok: d.maxInAnySecond <= d.rateLimit });
+    out.push({ name: `recipients in enqueue order, ${who}`, value: d.recipientsInOrder, limit: d.recipients, ok: d.recipientsInOrder === d.recipients });
+  }
+  const ph = rel.parkHour;
+  out.push({ name: 'SQS requests per parked message-hour, alone', value: ph.alone.sqsPerParkedHour, limit: BUDGETS.sqsPerParkedHourAlone, ok: ph.alone.sqsPerParkedHour <= BUDGETS.sqsPerParkedHourAlone });
+  out.push({
+    name: 'SQS requests per parked message-hour, ten per batch',
+    value: ph.tenPerBatch.sqsPerParkedHour,
+    limit: BUDGETS.sqsPerParkedHourTenPerBatch,
+    ok: ph.tenPerBatch.sqsPerParkedHour <= BUDGETS.sqsPerParkedHourTenPerBatch,
+  });
   return out;
+};
+
+/** The bill's rows from the measured usage (bench/bill.ts holds the prices). */
+export const releaseBill = (resume: ResumeResult, drain: DrainResult, parkHour: ParkHourResult): BillRow[] => {
+  const hourly = (u: ParkHourResult['alone']['perHop']) => ({
+    sqsRequests: u.sqsRequests * parkHour.hopsPerHour,
+    readUnits: u.readUnits * parkHour.hopsPerHour,
+    writeUnits: u.writeUnits * parkHour.hopsPerHour,
+    lambda: Object.fromEntries(
+      Object.entries(u.lambda).map(([fn, l]) => [fn, { invocations: l.invocations * parkHour.hopsPerHour, billedMs: l.billedMs * parkHour.hopsPerHour }]),
+    ),
+  });
+  return [
+    billFor('sent messages (client connected, ten per batch)', parkHour.sentPerMessage),
+    billFor('parked messages released (enqueue, park, release)', drain.perMessage),
+    billFor('parked message-hours, alone in a batch', hourly(parkHour.alone.perHop)),
+    billFor('parked message-hours, ten per batch', hourly(parkHour.tenPerBatch.perHop)),
+    billFor('webhooks (1 KB account_update)', resume.perWebhook, 1),
+  ];
 };
 
 export const runBench = async (options: BenchOptions = {}): Promise<BenchReport> => {
@@ -74,8 +129,6 @@ export const runBench = async (options: BenchOptions = {}): Promise<BenchReport>
   ];
   log('bundles and cold init...');
   const bundles = await bundleBench(quick ? 1 : 15);
-  log('park schedule simulation...');
-  const schedule = scheduleBench(quick ? 200 : 100_000);
 
   const started: RunningService[] = [];
   const api = await new CloudApiStandIn().start();
@@ -114,7 +167,20 @@ export const runBench = async (options: BenchOptions = {}): Promise<BenchReport>
     const health = await healthBench(dynamo, api, { quick });
     dynamo.destroy();
     sqs.destroy();
-    return { quick, webhook, consumer, requests, bundles, schedule, health };
+
+    const endpoints = { dynamo: dynamoEndpoint, sqs: sqsEndpoint };
+    log('release: SQS requests per parked hop, usage per sent message...');
+    const parkHour = await parkHourBench(endpoints, api, quick ? 10 : 200);
+    log('release: resume latency after ACCOUNT_RECONNECTED...');
+    const resume = await resumeBench(endpoints, api, quick ? { episodes: 2, perEpisode: 1, warmup: 1 } : { episodes: 40, perEpisode: 3, warmup: 2 });
+    log('release: drain pace and order, one releaser...');
+    const one = await drainBench(endpoints, api, { parked: quick ? 20 : 300, recipients: quick ? 2 : 10, releasers: 1 });
+    log('release: drain pace and order, two releasers at once...');
+    const two = await drainBench(endpoints, api, { parked: quick ? 20 : 300, recipients: quick ? 2 : 10, releasers: 2 });
+    const release = { resume, drain: [one, two], parkHour, bill: releaseBill(resume, one, parkHour) };
+    log('park schedule simulation (the delay loop alone)...');
+    const schedule = scheduleBench(quick ? 200 : 100_000, parkHour.alone.perHop.sqsRequests);
+    return { quick, webhook, consumer, requests, bundles, schedule, health, release };
   } finally {
     await api.stop();
     for (const s of started) await s.stop();

@@ -1,3 +1,9 @@
+/**
+ * The park schedule on a virtual clock. Kept beside the real runs (bench/release-bench.ts) for what they cannot show
+ * in minutes: how long a parked message waits when its release is lost and only the delay loop resumes it, over a mix
+ * of reconnection times from seconds to hours, and what that loop costs over the same mix. Resume latency with
+ * releases, and the requests of one real hop, come from the real runs.
+ */
 import { parkDelay, parseDelaySchedule } from '../lambdas/core/park-schedule.js';
 import { DEFAULTS } from '../lambdas/core/defaults.js';
 import { percentile, seeded } from './measure.js';
@@ -23,8 +29,6 @@ const drawReconnect = (random: () => number): number => {
   return RECONNECT_MIX[RECONNECT_MIX.length - 1]!.to;
 };
 
-/** SQS requests per park check for a message alone in its batch: SendMessage to the delay queue, receive, delete. */
-export const SQS_REQUESTS_PER_HOP = 3;
 
 export interface ScheduleResult {
   readonly schedule: string;
@@ -35,8 +39,11 @@ export interface ScheduleResult {
   readonly sqsRequestsPerParkedMessageHour: number;
 }
 
-/** Simulates parking on a virtual clock: no sleeping, deterministic jitter. */
-export const simulateSchedule = (scheduleText: string, samples: number, seed = 42): ScheduleResult => {
+/**
+ * Simulates parking on a virtual clock: no sleeping, deterministic jitter. `requestsPerHop` is what one check costs
+ * (counted through the real consumer by `parkHourBench`: 3 for a message alone in its batch).
+ */
+export const simulateSchedule = (scheduleText: string, samples: number, requestsPerHop = 3, seed = 42): ScheduleResult => {
   const schedule = parseDelaySchedule(scheduleText);
   const random = seeded(seed);
   const latencies: number[] = [];
@@ -61,11 +68,15 @@ export const simulateSchedule = (scheduleText: string, samples: number, seed = 4
     p50ResumeSeconds: Math.round(percentile(latencies, 50)),
     p99ResumeSeconds: Math.round(percentile(latencies, 99)),
     meanHops: Math.round((hops / samples) * 10) / 10,
-    sqsRequestsPerParkedMessageHour: Math.round(((hops * SQS_REQUESTS_PER_HOP) / (parkedSeconds / 3600)) * 10) / 10,
+    sqsRequestsPerParkedMessageHour: Math.round(((hops * requestsPerHop) / (parkedSeconds / 3600)) * 10) / 10,
   };
 };
 
-export const scheduleBench = (samples: number): ScheduleResult[] => [
-  simulateSchedule(DEFAULTS.parkDelaySchedule, samples),
-  simulateSchedule('900', samples),
+/** The default schedule beside the earlier short-hop one. */
+export const scheduleBench = (samples: number, requestsPerHop: number): ScheduleResult[] => [
+  simulateSchedule(DEFAULTS.parkDelaySchedule, samples, requestsPerHop),
+  simulateSchedule(EARLIER_DEFAULT_SCHEDULE, samples, requestsPerHop),
 ];
+
+/** The default before releases existed: short hops, so the loop alone resumed within about a minute (p50). */
+export const EARLIER_DEFAULT_SCHEDULE = '10,20,30,60,120,240,480,900';

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { checkBudgets, runBench } from '../../bench/index.js';
+import { hopsPerHour, paceFigures, recipientsInOrder } from '../../bench/release-bench.js';
+import { REPORT_WIDTH, renderReport } from '../../bench/report.js';
 import { simulateSchedule } from '../../bench/schedule-sim.js';
 
 /** The benchmark runs once on tiny inputs so it cannot rot; its figures are checked by `npm run bench -- --check`. */
@@ -18,7 +20,7 @@ describe('npm run bench (quick)', () => {
     // Counted by SDK middleware: one status read per distinct client per batch, one ledger claim and mark per send.
     for (const q of r.requests) expect(q.statusReadsPerDistinctClient).toBe(1);
     expect(r.requests.find((q) => q.scenario === 'sent, 1 client')).toMatchObject({ dynamoReadsPerMessage: 0.1, dynamoWritesPerMessage: 2.1 });
-    expect(r.bundles.map((b) => b.fn)).toEqual(['webhook', 'consumer', 'status', 'aws-sdk-clients-only']);
+    expect(r.bundles.map((b) => b.fn)).toEqual(['webhook', 'consumer', 'status', 'releaser', 'aws-sdk-clients-only']);
     for (const b of r.bundles) expect(b.bytes).toBeGreaterThan(100_000);
     const names = checkBudgets(r).map((b) => b.name);
     expect(names).toContain('webhook 1 KB handler / floor');
@@ -29,12 +31,70 @@ describe('npm run bench (quick)', () => {
     expect(r.health.maxRefusedInOneEpisode).toBeLessThanOrEqual(1);
     expect(r.health.withoutHolds.refusedCalls).toBeGreaterThan(r.health.refusedCalls);
     expect(r.health.delivered).toBe(r.health.messages);
+
+    // Release, through the real webhook, consumer and releaser: every message went out once (checked in the bench),
+    // each recipient in enqueue order, never above the pace, a real queue hop before the first call.
+    const rel = r.release;
+    expect(rel.resume.p50Ms).toBeGreaterThan(0);
+    expect(rel.resume.p99Ms).toBeGreaterThanOrEqual(rel.resume.p50Ms);
+    expect(rel.drain.map((d) => d.releasers)).toEqual([1, 2]);
+    for (const d of rel.drain) {
+      expect(d.recipientsInOrder).toBe(d.recipients);
+      // Paced: the calls did not all land in one second (unpaced, they would). The cap itself is a budget (`--check`),
+      // measured at the stand-in, where a loaded machine's timer lateness shows.
+      expect(d.maxInAnySecond).toBeGreaterThan(1);
+      expect(d.maxInAnySecond).toBeLessThan(d.parked + d.midDrain);
+      expect(d.perSecond).toBeGreaterThan(0);
+      expect(d.perMessage.writeUnits).toBeGreaterThan(0);
+    }
+    // One hop of a parked message alone: the event source's receive and delete, the consumer's send to the delay
+    // queue; ten per batch share them. Counted by SDK middleware.
+    expect(rel.parkHour.alone.perHop.sqsRequests).toBe(3);
+    expect(rel.parkHour.tenPerBatch.perHop.sqsRequests).toBeCloseTo(0.3);
+    expect(rel.parkHour.alone.perHop.lambda.consumer?.invocations).toBe(1);
+    expect(rel.bill.map((b) => b.what)).toHaveLength(5);
+    for (const b of rel.bill) expect(b.total).toBeGreaterThan(0);
+    expect(rel.bill.find((b) => b.what.startsWith('webhooks'))?.api).toBe(1);
+    expect(names).toEqual(expect.arrayContaining(['resume p50, webhook answered -> first call (ms)', 'SQS requests per parked message-hour, alone']));
+    // The printed report fits the terminal.
+    const widest = Math.max(...renderReport(r, checkBudgets(r)).split('\n').map((l) => l.length));
+    expect(widest).toBeLessThanOrEqual(REPORT_WIDTH);
   }, 180_000);
 
+  it('computes the pace from call times: a hand-made timeline over the cap is caught', () => {
+    // 16 calls 60 ms apart: all inside one second (900 ms), one more than a cap of 15.
+    const over = Array.from({ length: 16 }, (_, i) => 1_000 + i * 60);
+    expect(paceFigures(over).maxInAnySecond).toBe(16);
+    // 70 ms apart, as the pacer spaces them at 15/s: 15 in any second, 14.3 per second.
+    const paced = Array.from({ length: 31 }, (_, i) => i * 70);
+    expect(paceFigures(paced)).toEqual({ perSecond: 14.29, maxInAnySecond: 15 });
+    // A window is half-open: calls exactly one second apart are in different windows.
+    expect(paceFigures([0, 1000]).maxInAnySecond).toBe(1);
+  });
+
+  it('counts a recipient in order only when all its messages arrived once, in enqueue order', () => {
+    const expected = new Map([
+      ['a', ['1', '2', '3']],
+      ['b', ['4', '5']],
+      ['c', ['6']],
+    ]);
+    const arrived = (pairs: string) => pairs.split(' ').map((p) => ({ to: p[0] as string, text: p.slice(1) }));
+    expect(recipientsInOrder(expected, arrived('a1 b4 a2 c6 b5 a3'))).toEqual({ inOrder: 3, recipients: 3 });
+    expect(recipientsInOrder(expected, arrived('a1 a3 a2 b4 b5 c6'))).toEqual({ inOrder: 2, recipients: 3 });
+    expect(recipientsInOrder(expected, arrived('a1 a2 a3 b4 b5 b5 c6'))).toEqual({ inOrder: 2, recipients: 3 });
+    expect(recipientsInOrder(expected, arrived('a1 a2 a3 b4'))).toEqual({ inOrder: 1, recipients: 3 });
+  });
+
+  it('counts the default schedule\'s checks in a parked hour with their jitter averaged', () => {
+    // 900 s +/- 20%, capped at SQS's 900: 855 s on average.
+    expect(hopsPerHour('900')).toBeCloseTo(3600 / 855, 1);
+    expect(hopsPerHour('60')).toBeCloseTo(60, 0);
+  });
+
   it('simulates the park schedule deterministically, trading SQS requests for resume latency', () => {
-    const a = simulateSchedule('10,20,30,60,120,240,480,900', 2000);
-    expect(simulateSchedule('10,20,30,60,120,240,480,900', 2000)).toEqual(a);
-    const fixed = simulateSchedule('900', 2000);
+    const a = simulateSchedule('10,20,30,60,120,240,480,900', 2000, 3);
+    expect(simulateSchedule('10,20,30,60,120,240,480,900', 2000, 3)).toEqual(a);
+    const fixed = simulateSchedule('900', 2000, 3);
     expect(a.p50ResumeSeconds).toBeLessThan(fixed.p50ResumeSeconds);
     expect(a.sqsRequestsPerParkedMessageHour).toBeGreaterThan(fixed.sqsRequestsPerParkedMessageHour);
     expect(fixed.p99ResumeSeconds).toBeLessThanOrEqual(900 * 1.2);
