@@ -38,12 +38,16 @@ describe('npm run bench (quick)', () => {
     expect(rel.resume.p50Ms).toBeGreaterThan(0);
     expect(rel.resume.p99Ms).toBeGreaterThanOrEqual(rel.resume.p50Ms);
     expect(rel.drain.map((d) => d.releasers)).toEqual([1, 2]);
+    // One instance: its own call log keeps the call starts under the rate, however late a slot's call is.
+    expect(rel.drain[0]?.maxInAnySecondStarts).toBeLessThanOrEqual(rel.drain[0]?.rateLimit ?? 0);
     for (const d of rel.drain) {
       expect(d.recipientsInOrder).toBe(d.recipients);
-      // Paced: the calls did not all land in one second (unpaced, they would). The cap itself is a budget (`--check`),
-      // measured at the stand-in, where a loaded machine's timer lateness shows.
+      // Paced where the pace is made: the slots handed out through DynamoDB never exceed the rate in a second, across
+      // instances. The figure at the stand-in is the budget (`--check`): there a loaded machine's lateness shows.
       expect(d.maxInAnySecond).toBeGreaterThan(1);
-      expect(d.maxInAnySecond).toBeLessThan(d.parked + d.midDrain);
+      expect(d.maxInAnySecondSlots).toBeGreaterThan(1);
+      expect(d.maxInAnySecondSlots).toBeLessThanOrEqual(d.rateLimit);
+      expect(d.transitMs.p50).toBeGreaterThanOrEqual(0);
       expect(d.perSecond).toBeGreaterThan(0);
       expect(d.perMessage.writeUnits).toBeGreaterThan(0);
     }
