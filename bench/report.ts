@@ -75,11 +75,8 @@ export const renderReport = (r: BenchReport, budgets: readonly Budget[]): string
           `drain: ${d.parked} parked, ${d.recipients} recipients, ${d.releasers} releaser${d.releasers > 1 ? 's' : ''}`,
           `${d.perSecond} msg/s of ${d.rateLimit} (${Math.round((d.perSecond / d.rateLimit) * 100)}%), most in any 1 s: ${d.maxInAnySecond}, ${d.seconds} s`,
         ],
-        [
-          '  most in any 1 s where the pace is made',
-          `slots ${d.maxInAnySecondSlots}, call starts ${d.maxInAnySecondStarts}; start -> stand-in p50 ${ms(d.transitMs.p50)}, ` +
-            `p99 ${ms(d.transitMs.p99)}, max ${ms(d.transitMs.max)}`,
-        ],
+        ['  most in any 1 s where the pace is made', `pacer slots ${d.maxInAnySecondSlots}, call starts ${d.maxInAnySecondStarts}`],
+        ['  call start -> stand-in', `p50 ${ms(d.transitMs.p50)}, p99 ${ms(d.transitMs.p99)}, max ${ms(d.transitMs.max)}`],
         [`  order, ${d.midDrain} enqueued mid-drain`, `${d.recipientsInOrder} of ${d.recipients} recipients in enqueue order`],
       ]),
       [
