@@ -10,7 +10,7 @@ export const docPages = (root: string): { readonly path: string; readonly text: 
     .map((f) => ({ path: `docs/${f}`, text: readFileSync(join(root, 'docs', f), 'utf8') })),
 ];
 
-const FENCE = /^```[^\n]*\n([\s\S]*?)^```/gm;
+const FENCE = /^[ \t]*```[^\n]*\n([\s\S]*?)^[ \t]*```/gm;
 
 /** Lines of fenced code blocks. */
 export const codeLines = (text: string): string[] => [...text.matchAll(FENCE)].flatMap((m) => (m[1] as string).split('\n'));
