@@ -111,8 +111,8 @@ ${TARGET_HELP}`,
 POSTs /clients/{wabaId}/reset: clears the client's status records (the latest event of each class), so it reads
 CONNECTED as if never seen and later events apply normally. The timeline records the reset, who asked (locally
 local-operator; against a stack, your IAM principal) and --reason. Use it to undo a status stored from a wrong
-event (for example one stamped far in the future before event times were checked). Parked messages are not
-released by the reset.
+event (for example one stamped far in the future before event times were checked). The reset then asks for
+a release of the client's parked messages; if that request cannot be queued they go at their next delay hop.
 
 ${TARGET_HELP}`,
   'cloud-api': `Usage: npm run cli -- cloud-api refuse --phone-number-id <id> [--code <n>]
@@ -391,7 +391,7 @@ export const formatStatus = (view: z.infer<typeof StatusView>): string[] => {
     `totals since ${view.firstSeenAt}: ${m.parked} parked, ${m.sent} sent, ${m.deadLettered} dead-lettered, ${m.ambiguousResends} ambiguous resend(s)`,
   );
   if (view.releaseRequested !== undefined) {
-    lines.push(view.releaseRequested ? 'reset: a release of the parked messages was requested' : 'reset: no release requested (nothing parked, or the client may not send)');
+    lines.push(view.releaseRequested ? 'reset: a release of the parked messages was requested' : 'reset: no release could be requested (the release queue refused it); parked messages go at their next delay hop');
   }
   const hold = view.health?.hold;
   if (hold) lines.push(`hold: ${hold.state} since ${hold.startedAt ?? 'unknown'} (${hold.code}: ${hold.why})`);
