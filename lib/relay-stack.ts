@@ -96,6 +96,9 @@ export class RelayStack extends Stack {
       sourceMapsAtRuntime: c.sourceMapsAtRuntime,
     });
 
+    // A fallback due after an asynchronous 131047 (window closed) goes from the webhook to the outbound queue.
+    this.webhookApi.webhookFunction.bindQueue(this.outbound.outbound.queue, 'OUTBOUND_QUEUE_URL');
+
     this.release = new ReleasePipeline(this, 'Releases', {
       table: this.statusTable.table,
       releaseQueue: this.releaseQueue,

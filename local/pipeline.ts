@@ -227,6 +227,7 @@ export const startPipeline = async (
       AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
       TABLE_NAME: cfg.TABLE_NAME,
       INBOUND_EVENTS_QUEUE_URL: queues.inboundEvents,
+      OUTBOUND_QUEUE_URL: queues.outbound,
       DELAY_QUEUE_URL: queues.delay,
       DEAD_LETTER_QUEUE_URL: queues.deadLetter,
       RELEASE_QUEUE_URL: queues.release,
@@ -279,6 +280,16 @@ export const startPipeline = async (
           const r = await webhook(toApiGatewayEvent(req, body, `${method} /webhook`));
           log(`webhook    ${method} /webhook -> ${r.statusCode}${r.statusCode === 401 ? ' (signature rejected: not signed with the app secret)' : ''}`);
           return send(r);
+        }
+        const message = /^\/messages\/([^/]+)\/([^/]+)$/.exec(path);
+        if (message && method === 'GET') {
+          let pathParameters: Record<string, string>;
+          try {
+            pathParameters = { wabaId: decodeURIComponent(message[1] as string), messageId: decodeURIComponent(message[2] as string) };
+          } catch {
+            return send({ statusCode: 400, headers: { 'content-type': 'application/json' }, body: '{"message":"Bad Request"}' });
+          }
+          return send(await status(toApiGatewayEvent(req, body, 'GET /messages/{wabaId}/{messageId}', pathParameters)));
         }
         const client = /^\/clients\/([^/]+)(\/reset)?$/.exec(path);
         const clientRoute = client ? (client[2] ? 'POST /clients/{wabaId}/reset' : 'GET /clients/{wabaId}') : undefined;

@@ -5,7 +5,8 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { truncateValue } from '../core/bounded-json.js';
-import type { InboundEvent, InboundEventSink, OutboundQueues, QueueMessage } from '../core/ports.js';
+import type { OutboundEnvelope } from '../core/envelope.js';
+import type { InboundEvent, InboundEventSink, OutboundEnqueuer, OutboundQueues, QueueMessage } from '../core/ports.js';
 import { toSqsJson } from '../core/sqs-body.js';
 
 /**
@@ -168,5 +169,19 @@ export class SqsOutboundQueues implements OutboundQueues {
     const { failed, errors } = await sendBatches(this.sqs, this.deadLetterQueueUrl, messages);
     if (errors.length > 0) this.onError('dead-letter queue', errors);
     return failed;
+  }
+}
+
+/** The outbound queue, for envelopes the relay itself enqueues (a fallback due after an async 131047). */
+export class SqsOutboundEnqueuer implements OutboundEnqueuer {
+  constructor(
+    private readonly sqs: SQSClient,
+    private readonly queueUrl: string,
+  ) {}
+
+  async enqueue(envelopes: readonly OutboundEnvelope[]): Promise<void> {
+    const messages = envelopes.map((e, i) => ({ id: String(i), body: toSqsJson(e), attributes: { wabaId: e.wabaId } }));
+    const { failed, errors } = await sendBatches(this.sqs, this.queueUrl, messages);
+    if (failed.size > 0) throw new QueueSendError(`${failed.size} of ${envelopes.length} envelopes not queued: ${errors[0] ?? ''}`, [...failed]);
   }
 }

@@ -10,16 +10,30 @@ const ID_MESSAGE = ID_RULE;
  * fields the relay relies on are checked. Unknown top-level fields are refused so a misspelt `notAfter` cannot be
  * silently ignored.
  */
+const cloudApiPayload = z.looseObject({
+  messaging_product: z.literal('whatsapp'),
+  to: z.string().check(z.minLength(1)),
+});
+
+/** Longest `messageId` upstream may use; the relay's own fallback ids add `:fallback` (see `message-outcome.ts`). */
+export const MAX_MESSAGE_ID = 128;
+const FALLBACK_ID = /^[\s\S]{1,128}:fallback$/;
+
 export const outboundEnvelopeSchema = z.strictObject({
-  messageId: z.string().check(z.minLength(1), z.maxLength(128)),
+  messageId: z.string().check(
+    z.minLength(1),
+    z.refine((id) => id.length <= MAX_MESSAGE_ID || FALLBACK_ID.test(id), `must be 1-${MAX_MESSAGE_ID} characters`),
+  ),
   wabaId: z.string().check(z.regex(ID, ID_MESSAGE)),
   phoneNumberId: z.string().check(z.regex(ID, ID_MESSAGE)),
-  payload: z.looseObject({
-    messaging_product: z.literal('whatsapp'),
-    to: z.string().check(z.minLength(1)),
-  }),
+  payload: cloudApiPayload,
   notAfter: z.optional(z.iso.datetime({ offset: true })),
   metadata: z.optional(z.record(z.string(), z.unknown())),
+  /**
+   * Sent instead (once, as `<messageId>:fallback`) when the Cloud API refuses the message, or Meta reports it failed,
+   * because the 24-hour window closed (131047). Normally a template.
+   */
+  fallback: z.optional(cloudApiPayload),
 });
 
 export type OutboundEnvelope = z.infer<typeof outboundEnvelopeSchema>;

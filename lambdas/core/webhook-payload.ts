@@ -6,6 +6,7 @@ import { DEFAULTS } from './defaults.js';
 import { describeRawTime, type EventTimeProblem, readEventTime, representableTimeMs } from './event-time.js';
 import { boundedText, ID_RULE, isRelayId } from './ids.js';
 import { describeIssues } from './zod.js';
+import { boundedErrors, type MessageStatusUpdate, type OutcomeError } from './message-outcome.js';
 
 export const WABA_OBJECT = 'whatsapp_business_account';
 export const ACCOUNT_UPDATE = 'account_update';
@@ -67,6 +68,71 @@ const messagesValue = z.looseObject({
   statuses: lenient(z.array(z.unknown())),
 });
 
+const statusError = z.looseObject({
+  code: lenient(z.pipe(z.union([z.number(), z.string()]), z.transform((c: number | string) => Number(c)))),
+  title: lenient(z.string()),
+  message: lenient(z.string()),
+  error_data: lenient(z.looseObject({ details: lenient(z.string()) })),
+});
+
+/** One `value.statuses[]` item: only the wamid and the status value are required; the rest is read when readable. */
+const statusItem = z.looseObject({
+  id: z.string().check(z.minLength(1), z.maxLength(512)),
+  status: z.string().check(z.minLength(1)),
+  timestamp: z.optional(z.unknown()),
+  recipient_id: lenient(text),
+  errors: lenient(z.array(z.unknown())),
+  biz_opaque_callback_data: lenient(z.string().check(z.maxLength(512))),
+  pricing: lenient(
+    z.looseObject({ billable: lenient(z.boolean()), pricing_model: lenient(text), category: lenient(text), type: lenient(text) }),
+  ),
+  conversation: lenient(
+    z.looseObject({ id: lenient(text), origin: lenient(z.looseObject({ type: lenient(text) })), expiration_timestamp: lenient(text) }),
+  ),
+});
+
+/** Most statuses read from one change (Meta batches up to 1000 updates per POST). */
+export const MAX_STATUSES_PER_CHANGE = 1000;
+
+const readStatuses = (list: readonly unknown[] | undefined, ctx: Context): MessageStatusUpdate[] => {
+  const out: MessageStatusUpdate[] = [];
+  for (const raw of (list ?? []).slice(0, MAX_STATUSES_PER_CHANGE)) {
+    const r = statusItem.safeParse(raw);
+    if (!r.success) continue; // forwarded anyway; not a status the relay can use
+    const s = r.data;
+    const t = readEventTime(s.timestamp, ctx.receivedAtMs, ctx.maxFutureSkewMs);
+    const errors: OutcomeError[] = [];
+    for (const e of s.errors ?? []) {
+      const p = statusError.safeParse(e);
+      if (!p.success) continue;
+      const code = p.data.code;
+      errors.push({
+        code: code !== undefined && Number.isInteger(code) ? code : null,
+        ...(p.data.title !== undefined ? { title: p.data.title } : {}),
+        ...(p.data.message !== undefined ? { message: p.data.message } : {}),
+        ...(p.data.error_data?.details !== undefined ? { details: p.data.error_data.details } : {}),
+      });
+    }
+    const pricing: Record<string, unknown> = {};
+    if (s.pricing) for (const k of ['billable', 'pricing_model', 'category', 'type'] as const) if (s.pricing[k] !== undefined) pricing[k] = s.pricing[k];
+    const conversation: Record<string, unknown> = {};
+    if (s.conversation?.id !== undefined) conversation.id = s.conversation.id;
+    if (s.conversation?.origin?.type !== undefined) conversation.originType = s.conversation.origin.type;
+    if (s.conversation?.expiration_timestamp !== undefined) conversation.expirationTimestamp = s.conversation.expiration_timestamp;
+    out.push({
+      wamid: s.id,
+      status: boundedText(s.status, 32),
+      timestampMs: t.ok ? t.ms : null,
+      ...(s.recipient_id !== undefined ? { recipientId: s.recipient_id } : {}),
+      errors: boundedErrors(errors),
+      ...(s.biz_opaque_callback_data !== undefined ? { callbackData: s.biz_opaque_callback_data } : {}),
+      ...(Object.keys(pricing).length > 0 ? { pricing } : {}),
+      ...(Object.keys(conversation).length > 0 ? { conversation } : {}),
+    });
+  }
+  return out;
+};
+
 export interface AccountUpdate {
   readonly kind: 'account_update';
   readonly wabaId: string;
@@ -124,6 +190,8 @@ export interface ForwardedChange {
   readonly phoneNumberId?: string;
   /** When that phone number was seen with this WABA: the entry time, else the newest message/status time, else null. */
   readonly seenAtMs?: number | null;
+  /** `messages` changes: the readable items of `value.statuses[]` (message outcomes); absent when there are none. */
+  readonly statuses?: readonly MessageStatusUpdate[];
 }
 
 /** A change that could not be read (no field, account_update without event or time, ...). Kept, never dropped. */
@@ -244,6 +312,8 @@ const readChange = (entryId: string, rawTime: unknown, rawChange: unknown, entry
     };
     if (field === MESSAGES) {
       const m = messagesValue.safeParse(value);
+      const statuses = m.success ? readStatuses(m.data.statuses, ctx) : [];
+      if (statuses.length > 0) forwarded.statuses = statuses;
       const phone = m.success ? m.data.metadata?.phone_number_id : undefined;
       if (m.success && phone !== undefined && isRelayId(phone)) {
         const t = readEventTime(rawTime, ctx.receivedAtMs, ctx.maxFutureSkewMs);

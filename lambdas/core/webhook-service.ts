@@ -15,6 +15,7 @@ import { BadRequestError, ConfigError, ForbiddenError, PayloadTooLargeError, Sig
 import type { ClientStore, InboundEvent, InboundEventSink, PhoneOwnership, ReleaseRequester, Telemetry } from './ports.js';
 import { CONNECTING_CLASSES, releaseDue } from './release-rules.js';
 import type { SignatureVerifier } from './signature.js';
+import type { MessageOutcomeService, StatusBatch, StatusSummary } from './message-outcome-service.js';
 import { type AccountUpdate, MAX_CHANGES_PER_POST, parseWebhook, type RejectedTimeUpdate } from './webhook-payload.js';
 
 /** Meta's maximum webhook payload. */
@@ -30,6 +31,8 @@ export interface WebhookServiceOptions {
   readonly releases: ReleaseRequester;
   /** Learns which WABA owns each phone number id from `messages` changes; absent: nothing is learned. */
   readonly phones?: PhoneOwnership | undefined;
+  /** Message outcomes from the statuses in `messages` changes (`value.statuses[]`); absent: none are recorded. */
+  readonly outcomes?: MessageOutcomeService | undefined;
   readonly now?: () => number;
   readonly reconnectSkewMs?: number;
   readonly timelineRetentionDays?: number;
@@ -49,6 +52,8 @@ export interface ReceiveSummary {
   /** Changes the store refused for good (forwarded as unreadable). */
   readonly unstorable?: number;
   readonly ignoredObject?: string;
+  /** Message statuses read from `messages` changes, and what became of them (when outcomes are recorded). */
+  readonly messageStatuses?: StatusSummary;
 }
 
 const timingSafeTokenEquals = (a: string, b: string): boolean => {
@@ -62,7 +67,11 @@ const timingSafeTokenEquals = (a: string, b: string): boolean => {
 /** One DynamoDB step of a POST; resolves to what it did, or to `unstorable` when the store refused it for good. */
 type StoreTask = () => Promise<EventEffect | 'learned' | { readonly unstorable: string }>;
 
-type Options = Required<Omit<WebhookServiceOptions, 'now' | 'phones'>> & { now: () => number; phones: PhoneOwnership | undefined };
+type Options = Required<Omit<WebhookServiceOptions, 'now' | 'phones' | 'outcomes'>> & {
+  now: () => number;
+  phones: PhoneOwnership | undefined;
+  outcomes: MessageOutcomeService | undefined;
+};
 
 export class WebhookService {
   readonly #o: Options;
@@ -77,6 +86,7 @@ export class WebhookService {
       now: Date.now,
       ...options,
       phones: options.phones,
+      outcomes: options.outcomes,
     };
   }
 
@@ -152,6 +162,7 @@ export class WebhookService {
     const toForward: InboundEvent[] = [];
     const toRelease = new Set<string>();
     const sightings = new Map<string, { phoneNumberId: string; wabaId: string; atMs: number }>();
+    const statusBatches: StatusBatch[] = [];
     let accountUpdates = 0;
     let unreadable = 0;
     let rejectedTimes = 0;
@@ -166,6 +177,7 @@ export class WebhookService {
         toForward.push({ dedupeId: c.dedupeId, wabaId: c.wabaId, field: 'unreadable', entryTime: c.claimedTimeMs, problem: `${c.problem}: ${c.detail}`, raw: c.raw, receivedAt });
       } else if (c.kind === 'forward') {
         toForward.push({ dedupeId: c.dedupeId, wabaId: c.wabaId, field: c.field, entryTime: c.entryTimeMs, value: c.value, receivedAt });
+        if (c.statuses) statusBatches.push({ wabaId: c.wabaId, statuses: c.statuses, ...(c.phoneNumberId !== undefined ? { phoneNumberId: c.phoneNumberId } : {}) });
         if (c.phoneNumberId !== undefined && this.#o.phones) {
           const key = `${c.phoneNumberId}\u0000${c.wabaId}`;
           const atMs = c.seenAtMs ?? receivedAtMs;
@@ -191,10 +203,16 @@ export class WebhookService {
     // DynamoDB first, forwarding after: when DynamoDB is down nothing at all is queued. A retryable failure of any
     // step fails the request (after the others finished) so Meta delivers it again; every write is idempotent, so the
     // redelivery completes what is missing and changes nothing already stored.
-    const results =
-      tasks.length === 1
-        ? [await (tasks[0] as StoreTask)()]
-        : await mapLimit(tasks, this.#o.writeConcurrency, (task) => task());
+    const outcomes = this.#o.outcomes;
+    const [stored, applied] = await Promise.allSettled([
+      tasks.length === 1 ? Promise.all([(tasks[0] as StoreTask)()]) : mapLimit(tasks, this.#o.writeConcurrency, (task) => task()),
+      // Outcomes from statuses: one conditional write each, then their events (and fallbacks) before the answer.
+      outcomes && statusBatches.length > 0 ? outcomes.applyStatuses(statusBatches, receivedAtMs) : Promise.resolve(undefined),
+    ]);
+    if (stored.status === 'rejected') throw stored.reason;
+    if (applied.status === 'rejected') throw applied.reason;
+    const results = stored.value;
+    const messageStatuses = applied.value;
     const unstorable = results.filter((r) => typeof r === 'object').length;
     // Releases after the status writes, once per client: failing to queue one fails the request (Meta delivers again,
     // and the redelivery asks again).
@@ -216,6 +234,7 @@ export class WebhookService {
       unreadable: unreadable + unstorable,
       ...(rejectedTimes > 0 ? { rejectedTimes } : {}),
       ...(unstorable > 0 ? { unstorable } : {}),
+      ...(messageStatuses ? { messageStatuses } : {}),
     };
   }
 

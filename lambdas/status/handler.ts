@@ -1,14 +1,17 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { readClientView } from '../core/client-view.js';
 import { DEFAULTS } from '../core/defaults.js';
-import { BadRequestError } from '../core/errors.js';
+import { BadRequestError, NotFoundError } from '../core/errors.js';
 import { ID_RULE, isRelayId } from '../core/ids.js';
 import { parseResetRequest, resetClient } from '../core/operator-reset.js';
-import type { ClientStore, ReleaseRequester, Telemetry } from '../core/ports.js';
+import { parseMessageKey, readMessageView } from '../core/message-view.js';
+import type { ClientStore, MessageOutcomeStore, ReleaseRequester, Telemetry } from '../core/ports.js';
 import { errorResponse, type HttpResult, json, rawBody } from '../shared/http.js';
 
 export interface StatusDeps {
   readonly store: Pick<ClientStore, 'getClient' | 'listTimeline' | 'parkedNow' | 'resetStatus' | 'putTimelineEntry'>;
+  /** Message outcomes (`GET /messages/{wabaId}/{messageId}`); absent: that route answers 404. */
+  readonly messages?: Pick<MessageOutcomeStore, 'read'>;
   readonly telemetry: Telemetry;
   readonly reconnectSkewMs: number;
   /** A can-send probe ends a webhook-set OFFBOARDED (stage config). */
@@ -28,9 +31,16 @@ const caller = (event: APIGatewayProxyEventV2): string => {
 /**
  * `GET /clients/{wabaId}`: the client's status, message counters and recent timeline.
  * `POST /clients/{wabaId}/reset`: an operator clears the client's status records (see `resetClient`).
+ * `GET /messages/{wabaId}/{messageId}`: one message's outcome, wamid and history (see `message-view.ts`).
  */
 export const createStatusHandler = (deps: StatusDeps) => async (event: APIGatewayProxyEventV2): Promise<HttpResult> => {
   try {
+    const messageId = event.pathParameters?.messageId;
+    if (messageId !== undefined) {
+      const key = parseMessageKey(event.pathParameters?.wabaId ?? '', messageId);
+      if (!deps.messages) throw new NotFoundError('message outcomes are not configured');
+      return json(200, await readMessageView(deps.messages, key));
+    }
     const wabaId = event.pathParameters?.wabaId ?? '';
     if (!isRelayId(wabaId)) throw new BadRequestError(`wabaId ${ID_RULE}`);
     const limit = Number(event.queryStringParameters?.timeline ?? 20);

@@ -1,10 +1,12 @@
 /**
- * Lambda entry point for `GET /clients/{wabaId}` and `POST /clients/{wabaId}/reset` (both IAM-authorized in AWS):
- * wiring only. Reads, and writes only an operator's reset (and the release request it makes).
+ * Lambda entry point for `GET /clients/{wabaId}`, `POST /clients/{wabaId}/reset` and `GET /messages/{wabaId}/{messageId}`
+ * (all IAM-authorized in AWS): wiring only. Reads, and writes only an operator's reset (and the release request it makes).
  */
 import { dynamoClient, sqsClient } from '../adapters/aws-clients.js';
 import { DynamoClientStore, documentClient } from '../adapters/dynamo/client-store.js';
 import { SqsReleaseQueue } from '../adapters/sqs-release.js';
+import { DynamoMessageOutcomeStore } from '../adapters/dynamo/message-outcome-store.js';
+import { DEFAULTS } from '../core/defaults.js';
 import { createRuntime, lambdaHandler } from '../shared/runtime.js';
 import { loadStatusConfig } from './config.js';
 import { createStatusHandler } from './handler.js';
@@ -12,10 +14,13 @@ import { createStatusHandler } from './handler.js';
 const config = loadStatusConfig();
 const runtime = createRuntime('status');
 
+const doc = documentClient(dynamoClient(config.region, config.dynamodbEndpoint));
 export const handler = lambdaHandler(
   runtime,
   createStatusHandler({
-    store: new DynamoClientStore(documentClient(dynamoClient(config.region, config.dynamodbEndpoint)), config.tableName),
+    store: new DynamoClientStore(doc, config.tableName),
+    // Reads only: the retention applies to writes, which this function never makes.
+    messages: new DynamoMessageOutcomeStore(doc, config.tableName, DEFAULTS.sendLedgerRetentionDays),
     telemetry: runtime.telemetry,
     reconnectSkewMs: config.reconnectSkewMs,
     probeEndsOffboarding: config.probeEndsOffboarding,

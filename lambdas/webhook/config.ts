@@ -8,6 +8,9 @@ export const webhookConfigSchema = z.pipe(
     ...awsEnv,
     INBOUND_EVENTS_QUEUE_URL: nonEmpty,
     RELEASE_QUEUE_URL: nonEmpty,
+    /** Where a fallback goes when a sent message fails because the window closed (unset: no fallback is sent). */
+    OUTBOUND_QUEUE_URL: optionalNonEmpty,
+    SEND_LEDGER_RETENTION_DAYS: intFrom(DEFAULTS.sendLedgerRetentionDays, 1, 365),
     RECONNECT_SKEW_SECONDS: intFrom(DEFAULTS.reconnectSkewSeconds, 0, 86_400),
     TIMELINE_RETENTION_DAYS: intFrom(DEFAULTS.timelineRetentionDays, 1, 3650),
     META_APP_SECRET: optionalNonEmpty,
@@ -24,6 +27,8 @@ export const webhookConfigSchema = z.pipe(
       tableName: c.TABLE_NAME,
       inboundEventsQueueUrl: c.INBOUND_EVENTS_QUEUE_URL,
       releaseQueueUrl: c.RELEASE_QUEUE_URL,
+      outboundQueueUrl: c.OUTBOUND_QUEUE_URL,
+      sendLedgerRetentionDays: c.SEND_LEDGER_RETENTION_DAYS,
       reconnectSkewMs: c.RECONNECT_SKEW_SECONDS * 1000,
       timelineRetentionDays: c.TIMELINE_RETENTION_DAYS,
       appSecret: secretRef(c, 'META_APP_SECRET', 'META_APP_SECRET_ID', report),

@@ -2,6 +2,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { ClientStore, InboundEventSink, PhoneOwnership, ReleaseRequester, Telemetry } from '../core/ports.js';
 import { SIGNATURE_HEADER, SignatureVerifier } from '../core/signature.js';
 import { WebhookService } from '../core/webhook-service.js';
+import type { MessageOutcomeService } from '../core/message-outcome-service.js';
 import { errorResponse, type HttpResult, header, json, rawBody, text } from '../shared/http.js';
 
 /** How often the handler asks for the secrets again (rotation takes effect within this plus the source's cache). */
@@ -13,6 +14,8 @@ export interface WebhookDeps {
   readonly releases: ReleaseRequester;
   /** Learns phone number ownership from `messages` changes. */
   readonly phones?: PhoneOwnership;
+  /** Message outcomes from status webhooks (`messages` field). */
+  readonly outcomes?: MessageOutcomeService;
   readonly telemetry: Telemetry;
   /** Current app secrets (comma-separated text allowed) and verify token; may rotate, so asked per request. */
   readonly secrets: () => Promise<{ readonly appSecrets: readonly string[]; readonly verifyToken: string }>;
@@ -44,6 +47,7 @@ export const createWebhookHandler = (deps: WebhookDeps) => {
           inbound: deps.inbound,
           releases: deps.releases,
           phones: deps.phones,
+          outcomes: deps.outcomes,
           telemetry: deps.telemetry,
           reconnectSkewMs: deps.reconnectSkewMs,
           timelineRetentionDays: deps.timelineRetentionDays,

@@ -6,7 +6,10 @@ import { dynamoClient, sqsClient } from '../adapters/aws-clients.js';
 import { DynamoClientStore, documentClient } from '../adapters/dynamo/client-store.js';
 import { DynamoPhoneOwnership } from '../adapters/dynamo/phone-ownership.js';
 import { readSecret, splitSecrets } from '../adapters/secrets.js';
-import { SqsInboundEventSink } from '../adapters/sqs.js';
+import { SqsInboundEventSink, SqsOutboundEnqueuer } from '../adapters/sqs.js';
+import { DynamoMessageOutcomeStore } from '../adapters/dynamo/message-outcome-store.js';
+import { MessageOutcomeService } from '../core/message-outcome-service.js';
+import { noRelayEvents } from '../core/ports.js';
 import { SqsReleaseQueue } from '../adapters/sqs-release.js';
 import { MissingSecretError } from '../core/signature.js';
 import { createRuntime, lambdaHandler } from '../shared/runtime.js';
@@ -29,6 +32,12 @@ export const handler = lambdaHandler(
   createWebhookHandler({
     store: new DynamoClientStore(doc, config.tableName),
     phones: new DynamoPhoneOwnership(doc, config.tableName),
+    outcomes: new MessageOutcomeService({
+      store: new DynamoMessageOutcomeStore(doc, config.tableName, config.sendLedgerRetentionDays),
+      events: noRelayEvents,
+      telemetry: runtime.telemetry,
+      ...(config.outboundQueueUrl ? { fallbacks: new SqsOutboundEnqueuer(sqs, config.outboundQueueUrl) } : {}),
+    }),
     inbound: new SqsInboundEventSink(sqs, config.inboundEventsQueueUrl),
     releases: new SqsReleaseQueue(sqs, config.releaseQueueUrl),
     telemetry: runtime.telemetry,

@@ -39,7 +39,8 @@ export interface WebhookApiProps {
 
 /**
  * API Gateway HTTP API: public `GET/POST /webhook` (Meta authenticates by HMAC signature, checked in the function)
- * and IAM-authorized `GET /clients/{wabaId}` and `POST /clients/{wabaId}/reset`, throttled, with JSON access logs.
+ * and IAM-authorized `GET /clients/{wabaId}`, `POST /clients/{wabaId}/reset` and `GET /messages/{wabaId}/{messageId}`,
+ * throttled, with JSON access logs.
  */
 export class WebhookApi extends Construct {
   readonly api: HttpApi;
@@ -71,7 +72,8 @@ export class WebhookApi extends Construct {
         TIMELINE_RETENTION_DAYS: String(props.timelineRetentionDays),
       },
     })
-      .bindTable(props.table, { items: ['UpdateItem', 'PutItem', 'GetItem'] })
+      // BatchGetItem: the wamid items of statuses that do not carry the relay's callback data (one read per POST).
+      .bindTable(props.table, { items: ['UpdateItem', 'PutItem', 'GetItem', 'BatchGetItem'] })
       .bindQueue(props.inboundEventsQueue, 'INBOUND_EVENTS_QUEUE_URL')
       .bindQueue(props.releaseQueue, 'RELEASE_QUEUE_URL')
       .bindSecret(props.appSecret, 'META_APP_SECRET_ID')
@@ -80,14 +82,14 @@ export class WebhookApi extends Construct {
     this.statusFunction = new RelayFunction(this, 'StatusFunction', {
       ...common,
       name: 'status',
-      description: 'Answers GET /clients/{wabaId} and an operator reset (POST /clients/{wabaId}/reset)',
+      description: 'Answers GET /clients/{wabaId}, an operator reset (POST /clients/{wabaId}/reset) and GET /messages/{wabaId}/{messageId}',
       memoryMiB: 256,
       environment: {
         RECONNECT_SKEW_SECONDS: String(props.reconnectSkewSeconds),
         TIMELINE_RETENTION_DAYS: String(props.timelineRetentionDays),
         PROBE_ENDS_OFFBOARDING: String(props.probeEndsOffboarding),
       },
-      // Reads; the reset clears the status records (UpdateItem), records itself in the timeline (PutItem) and asks for
+      // Reads (a message's outcome and send claim: one Query); the reset clears the status records (UpdateItem), records itself in the timeline (PutItem) and asks for
       // a release of the client's parked messages.
     })
       .bindTable(props.table, { items: ['GetItem', 'Query', 'UpdateItem', 'PutItem'] })
@@ -137,6 +139,7 @@ export class WebhookApi extends Construct {
     }
     const statusIntegration = new HttpLambdaIntegration('StatusIntegration', this.statusFunction);
     this.api.addRoutes({ path: '/clients/{wabaId}', methods: [HttpMethod.GET], integration: statusIntegration, authorizer: new HttpIamAuthorizer() });
+    this.api.addRoutes({ path: '/messages/{wabaId}/{messageId}', methods: [HttpMethod.GET], integration: statusIntegration, authorizer: new HttpIamAuthorizer() });
     this.api.addRoutes({
       path: '/clients/{wabaId}/reset',
       methods: [HttpMethod.POST],
@@ -146,6 +149,7 @@ export class WebhookApi extends Construct {
 
     this.callbackUrl = `${this.api.apiEndpoint}/webhook`;
     new CfnOutput(scope, 'WebhookCallbackUrl', { value: this.callbackUrl, description: "Paste into the Meta app's WhatsApp webhook configuration" });
+    new CfnOutput(scope, 'MessageOutcomeUrl', { value: `${this.api.apiEndpoint}/messages/{wabaId}/{messageId}`, description: 'IAM-authorized (SigV4) message outcome route' });
     new CfnOutput(scope, 'ClientStatusUrl', { value: `${this.api.apiEndpoint}/clients/{wabaId}`, description: 'IAM-authorized (SigV4) status route' });
   }
 }

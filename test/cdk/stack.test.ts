@@ -84,7 +84,7 @@ describe('functions', () => {
     }
     const [, webhook] = functionByDescription(prod, 'Verifies Meta webhooks');
     expect(Object.keys(webhook.Properties.Environment.Variables)).toEqual(
-      expect.arrayContaining(['TABLE_NAME', 'INBOUND_EVENTS_QUEUE_URL', 'META_APP_SECRET_ID', 'WEBHOOK_VERIFY_TOKEN_SECRET_ID']),
+      expect.arrayContaining(['TABLE_NAME', 'INBOUND_EVENTS_QUEUE_URL', 'OUTBOUND_QUEUE_URL', 'META_APP_SECRET_ID', 'WEBHOOK_VERIFY_TOKEN_SECRET_ID']),
     );
   });
 
@@ -202,6 +202,7 @@ describe('API', () => {
       'POST /webhook': 'NONE',
       'GET /clients/{wabaId}': 'AWS_IAM',
       'POST /clients/{wabaId}/reset': 'AWS_IAM',
+      'GET /messages/{wabaId}/{messageId}': 'AWS_IAM',
     });
   });
 
@@ -273,7 +274,7 @@ describe('least privilege', () => {
   const xrayAndLogs = ['logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
 
   it.each([
-    ['webhook', webhookId, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'secretsmanager:GetSecretValue', 'sqs:SendMessage']],
+    ['webhook', webhookId, ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'secretsmanager:GetSecretValue', 'sqs:SendMessage']],
     ['status', statusId, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'sqs:SendMessage']],
     [
       'consumer',

@@ -44,3 +44,43 @@ export const messagesChange = (wabaId: string, time: number, text = 'hello') => 
     messages: [{ from: '15551234567', id: `wamid.${wabaId}.${text}`, timestamp: String(time), type: 'text', text: { body: text } }],
   },
 });
+
+/** One `value.statuses[]` item, as Meta sends it (`timestamp` as a string of Unix seconds). */
+export interface StatusInit {
+  readonly wamid: string;
+  readonly status: string;
+  readonly timestamp: number;
+  readonly callbackData?: string;
+  readonly errors?: readonly Record<string, unknown>[];
+  readonly recipientId?: string;
+}
+
+const statusItem = (s: StatusInit) => ({
+  id: s.wamid,
+  status: s.status,
+  timestamp: String(s.timestamp),
+  recipient_id: s.recipientId ?? '15551234567',
+  ...(s.status === 'failed'
+    ? {}
+    : {
+        conversation: { id: `conv-${s.wamid}`, origin: { type: 'utility' }, ...(s.status === 'sent' ? { expiration_timestamp: String(s.timestamp + 86_400) } : {}) },
+        pricing: { billable: true, pricing_model: 'PMP', category: 'utility', type: 'regular' },
+      }),
+  ...(s.callbackData !== undefined ? { biz_opaque_callback_data: s.callbackData } : {}),
+  ...(s.errors ? { errors: s.errors } : {}),
+});
+
+/** A `messages` change carrying statuses of the business's sent messages. */
+export const statusChange = (statuses: readonly StatusInit[], phoneNumberId = '555001') => ({
+  field: 'messages',
+  value: {
+    messaging_product: 'whatsapp',
+    metadata: { display_phone_number: '15550001111', phone_number_id: phoneNumberId },
+    statuses: statuses.map(statusItem),
+  },
+});
+
+export const statusesWebhook = (wabaId: string, changes: readonly unknown[]) => ({
+  object: 'whatsapp_business_account',
+  entry: [{ id: wabaId, changes }],
+});

@@ -8,6 +8,8 @@
  * | timeline entry | `CLIENT#<wabaId>` | `EVENT#<event time ms, padded>#<eventId>` |
  * | parked copy | `CLIENT#<wabaId>` | `PARKED#<first enqueued ms, padded>#<messageId>` (see `parkedOrderKey`) |
  * | send claim (ledger) | `WABA#<wabaId>#MSG#<messageId>` | `SEND` |
+ * | message outcome (history, fallback) | `WABA#<wabaId>#MSG#<messageId>` | `OUTCOME` |
+ * | wamid -> message (sends whose payload carried the sender's own callback data) | `WAMID#<wamid>` | `MSG` |
  * | phone number owner | `PHONE#<phoneNumberId>` | `OWNER` |
  * | pace slots of a phone number | `PHONE#<phoneNumberId>` | `PACE` |
  *
@@ -45,15 +47,22 @@ export interface TableKey {
 }
 
 const clientPk = (wabaId: string): string => `CLIENT#${wabaId}`;
+/** Everything about one message (its send claim, its outcome) shares this partition: one Query reads it all. */
+const messagePk = (wabaId: string, messageId: string): string => `WABA#${wabaId}#MSG#${messageId}`;
 export const TIMELINE_PREFIX = 'EVENT#';
 export const PARKED_PREFIX = 'PARKED#';
 export const PHONE_PREFIX = 'PHONE#';
 
 export const keys = {
   clientPk,
+  messagePk,
   status: (wabaId: string): TableKey => ({ pk: clientPk(wabaId), sk: 'STATUS' }),
   timeline: (wabaId: string, orderKey: string): TableKey => ({ pk: clientPk(wabaId), sk: `${TIMELINE_PREFIX}${orderKey}` }),
-  ledger: (wabaId: string, messageId: string): TableKey => ({ pk: `WABA#${wabaId}#MSG#${messageId}`, sk: 'SEND' }),
+  ledger: (wabaId: string, messageId: string): TableKey => ({ pk: messagePk(wabaId, messageId), sk: 'SEND' }),
+  /** A message's outcome: one entry per state reached (see `core/message-outcome.ts`), beside its send claim. */
+  outcome: (wabaId: string, messageId: string): TableKey => ({ pk: messagePk(wabaId, messageId), sk: 'OUTCOME' }),
+  /** Which message a wamid belongs to (attributes `wabaId`, `messageId`). */
+  wamid: (wamid: string): TableKey => ({ pk: `WAMID#${wamid}`, sk: 'MSG' }),
   /** Which WABA owns a business phone number id (attributes `wabaId`, `learnedFrom`, `learnedAt`). */
   phoneOwner: (phoneNumberId: string): TableKey => ({ pk: `${PHONE_PREFIX}${phoneNumberId}`, sk: 'OWNER' }),
   /** A parked copy; `orderKey` from `parkedOrderKey` (first-enqueued time, then messageId): its release order. */

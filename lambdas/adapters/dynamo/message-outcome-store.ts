@@ -1,0 +1,146 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { chunk } from '../../core/concurrency.js';
+import { entryKey, OUTCOME_STATES, type OutcomeEntry, type OutcomeHistory, type OutcomeState } from '../../core/message-outcome.js';
+import type { MessageOutcomeStore, MessageRecord, StoredFallback } from '../../core/ports.js';
+import type { MessageKey } from '../../core/send-ledger.js';
+import { classifyWriteError } from './client-store.js';
+import { keys, TABLE_TTL_ATTRIBUTE, ttlAfterDays } from './table.js';
+
+/** The outcome item's attributes: one entry and its sort key per state (see `core/message-outcome.ts`). */
+export const OUTCOME_ATTRS = {
+  entry: (s: OutcomeState): string => `out_${s.replace('-', '_')}`,
+  key: (s: OutcomeState): string => `outKey_${s.replace('-', '_')}`,
+  fallback: 'fallback',
+} as const;
+
+const BATCH_GET_MAX = 100;
+
+const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Reads the history of an outcome item; an entry that is not readable is left out, never a reason to fail. */
+export const historyFromItem = (item: Record<string, unknown> | undefined): OutcomeHistory => {
+  const h: OutcomeHistory = {};
+  if (!item) return h;
+  for (const s of OUTCOME_STATES) {
+    const e = item[OUTCOME_ATTRS.entry(s)];
+    if (isObj(e) && e.state === s && typeof e.atMs === 'number') h[s] = e as unknown as OutcomeEntry;
+  }
+  return h;
+};
+
+const fallbackFromItem = (item: Record<string, unknown> | undefined): StoredFallback | null => {
+  const f = item?.[OUTCOME_ATTRS.fallback];
+  return isObj(f) && typeof f.phoneNumberId === 'string' && isObj(f.payload) ? { phoneNumberId: f.phoneNumberId, payload: f.payload } : null;
+};
+
+/**
+ * Message outcomes in the relay's table: the outcome item beside the message's send claim, and wamid items for sends
+ * whose statuses will not carry the relay's callback data. Items expire with the send ledger's retention.
+ */
+export class DynamoMessageOutcomeStore implements MessageOutcomeStore {
+  constructor(
+    private readonly doc: DynamoDBDocumentClient,
+    private readonly tableName: string,
+    private readonly retentionDays: number,
+  ) {}
+
+  async record(key: MessageKey, entry: OutcomeEntry, nowMs: number): Promise<{ history: OutcomeHistory; fallback: StoredFallback | null } | null> {
+    try {
+      const out = await this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.outcome(key.wabaId, key.messageId),
+          // The entry is kept unless one that sorts before it is: "keep the least" per state commutes, so the history
+          // is the same whatever order statuses arrive in. An identical entry is written again (a no-op).
+          UpdateExpression: 'SET #e = :e, #k = :k, wabaId = :w, messageId = :m, #ttl = :ttl',
+          ConditionExpression: 'attribute_not_exists(#k) OR #k >= :k',
+          ExpressionAttributeNames: { '#e': OUTCOME_ATTRS.entry(entry.state), '#k': OUTCOME_ATTRS.key(entry.state), '#ttl': TABLE_TTL_ATTRIBUTE },
+          ExpressionAttributeValues: {
+            ':e': entry,
+            ':k': entryKey(entry),
+            ':w': key.wabaId,
+            ':m': key.messageId,
+            ':ttl': ttlAfterDays(nowMs, this.retentionDays),
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { history: historyFromItem(out.Attributes), fallback: fallbackFromItem(out.Attributes) };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return null;
+      throw classifyWriteError(error);
+    }
+  }
+
+  async recordSend(key: MessageKey, send: { readonly wamid: string; readonly rememberWamid: boolean; readonly fallback?: StoredFallback }, nowMs: number): Promise<void> {
+    const ttl = ttlAfterDays(nowMs, this.retentionDays);
+    await Promise.all([
+      send.rememberWamid
+        ? this.doc.send(
+            new PutCommand({
+              TableName: this.tableName,
+              Item: { ...keys.wamid(send.wamid), wabaId: key.wabaId, messageId: key.messageId, [TABLE_TTL_ATTRIBUTE]: ttl },
+            }),
+          )
+        : undefined,
+      send.fallback
+        ? this.doc.send(
+            new UpdateCommand({
+              TableName: this.tableName,
+              Key: keys.outcome(key.wabaId, key.messageId),
+              UpdateExpression: 'SET #f = :f, wabaId = :w, messageId = :m, #ttl = :ttl',
+              ExpressionAttributeNames: { '#f': OUTCOME_ATTRS.fallback, '#ttl': TABLE_TTL_ATTRIBUTE },
+              ExpressionAttributeValues: { ':f': send.fallback, ':w': key.wabaId, ':m': key.messageId, ':ttl': ttl },
+            }),
+          )
+        : undefined,
+    ]).catch((error: unknown) => {
+      throw classifyWriteError(error);
+    });
+  }
+
+  async findByWamid(wamids: readonly string[]): Promise<ReadonlyMap<string, MessageKey>> {
+    const found = new Map<string, MessageKey>();
+    for (const part of chunk([...new Set(wamids)], BATCH_GET_MAX)) {
+      let pending: Record<string, unknown>[] | undefined = part.map((w) => ({ ...keys.wamid(w) }));
+      for (let round = 0; pending && pending.length > 0; round++) {
+        if (round === 5) throw new Error(`wamid read left ${pending.length} keys unprocessed`);
+        const out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending } } }));
+        for (const item of out.Responses?.[this.tableName] ?? []) {
+          if (typeof item.wabaId === 'string' && typeof item.messageId === 'string') {
+            found.set(String(item.pk).slice('WAMID#'.length), { wabaId: item.wabaId, messageId: item.messageId });
+          }
+        }
+        pending = out.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
+      }
+    }
+    return found;
+  }
+
+  async read(key: MessageKey): Promise<MessageRecord | null> {
+    const out = await this.doc.send(
+      new QueryCommand({
+        TableName: this.tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': keys.messagePk(key.wabaId, key.messageId) },
+        ConsistentRead: true,
+      }),
+    );
+    const items = out.Items ?? [];
+    const outcome = items.find((i) => i.sk === keys.outcome(key.wabaId, key.messageId).sk);
+    const ledger = items.find((i) => i.sk === keys.ledger(key.wabaId, key.messageId).sk);
+    if (!outcome && !ledger) return null;
+    return {
+      history: historyFromItem(outcome),
+      fallback: fallbackFromItem(outcome),
+      ledger: ledger
+        ? {
+            state: typeof ledger.state === 'string' ? ledger.state : 'unknown',
+            wamid: typeof ledger.wamid === 'string' ? ledger.wamid : null,
+            sentAt: typeof ledger.sentAt === 'string' ? ledger.sentAt : null,
+          }
+        : null,
+    };
+  }
+}
