@@ -7,6 +7,7 @@ import { type RequestsResult, requestsBench, type ThroughputResult, throughputBe
 import { type HealthBenchResult, healthBench } from './health-bench.js';
 import { type BillRow, billFor } from './bill.js';
 import { type DrainResult, drainBench, type ParkHourResult, parkHourBench, type ResumeResult, resumeBench } from './release-bench.js';
+import { type OutcomeBenchResult, outcomeBench } from './outcome-bench.js';
 import { type ScheduleResult, scheduleBench } from './schedule-sim.js';
 import { largeBody, memoryStore, smallBody, type WebhookCase, webhookCase } from './webhook-bench.js';
 
@@ -27,6 +28,8 @@ export interface BenchReport {
   readonly schedule: readonly ScheduleResult[];
   readonly health: HealthBenchResult;
   readonly release: ReleaseReport;
+  /** DynamoDB requests per message status webhook status (issue 13). */
+  readonly outcomes: readonly OutcomeBenchResult[];
 }
 
 export interface ReleaseReport {
@@ -57,6 +60,9 @@ export const BUDGETS = {
   drainPaceShare: 0.9,
   sqsPerParkedHourAlone: 13,
   sqsPerParkedHourTenPerBatch: 2,
+  /** A status carrying the relay's callback data finds its message without a read. */
+  readsPerStatusWithRelayCallbackData: 0.1,
+  outcomeWritesPerStatus: 1,
 } as const;
 
 export const checkBudgets = (r: BenchReport): Budget[] => {
@@ -94,6 +100,11 @@ export const checkBudgets = (r: BenchReport): Budget[] => {
     limit: BUDGETS.sqsPerParkedHourTenPerBatch,
     ok: ph.tenPerBatch.sqsPerParkedHour <= BUDGETS.sqsPerParkedHourTenPerBatch,
   });
+  const relayData = r.outcomes.filter((o) => o.scenario.includes("relay's callback data"));
+  const reads = Math.max(...relayData.map((o) => o.readsPerStatus));
+  out.push({ name: "DynamoDB reads per status (relay's callback data)", value: reads, limit: BUDGETS.readsPerStatusWithRelayCallbackData, ok: reads <= BUDGETS.readsPerStatusWithRelayCallbackData });
+  const writes = Math.max(...r.outcomes.map((o) => o.outcomeWritesPerStatus));
+  out.push({ name: 'outcome writes per status', value: writes, limit: BUDGETS.outcomeWritesPerStatus, ok: writes <= BUDGETS.outcomeWritesPerStatus });
   return out;
 };
 
@@ -165,6 +176,8 @@ export const runBench = async (options: BenchOptions = {}): Promise<BenchReport>
     const requests = await requestsBench(services);
     log('refused calls per offboarding episode (randomized run, virtual clock)...');
     const health = await healthBench(dynamo, api, { quick });
+    log('DynamoDB requests per status webhook...');
+    const outcomes = await outcomeBench(dynamo, quick ? 10 : 100);
     dynamo.destroy();
     sqs.destroy();
 
@@ -180,7 +193,7 @@ export const runBench = async (options: BenchOptions = {}): Promise<BenchReport>
     const release = { resume, drain: [one, two], parkHour, bill: releaseBill(resume, one, parkHour) };
     log('park schedule simulation (the delay loop alone)...');
     const schedule = scheduleBench(quick ? 200 : 100_000, parkHour.alone.perHop.sqsRequests);
-    return { quick, webhook, consumer, requests, bundles, schedule, health, release };
+    return { quick, webhook, consumer, requests, bundles, schedule, health, release, outcomes };
   } finally {
     await api.stop();
     for (const s of started) await s.stop();

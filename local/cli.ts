@@ -52,6 +52,7 @@ Commands (local pipeline or stack):
   status <wabaId>        A client's status, messages waiting now, running totals and timeline
   parked <wabaId>        The messages parked now for a client, in the order a release sends them
   client reset <wabaId>  Clear a client's status records (operator reset); it then reads CONNECTED (alias: reset)
+  message <wabaId> <messageId>  A message's outcome (parked, sent, delivered, read, failed, dead-lettered), wamid, history
   dead-letters list      List dead letters, with filters (without removing anything)
   dead-letters redrive   Move dead letters back to the outbound queue (--dry-run shows what would move)
   inbound tail           Show the events waiting on the inbound-events queue (they stay there)
@@ -62,6 +63,7 @@ Commands (local pipeline only):
   webhook-file <path>    Sign and POST a JSON file exactly as it is
   cloud-api refuse       Make the embedded Cloud API stand-in refuse a number's sends, like an offboarded number
   cloud-api accept       Make it send for that number again
+  cloud-api statuses     Make the stand-in send Meta's status webhooks for a number's accepted messages
 
 ${TARGET_HELP}
 
@@ -115,12 +117,23 @@ event (for example one stamped far in the future before event times were checked
 a release of the client's parked messages; if that request cannot be queued they go at their next delay hop.
 
 ${TARGET_HELP}`,
+  message: `Usage: npm run cli -- message <wabaId> <messageId> [target]
+
+Prints GET /messages/{wabaId}/{messageId}: the message's outcome (parked, sent, delivered, read, failed,
+dead-lettered), the wamid, the history with times and errors, the send claim and, for an envelope with a fallback,
+the fallback's outcome.
+
+${TARGET_HELP}`,
   'cloud-api': `Usage: npm run cli -- cloud-api refuse --phone-number-id <id> [--code <n>]
        npm run cli -- cloud-api accept --phone-number-id <id>
+       npm run cli -- cloud-api statuses --phone-number-id <id> (--until sent|delivered|read | --fail <code> | --off) [--waba <wabaId>]
 
 Tells the embedded Cloud API stand-in (npm start without GRAPH_API_BASE_URL) how a phone number behaves.
 refuse  sends from the number fail with --code (default 133010, "may mean offboarded"); probes of it fail with 100/33
-accept  the number sends and answers probes as a connected coexistence number (the default)`,
+accept  the number sends and answers probes as a connected coexistence number (the default)
+statuses  after each accepted message the stand-in posts Meta's status webhooks to the pipeline, signed: sent,
+        delivered, read up to --until, or sent then failed with --fail (131047: the 24-hour window closed; templates
+        still go through); --off stops them. The WABA is --waba, else the one in the relay's callback data`,
   'dead-letters': `Usage: npm run cli -- dead-letters list [filters] [--max <n>] [target]
        npm run cli -- dead-letters redrive [filters] [--max <n>] [--dry-run] [target]
 
@@ -184,6 +197,9 @@ const CLI_OPTIONS = {
   'older-than': { type: 'string' },
   'newer-than': { type: 'string' },
   follow: { type: 'boolean' },
+  until: { type: 'string' },
+  fail: { type: 'string' },
+  off: { type: 'boolean' },
 } as const;
 
 type OptionName = keyof typeof CLI_OPTIONS;
@@ -198,7 +214,8 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   parked: [...TARGET_OPTIONS, 'waba', 'max'],
   client: [...TARGET_OPTIONS, 'waba', 'reason', 'json'],
   reset: [...TARGET_OPTIONS, 'waba', 'reason', 'json'],
-  'cloud-api': ['url', 'phone-number-id', 'code'],
+  'cloud-api': ['url', 'phone-number-id', 'code', 'until', 'fail', 'off', 'waba'],
+  message: [...TARGET_OPTIONS],
   'dead-letters': [...TARGET_OPTIONS, 'reason', 'waba', 'older-than', 'newer-than', 'max', 'dry-run'],
   inbound: [...TARGET_OPTIONS, 'max', 'follow'],
 };
@@ -449,6 +466,17 @@ const reset = async (command: string, args: readonly string[], ctx: Ctx): Promis
   printView(ctx, command, await readAnswer(r, command, waba));
 };
 
+/** `message <wabaId> <messageId>`: GET /messages/{wabaId}/{messageId}, printed as JSON. */
+const message = async (args: readonly string[], ctx: Ctx): Promise<void> => {
+  const waba = wabaArg(args, ctx.o, 'message');
+  const messageId = args[1];
+  if (!messageId) throw new UsageError('message', 'which message? give the WABA id and the messageId');
+  const target = await ctx.target();
+  const r = await target.api('GET', `/messages/${encodeURIComponent(waba)}/${encodeURIComponent(messageId)}`);
+  if (r.status === 404) throw new CliError(`message: no message ${messageId} known for WABA ${waba}`);
+  ctx.io.out(JSON.stringify(await readAnswer(r, 'message', waba), null, 2));
+};
+
 const client = async (args: readonly string[], ctx: Ctx): Promise<void> => {
   if (args[0] !== 'reset') throw new UsageError('client', args[0] ? `unknown client action "${args[0]}"` : 'which action? (reset)');
   await reset('client', args.slice(1), ctx);
@@ -693,13 +721,44 @@ const inbound = async (args: readonly string[], ctx: Ctx): Promise<void> => {
   } while (!stop);
 };
 
-/** `cloud-api refuse|accept --phone-number-id <id> [--code <n>]`: tells the embedded stand-in how a number behaves. */
+/** `cloud-api statuses --phone-number-id <id> (--until <status> | --fail <code> | --off)`: the stand-in's status webhooks. */
+const cloudApiStatuses = async (ctx: Ctx, phoneNumberId: string): Promise<void> => {
+  const { o, io } = ctx;
+  if ([o.until !== undefined, o.fail !== undefined, o.off === true].filter(Boolean).length !== 1) {
+    throw new UsageError('cloud-api', 'statuses: give one of --until sent|delivered|read, --fail <code>, --off');
+  }
+  const fail = o.fail === undefined ? undefined : Number(o.fail);
+  if (fail !== undefined && !(Number.isInteger(fail) && fail > 0)) throw new UsageError('cloud-api', '--fail must be a positive integer');
+  const steps = ['sent', 'delivered', 'read'];
+  if (o.until !== undefined && !steps.includes(o.until)) throw new UsageError('cloud-api', '--until must be sent, delivered or read');
+  const waba = o.waba ? { wabaId: o.waba } : {};
+  const plan = o.off ? null : fail !== undefined ? { fail, ...waba } : { until: o.until, ...waba };
+  const info = await (await ctx.target()).pipeline();
+  if (!info.cloudApiEmbedded) throw new CliError(`cloud-api: the pipeline uses ${info.cloudApiUrl}, not the embedded stand-in`);
+  const r = await io.fetch(`${info.cloudApiUrl}/_stand-in/numbers/${encodeURIComponent(phoneNumberId)}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ statuses: plan }),
+  });
+  const body = await r.text();
+  if (r.status !== 200) throw new CliError(`cloud-api: the stand-in refused: ${r.status} ${body}`);
+  io.out(
+    plan === null
+      ? `cloud-api stand-in: no status webhooks for ${phoneNumberId}`
+      : `cloud-api stand-in: messages from ${phoneNumberId} get status webhooks: ${'fail' in plan ? `sent, then failed with ${plan.fail}` : steps.slice(0, steps.indexOf(o.until as string) + 1).join(', ')}`,
+  );
+};
+
+/** `cloud-api refuse|accept|statuses --phone-number-id <id> ...`: tells the embedded stand-in how a number behaves. */
 const cloudApi = async (args: readonly string[], ctx: Ctx): Promise<void> => {
   const { o, io } = ctx;
   const action = args[0];
-  if (action !== 'refuse' && action !== 'accept') throw new UsageError('cloud-api', action ? `unknown action "${action}": refuse or accept` : 'refuse or accept?');
+  if (action !== 'refuse' && action !== 'accept' && action !== 'statuses') {
+    throw new UsageError('cloud-api', action ? `unknown action "${action}": refuse, accept or statuses` : 'refuse, accept or statuses?');
+  }
   const phoneNumberId = o['phone-number-id'];
   if (!phoneNumberId) throw new UsageError('cloud-api', '--phone-number-id is required');
+  if (action === 'statuses') return cloudApiStatuses(ctx, phoneNumberId);
   const code = o.code === undefined ? undefined : Number(o.code);
   if (code !== undefined && !(Number.isInteger(code) && code > 0)) throw new UsageError('cloud-api', '--code must be a positive integer');
   const info = await (await ctx.target()).pipeline();
@@ -730,6 +789,7 @@ const COMMANDS: Record<string, (args: readonly string[], ctx: Ctx) => Promise<vo
   'dead-letters': deadLetters,
   inbound,
   'cloud-api': cloudApi,
+  message,
 };
 
 /** Node's parser messages, in one line without its advice about `--` (which never applies here). */

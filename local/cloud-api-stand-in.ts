@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { signBody } from '../lambdas/core/signature.js';
 
 export interface CloudApiRequest {
   readonly phoneNumberId: string;
@@ -61,12 +62,40 @@ export const unreadableNumber = (): CloudApiReply => metaError(400, 100, 'Unsupp
 
 const CONTROL = /^\/_stand-in\/numbers\/([^/]+)$/;
 
+/** The status webhooks the stand-in sends for a number's accepted messages, like Meta does after the 200. */
+export type StatusPlan =
+  | { readonly until: 'sent' | 'delivered' | 'read'; readonly wabaId?: string }
+  /** `sent`, then `failed` with this error code (131047: the 24-hour window closed). */
+  | { readonly fail: number; readonly wabaId?: string };
+
+const STATUS_STEPS = ['sent', 'delivered', 'read'] as const;
+
+/** Meta's title for the error codes the stand-in fails messages with. */
+const ERROR_TITLES: Readonly<Record<number, string>> = {
+  131047: 'Re-engagement message',
+  131026: 'Message undeliverable',
+  131049: 'This message was not delivered to maintain healthy ecosystem engagement.',
+};
+
+/** A signed POST of a body to the relay's webhook (what Meta's delivery does). */
+export interface WebhookTarget {
+  readonly url: string;
+  readonly secret: string;
+}
+
+/** The WABA a status belongs to: the plan's, else the one the relay's callback data names (`cxr1.<wabaId>.<...>`). */
+const wabaOf = (plan: StatusPlan, callbackData: unknown): string | undefined =>
+  plan.wabaId ?? (typeof callbackData === 'string' && callbackData.startsWith('cxr1.') ? callbackData.split('.')[1] : undefined);
+
 /**
  * A local HTTP server that behaves like the Cloud API for the relay: sends (`POST /{version}/{phone-number-id}/messages`)
  * and number probes (`GET /{version}/{phone-number-id}?fields=...`). By default it accepts every message and shows
  * every number connected; `refuseNumber` (or `POST /_stand-in/numbers/{id}` with `{"refuse": true, "code": 133010}`,
  * what the CLI's `cloud-api refuse` does) makes a number behave as an offboarded one until `acceptNumber`.
- * `respond` and `probeReply` script other answers (errors, throttling, hanging requests).
+ * `respond` and `probeReply` script other answers (errors, throttling, hanging requests). With a `webhook` target and a
+ * number's `statusPlans` entry (`POST /_stand-in/numbers/{id}` with `{"statuses": {"until": "read"}}` or
+ * `{"statuses": {"fail": 131047}}`, what the CLI's `cloud-api statuses` does), each accepted message gets Meta's status
+ * webhooks, signed and posted in order.
  */
 export class CloudApiStandIn {
   readonly requests: CloudApiRequest[] = [];
@@ -84,6 +113,13 @@ export class CloudApiStandIn {
   onAccepted: (req: CloudApiRequest, wamid: string) => void = () => undefined;
   onProbe: (phoneNumberId: string, reply: CloudApiReply) => void = () => undefined;
   onRefusingChanged: (phoneNumberId: string, refusing: Refusing | null) => void = () => undefined;
+  /** Numbers whose accepted messages get status webhooks, and which (none by default). */
+  readonly statusPlans = new Map<string, StatusPlan>();
+  /** Where status webhooks go (the local pipeline sets its webhook URL and app secret). */
+  webhook: WebhookTarget | undefined;
+  onStatusSent: (wamid: string, status: string, httpStatus: number | null) => void = () => undefined;
+  /** Status webhooks in flight (tests wait for them). */
+  readonly #pending = new Set<Promise<void>>();
 
   refuseNumber(phoneNumberId: string, refusing: Refusing = { code: 133010 }): void {
     this.refusing.set(phoneNumberId, refusing);
@@ -113,7 +149,13 @@ export class CloudApiStandIn {
     return this;
   }
 
+  /** Resolves once every status webhook scheduled so far was posted. */
+  async settled(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+  }
+
   async stop(): Promise<void> {
+    await this.settled();
     for (const res of this.#hanging) res.destroy();
     this.#hanging.clear();
     const server = this.#server;
@@ -173,7 +215,46 @@ export class CloudApiStandIn {
     }
     res.writeHead(reply.status, { 'content-type': 'application/json' }).end(JSON.stringify(reply.body));
     const wamid = (reply.body as { messages?: { id: string }[] }).messages?.[0]?.id;
-    if (reply.status < 300 && wamid) this.onAccepted(request, wamid);
+    if (reply.status < 300 && wamid) {
+      this.onAccepted(request, wamid);
+      this.#scheduleStatuses(request, wamid);
+    }
+  }
+
+  /** Posts the plan's statuses for an accepted message, in order, one second apart in Meta's timestamps. */
+  #scheduleStatuses(request: CloudApiRequest, wamid: string): void {
+    const plan = this.statusPlans.get(request.phoneNumberId);
+    const target = this.webhook;
+    if (!plan || !target) return;
+    const callbackData = request.body.biz_opaque_callback_data;
+    const wabaId = wabaOf(plan, callbackData);
+    if (!wabaId) return;
+    const steps: string[] = 'fail' in plan ? ['sent', 'failed'] : STATUS_STEPS.slice(0, STATUS_STEPS.indexOf(plan.until) + 1);
+    const t0 = Math.floor(Date.now() / 1000);
+    const run = (async () => {
+      for (const [i, status] of steps.entries()) {
+        const item: Record<string, unknown> = { id: wamid, status, timestamp: String(t0 + i), recipient_id: String(request.body.to) };
+        if (status === 'failed' && 'fail' in plan) {
+          const title = ERROR_TITLES[plan.fail] ?? 'Message failed';
+          item.errors = [{ code: plan.fail, title, message: title, error_data: { details: title } }];
+        } else {
+          item.conversation = { id: `conv-${wamid.slice(-12)}`, origin: { type: 'service' } };
+          item.pricing = { billable: true, pricing_model: 'PMP', category: 'service', type: 'regular' };
+        }
+        if (typeof callbackData === 'string') item.biz_opaque_callback_data = callbackData;
+        const body = Buffer.from(
+          JSON.stringify({
+            object: 'whatsapp_business_account',
+            entry: [{ id: wabaId, changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: { display_phone_number: '15550000000', phone_number_id: request.phoneNumberId }, statuses: [item] } }] }],
+          }),
+        );
+        const r = await fetch(target.url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-signature-256': signBody(body, target.secret) }, body }).catch(() => null);
+        await r?.text();
+        this.onStatusSent(wamid, status, r?.status ?? null);
+      }
+    })();
+    this.#pending.add(run);
+    void run.finally(() => this.#pending.delete(run));
   }
 
   /** `POST /_stand-in/numbers/{id}` `{"refuse": true, "code"?: n, "subcode"?: n}` or `{"refuse": false}`. */
@@ -181,11 +262,24 @@ export class CloudApiStandIn {
     const answer = (status: number, body: unknown): void => {
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
     };
-    let body: { refuse?: unknown; code?: unknown; subcode?: unknown };
+    let body: { refuse?: unknown; code?: unknown; subcode?: unknown; statuses?: unknown };
     try {
       body = JSON.parse(raw.toString('utf8'));
     } catch {
-      answer(400, { message: 'body must be JSON: {"refuse": true|false, "code"?: number, "subcode"?: number}' });
+      answer(400, { message: 'body must be JSON: {"refuse": true|false, "code"?: number, "subcode"?: number} or {"statuses": {...} | null}' });
+      return;
+    }
+    if (body && typeof body === 'object' && 'statuses' in body) {
+      const plan = body.statuses as { until?: unknown; fail?: unknown; wabaId?: unknown } | null;
+      const wabaId = typeof plan?.wabaId === 'string' && plan.wabaId !== '' ? { wabaId: plan.wabaId } : {};
+      if (plan === null) this.statusPlans.delete(phoneNumberId);
+      else if (typeof plan === 'object' && (plan.until === 'sent' || plan.until === 'delivered' || plan.until === 'read')) this.statusPlans.set(phoneNumberId, { until: plan.until, ...wabaId });
+      else if (typeof plan === 'object' && Number.isInteger(plan.fail) && (plan.fail as number) > 0) this.statusPlans.set(phoneNumberId, { fail: plan.fail as number, ...wabaId });
+      else {
+        answer(400, { message: '"statuses" must be null, {"until": "sent"|"delivered"|"read"} or {"fail": <code>}, with an optional "wabaId"' });
+        return;
+      }
+      answer(200, { phoneNumberId, statuses: this.statusPlans.get(phoneNumberId) ?? null });
       return;
     }
     const int = (v: unknown) => (v === undefined ? undefined : Number.isInteger(v) && (v as number) > 0 ? (v as number) : null);

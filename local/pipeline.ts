@@ -339,6 +339,11 @@ export const startPipeline = async (
       redriveDlqs,
       secretsFromDefaults,
     };
+    if (cloudApi) {
+      // Status webhooks the stand-in sends (`cloud-api statuses`) come back signed to this pipeline, as Meta's would.
+      cloudApi.webhook = { url: `${info.url}/webhook`, secret: (cfg.META_APP_SECRET ?? '').split(',')[0]?.trim() ?? '' };
+      cloudApi.onStatusSent = (wamid, st, httpStatus) => log(`cloud-api  status ${st} for ${wamid} -> webhook ${httpStatus ?? 'unreachable'}`);
+    }
     ready = true;
     return { info, cloudApi, stop: stopAll };
   } catch (error) {

@@ -63,6 +63,14 @@ describe('npm run bench (quick)', () => {
     // The printed report fits the terminal.
     const widest = Math.max(...renderReport(r, checkBudgets(r)).split('\n').map((l) => l.length));
     expect(widest).toBeLessThanOrEqual(REPORT_WIDTH);
+    // Message statuses: no read with the relay's callback data, one batched read per POST without; one write each.
+    expect(r.outcomes.map((o) => [o.scenario, o.readsPerStatus, o.outcomeWritesPerStatus])).toEqual([
+      ["1 status per POST, relay's callback data", 0, 1],
+      ["1 status per POST, sender's own callback data", 1, 1],
+      ["10 statuses per POST, relay's callback data", 0, 1],
+      ["10 statuses per POST, sender's own callback data", 0.1, 1],
+    ]);
+    expect(names).toContain("DynamoDB reads per status (relay's callback data)");
   }, 180_000);
 
   it('computes the pace from call times: a hand-made timeline over the cap is caught', () => {
