@@ -11,6 +11,8 @@ import { readSecret } from '../adapters/secrets.js';
 import { ClientHealthService } from '../core/client-health-service.js';
 import { isQueueArnOf, SqsOutboundQueues } from '../adapters/sqs.js';
 import { OutboundService } from '../core/outbound-service.js';
+import { DynamoMessageOutcomeStore } from '../adapters/dynamo/message-outcome-store.js';
+import { noRelayEvents } from '../core/ports.js';
 import { createRuntime, lambdaHandler } from '../shared/runtime.js';
 import { loadConsumerConfig } from './config.js';
 import { createConsumerHandler } from './handler.js';
@@ -55,6 +57,8 @@ const service = new OutboundService({
   reconnectSkewMs: config.reconnectSkewMs,
   health,
   probeEndsOffboarding: config.probe.probeEndsOffboarding,
+  messages: new DynamoMessageOutcomeStore(doc, config.tableName, config.sendLedgerRetentionDays),
+  events: noRelayEvents,
 });
 
 // Park attributes count only on records from the delay queue, told apart by the record's eventSourceARN.

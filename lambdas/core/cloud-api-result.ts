@@ -27,9 +27,11 @@ export type SendVerdict =
     }
   /** The answer suggests the number is not connected to the Cloud API right now: park like an offboarded client. */
   | { readonly verdict: 'park'; readonly why: string }
-  /** Meta refused this message for good. */
-  | { readonly verdict: 'reject'; readonly why: string };
+  /** Meta refused this message for good; `windowClosed` for 131047 (the 24-hour window closed: a template may go). */
+  | { readonly verdict: 'reject'; readonly why: string; readonly windowClosed?: true };
 
+/** 131047: the 24-hour customer-service window closed (only a template may be sent). */
+export const WINDOW_CLOSED_CODE = 131047;
 /** Transient errors: back off and retry. */
 const TRANSIENT = new Set([1, 2, 4, 80007, 131000, 131016, 133004, 131057]);
 /** Throughput limits. */
@@ -65,5 +67,5 @@ export const classifyCloudApiResult = (r: CloudApiResult): SendVerdict => {
   if (status === 429 || status >= 500) return { verdict: 'retry', why, minDelaySeconds: 1, ambiguous: false };
   // 100, 131026, 131047 (24-hour window closed), 131049 (per-user marketing limit), 131050, 130403, 132xxx and any
   // other 4xx: permanent for this message.
-  return { verdict: 'reject', why };
+  return code === WINDOW_CLOSED_CODE ? { verdict: 'reject', why, windowClosed: true } : { verdict: 'reject', why };
 };

@@ -11,6 +11,7 @@
  * exactly this rule as one conditional write per status.
  */
 import { createHash } from 'node:crypto';
+import { WINDOW_CLOSED_CODE } from './cloud-api-result.js';
 import type { OutboundEnvelope } from './envelope.js';
 import { boundedText } from './ids.js';
 import { type RelayEvent, type RelayEventType, relayEvent } from './relay-events.js';
@@ -27,8 +28,7 @@ export const FINAL_STATES: readonly OutcomeState[] = ['failed', 'dead-lettered']
 /** Meta's status values (`value.statuses[].status`) that move an outcome; others (`deleted`, `warning`) do not. */
 export const META_STATUS_STATES: Readonly<Record<string, OutcomeState>> = { sent: 'sent', delivered: 'delivered', read: 'read', failed: 'failed' };
 
-/** 131047: the 24-hour customer-service window closed; only a template may be sent. */
-export const WINDOW_CLOSED_CODE = 131047;
+export { WINDOW_CLOSED_CODE };
 /** The outcome reason (and dead-letter reason) of a message refused because the window closed. */
 export const WINDOW_CLOSED = 'window-closed';
 

@@ -1,6 +1,6 @@
 import { BadRequestError, NotFoundError } from './errors.js';
 import { ID_RULE, isRelayId } from './ids.js';
-import { deriveOutcome, fallbackIdOf, type OutcomeEntry, type OutcomeHistory, type OutcomeState } from './message-outcome.js';
+import { deriveOutcome, fallbackIdOf, type OutcomeEntry, type OutcomeHistory, type OutcomeState, WINDOW_CLOSED } from './message-outcome.js';
 import type { MessageOutcomeStore, MessageRecord } from './ports.js';
 import type { MessageKey } from './send-ledger.js';
 
@@ -68,11 +68,12 @@ export const readMessageView = async (store: Pick<MessageOutcomeStore, 'read'>, 
   if (!r) throw new NotFoundError(`no message ${key.messageId} for WABA ${key.wabaId}`);
   const outcome = deriveOutcome(withLedger(r));
   let fallback: MessageView['fallback'];
-  if (r.fallback) {
+  // The envelope had a fallback (kept at send time), or the window closed (a synchronous refusal sends it at once).
+  if (r.fallback || outcome?.reason === WINDOW_CLOSED) {
     const id = fallbackIdOf(key.messageId);
     const f = await store.read({ wabaId: key.wabaId, messageId: id });
     const fo = f ? deriveOutcome(withLedger(f)) : null;
-    fallback = { messageId: id, outcome: fo?.state ?? null, wamid: fo?.wamid ?? null };
+    if (r.fallback || f) fallback = { messageId: id, outcome: fo?.state ?? null, wamid: fo?.wamid ?? null };
   }
   return {
     wabaId: key.wabaId,

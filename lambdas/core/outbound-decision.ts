@@ -83,6 +83,8 @@ export const DEAD_LETTER_REASONS = [
   'invalid-envelope',
   'phone-number-mismatch',
   'no-access-token',
+  /** 131047 from the Cloud API: the 24-hour window closed, and the envelope had no `fallback`. */
+  'window-closed',
 ] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
@@ -194,7 +196,7 @@ export type RetryPolicy = Pick<AfterSendPolicy, 'maxParkSeconds' | 'maxSendAttem
  * The rule after the Cloud API answered, the one place for it. Pure.
  * - sent: done;
  * - park verdict (the number looks disconnected): `not-connected`, unless the message expired;
- * - reject: dead-letter `rejected-by-cloud-api`;
+ * - reject: dead-letter `rejected-by-cloud-api` (`window-closed` for 131047);
  * - 130429 / 131056: retry with backoff 4^hits seconds (at least the verdict's minimum), never counted as an attempt;
  *   the wait counts from the first deferral, so MAX_PARK_SECONDS still ends it;
  * - other retryable answers: count the attempt; at `maxSendAttempts` dead-letter `rejected-by-cloud-api`, else (unless
@@ -202,7 +204,9 @@ export type RetryPolicy = Pick<AfterSendPolicy, 'maxParkSeconds' | 'maxSendAttem
  */
 export const ruleAfterSend = (verdict: SendVerdict, envelope: OutboundEnvelope, state: ParkState, nowMs: number, policy: RetryPolicy): SendAnswerRule => {
   if (verdict.verdict === 'sent') return { action: 'sent' };
-  if (verdict.verdict === 'reject') return { action: 'dead-letter', reason: 'rejected-by-cloud-api', detail: verdict.why, state };
+  if (verdict.verdict === 'reject') {
+    return { action: 'dead-letter', reason: verdict.windowClosed ? 'window-closed' : 'rejected-by-cloud-api', detail: verdict.why, state };
+  }
   if (verdict.verdict === 'park') {
     const expired = expiry(envelope, state, nowMs, policy.maxParkSeconds);
     if (expired) return { action: 'dead-letter', reason: 'expired', detail: expired, state };

@@ -33,10 +33,14 @@ import type {
   PhoneOwner,
   PhoneOwnership,
   QueueMessage,
+  MessageOutcomeStore,
+  RelayEventPublisher,
   ReleaseRequester,
   Telemetry,
   TokenProvider,
 } from './ports.js';
+import { type OutcomeEntry, outcomeEvent } from './message-outcome.js';
+import type { RelayEvent } from './relay-events.js';
 import { behindRelease, PARKED_COPY_MAX_BODY_BYTES, parkedOrderKey, releaseOverdue } from './release-rules.js';
 
 export type { DeadLetterBody };
@@ -77,6 +81,10 @@ export interface OutboundServiceOptions extends AfterSendPolicy {
   readonly health?: ClientHealthService;
   /** A can-send probe ends a webhook-set OFFBOARDED (stage config; off by default). */
   readonly probeEndsOffboarding?: boolean;
+  /** Message outcomes (issue 13): parked and dead-lettered messages, what statuses need after a send. */
+  readonly messages?: MessageOutcomeStore;
+  /** Relay events (`message.parked`, `message.sent`, `message.dead_lettered`, ...). Default: none. */
+  readonly events?: RelayEventPublisher;
 }
 
 /** What one batch learns about its clients while it runs. */
@@ -92,7 +100,7 @@ interface RunContext {
 type Outcome =
   | { kind: 'done'; sent?: boolean; ambiguousResend?: boolean; learnPhone?: boolean }
   | { kind: 'park'; message: QueueMessage; newlyParked: boolean }
-  | { kind: 'dead-letter'; message: QueueMessage }
+  | { kind: 'dead-letter'; message: QueueMessage; reason: DeadLetterReason; detail: string }
   | { kind: 'retry-later' };
 
 interface Item {
@@ -120,7 +128,15 @@ export class OutboundService {
   constructor(options: OutboundServiceOptions) {
     this.#o = { now: Date.now, ...options };
     const { ledger, tokens, cloudApi, telemetry, now } = this.#o;
-    this.#sendDeps = { ledger, tokens, cloudApi, telemetry, now };
+    this.#sendDeps = {
+      ledger,
+      tokens,
+      cloudApi,
+      telemetry,
+      now,
+      ...(options.messages ? { messages: options.messages } : {}),
+      ...(options.events ? { events: options.events } : {}),
+    };
   }
 
   async processBatch(records: readonly OutboundRecord[]): Promise<{ failedIds: string[] }> {
@@ -319,7 +335,7 @@ export class OutboundService {
     cloudApiError?: DeadLetterBody['cloudApiError'],
   ): Outcome {
     const m = deadLetterMessage({ reason, detail, nowMs, envelope, rawBody: record.body, state, ...(cloudApiError ? { cloudApiError } : {}) });
-    return { kind: 'dead-letter', message: { id: record.id, body: m.body, attributes: m.attributes } };
+    return { kind: 'dead-letter', message: { id: record.id, body: m.body, attributes: m.attributes }, reason, detail };
   }
 
   async #send(item: Item, nowMs: number, ctx: RunContext): Promise<Outcome> {
@@ -387,6 +403,46 @@ export class OutboundService {
         return this.#deadLetter(item.record, envelope, d.state, d.reason, d.detail, nowMs, d.reason === 'expired' ? undefined : apiError);
       default:
         return { kind: 'retry-later' }; // 'sent' cannot follow a not-sent answer
+    }
+  }
+
+  /**
+   * Outcomes of what this batch parked (first park only) and dead-lettered, then their events: one conditional write
+   * per message. Best effort: the messages are parked or dead-lettered whatever happens here (counted and logged).
+   */
+  async #recordOutcomes(items: readonly Item[], failedIds: ReadonlySet<string>, nowMs: number): Promise<void> {
+    const { messages, events, telemetry } = this.#o;
+    if (!messages && !events) return;
+    const todo: { key: MessageKey; entry: OutcomeEntry }[] = [];
+    for (const item of items) {
+      const o = item.outcome;
+      const env = item.envelope;
+      if (!o || !env || failedIds.has(item.record.id)) continue;
+      if (o.kind === 'park' && o.newlyParked) todo.push({ key: keyOf(env), entry: { state: 'parked', atMs: nowMs, source: 'relay' } });
+      if (o.kind === 'dead-letter') todo.push({ key: keyOf(env), entry: { state: 'dead-lettered', atMs: nowMs, source: 'relay', reason: o.reason, detail: o.detail.slice(0, 500) } });
+    }
+    if (todo.length === 0) return;
+    const out: RelayEvent[] = [];
+    await mapLimit(todo, 10, async ({ key, entry }) => {
+      let history = { [entry.state]: entry };
+      if (messages) {
+        try {
+          const after = await messages.record(key, entry, nowMs);
+          if (!after) return;
+          history = after.history;
+        } catch (error) {
+          telemetry.warn('message outcome not recorded', { ...key, error: String(error) });
+          telemetry.count('OutcomeRecordFailures');
+        }
+      }
+      const e = outcomeEvent(key, entry, history);
+      if (e) out.push(e);
+    });
+    if (events && out.length > 0) {
+      await events.publish(out).catch((error: unknown) => {
+        telemetry.warn('relay events not published', { events: out.length, error: String(error) });
+        telemetry.count('RelayEventPublishFailures');
+      });
     }
   }
 
@@ -486,6 +542,7 @@ export class OutboundService {
     }
     const t = this.#o.telemetry;
     const failedIds = new Set(failed);
+    await this.#recordOutcomes(items, failedIds, nowMs);
     t.count('MessagesSent', sent);
     t.count('MessagesParked', parked);
     t.count('MessagesDeadLettered', deadLettered);

@@ -42,9 +42,12 @@ import type {
   StoredParkedCopy,
   Telemetry,
   TokenProvider,
+  MessageOutcomeStore,
+  RelayEventPublisher,
 } from './ports.js';
 import type { CallWindow } from './pacing.js';
-import { sendOnce, type SendStepDeps, type SendStepResult } from './send-step.js';
+import { publish, recordOutcome, sendOnce, type SendStepDeps, type SendStepResult } from './send-step.js';
+import { relayEvent } from './relay-events.js';
 import type { SendLedger } from './send-ledger.js';
 
 export { behindRelease, releaseRequestBody, CONNECTING_CLASSES, PARKED_COPY_MAX_BODY_BYTES, parkedOrderKey, RELEASE_STALL_MS, releaseDue, releaseOverdue } from './release-rules.js';
@@ -106,6 +109,10 @@ export interface ReleaseServiceOptions {
   readonly now?: () => number;
   readonly sleep?: (ms: number) => Promise<void>;
   readonly random?: () => number;
+  /** Message outcomes (issue 13): dead-lettered messages, what statuses need after a send. */
+  readonly messages?: MessageOutcomeStore;
+  /** Relay events (`message.released`, `message.sent`, `message.dead_lettered`). Default: none. */
+  readonly events?: RelayEventPublisher;
 }
 
 export type ReleaseOutcome =
@@ -153,7 +160,7 @@ const MAX_DELAY_S = 900;
 const THROUGHPUT_BACKOFF_MAX_MS = 8_000;
 
 export class ReleaseService {
-  readonly #o: Required<Omit<ReleaseServiceOptions, 'random'>> & { random: () => number };
+  readonly #o: Required<Omit<ReleaseServiceOptions, 'random' | 'messages' | 'events'>> & { random: () => number };
   readonly #send: SendStepDeps;
 
   constructor(options: ReleaseServiceOptions) {
@@ -168,7 +175,15 @@ export class ReleaseService {
       random: Math.random,
       ...options,
     };
-    this.#send = { ledger: options.ledger, tokens: options.tokens, cloudApi: options.cloudApi, telemetry: options.telemetry, now: this.#o.now };
+    this.#send = {
+      ledger: options.ledger,
+      tokens: options.tokens,
+      cloudApi: options.cloudApi,
+      telemetry: options.telemetry,
+      now: this.#o.now,
+      ...(options.messages ? { messages: options.messages } : {}),
+      ...(options.events ? { events: options.events } : {}),
+    };
   }
 
   /**
@@ -382,6 +397,13 @@ export class ReleaseService {
           if (r.resend) telemetry.count('ReleaseAmbiguousResends');
           telemetry.seconds('ResumedAfterParkSeconds', Math.max(0, Math.round((this.#o.now() - Date.parse(copy.firstParkedAt)) / 1000)));
           telemetry.info('parked message released', { ...log, wamid: r.wamid });
+          await publish(this.#send, [
+            relayEvent('message.released', { time: this.#o.now(), ...log, wamid: r.wamid }, [copy.wabaId, copy.messageId, 'released'], {
+              releaseId: run.releaseId,
+              firstParkedAt: copy.firstParkedAt,
+              ...(r.fallbackMessageId ? { fallbackMessageId: r.fallbackMessageId } : {}),
+            }),
+          ], log);
           return;
         case 'not-sent': {
           const apiError = r.result.kind === 'http-error' ? { ...(r.result.error ?? {}), httpStatus: r.result.status } : undefined;
@@ -518,6 +540,7 @@ export class ReleaseService {
     run.progress = bump(run.progress, 'deadLettered');
     this.#o.telemetry.count('MessagesDeadLettered');
     this.#o.telemetry.count('DeadLetterReason', 1, { reason });
+    if (envelope) await recordOutcome(this.#send, envelope, { state: 'dead-lettered', atMs: this.#o.now(), source: 'relay', reason, detail: detail.slice(0, 500) }, {});
   }
 
   async #stopped(run: RunState): Promise<ReleaseRunResult> {

@@ -13,6 +13,9 @@ import { createRuntime, lambdaHandler } from '../shared/runtime.js';
 import { loadReleaserConfig } from './config.js';
 import { createReleaserHandler } from './handler.js';
 
+import { DynamoMessageOutcomeStore } from '../adapters/dynamo/message-outcome-store.js';
+import { noRelayEvents } from '../core/ports.js';
+
 const config = loadReleaserConfig();
 const runtime = createRuntime('releaser');
 const { telemetry } = runtime;
@@ -41,6 +44,8 @@ const service = new ReleaseService({
   maxSendAttempts: config.maxSendAttempts,
   maxParkSeconds: config.maxParkSeconds,
   reconnectSkewMs: config.reconnectSkewMs,
+  messages: new DynamoMessageOutcomeStore(doc, config.tableName, config.sendLedgerRetentionDays),
+  events: noRelayEvents,
 });
 
 export const handler = lambdaHandler(runtime, createReleaserHandler(async () => service, telemetry));

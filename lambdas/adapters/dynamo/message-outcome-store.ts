@@ -1,5 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, type DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { chunk } from '../../core/concurrency.js';
 import { entryKey, OUTCOME_STATES, type OutcomeEntry, type OutcomeHistory, type OutcomeState } from '../../core/message-outcome.js';
 import type { MessageOutcomeStore, MessageRecord, StoredFallback } from '../../core/ports.js';
@@ -78,9 +78,13 @@ export class DynamoMessageOutcomeStore implements MessageOutcomeStore {
     await Promise.all([
       send.rememberWamid
         ? this.doc.send(
-            new PutCommand({
+            // An upsert (UpdateItem, the action every writer already has): the same wamid always names the same message.
+            new UpdateCommand({
               TableName: this.tableName,
-              Item: { ...keys.wamid(send.wamid), wabaId: key.wabaId, messageId: key.messageId, [TABLE_TTL_ATTRIBUTE]: ttl },
+              Key: keys.wamid(send.wamid),
+              UpdateExpression: 'SET wabaId = :w, messageId = :m, #ttl = :ttl',
+              ExpressionAttributeNames: { '#ttl': TABLE_TTL_ATTRIBUTE },
+              ExpressionAttributeValues: { ':w': key.wabaId, ':m': key.messageId, ':ttl': ttl },
             }),
           )
         : undefined,
