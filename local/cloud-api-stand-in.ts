@@ -229,7 +229,9 @@ export class CloudApiStandIn {
     const callbackData = request.body.biz_opaque_callback_data;
     const wabaId = wabaOf(plan, callbackData);
     if (!wabaId) return;
-    const steps: string[] = 'fail' in plan ? ['sent', 'failed'] : STATUS_STEPS.slice(0, STATUS_STEPS.indexOf(plan.until) + 1);
+    // A closed window (131047) stops free-form messages only: a template still goes through, as with Meta.
+    const fails = 'fail' in plan && !(plan.fail === 131047 && request.body.type === 'template');
+    const steps: string[] = fails ? ['sent', 'failed'] : 'until' in plan ? STATUS_STEPS.slice(0, STATUS_STEPS.indexOf(plan.until) + 1) : [...STATUS_STEPS];
     const t0 = Math.floor(Date.now() / 1000);
     const run = (async () => {
       for (const [i, status] of steps.entries()) {

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../lambdas/core/defaults.js';
 import { CloudApiStandIn } from '../../local/cloud-api-stand-in.js';
@@ -199,6 +199,46 @@ describe('npm start', () => {
     expect(await cli('send', '--waba', '1')).toMatchObject({ code: 2, out: expect.stringContaining('--phone-number-id is required') });
     expect(await cli('--bogus')).toMatchObject({ code: 2 });
     expect((await cli('send', '--help')).out).toContain('Usage: npm run cli -- send');
+  });
+
+  it("follows a message's outcome from Meta's statuses, and sends the fallback once when the window closed", async () => {
+    // The stand-in posts status webhooks for what it accepts, signed, to the pipeline (as Meta does after the 200).
+    api.webhook = { url: `${url}/webhook`, secret: 'e2e-secret' };
+    api.statusPlans.set('555777', { until: 'read' });
+    api.statusPlans.set('555778', { fail: 131047 });
+    const sent = await cli('send', '--waba', '7029384756', '--phone-number-id', '555777', '--to', '15551234567', '--text', 'tracked', '--message-id', 'e2e-outcome-1');
+    expect(sent.code).toBe(0);
+    let shown = '';
+    await waitFor('outcome read', async () => {
+      const r = await cli('message', '7029384756', 'e2e-outcome-1');
+      shown = r.out;
+      return r.code === 0 && JSON.parse(r.out).outcome === 'read';
+    });
+    const view = JSON.parse(shown);
+    expect(view.history.map((h: { state: string }) => h.state)).toEqual(['sent', 'delivered', 'read']);
+    expect(view.wamid).toMatch(/^wamid\./);
+
+    // A free-form message to a customer whose window closed: accepted, then failed 131047; the fallback (a template)
+    // goes once as <messageId>:fallback.
+    const sqs = localSqs(info.sqsEndpoint);
+    const envelope = {
+      messageId: 'e2e-outcome-2',
+      wabaId: '7029384756',
+      phoneNumberId: '555778',
+      payload: { messaging_product: 'whatsapp', to: '15551234567', type: 'text', text: { body: 'are you there?' } },
+      fallback: { messaging_product: 'whatsapp', to: '15551234567', type: 'template', template: { name: 'follow_up', language: { code: 'en' } } },
+    };
+    await sqs.send(new SendMessageCommand({ QueueUrl: info.queues.outbound, MessageBody: JSON.stringify(envelope) }));
+    sqs.destroy();
+    await waitFor('fallback read', async () => {
+      const r = await cli('message', '7029384756', 'e2e-outcome-2');
+      shown = r.out;
+      return r.code === 0 && JSON.parse(r.out).fallback?.outcome === 'read';
+    });
+    expect(JSON.parse(shown)).toMatchObject({ outcome: 'failed', reason: 'window-closed', fallback: { messageId: 'e2e-outcome-2:fallback', outcome: 'read' } });
+    expect(api.requests.filter((q) => q.phoneNumberId === '555778').map((q) => q.body.type)).toEqual(['text', 'template']);
+    expect((await cli('message', '7029384756', 'never-sent')).code).toBe(2);
+    await api.settled();
   });
 
   it('stops on SIGTERM and leaves no process behind', async () => {
