@@ -3,6 +3,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeCallbackData } from '../../lambdas/core/message-outcome.js';
 import { HttpCloudApi, SecretTokenProvider } from '../../lambdas/adapters/cloud-api.js';
 import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../../lambdas/adapters/dynamo/outbound-stores.js';
 import { DynamoPhoneOwnership } from '../../lambdas/adapters/dynamo/phone-ownership.js';
@@ -188,7 +189,8 @@ describe('outbound pipeline against DynamoDB Local, fauxqs and a Cloud API stand
       expect(calls).toHaveLength(1);
       expect(calls[0]?.phoneNumberId).toBe(`pn-${a}`);
       expect(calls[0]?.authorization).toBe('Bearer default-token');
-      expect(calls[0]?.body).toEqual(e.payload);
+      // The payload as enqueued, plus the relay's callback data naming the message (Meta returns it on statuses).
+      expect(calls[0]?.body).toEqual({ ...e.payload, biz_opaque_callback_data: encodeCallbackData(e) });
     }
     const after = await view(a);
     expect(after.messages).toMatchObject({ parked: 3, sent: 3, deadLettered: 0, oldestParkedAgeSeconds: null });
