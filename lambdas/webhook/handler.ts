@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import type { ClientStore, InboundEventSink, PhoneOwnership, ReleaseRequester, Telemetry } from '../core/ports.js';
+import type { ClientStore, InboundEventSink, PhoneOwnership, RelayEventPublisher, ReleaseRequester, Telemetry } from '../core/ports.js';
 import { SIGNATURE_HEADER, SignatureVerifier } from '../core/signature.js';
 import { WebhookService } from '../core/webhook-service.js';
 import { errorResponse, type HttpResult, header, json, rawBody, text } from '../shared/http.js';
@@ -13,6 +13,8 @@ export interface WebhookDeps {
   readonly releases: ReleaseRequester;
   /** Learns phone number ownership from `messages` changes. */
   readonly phones?: PhoneOwnership;
+  /** Where `client.status_changed` relay events go (absent: none). */
+  readonly events?: RelayEventPublisher;
   readonly telemetry: Telemetry;
   /** Current app secrets (comma-separated text allowed) and verify token; may rotate, so asked per request. */
   readonly secrets: () => Promise<{ readonly appSecrets: readonly string[]; readonly verifyToken: string }>;
@@ -44,6 +46,7 @@ export const createWebhookHandler = (deps: WebhookDeps) => {
           inbound: deps.inbound,
           releases: deps.releases,
           phones: deps.phones,
+          ...(deps.events ? { events: deps.events } : {}),
           telemetry: deps.telemetry,
           reconnectSkewMs: deps.reconnectSkewMs,
           timelineRetentionDays: deps.timelineRetentionDays,

@@ -2,10 +2,11 @@
  * Lambda entry point for `GET/POST /webhook`: wiring only. Configuration and secrets are read here, once, at cold
  * start: a missing secret fails the start (the function never answers), it never opens the door.
  */
-import { dynamoClient, sqsClient } from '../adapters/aws-clients.js';
+import { dynamoClient, snsClient, sqsClient } from '../adapters/aws-clients.js';
 import { DynamoClientStore, documentClient } from '../adapters/dynamo/client-store.js';
 import { DynamoPhoneOwnership } from '../adapters/dynamo/phone-ownership.js';
 import { readSecret, splitSecrets } from '../adapters/secrets.js';
+import { relayEventPublisher } from '../adapters/sns-events.js';
 import { SqsInboundEventSink } from '../adapters/sqs.js';
 import { SqsReleaseQueue } from '../adapters/sqs-release.js';
 import { MissingSecretError } from '../core/signature.js';
@@ -31,6 +32,7 @@ export const handler = lambdaHandler(
     phones: new DynamoPhoneOwnership(doc, config.tableName),
     inbound: new SqsInboundEventSink(sqs, config.inboundEventsQueueUrl),
     releases: new SqsReleaseQueue(sqs, config.releaseQueueUrl),
+    events: relayEventPublisher(config.relayEventsTopicArn, () => snsClient(config.region, config.snsEndpoint), runtime.telemetry),
     telemetry: runtime.telemetry,
     secrets,
     reconnectSkewMs: config.reconnectSkewMs,
