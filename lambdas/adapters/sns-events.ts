@@ -1,23 +1,13 @@
-import {
-  type MessageAttributeValue,
-  PublishBatchCommand,
-  type PublishBatchCommandOutput,
-  type PublishBatchRequestEntry,
-} from '@aws-sdk/client-sns';
 import { truncateValue } from '../core/bounded-json.js';
 import { noRelayEvents, type RelayEventPublisher, type Telemetry } from '../core/ports.js';
 import { RELAY_EVENT_TYPE_ATTRIBUTE, type RelayEvent } from '../core/relay-events.js';
 import { toSqsJson } from '../core/sqs-body.js';
+import { type SnsBatchSender, SnsRequestError } from './sns-query.js';
 
 /** SNS takes up to 10 entries per PublishBatch. */
 export const SNS_MAX_BATCH_ENTRIES = 10;
 /** SNS's largest payload, for one message and for a whole batch: 256 KiB, message bodies and attributes together. */
 export const SNS_MAX_PAYLOAD_BYTES = 262_144;
-
-/** What the publisher needs of an SNS client (the SDK's `SNSClient`, or a fault-injecting wrapper in tests). */
-export interface SnsBatchSender {
-  send(command: PublishBatchCommand): Promise<PublishBatchCommandOutput>;
-}
 
 export interface SnsRelayEventPublisherOptions {
   /** Tries per entry, the first included, before `publish` gives up and throws (default 3). */
@@ -43,12 +33,13 @@ export class RelayEventPublishError extends Error {
 interface Outgoing {
   readonly eventId: string;
   readonly body: string;
-  readonly attributes: Record<string, MessageAttributeValue>;
+  readonly attributes: Readonly<Record<string, string>>;
   readonly bytes: number;
 }
 
-const attributeBytes = (attributes: Record<string, MessageAttributeValue>): number =>
-  Object.entries(attributes).reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(v.DataType ?? '') + Buffer.byteLength(v.StringValue ?? ''), 0);
+/** What SNS counts of a message's attributes: names, data types (`String`) and values. */
+const attributeBytes = (attributes: Readonly<Record<string, string>>): number =>
+  Object.entries(attributes).reduce((n, [k, v]) => n + Buffer.byteLength(k) + 'String'.length + Buffer.byteLength(v), 0);
 
 /**
  * One SNS message per event: the event's JSON with every non-ASCII character escaped (SNS delivers to SQS, which has
@@ -57,10 +48,7 @@ const attributeBytes = (attributes: Record<string, MessageAttributeValue>): numb
  * first 16 KiB of its JSON, its length and SHA-256) rather than never.
  */
 export const snsMessageOf = (event: RelayEvent): Outgoing => {
-  const attributes: Record<string, MessageAttributeValue> = {
-    [RELAY_EVENT_TYPE_ATTRIBUTE]: { DataType: 'String', StringValue: event.type },
-    wabaId: { DataType: 'String', StringValue: event.wabaId },
-  };
+  const attributes = { [RELAY_EVENT_TYPE_ATTRIBUTE]: event.type, wabaId: event.wabaId };
   const overhead = attributeBytes(attributes);
   let body = toSqsJson(event);
   if (body.length + overhead > SNS_MAX_PAYLOAD_BYTES) body = toSqsJson({ ...event, detail: { truncated: truncateValue(event.detail) } });
@@ -135,26 +123,26 @@ export class SnsRelayEventPublisher implements RelayEventPublisher {
   }
 
   async #publishBatch(batch: readonly Outgoing[]): Promise<BatchResult> {
-    const entries: PublishBatchRequestEntry[] = batch.map((m, i) => ({ Id: `e${i}`, Message: m.body, MessageAttributes: m.attributes }));
-    let out: PublishBatchCommandOutput;
+    const entries = batch.map((m, i) => ({ Id: `e${i}`, Message: m.body, attributes: m.attributes }));
+    let out: Awaited<ReturnType<SnsBatchSender['publishBatch']>>;
     try {
-      out = await this.sns.send(new PublishBatchCommand({ TopicArn: this.topicArn, PublishBatchRequestEntries: entries }));
+      out = await this.sns.publishBatch(this.topicArn, entries);
     } catch (error) {
-      // The SDK has already retried what it deems transient; a client fault (a missing topic, no permission) stays.
-      const clientFault = (error as { $fault?: string }).$fault === 'client';
+      // A client fault (a missing topic, no permission) stays; anything else (throttling, 5xx, network) may pass.
+      const clientFault = error instanceof SnsRequestError && error.clientFault;
       return { failed: [...batch], retryable: !clientFault, errors: [describe(error)] };
     }
     const failed: Outgoing[] = [];
     const errors: string[] = [];
     let retryable = false;
-    for (const f of out.Failed ?? []) {
-      const m = batch[Number(f.Id?.slice(1))];
+    for (const f of out.failed) {
+      const m = batch[Number(f.id.slice(1))];
       if (m) failed.push(m);
-      if (!f.SenderFault) retryable = true;
-      errors.push(`${f.Code ?? 'Failed'}: ${f.Message ?? ''}`.trim().slice(0, 200));
+      if (!f.senderFault) retryable = true;
+      errors.push(`${f.code}: ${f.message}`.trim().slice(0, 200));
     }
     // An entry SNS neither accepted nor refused is not published: count it as failed.
-    const answered = new Set([...(out.Successful ?? []).map((s) => s.Id), ...(out.Failed ?? []).map((f) => f.Id)]);
+    const answered = new Set([...out.successful, ...out.failed.map((f) => f.id)]);
     batch.forEach((m, i) => {
       if (!answered.has(`e${i}`)) {
         failed.push(m);

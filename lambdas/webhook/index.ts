@@ -2,7 +2,7 @@
  * Lambda entry point for `GET/POST /webhook`: wiring only. Configuration and secrets are read here, once, at cold
  * start: a missing secret fails the start (the function never answers), it never opens the door.
  */
-import { dynamoClient, snsClient, sqsClient } from '../adapters/aws-clients.js';
+import { dynamoClient, snsPublisher, sqsClient } from '../adapters/aws-clients.js';
 import { DynamoClientStore, documentClient } from '../adapters/dynamo/client-store.js';
 import { DynamoPhoneOwnership } from '../adapters/dynamo/phone-ownership.js';
 import { readSecret, splitSecrets } from '../adapters/secrets.js';
@@ -32,7 +32,7 @@ export const handler = lambdaHandler(
     phones: new DynamoPhoneOwnership(doc, config.tableName),
     inbound: new SqsInboundEventSink(sqs, config.inboundEventsQueueUrl),
     releases: new SqsReleaseQueue(sqs, config.releaseQueueUrl),
-    events: relayEventPublisher(config.relayEventsTopicArn, () => snsClient(config.region, config.snsEndpoint), runtime.telemetry),
+    events: relayEventPublisher(config.relayEventsTopicArn, () => snsPublisher(config.region, config.snsEndpoint, sqs), runtime.telemetry),
     telemetry: runtime.telemetry,
     secrets,
     reconnectSkewMs: config.reconnectSkewMs,

@@ -1,17 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { PublishBatchCommand, type PublishBatchCommandOutput, type SNSClient } from '@aws-sdk/client-sns';
+import type { SNSClient } from '@aws-sdk/client-sns';
 import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
-import { RelayEventPublishError, SNS_MAX_PAYLOAD_BYTES, type SnsBatchSender, SnsRelayEventPublisher, relayEventPublisher } from '../../lambdas/adapters/sns-events.js';
+import { RelayEventPublishError, SNS_MAX_PAYLOAD_BYTES, SnsRelayEventPublisher, relayEventPublisher } from '../../lambdas/adapters/sns-events.js';
+import { type PublishBatchAnswer, type PublishEntry, type SnsBatchSender, SnsQueryClient } from '../../lambdas/adapters/sns-query.js';
 import { noRelayEvents } from '../../lambdas/core/ports.js';
 import { parseRelayEvent } from '../../lambdas/core/relay-event-schema.js';
 import { clientStatusChanged, type RelayEvent, relayEvent } from '../../lambdas/core/relay-events.js';
-import { ensureQueue, ensureTopic, localSns, localSqs, subscribeQueue } from '../../local/services.js';
+import { ensureQueue, ensureTopic, LOCAL_CREDENTIALS, localSns, localSqs, subscribeQueue } from '../../local/services.js';
 import { takeAll } from '../support/aws.js';
 import { RecordingTelemetry } from '../support/telemetry.js';
 
 let sns: SNSClient;
+/** The production client (SNS's query protocol, SigV4) against the emulator. */
+let publisher: SnsQueryClient;
 let sqs: SQSClient;
 let topicArn: string;
 let all: string;
@@ -21,6 +24,7 @@ beforeAll(async () => {
   const endpoint = inject('sqsEndpoint');
   sns = localSns(endpoint);
   sqs = localSqs(endpoint);
+  publisher = new SnsQueryClient('us-east-1', async () => LOCAL_CREDENTIALS, sqs.config.sha256, endpoint);
   const suffix = randomUUID().slice(0, 8);
   topicArn = await ensureTopic(sns, `relay-events-${suffix}`);
   all = await ensureQueue(sqs, { name: `events-all-${suffix}` });
@@ -42,29 +46,25 @@ const sentEvent = (wabaId: string, messageId: string, detail: Record<string, unk
 
 const bodies = (messages: readonly Message[]) => messages.map((m) => parseRelayEvent(m.Body ?? ''));
 
-/** Counts PublishBatch requests and lets a test refuse entries (as SNS's `Failed[]`) or whole requests. */
+/** Counts PublishBatch requests and lets a test refuse entries (as SNS's `Failed[]`) before they reach SNS. */
 class FaultySns implements SnsBatchSender {
   requests = 0;
   entriesSent = 0;
   constructor(
-    private readonly inner: SNSClient,
+    private readonly inner: SnsBatchSender,
     /** Entry ids to report as failed on the nth request (0-based), without sending them. */
     private readonly failOn: (request: number, entryId: string) => { code: string; senderFault: boolean } | null = () => null,
   ) {}
-  async send(command: PublishBatchCommand): Promise<PublishBatchCommandOutput> {
+  async publishBatch(topicArn: string, entries: readonly PublishEntry[]): Promise<PublishBatchAnswer> {
     const n = this.requests++;
-    const entries = command.input.PublishBatchRequestEntries ?? [];
     this.entriesSent += entries.length;
     const refused = entries.flatMap((e) => {
-      const f = this.failOn(n, e.Id as string);
-      return f ? [{ Id: e.Id, Code: f.code, SenderFault: f.senderFault, Message: 'injected' }] : [];
+      const f = this.failOn(n, e.Id);
+      return f ? [{ id: e.Id, code: f.code, senderFault: f.senderFault, message: 'injected' }] : [];
     });
-    const kept = entries.filter((e) => !refused.some((r) => r.Id === e.Id));
-    const out: PublishBatchCommandOutput =
-      kept.length > 0
-        ? await this.inner.send(new PublishBatchCommand({ ...command.input, PublishBatchRequestEntries: kept }))
-        : { $metadata: {}, Successful: [], Failed: [] };
-    return { ...out, Failed: [...(out.Failed ?? []), ...refused] };
+    const kept = entries.filter((e) => !refused.some((r) => r.id === e.Id));
+    const out = kept.length > 0 ? await this.inner.publishBatch(topicArn, kept) : { successful: [], failed: [] };
+    return { successful: out.successful, failed: [...out.failed, ...refused] };
   }
 }
 
@@ -72,7 +72,7 @@ describe('SnsRelayEventPublisher against the emulator', () => {
   it('publishes each event once as its JSON, with the type and wabaId attributes; a type filter receives only its type', async () => {
     const waba = '900000000000001';
     const events = [statusEvent(waba), sentEvent(waba, 'm-1', { text: 'héllo 🎉' }), statusEvent(waba)]; // the status event twice: one fact
-    const faulty = new FaultySns(sns);
+    const faulty = new FaultySns(publisher);
     await new SnsRelayEventPublisher(faulty, topicArn).publish(events);
     expect(faulty.requests).toBe(1);
     expect(faulty.entriesSent).toBe(2);
@@ -91,7 +91,7 @@ describe('SnsRelayEventPublisher against the emulator', () => {
   it('batches by ten: 25 events take 3 requests', async () => {
     const waba = '900000000000002';
     const events = Array.from({ length: 25 }, (_, i) => sentEvent(waba, `m-${i}`));
-    const faulty = new FaultySns(sns);
+    const faulty = new FaultySns(publisher);
     await new SnsRelayEventPublisher(faulty, topicArn).publish(events);
     expect(faulty.requests).toBe(3);
     expect(new Set(bodies(await takeAll(sqs, all)).map((e) => e.id))).toEqual(new Set(events.map((e) => e.id)));
@@ -102,7 +102,7 @@ describe('SnsRelayEventPublisher against the emulator', () => {
     const waba = '900000000000003';
     const big = 'x'.repeat(100_000);
     const events = [sentEvent(waba, 'b-1', { big }), sentEvent(waba, 'b-2', { big }), sentEvent(waba, 'b-3', { big }), sentEvent(waba, 'huge', { big: big.repeat(3) })];
-    const faulty = new FaultySns(sns);
+    const faulty = new FaultySns(publisher);
     await new SnsRelayEventPublisher(faulty, topicArn).publish(events);
     expect(faulty.requests).toBe(2); // three 100 KB events do not fit one batch: [b-1, b-2], [b-3, huge truncated to ~16 KiB]
     const got = bodies(await takeAll(sqs, all));
@@ -116,7 +116,7 @@ describe('SnsRelayEventPublisher against the emulator', () => {
     const waba = '900000000000004';
     const events = [sentEvent(waba, 'r-1'), sentEvent(waba, 'r-2'), sentEvent(waba, 'r-3')];
     // The first request refuses the second entry (a transient, service-side failure).
-    const faulty = new FaultySns(sns, (n, id) => (n === 0 && id === 'e1' ? { code: 'InternalError', senderFault: false } : null));
+    const faulty = new FaultySns(publisher, (n, id) => (n === 0 && id === 'e1' ? { code: 'InternalError', senderFault: false } : null));
     const delays: number[] = [];
     const telemetry = new RecordingTelemetry();
     await new SnsRelayEventPublisher(faulty, topicArn, { telemetry, sleep: async (ms) => void delays.push(ms) }).publish(events);
@@ -130,10 +130,10 @@ describe('SnsRelayEventPublisher against the emulator', () => {
   it('gives up after the bounded tries: throws naming the events, counts RelayEventPublishFailures, logs no payload', async () => {
     const waba = '900000000000005';
     const events = [sentEvent(waba, 's-1', { secret: 'do-not-log' }), sentEvent(waba, 's-2', { secret: 'do-not-log' })];
-    const faulty = new FaultySns(sns, (_n, id) => (id === 'e0' ? { code: 'Throttled', senderFault: false } : null));
+    const faulty = new FaultySns(publisher, (_n, id) => (id === 'e0' ? { code: 'Throttled', senderFault: false } : null));
     const telemetry = new RecordingTelemetry();
-    const publisher = new SnsRelayEventPublisher(faulty, topicArn, { telemetry, maxAttempts: 3, sleep: async () => undefined });
-    const error = await publisher.publish(events).catch((e: unknown) => e);
+    const relay = new SnsRelayEventPublisher(faulty, topicArn, { telemetry, maxAttempts: 3, sleep: async () => undefined });
+    const error = await relay.publish(events).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(RelayEventPublishError);
     expect((error as RelayEventPublishError).failedEventIds).toEqual([events[0]?.id]);
     expect((error as Error).message).toContain('1 of 2 relay events not published');
@@ -147,13 +147,13 @@ describe('SnsRelayEventPublisher against the emulator', () => {
 
   it('does not retry what is the sender’s fault, nor a request SNS refuses (missing topic)', async () => {
     const waba = '900000000000006';
-    const faulty = new FaultySns(sns, () => ({ code: 'InvalidParameter', senderFault: true }));
+    const faulty = new FaultySns(publisher, () => ({ code: 'InvalidParameter', senderFault: true }));
     await expect(new SnsRelayEventPublisher(faulty, topicArn, { sleep: async () => undefined }).publish([sentEvent(waba, 'f-1')])).rejects.toThrow(
       RelayEventPublishError,
     );
     expect(faulty.requests).toBe(1);
 
-    const missing = new FaultySns(sns);
+    const missing = new FaultySns(publisher);
     const telemetry = new RecordingTelemetry();
     const gone = topicArn.replace(/[^:]+$/, 'no-such-topic');
     await expect(new SnsRelayEventPublisher(missing, gone, { telemetry, sleep: async () => undefined }).publish([sentEvent(waba, 'f-2')])).rejects.toThrow(
@@ -164,7 +164,7 @@ describe('SnsRelayEventPublisher against the emulator', () => {
   });
 
   it('publishes nothing for no events, and nothing at all without a topic', async () => {
-    const faulty = new FaultySns(sns);
+    const faulty = new FaultySns(publisher);
     await new SnsRelayEventPublisher(faulty, topicArn).publish([]);
     expect(faulty.requests).toBe(0);
     let built = 0;
