@@ -6,6 +6,7 @@ import { ClientStatusTable } from './constructs/client-status-table.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { OffboardedSweeper } from './constructs/offboarded-sweeper.js';
 import { OutboundPipeline } from './constructs/outbound-pipeline.js';
+import { RelayEvents } from './constructs/relay-events.js';
 import { RelayQueue } from './constructs/relay-queue.js';
 import { ReleasePipeline, releaseVisibilityTimeout } from './constructs/release-pipeline.js';
 import { RelaySecrets } from './constructs/relay-secrets.js';
@@ -37,6 +38,7 @@ export class RelayStack extends Stack {
   readonly inboundEvents: RelayQueue;
   readonly releaseQueue: RelayQueue;
   readonly release: ReleasePipeline;
+  readonly relayEvents: RelayEvents;
   readonly monitoring: Monitoring;
 
   constructor(scope: Construct, id: string, props: RelayStackProps) {
@@ -133,6 +135,11 @@ export class RelayStack extends Stack {
       sourceMapsAtRuntime: c.sourceMapsAtRuntime,
     });
 
+    // Relay events: the functions that learn or do the facts publish them.
+    this.relayEvents = new RelayEvents(this, 'RelayEvents', { removalPolicy: c.removalPolicy });
+    const publishers = { webhook: this.webhookApi.webhookFunction, consumer: this.outbound.consumer, releaser: this.release.releaser } as const;
+    for (const fn of Object.values(publishers)) fn.bindTopic(this.relayEvents.topic, 'RELAY_EVENTS_TOPIC_ARN');
+
     const redriveDlqs: Record<string, IQueue> = {};
     for (const [name, q] of [['Outbound', this.outbound.outbound], ['Delay', this.outbound.delay], ['InboundEvents', this.inboundEvents], ['Release', this.releaseQueue]] as const) {
       if (q.redriveDlq) redriveDlqs[name] = q.redriveDlq;
@@ -148,6 +155,7 @@ export class RelayStack extends Stack {
         Releaser: this.release.releaser,
       },
       releaseQueue: this.releaseQueue.queue,
+      relayEvents: { topic: this.relayEvents.topic, publishers: Object.keys(publishers) as (keyof typeof publishers)[] },
       sweepEvery: c.alarms.sweepEvery,
       consumer: this.outbound.consumer,
       outboundQueue: this.outbound.outbound.queue,

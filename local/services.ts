@@ -11,6 +11,7 @@ import {
   ResourceInUseException,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
+import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
   OFFBOARDED_INDEX,
@@ -120,7 +121,7 @@ export const startDynalite = async (port?: number): Promise<RunningService> => {
 export const startDynamo = async (port?: number): Promise<RunningService> =>
   (await javaAvailable()) ? startDynamoDbLocal(port) : startDynalite(port);
 
-/** fauxqs: an in-process SQS emulator. */
+/** fauxqs: an in-process SQS emulator; it serves SNS on the same port. */
 export const startFauxqs = async (port?: number): Promise<RunningService> => {
   const { startFauxqs: start } = await import('fauxqs');
   const server = await start({ port: port ?? 0, logger: false, host: '127.0.0.1' } as Parameters<typeof start>[0]);
@@ -240,3 +241,39 @@ export const localDynamo = (endpoint: string, region = 'us-east-1'): DynamoDBCli
 
 export const localSqs = (endpoint: string, region = 'us-east-1'): SQSClient =>
   new SQSClient({ endpoint, region, credentials: LOCAL_CREDENTIALS, useQueueUrlAsEndpoint: false, maxAttempts: 2 });
+
+/** fauxqs serves SNS on the SQS port (as LocalStack does). */
+export const localSns = (endpoint: string, region = 'us-east-1'): SNSClient =>
+  new SNSClient({ endpoint, region, credentials: LOCAL_CREDENTIALS, maxAttempts: 2 });
+
+/** Creates the topic if missing (CreateTopic is idempotent) and returns its ARN. */
+export const ensureTopic = async (sns: SNSClient, name: string): Promise<string> => {
+  const out = await sns.send(new CreateTopicCommand({ Name: name }));
+  if (!out.TopicArn) throw new Error(`CreateTopic ${name} returned no ARN`);
+  return out.TopicArn;
+};
+
+/**
+ * Subscribes a queue to a topic with raw message delivery (the queue receives the event's JSON itself, its SNS message
+ * attributes as SQS message attributes), optionally only for some event `type`s (a filter policy on the `type`
+ * attribute). Subscribing the same queue again with the same settings is a no-op.
+ */
+export const subscribeQueue = async (
+  sns: SNSClient,
+  sqs: SQSClient,
+  topicArn: string,
+  queueUrl: string,
+  filter?: Readonly<Record<string, readonly string[]>>,
+): Promise<string> => {
+  const out = await sns.send(
+    new SubscribeCommand({
+      TopicArn: topicArn,
+      Protocol: 'sqs',
+      Endpoint: await queueArn(sqs, queueUrl),
+      Attributes: { RawMessageDelivery: 'true', ...(filter ? { FilterPolicy: JSON.stringify(filter) } : {}) },
+      ReturnSubscriptionArn: true,
+    }),
+  );
+  if (!out.SubscriptionArn) throw new Error(`Subscribe ${queueUrl} to ${topicArn} returned no ARN`);
+  return out.SubscriptionArn;
+};

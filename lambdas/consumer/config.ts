@@ -9,6 +9,8 @@ import {
   parseConfig,
   probeEnv,
   probePolicyFrom,
+  relayEventsEnv,
+  relayEventsFrom,
   reporter,
   secretRef,
   sendPolicyEnv,
@@ -19,6 +21,7 @@ import {
 export const consumerConfigSchema = z.pipe(
   z.object({
     ...awsEnv,
+    ...relayEventsEnv,
     DELAY_QUEUE_URL: nonEmpty,
     DEAD_LETTER_QUEUE_URL: nonEmpty,
     RELEASE_QUEUE_URL: nonEmpty,
@@ -41,6 +44,7 @@ export const consumerConfigSchema = z.pipe(
     region: c.AWS_REGION,
     dynamodbEndpoint: c.AWS_ENDPOINT_URL_DYNAMODB,
     sqsEndpoint: c.AWS_ENDPOINT_URL_SQS,
+    ...relayEventsFrom(c),
     tableName: c.TABLE_NAME,
     delayQueueUrl: c.DELAY_QUEUE_URL,
     deadLetterQueueUrl: c.DEAD_LETTER_QUEUE_URL,

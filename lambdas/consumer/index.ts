@@ -1,5 +1,5 @@
 /** Lambda entry point for the outbound and delay queues: wiring only. Configuration is checked once, at cold start. */
-import { dynamoClient, sqsClient } from '../adapters/aws-clients.js';
+import { dynamoClient, snsPublisher, sqsClient } from '../adapters/aws-clients.js';
 import { HttpCloudApi, SecretTokenProvider } from '../adapters/cloud-api.js';
 import { documentClient } from '../adapters/dynamo/client-store.js';
 import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../adapters/dynamo/outbound-stores.js';
@@ -12,7 +12,7 @@ import { ClientHealthService } from '../core/client-health-service.js';
 import { isQueueArnOf, SqsOutboundQueues } from '../adapters/sqs.js';
 import { OutboundService } from '../core/outbound-service.js';
 import { DynamoMessageOutcomeStore } from '../adapters/dynamo/message-outcome-store.js';
-import { noRelayEvents } from '../core/ports.js';
+import { relayEventPublisher } from '../adapters/sns-events.js';
 import { createRuntime, lambdaHandler } from '../shared/runtime.js';
 import { loadConsumerConfig } from './config.js';
 import { createConsumerHandler } from './handler.js';
@@ -58,7 +58,7 @@ const service = new OutboundService({
   health,
   probeEndsOffboarding: config.probe.probeEndsOffboarding,
   messages: new DynamoMessageOutcomeStore(doc, config.tableName, config.sendLedgerRetentionDays),
-  events: noRelayEvents,
+  events: relayEventPublisher(config.relayEventsTopicArn, () => snsPublisher(config.region, config.snsEndpoint, sqs), telemetry),
 });
 
 // Park attributes count only on records from the delay queue, told apart by the record's eventSourceARN.

@@ -76,8 +76,11 @@ export interface ClientStore {
    * client never seen (nothing is written then).
    */
   resetStatus(wabaId: string, nowIso: string): Promise<LatestByClass | null>;
-  /** Records an event in the client's timeline; recording the same event id twice keeps the first. */
-  putTimelineEntry(entry: TimelineEntry): Promise<void>;
+  /**
+   * Records an event in the client's timeline; recording the same event id twice keeps the first. Returns the entry
+   * as stored: `entry`, or the first one recorded (what a redelivered webhook re-publishes its relay event from).
+   */
+  putTimelineEntry(entry: TimelineEntry): Promise<TimelineEntry>;
   getClient(wabaId: string): Promise<ClientRecord | null>;
   /** Most recent first. */
   listTimeline(wabaId: string, limit: number): Promise<readonly TimelineEntry[]>;

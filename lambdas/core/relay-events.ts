@@ -7,6 +7,7 @@
  * behind the `RelayEventPublisher` port.
  */
 import { createHash } from 'node:crypto';
+import type { ClientStatus } from './client-status.js';
 
 export const RELAY_EVENT_TYPES = [
   'client.status_changed',
@@ -57,3 +58,28 @@ export const relayEvent = (
   ...(fact.wamid === undefined ? {} : { wamid: fact.wamid }),
   detail,
 });
+
+// ---------------------------------------------------------------------------------------------------------------
+// Per-type details
+
+/** `client.status_changed`: the client's derived status moved, and the account_update event that moved it. */
+export type ClientStatusChangedDetail = {
+  readonly from: ClientStatus;
+  readonly to: ClientStatus;
+  /** Meta's event name (`ACCOUNT_OFFBOARDED`, `ACCOUNT_RECONNECTED`, ...). */
+  readonly event: string;
+  /** The relay's id of that event (as on the client's timeline). */
+  readonly eventId: string;
+};
+
+/**
+ * The `client.status_changed` event for one account_update event. Its id depends only on the WABA and the event id,
+ * and `time` is Meta's time for the event: a redelivered webhook yields the same event, field for field.
+ */
+export const clientStatusChanged = (
+  wabaId: string,
+  change: { readonly eventId: string; readonly event: string; readonly eventTimeMs: number; readonly from: ClientStatus; readonly to: ClientStatus },
+): RelayEvent => {
+  const detail: ClientStatusChangedDetail = { from: change.from, to: change.to, event: change.event, eventId: change.eventId };
+  return relayEvent('client.status_changed', { time: change.eventTimeMs, wabaId }, [wabaId, change.eventId], detail);
+};

@@ -12,7 +12,17 @@ import { holdState } from './client-health.js';
 import { mapLimit } from './concurrency.js';
 import { DEFAULTS } from './defaults.js';
 import { BadRequestError, ConfigError, ForbiddenError, PayloadTooLargeError, SignatureError, UnstorableError } from './errors.js';
-import type { ClientStore, InboundEvent, InboundEventSink, PhoneOwnership, ReleaseRequester, Telemetry } from './ports.js';
+import {
+  type ClientStore,
+  type InboundEvent,
+  type InboundEventSink,
+  noRelayEvents,
+  type PhoneOwnership,
+  type RelayEventPublisher,
+  type ReleaseRequester,
+  type Telemetry,
+} from './ports.js';
+import { clientStatusChanged, type RelayEvent } from './relay-events.js';
 import { CONNECTING_CLASSES, releaseDue } from './release-rules.js';
 import type { SignatureVerifier } from './signature.js';
 import type { MessageOutcomeService, StatusBatch, StatusSummary } from './message-outcome-service.js';
@@ -33,6 +43,8 @@ export interface WebhookServiceOptions {
   readonly phones?: PhoneOwnership | undefined;
   /** Message outcomes from the statuses in `messages` changes (`value.statuses[]`); absent: none are recorded. */
   readonly outcomes?: MessageOutcomeService | undefined;
+  /** Where `client.status_changed` relay events go; absent: none are published. */
+  readonly events?: RelayEventPublisher;
   readonly now?: () => number;
   readonly reconnectSkewMs?: number;
   readonly timelineRetentionDays?: number;
@@ -84,6 +96,7 @@ export class WebhookService {
       maxEventFutureSkewMs: DEFAULTS.maxEventFutureSkewSeconds * 1000,
       writeConcurrency: 16,
       now: Date.now,
+      events: noRelayEvents,
       ...options,
       phones: options.phones,
       outcomes: options.outcomes,
@@ -161,6 +174,7 @@ export class WebhookService {
     const tasks: StoreTask[] = [];
     const toForward: InboundEvent[] = [];
     const toRelease = new Set<string>();
+    const toPublish: RelayEvent[] = [];
     const sightings = new Map<string, { phoneNumberId: string; wabaId: string; atMs: number }>();
     const statusBatches: StatusBatch[] = [];
     let accountUpdates = 0;
@@ -169,7 +183,7 @@ export class WebhookService {
     for (const c of changes) {
       if (c.kind === 'account_update') {
         accountUpdates++;
-        tasks.push(this.#guard(c.raw, c.wabaId, toForward, receivedAt, () => this.#applyAccountUpdate(c, receivedAt, toRelease)));
+        tasks.push(this.#guard(c.raw, c.wabaId, toForward, receivedAt, () => this.#applyAccountUpdate(c, receivedAt, toRelease, toPublish)));
       } else if (c.kind === 'rejected-time') {
         rejectedTimes++;
         t.warn('event time rejected', { wabaId: c.wabaId, problem: c.problem, time: c.rawTime });
@@ -219,6 +233,9 @@ export class WebhookService {
     await Promise.all([...toRelease].map((w) => this.#o.releases.requestRelease(w, 'status-connected')));
     if (toRelease.size > 0) t.count('ReleasesRequested', toRelease.size);
     if (toForward.length > 0) await this.#o.inbound.forward(toForward);
+    // Relay events last, after every status write they report: a failure to publish fails the request like any other
+    // step, Meta delivers again, and the redelivery publishes the same events (same ids) from the stored timeline.
+    if (toPublish.length > 0) await this.#o.events.publish(toPublish);
     const statusChanges = results.filter((e) => e === 'status-changed').length;
     const forwarded = toForward.length - unreadable - rejectedTimes - unstorable;
     t.count('AccountUpdateEvents', accountUpdates);
@@ -288,7 +305,7 @@ export class WebhookService {
     return Math.floor(this.#o.now() / 1000) + this.#o.timelineRetentionDays * 86_400;
   }
 
-  async #applyAccountUpdate(u: AccountUpdate, receivedAt: string, toRelease: Set<string>): Promise<EventEffect> {
+  async #applyAccountUpdate(u: AccountUpdate, receivedAt: string, toRelease: Set<string>, toPublish: RelayEvent[]): Promise<EventEffect> {
     const { store, telemetry, reconnectSkewMs } = this.#o;
     let effect: EventEffect;
     let statusBefore: ClientStatus;
@@ -339,7 +356,7 @@ export class WebhookService {
     if (u.entryId !== u.wabaId) detail.entryId = u.entryId;
     if (u.unknownProperties.length > 0) detail.unknownProperties = u.unknownProperties;
     if (u.unknownPropertyCount !== undefined) detail.unknownPropertyCount = u.unknownPropertyCount;
-    await store.putTimelineEntry({
+    const stored = await store.putTimelineEntry({
       wabaId: u.wabaId,
       eventId: u.eventId,
       event: u.event,
@@ -352,6 +369,12 @@ export class WebhookService {
       ...(Object.keys(detail).length > 0 ? { detail } : {}),
       expiresAt: this.#expiresAt(),
     });
+    // From the timeline entry as first stored: a redelivery (a `duplicate` now) publishes the change it made then.
+    if (stored.effect === 'status-changed') {
+      toPublish.push(
+        clientStatusChanged(u.wabaId, { eventId: stored.eventId, event: stored.event, eventTimeMs: stored.eventTimeMs, from: stored.statusBefore, to: stored.statusAfter }),
+      );
+    }
     if (releaseDue(u.statusClass, statusBefore, statusAfter)) toRelease.add(u.wabaId);
     return effect;
   }

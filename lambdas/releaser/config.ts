@@ -1,11 +1,12 @@
 import * as z from 'zod/mini';
 import { DEFAULTS } from '../core/defaults.js';
-import { awsEnv, type Env, graphApiEnv, intFrom, nonEmpty, parseConfig, reporter, secretRef, sendPolicyEnv } from '../shared/config.js';
+import { awsEnv, type Env, graphApiEnv, intFrom, nonEmpty, parseConfig, relayEventsEnv, relayEventsFrom, reporter, secretRef, sendPolicyEnv } from '../shared/config.js';
 
 /** The release queue's consumer: the table, the queues it writes to, the Cloud API and its tokens, the pace. */
 export const releaserConfigSchema = z.pipe(
   z.object({
     ...awsEnv,
+    ...relayEventsEnv,
     RELEASE_QUEUE_URL: nonEmpty,
     DEAD_LETTER_QUEUE_URL: nonEmpty,
     ...graphApiEnv,
@@ -16,6 +17,7 @@ export const releaserConfigSchema = z.pipe(
     region: c.AWS_REGION,
     dynamodbEndpoint: c.AWS_ENDPOINT_URL_DYNAMODB,
     sqsEndpoint: c.AWS_ENDPOINT_URL_SQS,
+    ...relayEventsFrom(c),
     tableName: c.TABLE_NAME,
     releaseQueueUrl: c.RELEASE_QUEUE_URL,
     deadLetterQueueUrl: c.DEAD_LETTER_QUEUE_URL,

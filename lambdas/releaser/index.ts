@@ -1,10 +1,12 @@
 /** Lambda entry point for the release queue: wiring only. Configuration is checked once, at cold start. */
-import { dynamoClient, sqsClient } from '../adapters/aws-clients.js';
+import { dynamoClient, snsPublisher, sqsClient } from '../adapters/aws-clients.js';
 import { HttpCloudApi, SecretTokenProvider } from '../adapters/cloud-api.js';
 import { documentClient } from '../adapters/dynamo/client-store.js';
+import { DynamoMessageOutcomeStore } from '../adapters/dynamo/message-outcome-store.js';
 import { DynamoActivityRecorder, DynamoSendLedger } from '../adapters/dynamo/outbound-stores.js';
 import { DynamoPacer, DynamoParkedStore, DynamoReleaseStore } from '../adapters/dynamo/release-stores.js';
 import { readSecret } from '../adapters/secrets.js';
+import { relayEventPublisher } from '../adapters/sns-events.js';
 import { sendBatches } from '../adapters/sqs.js';
 import { SqsReleaseQueue } from '../adapters/sqs-release.js';
 import { CallWindow, paceIntervalMs } from '../core/pacing.js';
@@ -12,9 +14,6 @@ import { ReleaseService } from '../core/release.js';
 import { createRuntime, lambdaHandler } from '../shared/runtime.js';
 import { loadReleaserConfig } from './config.js';
 import { createReleaserHandler } from './handler.js';
-
-import { DynamoMessageOutcomeStore } from '../adapters/dynamo/message-outcome-store.js';
-import { noRelayEvents } from '../core/ports.js';
 
 const config = loadReleaserConfig();
 const runtime = createRuntime('releaser');
@@ -45,7 +44,7 @@ const service = new ReleaseService({
   maxParkSeconds: config.maxParkSeconds,
   reconnectSkewMs: config.reconnectSkewMs,
   messages: new DynamoMessageOutcomeStore(doc, config.tableName, config.sendLedgerRetentionDays),
-  events: noRelayEvents,
+  events: relayEventPublisher(config.relayEventsTopicArn, () => snsPublisher(config.region, config.snsEndpoint, sqs), telemetry),
 });
 
 export const handler = lambdaHandler(runtime, createReleaserHandler(async () => service, telemetry));

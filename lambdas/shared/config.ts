@@ -45,8 +45,23 @@ export const awsEnv = {
   AWS_REGION: withDefault('us-east-1'),
   AWS_ENDPOINT_URL_DYNAMODB: optionalNonEmpty,
   AWS_ENDPOINT_URL_SQS: optionalNonEmpty,
+  AWS_ENDPOINT_URL_SNS: optionalNonEmpty,
   TABLE_NAME: nonEmpty,
 };
+
+/** An SNS topic ARN (`arn:<partition>:sns:<region>:<account>:<name>`). */
+const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
+
+/** Relay events (webhook, consumer, releaser): the topic they publish to; unset, no events are published. */
+export const relayEventsEnv = {
+  RELAY_EVENTS_TOPIC_ARN: z.pipe(optionalNonEmpty, z.optional(z.string().check(z.regex(SNS_TOPIC_ARN, 'must be an SNS topic ARN')))),
+};
+
+/** The relay-events part of a function's configuration, from {@link awsEnv} and {@link relayEventsEnv}'s values. */
+export const relayEventsFrom = (c: { AWS_ENDPOINT_URL_SNS: string | undefined; RELAY_EVENTS_TOPIC_ARN?: string | undefined }) => ({
+  snsEndpoint: c.AWS_ENDPOINT_URL_SNS,
+  relayEventsTopicArn: c.RELAY_EVENTS_TOPIC_ARN,
+});
 
 
 /** `true` / `false` (any case); unset means the default. */

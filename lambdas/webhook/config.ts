@@ -1,11 +1,12 @@
 import * as z from 'zod/mini';
 import { DEFAULTS } from '../core/defaults.js';
-import { awsEnv, type Env, intFrom, nonEmpty, optionalNonEmpty, parseConfig, reporter, secretRef } from '../shared/config.js';
+import { awsEnv, type Env, intFrom, nonEmpty, optionalNonEmpty, parseConfig, relayEventsEnv, relayEventsFrom, reporter, secretRef } from '../shared/config.js';
 
 /** `GET/POST /webhook`: the table, the inbound-events queue, the skew rule, the app secret and verify token. */
 export const webhookConfigSchema = z.pipe(
   z.object({
     ...awsEnv,
+    ...relayEventsEnv,
     INBOUND_EVENTS_QUEUE_URL: nonEmpty,
     RELEASE_QUEUE_URL: nonEmpty,
     /** Where a fallback goes when a sent message fails because the window closed (unset: no fallback is sent). */
@@ -24,6 +25,7 @@ export const webhookConfigSchema = z.pipe(
       region: c.AWS_REGION,
       dynamodbEndpoint: c.AWS_ENDPOINT_URL_DYNAMODB,
       sqsEndpoint: c.AWS_ENDPOINT_URL_SQS,
+      ...relayEventsFrom(c),
       tableName: c.TABLE_NAME,
       inboundEventsQueueUrl: c.INBOUND_EVENTS_QUEUE_URL,
       releaseQueueUrl: c.RELEASE_QUEUE_URL,

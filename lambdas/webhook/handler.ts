@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import type { ClientStore, InboundEventSink, PhoneOwnership, ReleaseRequester, Telemetry } from '../core/ports.js';
+import type { ClientStore, InboundEventSink, PhoneOwnership, RelayEventPublisher, ReleaseRequester, Telemetry } from '../core/ports.js';
 import { SIGNATURE_HEADER, SignatureVerifier } from '../core/signature.js';
 import { WebhookService } from '../core/webhook-service.js';
 import type { MessageOutcomeService } from '../core/message-outcome-service.js';
@@ -16,6 +16,8 @@ export interface WebhookDeps {
   readonly phones?: PhoneOwnership;
   /** Message outcomes from status webhooks (`messages` field). */
   readonly outcomes?: MessageOutcomeService;
+  /** Where `client.status_changed` relay events go (absent: none). */
+  readonly events?: RelayEventPublisher;
   readonly telemetry: Telemetry;
   /** Current app secrets (comma-separated text allowed) and verify token; may rotate, so asked per request. */
   readonly secrets: () => Promise<{ readonly appSecrets: readonly string[]; readonly verifyToken: string }>;
@@ -48,6 +50,7 @@ export const createWebhookHandler = (deps: WebhookDeps) => {
           releases: deps.releases,
           phones: deps.phones,
           outcomes: deps.outcomes,
+          ...(deps.events ? { events: deps.events } : {}),
           telemetry: deps.telemetry,
           reconnectSkewMs: deps.reconnectSkewMs,
           timelineRetentionDays: deps.timelineRetentionDays,

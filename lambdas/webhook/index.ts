@@ -2,14 +2,14 @@
  * Lambda entry point for `GET/POST /webhook`: wiring only. Configuration and secrets are read here, once, at cold
  * start: a missing secret fails the start (the function never answers), it never opens the door.
  */
-import { dynamoClient, sqsClient } from '../adapters/aws-clients.js';
+import { dynamoClient, snsPublisher, sqsClient } from '../adapters/aws-clients.js';
 import { DynamoClientStore, documentClient } from '../adapters/dynamo/client-store.js';
 import { DynamoPhoneOwnership } from '../adapters/dynamo/phone-ownership.js';
 import { readSecret, splitSecrets } from '../adapters/secrets.js';
 import { SqsInboundEventSink, SqsOutboundEnqueuer } from '../adapters/sqs.js';
 import { DynamoMessageOutcomeStore } from '../adapters/dynamo/message-outcome-store.js';
 import { MessageOutcomeService } from '../core/message-outcome-service.js';
-import { noRelayEvents } from '../core/ports.js';
+import { relayEventPublisher } from '../adapters/sns-events.js';
 import { SqsReleaseQueue } from '../adapters/sqs-release.js';
 import { MissingSecretError } from '../core/signature.js';
 import { createRuntime, lambdaHandler } from '../shared/runtime.js';
@@ -27,6 +27,7 @@ await secrets(); // fail the cold start, not a request, when a secret is missing
 const sqs = sqsClient(config.region, config.sqsEndpoint);
 
 const doc = documentClient(dynamoClient(config.region, config.dynamodbEndpoint));
+const events = relayEventPublisher(config.relayEventsTopicArn, () => snsPublisher(config.region, config.snsEndpoint, sqs), runtime.telemetry);
 export const handler = lambdaHandler(
   runtime,
   createWebhookHandler({
@@ -34,12 +35,13 @@ export const handler = lambdaHandler(
     phones: new DynamoPhoneOwnership(doc, config.tableName),
     outcomes: new MessageOutcomeService({
       store: new DynamoMessageOutcomeStore(doc, config.tableName, config.sendLedgerRetentionDays),
-      events: noRelayEvents,
+      events,
       telemetry: runtime.telemetry,
       ...(config.outboundQueueUrl ? { fallbacks: new SqsOutboundEnqueuer(sqs, config.outboundQueueUrl) } : {}),
     }),
     inbound: new SqsInboundEventSink(sqs, config.inboundEventsQueueUrl),
     releases: new SqsReleaseQueue(sqs, config.releaseQueueUrl),
+    events,
     telemetry: runtime.telemetry,
     secrets,
     reconnectSkewMs: config.reconnectSkewMs,

@@ -16,7 +16,7 @@ import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
-import { Topic } from 'aws-cdk-lib/aws-sns';
+import { type ITopic, Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
@@ -37,6 +37,8 @@ export interface MonitoringProps {
   readonly deadLetterQueue: IQueue;
   /** The release queue: a request older than {@link RELEASE_STALLED_AFTER} means releases are not being made. */
   readonly releaseQueue: IQueue;
+  /** The relay-events topic and the functions that publish to it (their `RelayEventPublishFailures`). */
+  readonly relayEvents: { readonly topic: ITopic; readonly publishers: readonly LambdaName[] };
   readonly redriveDlqs: Readonly<Record<string, IQueue>>;
   /** Receives before a consumed queue moves a message to its redrive DLQ. */
   readonly maxReceiveCount: number;
@@ -111,6 +113,20 @@ export class Monitoring extends Construct {
       props.releaseQueue.metricApproximateAgeOfOldestMessage({ period: FIVE_MINUTES, statistic: 'Maximum' }), RELEASE_STALLED_AFTER.toSeconds());
     alarm('ReleaseFailed', 'A release run failed (the request comes back and resumes; after repeated failures it lands in the release redrive DLQ). Read the releaser logs.',
       custom('ReleaseErrors', 'releaser'), 1);
+    // Relay events: one alarm when a function gives up publishing (its request fails and is retried: Meta redelivers,
+    // SQS brings the batch back), one when SNS cannot deliver to a subscription (a partner's queue policy or key).
+    const publishFailures = new MathExpression({
+      label: 'relay events not published',
+      expression: props.relayEvents.publishers.map((_, i) => `FILL(p${i}, 0)`).join(' + '),
+      usingMetrics: Object.fromEntries(props.relayEvents.publishers.map((service, i) => [`p${i}`, custom('RelayEventPublishFailures', service)])),
+      period: FIVE_MINUTES,
+    });
+    alarm('RelayEventPublishFailures', 'Relay events could not be published to SNS after retries: the request that had them failed and is retried (webhook: Meta redelivers; queues: the batch comes back). Check SNS errors, the topic key and the functions\' sns:Publish.',
+      publishFailures, 1);
+    const snsMetric = (metricName: string) =>
+      new Metric({ namespace: 'AWS/SNS', metricName, dimensionsMap: { TopicName: props.relayEvents.topic.topicName }, statistic: 'Sum', period: FIVE_MINUTES });
+    alarm('RelayEventDeliveryFailures', 'SNS could not deliver relay events to a subscription (a subscriber queue policy, key or endpoint): SNS retries per its delivery policy; check the subscriptions.',
+      snsMetric('NumberOfNotificationsFailed'), 1);
     for (const [name, fn] of Object.entries(props.functions)) {
       alarm(`${name}Errors`, `${name} function errors (uncaught exceptions or timeouts).`, fn.metricErrors({ period: FIVE_MINUTES, statistic: 'Sum' }), 1);
       alarm(`${name}Throttles`, `${name} function throttled: raise reserved/account concurrency or lower event source concurrency.`, fn.metricThrottles({ period: FIVE_MINUTES, statistic: 'Sum' }), 1);
@@ -183,6 +199,14 @@ export class Monitoring extends Construct {
             ),
             right: [custom('ParkedByRestriction', 'consumer'), custom('RestrictionsRecorded', 'webhook'), custom('DisableScheduled', 'webhook')],
             width: 12,
+          }),
+        ],
+        [
+          new GraphWidget({
+            title: 'Relay events: published, delivered, delivery failures (SNS); not published (relay)',
+            left: [snsMetric('NumberOfMessagesPublished'), snsMetric('NumberOfNotificationsDelivered'), snsMetric('NumberOfNotificationsFailed')],
+            right: props.relayEvents.publishers.map((service) => custom('RelayEventPublishFailures', service)),
+            width: 24,
           }),
         ],
         [

@@ -7,6 +7,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { RELAY_BUNDLING } from '../bundling.js';
@@ -108,6 +109,17 @@ export class RelayFunction extends NodejsFunction {
   bindQueue(queue: IQueue, envName: string): this {
     this.addEnvironment(envName, queue.queueUrl);
     this.allow(['sqs:SendMessage'], queue.queueArn);
+    return this;
+  }
+
+  /**
+   * A topic the function publishes to: its ARN in `envName`, sns:Publish on it, and for an encrypted topic the two key
+   * actions SNS needs from a publisher (kms:GenerateDataKey, kms:Decrypt) on that key only.
+   */
+  bindTopic(topic: ITopic, envName: string): this {
+    this.addEnvironment(envName, topic.topicArn);
+    this.allow(['sns:Publish'], topic.topicArn);
+    if (topic.masterKey) this.allow(['kms:Decrypt', 'kms:GenerateDataKey'], topic.masterKey.keyArn);
     return this;
   }
 

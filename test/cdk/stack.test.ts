@@ -272,9 +272,11 @@ describe('least privilege', () => {
   const [consumerId] = functionByDescription(prod, 'Sends, parks or dead-letters');
   const [releaserId] = functionByDescription(prod, 'Releases a client');
   const xrayAndLogs = ['logs:CreateLogStream', 'logs:PutLogEvents', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments'];
+  /** Publishing relay events: sns:Publish, and the topic key's use by SNS. */
+  const relayEvents = ['kms:Decrypt', 'kms:GenerateDataKey', 'sns:Publish'];
 
   it.each([
-    ['webhook', webhookId, ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'secretsmanager:GetSecretValue', 'sqs:SendMessage']],
+    ['webhook', webhookId, ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'secretsmanager:GetSecretValue', 'sqs:SendMessage', ...relayEvents]],
     ['status', statusId, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'sqs:SendMessage']],
     [
       'consumer',
@@ -283,6 +285,7 @@ describe('least privilege', () => {
         'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:UpdateItem', 'secretsmanager:GetSecretValue',
         'sqs:ChangeMessageVisibility', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes',
         'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:ReceiveMessage', 'sqs:SendMessage',
+        ...relayEvents,
       ],
     ],
     [
@@ -291,6 +294,7 @@ describe('least privilege', () => {
       [
         'dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'secretsmanager:GetSecretValue',
         'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage',
+        ...relayEvents,
       ],
     ],
   ])('%s gets exactly the actions it uses', (_name, id, expected) => {
@@ -336,6 +340,21 @@ describe('least privilege', () => {
     for (const [, role] of resources(prod, 'AWS::IAM::Role')) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
   });
 
+  it('lets the publishers publish to the relay-events topic only, and use its key only', () => {
+    const [[topicId]] = resources(prod, 'AWS::SNS::Topic').filter(([id]) => id.startsWith('RelayEventsTopic')) as [[string, Res]];
+    const [[keyId]] = resources(prod, 'AWS::KMS::Key').filter(([id]) => id.startsWith('RelayEventsTopicKey')) as [[string, Res]];
+    for (const id of [webhookId, consumerId, releaserId]) {
+      const statements = policyOf(prod, id);
+      expect(statements.filter((s) => actionsOf([s]).includes('sns:Publish')).map((s) => [s.Action, s.Resource])).toEqual([['sns:Publish', { Ref: topicId }]]);
+      expect(statements.filter((s) => actionsOf([s]).some((a) => a.startsWith('kms:'))).map((s) => [s.Action, s.Resource])).toEqual([
+        [['kms:Decrypt', 'kms:GenerateDataKey'], { 'Fn::GetAtt': [keyId, 'Arn'] }],
+      ]);
+    }
+    for (const d of ['Answers GET /clients', 'Counts offboarded and held clients']) {
+      expect(actionsOf(policyOf(prod, functionByDescription(prod, d)[0])).filter((a) => a.startsWith('sns:') || a.startsWith('kms:'))).toEqual([]);
+    }
+  });
+
   it('scopes the webhook secrets to the app secret and verify token only', () => {
     const s = policyOf(prod, webhookId).find((x) => x.Action === 'secretsmanager:GetSecretValue');
     expect(s?.Resource).toEqual([{ Ref: expect.stringMatching(/^SecretsAppSecret/) }, { Ref: expect.stringMatching(/^SecretsVerifyToken/) }]);
@@ -375,12 +394,21 @@ describe('monitoring', () => {
       ]),
     );
     // dead letters + 4 redrive DLQs + oldest age + 5xx + signatures + offboarded + held + recursion + release stalled +
-    // release failed + 5x(errors, throttles)
-    expect(alarms).toHaveLength(23);
-    expect(metrics).toEqual(expect.arrayContaining(['CoexistenceRelay/prod/ReleaseErrors']));
-    const [[topicId, topic]] = resources(prod, 'AWS::SNS::Topic') as [[string, Res]];
+    // release failed + relay events not published + not delivered + 5x(errors, throttles)
+    expect(alarms).toHaveLength(25);
+    expect(metrics).toEqual(expect.arrayContaining(['CoexistenceRelay/prod/ReleaseErrors', 'AWS/SNS/NumberOfNotificationsFailed']));
+    const [[topicId, topic]] = resources(prod, 'AWS::SNS::Topic').filter(([id]) => id.startsWith('MonitoringAlarmTopic')) as [[string, Res]];
     expect(topic.Properties.KmsMasterKeyId).toBeDefined();
     for (const [, a] of alarms) expect(a.Properties.AlarmActions).toEqual([{ Ref: topicId }]);
+  });
+
+  it('alarms when any publisher gives up publishing relay events (the sum of their RelayEventPublishFailures)', () => {
+    const [, a] = alarms.find(([id]) => id.startsWith('MonitoringRelayEventPublishFailures')) as [string, Res];
+    const metrics = (a.Properties.Metrics as { Id: string; MetricStat?: { Metric: { MetricName: string; Dimensions: { Value: string }[] } } }[])
+      .flatMap((m) => (m.MetricStat ? [`${m.MetricStat.Metric.MetricName}/${m.MetricStat.Metric.Dimensions[0]?.Value}`] : []))
+      .sort();
+    expect(metrics).toEqual(['RelayEventPublishFailures/consumer', 'RelayEventPublishFailures/releaser', 'RelayEventPublishFailures/webhook']);
+    expect(a.Properties.Threshold).toBe(1);
   });
 
   it('uses the stage thresholds', () => {
@@ -396,7 +424,36 @@ describe('monitoring', () => {
     t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
     const [[, dashboard]] = resources(prod, 'AWS::CloudWatch::Dashboard') as [[string, Res]];
     const body = JSON.stringify(dashboard.Properties.DashboardBody);
-    for (const m of ['ClientStatusChanged', 'MessagesParked', 'MessagesSent', 'MessagesDeadLettered', 'ParkAgeSeconds', 'ClientOffboardedSeconds', 'MessagesReleased', 'ReleasesCompleted']) expect(body).toContain(m);
+    for (const m of ['RelayEventPublishFailures', 'NumberOfNotificationsFailed', 'ClientStatusChanged', 'MessagesParked', 'MessagesSent', 'MessagesDeadLettered', 'ParkAgeSeconds', 'ClientOffboardedSeconds', 'MessagesReleased', 'ReleasesCompleted']) expect(body).toContain(m);
+  });
+});
+
+describe('relay events', () => {
+  const [[topicId, topic]] = resources(prod, 'AWS::SNS::Topic').filter(([id]) => id.startsWith('RelayEventsTopic')) as [[string, Res]];
+
+  it.each(Object.keys(templates))('%s: one topic named after the stack, encrypted with its own rotated key', (stage) => {
+    const t = templates[stage as StageName];
+    const [[, s]] = resources(t, 'AWS::SNS::Topic').filter(([id]) => id.startsWith('RelayEventsTopic')) as [[string, Res]];
+    expect(s.Properties.TopicName).toBe(`CoexistenceRelay-${stage}-relay-events`);
+    const keyId = s.Properties.KmsMasterKeyId['Fn::GetAtt'][0];
+    expect((t.toJSON().Resources[keyId] as Res).Properties.EnableKeyRotation).toBe(true);
+  });
+
+  it('denies requests without TLS in the topic policy', () => {
+    const policies = resources(prod, 'AWS::SNS::TopicPolicy').filter(([, p]) => p.Properties.Topics.some((x: { Ref: string }) => x.Ref === topicId));
+    const statements = policies.flatMap(([, p]) => p.Properties.PolicyDocument.Statement);
+    expect(statements).toEqual(expect.arrayContaining([expect.objectContaining({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]));
+    expect(topic.Properties.KmsMasterKeyId).toBeDefined();
+  });
+
+  it('gives the publishers its ARN in RELAY_EVENTS_TOPIC_ARN, and outputs it', () => {
+    for (const d of ['Verifies Meta webhooks', 'Sends, parks or dead-letters', 'Releases a client']) {
+      expect(functionByDescription(prod, d)[1].Properties.Environment.Variables.RELAY_EVENTS_TOPIC_ARN).toEqual({ Ref: topicId });
+    }
+    for (const d of ['Answers GET /clients', 'Counts offboarded and held clients']) {
+      expect(functionByDescription(prod, d)[1].Properties.Environment.Variables.RELAY_EVENTS_TOPIC_ARN).toBeUndefined();
+    }
+    expect((prod.toJSON().Outputs as Record<string, { Value: unknown }>).RelayEventsTopicArn?.Value).toEqual({ Ref: topicId });
   });
 });
 
@@ -418,6 +475,8 @@ describe('stateful resources keep their logical ids', () => {
         'ReleaseRedriveDlq5EB0D14A',
       ].sort(),
     );
+    // Partners' subscriptions point at the topic: a new one would leave them subscribed to nothing.
+    expect(Object.keys(t.findResources('AWS::SNS::Topic')).filter((id) => id.startsWith('RelayEvents'))).toEqual(['RelayEventsTopicBA542A0F']);
   });
 });
 

@@ -47,14 +47,17 @@ export class MemoryClientStore implements ClientStore {
     return before;
   }
 
-  async putTimelineEntry(entry: TimelineEntry): Promise<void> {
+  async putTimelineEntry(entry: TimelineEntry): Promise<TimelineEntry> {
     let t = this.timeline.get(entry.wabaId);
     if (!t) {
       t = new Map();
       this.timeline.set(entry.wabaId, t);
     }
     const key = orderKeyOf(entry.eventTimeMs, entry.eventId);
-    if (!t.has(key)) t.set(key, entry);
+    const stored = t.get(key);
+    if (stored) return stored;
+    t.set(key, entry);
+    return entry;
   }
 
   async getClient(wabaId: string): Promise<ClientRecord | null> {

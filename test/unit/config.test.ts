@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadConsumerConfig } from '../../lambdas/consumer/config.js';
+import { loadReleaserConfig } from '../../lambdas/releaser/config.js';
 import { loadStatusConfig } from '../../lambdas/status/config.js';
 import { loadSweeperConfig } from '../../lambdas/sweeper/config.js';
 import { loadWebhookConfig } from '../../lambdas/webhook/config.js';
@@ -116,5 +117,31 @@ describe('sweeper configuration', () => {
   });
   it('the consumer reads the same probe policy', () => {
     expect(loadConsumerConfig({ ...consumerEnv, PROBE_ENDS_OFFBOARDING: 'true' }).probe).toMatchObject({ intervalSeconds: 60, probeEndsOffboarding: true });
+  });
+});
+
+describe('relay events configuration (webhook, consumer, releaser)', () => {
+  const releaserEnv = { TABLE_NAME: 't', RELEASE_QUEUE_URL: 'http://r', DEAD_LETTER_QUEUE_URL: 'http://x', WHATSAPP_ACCESS_TOKEN: 'tok' };
+  const arn = 'arn:aws:sns:eu-west-1:111111111111:CoexistenceRelay-prod-relay-events';
+  const loaders = [
+    ['webhook', (e: Record<string, string | undefined>) => loadWebhookConfig({ ...webhookEnv, ...e })],
+    ['consumer', (e: Record<string, string | undefined>) => loadConsumerConfig({ ...consumerEnv, ...e })],
+    ['releaser', (e: Record<string, string | undefined>) => loadReleaserConfig({ ...releaserEnv, ...e })],
+  ] as const;
+
+  it.each(loaders)('%s: events are off without a topic, on with its ARN; the SNS endpoint is honoured', (_n, load) => {
+    expect(load({})).toMatchObject({ relayEventsTopicArn: undefined, snsEndpoint: undefined });
+    expect(load({ RELAY_EVENTS_TOPIC_ARN: ` ${arn} `, AWS_ENDPOINT_URL_SNS: 'http://127.0.0.1:4566' })).toMatchObject({
+      relayEventsTopicArn: arn,
+      snsEndpoint: 'http://127.0.0.1:4566',
+    });
+    expect(load({ RELAY_EVENTS_TOPIC_ARN: '' }).relayEventsTopicArn).toBeUndefined();
+  });
+
+  it.each(loaders)('%s: fails the start with a value that is not a topic ARN', (_n, load) => {
+    for (const bad of ['relay-events', 'arn:aws:sqs:eu-west-1:111111111111:relay-events', 'https://sns.eu-west-1.amazonaws.com/relay-events']) {
+      expect(() => load({ RELAY_EVENTS_TOPIC_ARN: bad })).toThrow(ConfigError);
+      expect(() => load({ RELAY_EVENTS_TOPIC_ARN: bad })).toThrow('RELAY_EVENTS_TOPIC_ARN: must be an SNS topic ARN');
+    }
   });
 });

@@ -139,20 +139,20 @@ export class DynamoClientStore implements ClientStore {
     }
   }
 
-  async putTimelineEntry(entry: TimelineEntry): Promise<void> {
+  async putTimelineEntry(entry: TimelineEntry): Promise<TimelineEntry> {
     const orderKey = orderKeyOf(entry.eventTimeMs, entry.eventId);
+    const key = keys.timeline(entry.wabaId, orderKey);
     try {
       await this.doc.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: { ...keys.timeline(entry.wabaId, orderKey), ...entry },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
+        new PutCommand({ TableName: this.tableName, Item: { ...key, ...entry }, ConditionExpression: 'attribute_not_exists(pk)' }),
       );
+      return entry;
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return; // already recorded: keep the first account
-      throw classifyWriteError(error);
+      if (!(error instanceof ConditionalCheckFailedException)) throw classifyWriteError(error);
     }
+    // Already recorded (a redelivery): keep the first account and return it. Only redeliveries pay this read.
+    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
+    return out.Item ? timelineFromItem(out.Item) : entry;
   }
 
   async getClient(wabaId: string): Promise<ClientRecord | null> {
