@@ -18,9 +18,12 @@ import { z } from 'zod';
 import { DynamoParkedStore } from '../lambdas/adapters/dynamo/release-stores.js';
 import { ID_RULE, isRelayId } from '../lambdas/core/ids.js';
 import { DEAD_LETTER_REASONS } from '../lambdas/core/outbound-decision.js';
+import { parseRelayEvent } from '../lambdas/core/relay-event-schema.js';
+import { RELAY_EVENT_TYPES, type RelayEvent } from '../lambdas/core/relay-events.js';
 import { signBody } from '../lambdas/core/signature.js';
 import { toSqsJson } from '../lambdas/core/sqs-body.js';
 import { DEV_SECRETS, LOCAL_DEFAULTS } from './pipeline.js';
+import { localSqs } from './services.js';
 import { REDRIVEN_ATTRIBUTE } from './sqs-observer.js';
 import { CliError, type RelayTarget, resolveTarget } from './target.js';
 
@@ -64,6 +67,7 @@ Commands (local pipeline only):
   cloud-api refuse       Make the embedded Cloud API stand-in refuse a number's sends, like an offboarded number
   cloud-api accept       Make it send for that number again
   cloud-api statuses     Make the stand-in send Meta's status webhooks for a number's accepted messages
+  events tail            Print relay events as they are published (Ctrl-C stops)
 
 ${TARGET_HELP}
 
@@ -150,6 +154,13 @@ Filters (all must match):
 --max (default 1000) bounds how many dead letters are read.
 
 ${TARGET_HELP}`,
+  events: `Usage: npm run cli -- events tail [--type <type>] [--waba <wabaId>] [--max <n>] [--url <url>]
+
+Long-polls the local queue subscribed to the relay-events topic (relay-events-tail) and prints one line per event:
+  <time> <type> waba=<wabaId> [message=<id>] [wamid=<wamid>] <detail> id=<event id>
+--type keeps one event type (${RELAY_EVENT_TYPES.join(', ')}),
+--waba one client; --max stops after that many printed events. Ctrl-C stops. Events are taken off the tail queue as
+they are read: run one tail at a time. Against a stack, subscribe a queue of your own (docs/relay-events.md).`,
   inbound: `Usage: npm run cli -- inbound tail [--max <n>] [--follow] [target]
 
 Prints the events waiting on the inbound-events queue (every change of every webhook, forwarded for the partner
@@ -200,6 +211,7 @@ const CLI_OPTIONS = {
   until: { type: 'string' },
   fail: { type: 'string' },
   off: { type: 'boolean' },
+  type: { type: 'string' },
 } as const;
 
 type OptionName = keyof typeof CLI_OPTIONS;
@@ -218,6 +230,7 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   message: [...TARGET_OPTIONS],
   'dead-letters': [...TARGET_OPTIONS, 'reason', 'waba', 'older-than', 'newer-than', 'max', 'dry-run'],
   inbound: [...TARGET_OPTIONS, 'max', 'follow'],
+  events: ['url', 'type', 'waba', 'max'],
 };
 
 type Values = { -readonly [K in OptionName]?: (typeof CLI_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
@@ -721,6 +734,65 @@ const inbound = async (args: readonly string[], ctx: Ctx): Promise<void> => {
   } while (!stop);
 };
 
+/** One line per relay event: when, what, whom, and the detail (a status change in words, anything else as JSON). */
+export const formatRelayEvent = (e: RelayEvent): string => {
+  const d = e.detail;
+  const detail = e.type === 'client.status_changed' ? `${String(d.from)} -> ${String(d.to)} by ${String(d.event)}` : JSON.stringify(d).slice(0, 300);
+  return [e.time, e.type, `waba=${e.wabaId}`, ...(e.messageId ? [`message=${e.messageId}`] : []), ...(e.wamid ? [`wamid=${e.wamid}`] : []), detail, `id=${e.id}`].join(' ');
+};
+
+/**
+ * `events tail` (local pipeline): long-polls the relay-events tail queue, prints what matches --type / --waba and
+ * deletes what it read (matching or not). Stops after --max printed events, or when the user stops it.
+ */
+const events = async (args: readonly string[], ctx: Ctx): Promise<void> => {
+  const { o, io } = ctx;
+  if (args[0] !== 'tail') throw new UsageError('events', args[0] ? `unknown action "${args[0]}": tail` : 'which action? (tail)');
+  if (o.type !== undefined && !(RELAY_EVENT_TYPES as readonly string[]).includes(o.type)) {
+    throw new UsageError('events', `unknown --type "${o.type}" (one of ${RELAY_EVENT_TYPES.join(', ')})`);
+  }
+  const max = o.max === undefined ? Number.POSITIVE_INFINITY : positiveInt(o.max, 1, 'events', 'max');
+  const info = await (await ctx.target()).pipeline();
+  const sqs = localSqs(info.sqsEndpoint);
+  const stop = new AbortController();
+  void io.stopped?.then(() => stop.abort());
+  let printed = 0;
+  try {
+    while (printed < max && !stop.signal.aborted) {
+      let messages: Message[];
+      try {
+        // Never more than --max still allows: every message received is printed or filtered out, then deleted.
+        const out = await sqs.send(
+          new ReceiveMessageCommand({ QueueUrl: info.relayEvents.tailQueue, MaxNumberOfMessages: Math.min(10, max - printed), WaitTimeSeconds: 5, VisibilityTimeout: 30 }),
+          { abortSignal: stop.signal },
+        );
+        messages = out.Messages ?? [];
+      } catch (error) {
+        if (stop.signal.aborted) return;
+        throw error;
+      }
+      for (const m of messages) {
+        let event: RelayEvent;
+        try {
+          event = parseRelayEvent(m.Body ?? '');
+        } catch (error) {
+          io.out(`unreadable event: ${(error as Error).message}`);
+          continue;
+        }
+        if ((o.type && event.type !== o.type) || (o.waba && event.wabaId !== o.waba)) continue;
+        io.out(formatRelayEvent(event));
+        printed++;
+      }
+      if (messages.length > 0) {
+        await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: info.relayEvents.tailQueue, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
+      }
+    }
+  } finally {
+    sqs.destroy();
+  }
+};
+
+
 /** `cloud-api statuses --phone-number-id <id> (--until <status> | --fail <code> | --off)`: the stand-in's status webhooks. */
 const cloudApiStatuses = async (ctx: Ctx, phoneNumberId: string): Promise<void> => {
   const { o, io } = ctx;
@@ -790,6 +862,7 @@ const COMMANDS: Record<string, (args: readonly string[], ctx: Ctx) => Promise<vo
   inbound,
   'cloud-api': cloudApi,
   message,
+  events,
 };
 
 /** Node's parser messages, in one line without its advice about `--` (which never applies here). */

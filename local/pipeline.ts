@@ -11,11 +11,14 @@ import {
   ensureConsumedQueue,
   ensureQueue,
   ensureTable,
+  ensureTopic,
   localDynamo,
+  localSns,
   localSqs,
   type RunningService,
   startDynamo,
   startFauxqs,
+  subscribeQueue,
 } from './services.js';
 import { SqsEventSource } from './sqs-event-source.js';
 import { SqsObserver } from './sqs-observer.js';
@@ -38,6 +41,9 @@ export const LOCAL_DEFAULTS = {
   DEAD_LETTER_QUEUE_NAME: 'outbound-dead-letter',
   INBOUND_EVENTS_QUEUE_NAME: 'inbound-events',
   RELEASE_QUEUE_NAME: 'release',
+  RELAY_EVENTS_TOPIC_NAME: 'relay-events',
+  /** Subscribed to the relay-events topic (raw delivery): what `npm run cli -- events tail` reads. */
+  RELAY_EVENTS_TAIL_QUEUE_NAME: 'relay-events-tail',
 } as const;
 
 /** The caller a reset records locally (in AWS: the IAM principal's ARN). */
@@ -53,6 +59,10 @@ export interface PipelineInfo {
   readonly sqsEndpoint: string;
   /** The same SQS through the pass-through that logs decisions: the functions and the CLI send through it. */
   readonly sqsObservedEndpoint: string;
+  /** fauxqs serves SNS on its SQS port; AWS_ENDPOINT_URL_SNS points elsewhere. */
+  readonly snsEndpoint: string;
+  /** The relay-events topic and the local queue subscribed to it. */
+  readonly relayEvents: { readonly topicArn: string; readonly tailQueue: string };
   readonly cloudApiUrl: string;
   readonly cloudApiEmbedded: boolean;
   readonly tableName: string;
@@ -188,13 +198,17 @@ export const startPipeline = async (
       };
     }
 
+    const snsEndpoint = cfg.AWS_ENDPOINT_URL_SNS ?? sqsEndpoint;
+
     const region = cfg.AWS_REGION;
     const ddb = localDynamo(dynamodbEndpoint, region);
     const sqs: SQSClient = localSqs(sqsEndpoint, region);
+    const sns = localSns(snsEndpoint, region);
     started.push({
       stop: async () => {
         ddb.destroy();
         sqs.destroy();
+        sns.destroy();
       },
     });
     await ensureTable(ddb, cfg.TABLE_NAME);
@@ -216,6 +230,10 @@ export const startPipeline = async (
     const observer = new SqsObserver(sqsEndpoint, queues, log);
     const functionsSqsEndpoint = await observer.start();
     started.push(observer);
+    // Relay events: the topic the functions publish to, and a queue subscribed to it (raw delivery) for `events tail`.
+    const relayEventsTopicArn = await ensureTopic(sns, cfg.RELAY_EVENTS_TOPIC_NAME);
+    const tailQueue = await ensureQueue(sqs, { name: cfg.RELAY_EVENTS_TAIL_QUEUE_NAME, visibilityTimeoutSeconds: LOCAL_VISIBILITY_TIMEOUT_SECONDS });
+    await subscribeQueue(sns, sqs, relayEventsTopicArn, tailQueue);
     const redriveDlqs = { outbound: outbound.redriveDlqUrl, delay: delay.redriveDlqUrl, inboundEvents: inboundEvents.redriveDlqUrl, release: release.redriveDlqUrl };
 
     // The Lambda entry points read their configuration from the environment at import, as in AWS.
@@ -223,6 +241,8 @@ export const startPipeline = async (
       AWS_REGION: region,
       AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
       AWS_ENDPOINT_URL_SQS: functionsSqsEndpoint,
+      AWS_ENDPOINT_URL_SNS: snsEndpoint,
+      RELAY_EVENTS_TOPIC_ARN: relayEventsTopicArn,
       AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
       AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
       TABLE_NAME: cfg.TABLE_NAME,
@@ -332,6 +352,8 @@ export const startPipeline = async (
       dynamodbKind,
       sqsEndpoint,
       sqsObservedEndpoint: functionsSqsEndpoint,
+      snsEndpoint,
+      relayEvents: { topicArn: relayEventsTopicArn, tailQueue },
       cloudApiUrl,
       cloudApiEmbedded: cloudApi !== undefined,
       tableName: cfg.TABLE_NAME,

@@ -42,6 +42,9 @@ coexistence-relay is running locally
     release          ${info.queues.release}
                      (these URLs are for SDK clients given the SQS endpoint; read them with npm run cli -- inbound tail, dead-letters list)
     redrive DLQs     <queue>-redrive-dlq behind outbound, delay and inbound events (after ${DEFAULTS.maxReceiveCount} receives)
+  SNS                ${info.snsEndpoint}
+    relay events     ${info.relayEvents.topicArn}
+    tail queue       ${info.relayEvents.tailQueue}  (npm run cli -- events tail)
   Cloud API          ${info.cloudApiUrl}${info.cloudApiEmbedded ? ' (embedded stand-in: accepts every message)' : ''}
   app secret         ${secret('META_APP_SECRET')}
   verify token       ${secret('WEBHOOK_VERIFY_TOKEN')}

@@ -194,11 +194,48 @@ describe('npm start', () => {
     expect(sent?.text?.body).toBe(text);
   });
 
+  it('publishes relay events to the relay-events topic; events tail prints a status change as it happens', async () => {
+    expect(info.relayEvents.topicArn).toMatch(/^arn:aws:sns:us-east-1:\d{12}:relay-events$/);
+    expect(output).toContain(info.relayEvents.topicArn);
+    const waba = `e2eev${Date.now()}`;
+    const lines: string[] = [];
+    let stop = () => undefined as void;
+    const stopped = new Promise<void>((r) => {
+      stop = r;
+    });
+    const tail = runCli(['events', 'tail', '--type', 'client.status_changed', '--waba', waba, '--max', '1'], { PORT: new URL(url).port }, {
+      out: (l) => lines.push(l),
+      fetch,
+      stopped,
+    });
+    try {
+      expect((await cli('webhook', 'offboard', '--waba', waba)).code).toBe(0);
+      await waitFor('events tail to print the change', () => lines.length > 0);
+      expect(await tail).toBe(0);
+    } finally {
+      stop();
+    }
+    expect(lines).toEqual([expect.stringMatching(new RegExp(`^\\S+Z client\\.status_changed waba=${waba} CONNECTED -> OFFBOARDED by ACCOUNT_OFFBOARDED id=[\\w-]{32}$`))]);
+
+    // Without --max the tail runs until stopped (Ctrl-C in a terminal).
+    let interrupt = () => undefined as void;
+    const interrupted = new Promise<void>((r) => {
+      interrupt = r;
+    });
+    const running = runCli(['events', 'tail'], { PORT: new URL(url).port }, { out: () => undefined, fetch, stopped: interrupted });
+    await new Promise((r) => setTimeout(r, 300));
+    interrupt();
+    expect(await running).toBe(0);
+  });
+
   it('refuses bad CLI arguments with a clear message', async () => {
     expect(await cli('webhook', 'explode', '--waba', '1')).toMatchObject({ code: 2, out: expect.stringContaining('unknown event') });
     expect(await cli('send', '--waba', '1')).toMatchObject({ code: 2, out: expect.stringContaining('--phone-number-id is required') });
     expect(await cli('--bogus')).toMatchObject({ code: 2 });
     expect((await cli('send', '--help')).out).toContain('Usage: npm run cli -- send');
+    expect(await cli('events', 'tail', '--type', 'message.teleported')).toMatchObject({ code: 2, out: expect.stringContaining('unknown --type "message.teleported"') });
+    expect(await cli('events', 'tail', '--max', '0')).toMatchObject({ code: 2, out: expect.stringContaining('--max must be a positive whole number') });
+    expect(await cli('events', 'follow')).toMatchObject({ code: 2, out: expect.stringContaining('events: unknown action "follow": tail') });
   });
 
   it("follows a message's outcome from Meta's statuses, and sends the fallback once when the window closed", async () => {
