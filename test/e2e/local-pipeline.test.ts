@@ -199,7 +199,7 @@ describe('npm start', () => {
     expect(output).toContain(info.relayEvents.topicArn);
     const waba = `e2eev${Date.now()}`;
     const lines: string[] = [];
-    let stop = () => undefined as void;
+    let stop: () => void = () => undefined;
     const stopped = new Promise<void>((r) => {
       stop = r;
     });
@@ -218,7 +218,7 @@ describe('npm start', () => {
     expect(lines).toEqual([expect.stringMatching(new RegExp(`^\\S+Z client\\.status_changed waba=${waba} CONNECTED -> OFFBOARDED by ACCOUNT_OFFBOARDED id=[\\w-]{32}$`))]);
 
     // Without --max the tail runs until stopped (Ctrl-C in a terminal).
-    let interrupt = () => undefined as void;
+    let interrupt: () => void = () => undefined;
     const interrupted = new Promise<void>((r) => {
       interrupt = r;
     });
