@@ -14,6 +14,7 @@ import { accepted, CloudApiStandIn, metaError } from '../../local/cloud-api-stan
 import { drain, localResources } from '../support/aws.js';
 import { parkedCopy, setStatus } from '../support/release.js';
 import { RecordingTelemetry } from '../support/telemetry.js';
+import type { RelayEvent } from '../../lambdas/core/relay-events.js';
 
 let env: Awaited<ReturnType<typeof localResources>>;
 let api: CloudApiStandIn;
@@ -287,6 +288,24 @@ describe('release of parked messages against DynamoDB Local, fauxqs and the Clou
       ['no-access-token', 'no-access-token'],
     ]);
     expect((await parked.summary(wabaId)).count).toBe(0);
+  });
+
+  it('publishes message.sent and message.released for every parked message it sends, one id per fact', async () => {
+    const { wabaId, copies } = await parkedClient(3, ['15550000101', '15550000102']);
+    const published: RelayEvent[] = [];
+    const events = { publish: async (batch: readonly RelayEvent[]) => void published.push(...batch) };
+    const out = await service({ events }).run(request(wabaId));
+    expect(out.progress).toMatchObject({ sent: 3, left: 0 });
+    const mine = published.filter((e) => e.wabaId === wabaId);
+    const released = mine.filter((e) => e.type === 'message.released');
+    expect(released.map((e) => e.messageId).sort()).toEqual(copies.map((c) => c.messageId).sort());
+    for (const e of released) {
+      expect(e.wamid).toMatch(/^wamid\./);
+      expect(e.detail).toMatchObject({ releaseId: out.progress?.releaseId, firstParkedAt: expect.any(String) });
+    }
+    expect(mine.filter((e) => e.type === 'message.sent').map((e) => e.messageId).sort()).toEqual(copies.map((c) => c.messageId).sort());
+    // The same fact gets the same id (subscribers dedupe on it); different facts never share one.
+    expect(new Set(mine.map((e) => e.id)).size).toBe(mine.length);
   });
 
   it('queues a busy request again while another release holds the client', async () => {
