@@ -11,6 +11,7 @@ import { STACK_OUTPUTS } from '../../lib/stack-outputs.js';
 import { deadLetterMessage } from '../../lambdas/core/dead-letter.js';
 import { type RunningPipeline, startPipeline } from '../../local/pipeline.js';
 import { localSqs } from '../../local/services.js';
+import { isolatedPipelineEnv } from '../support/pipeline-env.js';
 
 /**
  * The CLI against a "deployed stack": the stack is described by an outputs file (as `cdk deploy --outputs-file`
@@ -150,14 +151,7 @@ beforeAll(async () => {
   pipeline = await startPipeline(
     {
       PORT: '0',
-      AWS_ENDPOINT_URL_DYNAMODB: inject('dynamoEndpoint'),
-      AWS_ENDPOINT_URL_SQS: inject('sqsEndpoint'),
-      TABLE_NAME: `${tag}-table`,
-      OUTBOUND_QUEUE_NAME: `${tag}-outbound`,
-      DELAY_QUEUE_NAME: `${tag}-delay`,
-      DEAD_LETTER_QUEUE_NAME: `${tag}-dlq`,
-      INBOUND_EVENTS_QUEUE_NAME: `${tag}-inbound`,
-      RELEASE_QUEUE_NAME: `${tag}-release`,
+      ...isolatedPipelineEnv(tag),
       META_APP_SECRET: 'cli-stack-app-secret',
       WEBHOOK_VERIFY_TOKEN: 'x',
       WHATSAPP_ACCESS_TOKEN: 'x',

@@ -1,7 +1,8 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../local/services.js';
+import { isolatedPipelineEnv } from '../support/pipeline-env.js';
 
 /**
  * The README's walkthrough, run as a reader runs it: `npm start` in one terminal, its first block of CLI commands in
@@ -38,14 +39,7 @@ beforeAll(async () => {
       ...process.env,
       PORT: String(port),
       // The test's emulators (already running) instead of new ones; names of its own.
-      AWS_ENDPOINT_URL_DYNAMODB: inject('dynamoEndpoint'),
-      AWS_ENDPOINT_URL_SQS: inject('sqsEndpoint'),
-      TABLE_NAME: `${tag}-table`,
-      OUTBOUND_QUEUE_NAME: `${tag}-outbound`,
-      DELAY_QUEUE_NAME: `${tag}-delay`,
-      DEAD_LETTER_QUEUE_NAME: `${tag}-dlq`,
-      INBOUND_EVENTS_QUEUE_NAME: `${tag}-inbound`,
-      RELEASE_QUEUE_NAME: `${tag}-release`,
+      ...isolatedPipelineEnv(tag),
       META_APP_SECRET: '',
       GRAPH_API_BASE_URL: '',
       POWERTOOLS_LOG_LEVEL: '',
