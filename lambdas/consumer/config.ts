@@ -15,6 +15,8 @@ import {
   secretRef,
   sendPolicyEnv,
   withDefault,
+  awsFrom,
+  graphApiFrom,
 } from '../shared/config.js';
 
 /** The outbound and delay queues' consumer: queues, the Cloud API, the park and retry policy, the access tokens. */
@@ -41,17 +43,12 @@ export const consumerConfigSchema = z.pipe(
     ...sendPolicyEnv,
   }),
   z.transform((c, ctx) => ({
-    region: c.AWS_REGION,
-    dynamodbEndpoint: c.AWS_ENDPOINT_URL_DYNAMODB,
-    sqsEndpoint: c.AWS_ENDPOINT_URL_SQS,
+    ...awsFrom(c),
     ...relayEventsFrom(c),
-    tableName: c.TABLE_NAME,
     delayQueueUrl: c.DELAY_QUEUE_URL,
     deadLetterQueueUrl: c.DEAD_LETTER_QUEUE_URL,
     releaseQueueUrl: c.RELEASE_QUEUE_URL,
-    graphApiBaseUrl: c.GRAPH_API_BASE_URL.replace(/\/+$/, ''),
-    graphApiVersion: c.GRAPH_API_VERSION,
-    graphApiTimeoutMs: c.GRAPH_API_TIMEOUT_MS,
+    ...graphApiFrom(c),
     parkDelaySchedule: c.PARK_DELAY_SCHEDULE,
     maxParkSeconds: c.MAX_PARK_SECONDS,
     maxSendAttempts: c.MAX_SEND_ATTEMPTS,

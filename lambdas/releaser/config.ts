@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { DEFAULTS } from '../core/defaults.js';
-import { awsEnv, type Env, graphApiEnv, intFrom, nonEmpty, parseConfig, relayEventsEnv, relayEventsFrom, reporter, secretRef, sendPolicyEnv } from '../shared/config.js';
+import { awsEnv, type Env, graphApiEnv, intFrom, nonEmpty, parseConfig, relayEventsEnv, relayEventsFrom, reporter, secretRef, sendPolicyEnv, awsFrom, graphApiFrom } from '../shared/config.js';
 
 /** The release queue's consumer: the table, the queues it writes to, the Cloud API and its tokens, the pace. */
 export const releaserConfigSchema = z.pipe(
@@ -14,16 +14,11 @@ export const releaserConfigSchema = z.pipe(
     RELEASE_RATE_PER_SECOND: intFrom(DEFAULTS.releaseRatePerSecond, 1, 80),
   }),
   z.transform((c, ctx) => ({
-    region: c.AWS_REGION,
-    dynamodbEndpoint: c.AWS_ENDPOINT_URL_DYNAMODB,
-    sqsEndpoint: c.AWS_ENDPOINT_URL_SQS,
+    ...awsFrom(c),
     ...relayEventsFrom(c),
-    tableName: c.TABLE_NAME,
     releaseQueueUrl: c.RELEASE_QUEUE_URL,
     deadLetterQueueUrl: c.DEAD_LETTER_QUEUE_URL,
-    graphApiBaseUrl: c.GRAPH_API_BASE_URL.replace(/\/+$/, ''),
-    graphApiVersion: c.GRAPH_API_VERSION,
-    graphApiTimeoutMs: c.GRAPH_API_TIMEOUT_MS,
+    ...graphApiFrom(c),
     maxParkSeconds: c.MAX_PARK_SECONDS,
     maxSendAttempts: c.MAX_SEND_ATTEMPTS,
     reconnectSkewMs: c.RECONNECT_SKEW_SECONDS * 1000,

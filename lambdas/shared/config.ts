@@ -49,6 +49,14 @@ export const awsEnv = {
   TABLE_NAME: nonEmpty,
 };
 
+/** The AWS part of a function's configuration, from {@link awsEnv}'s values (SNS: {@link relayEventsFrom}). */
+export const awsFrom = (c: { AWS_REGION: string; AWS_ENDPOINT_URL_DYNAMODB: string | undefined; AWS_ENDPOINT_URL_SQS: string | undefined; TABLE_NAME: string }) => ({
+  region: c.AWS_REGION,
+  dynamodbEndpoint: c.AWS_ENDPOINT_URL_DYNAMODB,
+  sqsEndpoint: c.AWS_ENDPOINT_URL_SQS,
+  tableName: c.TABLE_NAME,
+});
+
 /** An SNS topic ARN (`arn:<partition>:sns:<region>:<account>:<name>`). */
 const SNS_TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
 
@@ -83,6 +91,13 @@ export const graphApiEnv = {
   GRAPH_API_VERSION: z.pipe(withDefault(DEFAULTS.graphApiVersion), z.string().check(z.regex(/^v\d+\.\d+$/, 'must look like v25.0'))),
   GRAPH_API_TIMEOUT_MS: intFrom(DEFAULTS.graphApiTimeoutMs, 100, 60_000),
 };
+
+/** The Cloud API part of a function's configuration, from {@link graphApiEnv}'s values (base URL without a trailing slash). */
+export const graphApiFrom = (c: { GRAPH_API_BASE_URL: string; GRAPH_API_VERSION: string; GRAPH_API_TIMEOUT_MS: number }) => ({
+  graphApiBaseUrl: c.GRAPH_API_BASE_URL.replace(/\/+$/, ''),
+  graphApiVersion: c.GRAPH_API_VERSION,
+  graphApiTimeoutMs: c.GRAPH_API_TIMEOUT_MS,
+});
 
 /** What sending a message needs: its deadlines, attempts, the skew rule, the ledger's memory and the access tokens (consumer and releaser). */
 export const sendPolicyEnv = {

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { DEFAULTS } from '../core/defaults.js';
-import { awsEnv, boolFrom, type Env, intFrom, nonEmpty, parseConfig } from '../shared/config.js';
+import { awsEnv, boolFrom, type Env, intFrom, nonEmpty, parseConfig, awsFrom } from '../shared/config.js';
 
 /**
  * The status route (and its operator reset): the table, the skew rule, how long the reset's timeline entry is kept,
@@ -15,10 +15,7 @@ export const statusConfigSchema = z.pipe(
     TIMELINE_RETENTION_DAYS: intFrom(DEFAULTS.timelineRetentionDays, 1, 3650),
   }),
   z.transform((c) => ({
-    region: c.AWS_REGION,
-    dynamodbEndpoint: c.AWS_ENDPOINT_URL_DYNAMODB,
-    sqsEndpoint: c.AWS_ENDPOINT_URL_SQS,
-    tableName: c.TABLE_NAME,
+    ...awsFrom(c),
     releaseQueueUrl: c.RELEASE_QUEUE_URL,
     reconnectSkewMs: c.RECONNECT_SKEW_SECONDS * 1000,
     probeEndsOffboarding: c.PROBE_ENDS_OFFBOARDING,

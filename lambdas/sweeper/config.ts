@@ -12,6 +12,8 @@ import {
   probePolicyFrom,
   reporter,
   secretRef,
+  awsFrom,
+  graphApiFrom,
 } from '../shared/config.js';
 
 /**
@@ -32,15 +34,10 @@ export const sweeperConfigSchema = z.pipe(
     WHATSAPP_ACCESS_TOKEN_SECRET_ID: optionalNonEmpty,
   }),
   z.transform((c, ctx) => ({
-    region: c.AWS_REGION,
-    dynamodbEndpoint: c.AWS_ENDPOINT_URL_DYNAMODB,
-    sqsEndpoint: c.AWS_ENDPOINT_URL_SQS,
-    tableName: c.TABLE_NAME,
+    ...awsFrom(c),
     releaseQueueUrl: c.RELEASE_QUEUE_URL,
     reconnectSkewMs: c.RECONNECT_SKEW_SECONDS * 1000,
-    graphApiBaseUrl: c.GRAPH_API_BASE_URL.replace(/\/+$/, ''),
-    graphApiVersion: c.GRAPH_API_VERSION,
-    graphApiTimeoutMs: c.GRAPH_API_TIMEOUT_MS,
+    ...graphApiFrom(c),
     probe: probePolicyFrom(c),
     staleOffboardingSeconds: c.STALE_OFFBOARDING_SECONDS,
     probesPerRun: c.SWEEPER_PROBES_PER_RUN,

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { DEFAULTS } from '../core/defaults.js';
-import { awsEnv, type Env, intFrom, nonEmpty, optionalNonEmpty, parseConfig, relayEventsEnv, relayEventsFrom, reporter, secretRef } from '../shared/config.js';
+import { awsEnv, type Env, intFrom, nonEmpty, optionalNonEmpty, parseConfig, relayEventsEnv, relayEventsFrom, reporter, secretRef, awsFrom } from '../shared/config.js';
 
 /** `GET/POST /webhook`: the table, the inbound-events queue, the skew rule, the app secret and verify token. */
 export const webhookConfigSchema = z.pipe(
@@ -22,11 +22,8 @@ export const webhookConfigSchema = z.pipe(
   z.transform((c, ctx) => {
     const report = reporter(ctx, c);
     return {
-      region: c.AWS_REGION,
-      dynamodbEndpoint: c.AWS_ENDPOINT_URL_DYNAMODB,
-      sqsEndpoint: c.AWS_ENDPOINT_URL_SQS,
+      ...awsFrom(c),
       ...relayEventsFrom(c),
-      tableName: c.TABLE_NAME,
       inboundEventsQueueUrl: c.INBOUND_EVENTS_QUEUE_URL,
       releaseQueueUrl: c.RELEASE_QUEUE_URL,
       outboundQueueUrl: c.OUTBOUND_QUEUE_URL,
