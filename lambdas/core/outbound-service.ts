@@ -19,7 +19,7 @@ import {
   readParkState,
 } from './outbound-decision.js';
 import type { MessageKey, SendLedger } from './send-ledger.js';
-import { type SendStepDeps, type SendStepResult, sendOnce } from './send-step.js';
+import { publish, recordOutcomeEvent, type SendStepDeps, type SendStepResult, sendOnce } from './send-step.js';
 import type {
   ActivityRecorder,
   BatchContext,
@@ -39,8 +39,7 @@ import type {
   Telemetry,
   TokenProvider,
 } from './ports.js';
-import { type OutcomeEntry, outcomeEvent } from './message-outcome.js';
-import type { RelayEvent } from './relay-events.js';
+import type { OutcomeEntry } from './message-outcome.js';
 import { behindRelease, PARKED_COPY_MAX_BODY_BYTES, parkedOrderKey, releaseOverdue } from './release-rules.js';
 
 export type { DeadLetterBody };
@@ -411,7 +410,7 @@ export class OutboundService {
    * per message. Best effort: the messages are parked or dead-lettered whatever happens here (counted and logged).
    */
   async #recordOutcomes(items: readonly Item[], failedIds: ReadonlySet<string>, nowMs: number): Promise<void> {
-    const { messages, events, telemetry } = this.#o;
+    const { messages, events } = this.#o;
     if (!messages && !events) return;
     const todo: { key: MessageKey; entry: OutcomeEntry }[] = [];
     for (const item of items) {
@@ -422,28 +421,8 @@ export class OutboundService {
       if (o.kind === 'dead-letter') todo.push({ key: keyOf(env), entry: { state: 'dead-lettered', atMs: nowMs, source: 'relay', reason: o.reason, detail: o.detail.slice(0, 500) } });
     }
     if (todo.length === 0) return;
-    const out: RelayEvent[] = [];
-    await mapLimit(todo, 10, async ({ key, entry }) => {
-      let history = { [entry.state]: entry };
-      if (messages) {
-        try {
-          const after = await messages.record(key, entry, nowMs);
-          if (!after) return;
-          history = after.history;
-        } catch (error) {
-          telemetry.warn('message outcome not recorded', { ...key, error: String(error) });
-          telemetry.count('OutcomeRecordFailures');
-        }
-      }
-      const e = outcomeEvent(key, entry, history);
-      if (e) out.push(e);
-    });
-    if (events && out.length > 0) {
-      await events.publish(out).catch((error: unknown) => {
-        telemetry.warn('relay events not published', { events: out.length, error: String(error) });
-        telemetry.count('RelayEventPublishFailures');
-      });
-    }
+    const out = await mapLimit(todo, 10, ({ key, entry }) => recordOutcomeEvent(this.#sendDeps, key, entry, {}, nowMs));
+    await publish(this.#sendDeps, out, { events: out.length });
   }
 
   /**

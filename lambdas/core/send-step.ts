@@ -146,19 +146,33 @@ export const afterAccepted = async (deps: SendStepDeps, envelope: OutboundEnvelo
   await publish(deps, [outcomeEvent(key, sent, { sent })], log);
 };
 
-/** Records an outcome the send step decided and publishes its event; best effort (counted and logged). */
-export const recordOutcome = async (deps: SendStepDeps, envelope: Pick<OutboundEnvelope, 'wabaId' | 'messageId'>, entry: OutcomeEntry, extra: Record<string, unknown>): Promise<void> => {
-  const key = { wabaId: envelope.wabaId, messageId: envelope.messageId };
+/**
+ * Records an outcome (best effort: counted and logged) and returns the event it makes, or null when it changed nothing
+ * (a later state was already recorded). Without a store, the outcome counts as recorded.
+ */
+export const recordOutcomeEvent = async (
+  deps: Pick<SendStepDeps, 'messages' | 'telemetry' | 'now'>,
+  key: MessageKey,
+  entry: OutcomeEntry,
+  extra: Record<string, unknown> = {},
+  nowMs: number = deps.now(),
+): Promise<RelayEvent | null> => {
   let history = { [entry.state]: entry };
   if (deps.messages) {
     try {
-      history = (await deps.messages.record(key, entry, deps.now()))?.history ?? {};
+      history = (await deps.messages.record(key, entry, nowMs))?.history ?? {};
     } catch (error) {
       deps.telemetry.warn('message outcome not recorded', { ...key, error: String(error) });
       deps.telemetry.count('OutcomeRecordFailures');
     }
   }
-  await publish(deps, [outcomeEvent(key, entry, history, extra)], key);
+  return outcomeEvent(key, entry, history, extra);
+};
+
+/** Records an outcome the send step decided and publishes its event; best effort (counted and logged). */
+export const recordOutcome = async (deps: SendStepDeps, envelope: Pick<OutboundEnvelope, 'wabaId' | 'messageId'>, entry: OutcomeEntry, extra: Record<string, unknown>): Promise<void> => {
+  const key = { wabaId: envelope.wabaId, messageId: envelope.messageId };
+  await publish(deps, [await recordOutcomeEvent(deps, key, entry, extra)], key);
 };
 
 export const publish = async (deps: Pick<SendStepDeps, 'events' | 'telemetry'>, events: readonly (RelayEvent | null)[], log: Readonly<Record<string, unknown>>): Promise<void> => {
