@@ -3,7 +3,6 @@ import { noRelayEvents, type RelayEventPublisher, type Telemetry } from '../core
 import { RELAY_EVENT_TYPE_ATTRIBUTE, type RelayEvent } from '../core/relay-events.js';
 import { toSqsJson } from '../core/sqs-body.js';
 import { type SnsBatchSender, SnsRequestError } from './sns-query.js';
-import { attributeBytes } from '../core/dead-letter.js';
 
 /** SNS takes up to 10 entries per PublishBatch. */
 export const SNS_MAX_BATCH_ENTRIES = 10;
@@ -37,6 +36,10 @@ interface Outgoing {
   readonly attributes: Readonly<Record<string, string>>;
   readonly bytes: number;
 }
+
+/** What SNS counts of a message's attributes: names, data types (`String`) and values. */
+const attributeBytes = (attributes: Readonly<Record<string, string>>): number =>
+  Object.entries(attributes).reduce((n, [k, v]) => n + Buffer.byteLength(k) + 'String'.length + Buffer.byteLength(v), 0);
 
 /**
  * One SNS message per event: the event's JSON with every non-ASCII character escaped (SNS delivers to SQS, which has
