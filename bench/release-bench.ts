@@ -155,6 +155,7 @@ const rig = async (endpoints: { dynamo: string; sqs: string }, apiUrl: string): 
     const releaseService = new ReleaseService({
       parked,
       control: new DynamoReleaseStore(doc, tableName),
+      statuses: new DynamoStatusReader(doc, tableName),
       requests: releases,
       // Recorded on the way through (profiling where a call's lateness comes from); the real pacer and client decide.
       pacer: {

@@ -114,6 +114,7 @@ export class RelayStack extends Stack {
       graphApiBaseUrl: c.relay.graphApiBaseUrl,
       graphApiVersion: c.relay.graphApiVersion,
       reconnectSkewSeconds: c.relay.reconnectSkewSeconds,
+      health: c.health,
       metricsNamespace,
       logRetention,
       removalPolicy: c.removalPolicy,

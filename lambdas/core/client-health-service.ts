@@ -6,6 +6,7 @@
 import { type ClientGate, type ClientHealth, type HoldRecord, type HoldState, type ProbeReason, type ProbeRecord, refusalCode } from './client-health.js';
 import type { CloudApiError } from './cloud-api-result.js';
 import { minProbeGapSeconds, type ProbePolicy, type ProbeReading, probeBackoffSeconds, readProbe } from './probe.js';
+import type { HoldReason } from './send-policy.js';
 import type { ClientHealthStore, PhoneNumberProbe, ReleaseRequester, Telemetry, TokenProvider } from './ports.js';
 
 export interface ClientHealthServiceOptions {
@@ -20,6 +21,8 @@ export interface ClientHealthServiceOptions {
 }
 
 export interface Refusal {
+  /** Why the client cannot send: its number looks disconnected (default), or its token was refused. */
+  readonly reason?: HoldReason;
   readonly phoneNumberId: string;
   readonly messageId: string;
   readonly error: CloudApiError | null;
@@ -56,6 +59,7 @@ export class ClientHealthService {
       why: refusal.why.slice(0, 300),
       phoneNumberId: refusal.phoneNumberId,
       messageId: refusal.messageId,
+      ...(refusal.reason === 'token-invalid' ? { reason: 'token-invalid' as const } : {}),
     };
     const started = await store.tripHold(wabaId, hold, seen.state === 'none' ? null : seen.hold.holdId);
     if (!started) {
@@ -63,7 +67,10 @@ export class ClientHealthService {
       return null;
     }
     telemetry.count('HoldsStarted');
-    telemetry.warn('client held: the Cloud API refused a send as if the number were not connected', {
+    // The token, not the number: a person must replace it (the TokenInvalidHolds alarm); the hold's probes use the
+    // token too, so the hold ends as soon as a probe with the new token answers.
+    if (hold.reason === 'token-invalid') telemetry.count('TokenInvalidHolds');
+    telemetry.warn(hold.reason === 'token-invalid' ? 'client held: the Cloud API refused its access token' : 'client held: the Cloud API refused a send as if the number were not connected', {
       wabaId,
       messageId: refusal.messageId,
       phoneNumberId: refusal.phoneNumberId,

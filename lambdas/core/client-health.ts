@@ -28,6 +28,8 @@ export interface HoldRecord {
   readonly phoneNumberId: string;
   /** The message whose send was refused. */
   readonly messageId: string;
+  /** `token-invalid` when the Cloud API refused the client's token (190 and kin); absent: the number looked disconnected. */
+  readonly reason?: 'token-invalid';
 }
 
 export const PROBE_VERDICTS = ['can-send', 'cannot-send', 'unclear', 'error'] as const;

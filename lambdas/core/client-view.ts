@@ -59,6 +59,8 @@ export interface ClientHealthView {
   readonly hold:
     | {
         readonly state: 'in-force' | 'ended';
+        /** `not-connected`: the number looked disconnected; `token-invalid`: the Cloud API refused the client's token. */
+        readonly reason: 'not-connected' | 'token-invalid';
         readonly startedAt: string | null;
         readonly code: string;
         readonly why: string;
@@ -107,6 +109,7 @@ export const toClientView = (
         ? null
         : {
             state: hold.state,
+            reason: hold.hold.reason ?? 'not-connected',
             startedAt: iso(hold.hold.startedAtMs),
             code: hold.hold.code,
             why: hold.hold.why,

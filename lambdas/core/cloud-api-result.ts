@@ -27,6 +27,11 @@ export type SendVerdict =
     }
   /** The answer suggests the number is not connected to the Cloud API right now: park like an offboarded client. */
   | { readonly verdict: 'park'; readonly why: string }
+  /**
+   * The client's access token was refused (190 and its kin: 0, 10, 200-299): every send with it fails until it is
+   * replaced. A client-wide condition, not a fault of the message: hold the client, never dead-letter the message.
+   */
+  | { readonly verdict: 'token-invalid'; readonly why: string }
   /** Meta refused this message for good; `windowClosed` for 131047 (the 24-hour window closed: a template may go). */
   | { readonly verdict: 'reject'; readonly why: string; readonly windowClosed?: true };
 
@@ -39,7 +44,9 @@ const THROUGHPUT = new Set([130429]);
 /** Pair rate limit: ~1 message per 6 s per recipient; back off 4^n seconds. */
 const PAIR_RATE = 131056;
 /** Codes that hint the number is not (yet) connected to the Cloud API: treat like an offboarded client. */
-const NOT_CONNECTED = new Set([133010, 131045, 131031, 368, 190]);
+const NOT_CONNECTED = new Set([133010, 131045, 131031, 368]);
+/** The token, not the number: 190 (expired, invalid), 0 (AuthException), 10 and 200-299 (permission). */
+const isTokenError = (code: number): boolean => code === 190 || code === 0 || code === 10 || (code >= 200 && code <= 299);
 const PARAM_ERROR = 100;
 const PARAM_NOT_CONNECTED_SUBCODE = 33;
 
@@ -60,6 +67,7 @@ export const classifyCloudApiResult = (r: CloudApiResult): SendVerdict => {
   if (code !== undefined) {
     if (code === PARAM_ERROR && error?.subcode === PARAM_NOT_CONNECTED_SUBCODE) return { verdict: 'park', why };
     if (NOT_CONNECTED.has(code)) return { verdict: 'park', why };
+    if (isTokenError(code)) return { verdict: 'token-invalid', why };
     if (code === PAIR_RATE) return { verdict: 'retry', why, minDelaySeconds: 6, ambiguous: false, rateLimit: 'pair-rate' };
     if (THROUGHPUT.has(code)) return { verdict: 'retry', why, minDelaySeconds: 1, ambiguous: false, rateLimit: 'throughput' };
     if (TRANSIENT.has(code)) return { verdict: 'retry', why, minDelaySeconds: 1, ambiguous: false };

@@ -34,6 +34,11 @@ export const outboundEnvelopeSchema = z.strictObject({
    * because the 24-hour window closed (131047). Normally a template.
    */
   fallback: z.optional(cloudApiPayload),
+  /**
+   * Orders one recipient's messages that upstream enqueued at the same moment (one SendMessageBatch gives them one
+   * SentTimestamp): lower goes first. Without it such messages go in `messageId` order.
+   */
+  sequence: z.optional(z.int().check(z.minimum(0), z.maximum(Number.MAX_SAFE_INTEGER))),
 });
 
 export type OutboundEnvelope = z.infer<typeof outboundEnvelopeSchema>;

@@ -1,15 +1,10 @@
 /**
- * The whole send / park / dead-letter decision for one outbound message, in two steps, both pure:
- * - `decide`, before the send, from the client's status and the message's own park state;
- * - `decideAfterSend`, after the Cloud API answered, from the classified verdict (`cloud-api-result.ts`).
- * `OutboundService` only carries out what these return.
+ * A message's own park state (what it carries across delay-queue hops and parked copies), the dead-letter reasons, and
+ * the two rules every decision shares: when a message has expired, and its next park hop. The decisions themselves
+ * are in `send-policy.ts`.
  */
-import type { ClientStatus } from './client-status.js';
-import type { SendVerdict } from './cloud-api-result.js';
 import type { OutboundEnvelope } from './envelope.js';
-import { type ClientGate, isTemplate, RESTRICTION_TYPES, type RestrictionsInForce } from './client-health.js';
-import { MAX_SQS_DELAY_SECONDS, parkDelay, retryDelay } from './park-schedule.js';
-import type { PhoneOwner } from './ports.js';
+import { parkDelay } from './park-schedule.js';
 
 /** SQS message attributes that carry a message's own park state across re-sends (SQS resets its counters). */
 export const PARK_ATTRIBUTES = {
@@ -18,7 +13,15 @@ export const PARK_ATTRIBUTES = {
   sendAttempts: 'relay-send-attempts',
   /** When upstream first enqueued the message (epoch ms, the outbound queue's SentTimestamp): the release order. */
   firstEnqueuedAt: 'relay-first-enqueued-at',
+  /** Set once the message's parked copy was written: a message that parks again after a retry writes one if absent. */
+  parkedCopy: 'relay-parked-copy',
 } as const;
+
+/**
+ * On an outbound-queue message: the `deadLetteredAt` of the dead letter it was redriven from (`dead-letters redrive`
+ * sets it). Its send claim may then reopen that dead letter's DEAD_LETTERED entry, and only that one.
+ */
+export const REDRIVE_ATTRIBUTE = 'relay-redrive-of';
 
 export interface ParkState {
   /** How many times the message was parked so far. */
@@ -34,6 +37,8 @@ export interface ParkState {
    * parked copy; the delay-queue path does not carry it (each of its retries backs off from the first step).
    */
   readonly rateLimitHits?: number;
+  /** True once the message's parked copy was written (the release can find it). */
+  readonly parkedCopy?: boolean;
 }
 
 export const FRESH: ParkState = { parkCount: 0, firstParkedAt: null, sendAttempts: 0 };
@@ -54,6 +59,7 @@ export const readParkState = (attributes: Readonly<Record<string, string | undef
     parkCount: count(attributes[PARK_ATTRIBUTES.parkCount]),
     firstParkedAt: Number.isNaN(firstMs) ? null : firstMs > nowMs ? new Date(nowMs).toISOString() : (first as string),
     sendAttempts: count(attributes[PARK_ATTRIBUTES.sendAttempts]),
+    ...(attributes[PARK_ATTRIBUTES.parkedCopy] === '1' ? { parkedCopy: true } : {}),
     ...withFirstEnqueued(epochMs(attributes[PARK_ATTRIBUTES.firstEnqueuedAt])),
   };
 };
@@ -72,6 +78,7 @@ export const parkAttributes = (s: ParkState): Record<string, string> => ({
   [PARK_ATTRIBUTES.sendAttempts]: String(s.sendAttempts),
   ...(s.firstParkedAt ? { [PARK_ATTRIBUTES.firstParkedAt]: s.firstParkedAt } : {}),
   ...(s.firstEnqueuedMs ? { [PARK_ATTRIBUTES.firstEnqueuedAt]: String(s.firstEnqueuedMs) } : {}),
+  ...(s.parkedCopy ? { [PARK_ATTRIBUTES.parkedCopy]: '1' } : {}),
 });
 
 export const DEAD_LETTER_REASONS = [
@@ -88,19 +95,6 @@ export const DEAD_LETTER_REASONS = [
 ] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 
-export type Decision =
-  | { readonly action: 'send' }
-  | { readonly action: 'park'; readonly delaySeconds: number; readonly next: ParkState }
-  | { readonly action: 'dead-letter'; readonly reason: DeadLetterReason; readonly detail: string };
-
-/** What to do once the Cloud API answered. `retry` goes back through the delay queue with backoff, not as a park. */
-export type AfterSendDecision =
-  | { readonly action: 'sent' }
-  | { readonly action: 'park'; readonly delaySeconds: number; readonly next: ParkState }
-  | { readonly action: 'retry'; readonly delaySeconds: number; readonly next: ParkState }
-  /** `state` is the park state the dead-letter body reports (it counts the attempt that just failed). */
-  | { readonly action: 'dead-letter'; readonly reason: DeadLetterReason; readonly detail: string; readonly state: ParkState };
-
 export interface DecisionPolicy {
   readonly parkDelaySchedule: readonly number[];
   readonly maxParkSeconds: number;
@@ -111,12 +105,6 @@ export interface AfterSendPolicy extends DecisionPolicy {
   /** Retryable failures before the message is dead-lettered `rejected-by-cloud-api`. */
   readonly maxSendAttempts: number;
 }
-
-const TERMINAL: Partial<Record<ClientStatus, DeadLetterReason>> = {
-  REMOVED: 'client-removed',
-  DELETED: 'client-deleted',
-  DISABLED: 'client-disabled',
-};
 
 /** Has the message waited too long, or passed its own deadline? Returns why, or null. */
 export const expiry = (envelope: OutboundEnvelope, state: ParkState, nowMs: number, maxParkSeconds: number): string | null => {
@@ -132,13 +120,10 @@ export const expiry = (envelope: OutboundEnvelope, state: ParkState, nowMs: numb
   return null;
 };
 
+export type ParkStep = { readonly delaySeconds: number; readonly next: ParkState };
+
 /** Parks a message for its next hop on the schedule. */
-export const parkDecision = (
-  state: ParkState,
-  nowMs: number,
-  policy: DecisionPolicy,
-): { readonly action: 'park'; readonly delaySeconds: number; readonly next: ParkState } => ({
-  action: 'park',
+export const parkStep = (state: ParkState, nowMs: number, policy: DecisionPolicy): ParkStep => ({
   delaySeconds: parkDelay(policy.parkDelaySchedule, state.parkCount, policy.random),
   next: {
     ...state,
@@ -146,157 +131,3 @@ export const parkDecision = (
     firstParkedAt: state.firstParkedAt ?? new Date(nowMs).toISOString(),
   },
 });
-
-const timeText = (ms: number): string => (Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : String(ms));
-
-/** Why the envelope's phone number may not be used for its WABA, or null when it may (or nobody knows). */
-export const phoneMismatch = (envelope: OutboundEnvelope, owner: PhoneOwner | undefined): string | null =>
-  owner !== undefined && owner.wabaId !== envelope.wabaId
-    ? `phone number ${envelope.phoneNumberId} belongs to WABA ${owner.wabaId} (learnt from a ${owner.learnedFrom} at ${timeText(owner.learnedAt)}), not ${envelope.wabaId}`
-    : null;
-
-/**
- * The send / park / dead-letter decision for one message, from the client's status and the known owner of its phone
- * number. Pure. A phone number of another WABA comes first (such a message may never be sent, however long it
- * waits), then expiry (a message past its deadline is never sent), then the client's status.
- */
-export const decide = (
-  status: ClientStatus,
-  envelope: OutboundEnvelope,
-  state: ParkState,
-  nowMs: number,
-  policy: DecisionPolicy,
-  phoneOwner?: PhoneOwner,
-  /** A release is draining the client's parked messages: a message for a connected client waits behind them. */
-  behindRelease = false,
-): Decision => {
-  const mismatch = phoneMismatch(envelope, phoneOwner);
-  if (mismatch) return { action: 'dead-letter', reason: 'phone-number-mismatch', detail: mismatch };
-  const expired = expiry(envelope, state, nowMs, policy.maxParkSeconds);
-  if (expired) return { action: 'dead-letter', reason: 'expired', detail: expired };
-  const terminal = TERMINAL[status];
-  if (terminal) return { action: 'dead-letter', reason: terminal, detail: `client ${envelope.wabaId} is ${status}` };
-  if (status === 'OFFBOARDED' || behindRelease) return parkDecision(state, nowMs, policy);
-  return { action: 'send' };
-};
-
-/** What the Cloud API's answer means for the message, whoever sent it (the consumer, or a release). */
-export type SendAnswerRule =
-  | { readonly action: 'sent' }
-  /** The number looks disconnected: the consumer parks the message, a release stops (the rest stays parked). */
-  | { readonly action: 'not-connected' }
-  /** Try again after `delaySeconds`; `rateLimit` says the number or recipient was busy (no attempt counted). */
-  | { readonly action: 'retry'; readonly delaySeconds: number; readonly next: ParkState; readonly rateLimit?: 'throughput' | 'pair-rate' }
-  /** `state` is the park state the dead-letter body reports (it counts the attempt that just failed). */
-  | { readonly action: 'dead-letter'; readonly reason: DeadLetterReason; readonly detail: string; readonly state: ParkState };
-
-export type RetryPolicy = Pick<AfterSendPolicy, 'maxParkSeconds' | 'maxSendAttempts' | 'random'>;
-
-/**
- * The rule after the Cloud API answered, the one place for it. Pure.
- * - sent: done;
- * - park verdict (the number looks disconnected): `not-connected`, unless the message expired;
- * - reject: dead-letter `rejected-by-cloud-api` (`window-closed` for 131047);
- * - 130429 / 131056: retry with backoff 4^hits seconds (at least the verdict's minimum), never counted as an attempt;
- *   the wait counts from the first deferral, so MAX_PARK_SECONDS still ends it;
- * - other retryable answers: count the attempt; at `maxSendAttempts` dead-letter `rejected-by-cloud-api`, else (unless
- *   expired) back off 4^attempt seconds.
- */
-export const ruleAfterSend = (verdict: SendVerdict, envelope: OutboundEnvelope, state: ParkState, nowMs: number, policy: RetryPolicy): SendAnswerRule => {
-  if (verdict.verdict === 'sent') return { action: 'sent' };
-  if (verdict.verdict === 'reject') {
-    return { action: 'dead-letter', reason: verdict.windowClosed ? 'window-closed' : 'rejected-by-cloud-api', detail: verdict.why, state };
-  }
-  if (verdict.verdict === 'park') {
-    const expired = expiry(envelope, state, nowMs, policy.maxParkSeconds);
-    if (expired) return { action: 'dead-letter', reason: 'expired', detail: expired, state };
-    return { action: 'not-connected' };
-  }
-  if (verdict.rateLimit) {
-    const hits = state.rateLimitHits ?? 0;
-    const deferred: ParkState = { ...state, firstParkedAt: state.firstParkedAt ?? new Date(nowMs).toISOString(), rateLimitHits: hits + 1 };
-    const expired = expiry(envelope, deferred, nowMs, policy.maxParkSeconds);
-    if (expired) return { action: 'dead-letter', reason: 'expired', detail: expired, state: deferred };
-    const delaySeconds = retryDelay(Math.max(1, hits), verdict.minDelaySeconds, policy.random);
-    return { action: 'retry', delaySeconds, next: deferred, rateLimit: verdict.rateLimit };
-  }
-  const attempts = state.sendAttempts + 1;
-  if (attempts >= policy.maxSendAttempts) {
-    const detail = `gave up after ${attempts} attempts; last: ${verdict.why}`;
-    return { action: 'dead-letter', reason: 'rejected-by-cloud-api', detail, state: { ...state, sendAttempts: attempts } };
-  }
-  const expired = expiry(envelope, state, nowMs, policy.maxParkSeconds);
-  if (expired) return { action: 'dead-letter', reason: 'expired', detail: expired, state };
-  return { action: 'retry', delaySeconds: retryDelay(attempts - 1, verdict.minDelaySeconds, policy.random), next: { ...state, sendAttempts: attempts } };
-};
-
-/** The consumer's decision after the Cloud API answered: the rule, with `not-connected` parked on the schedule. Pure. */
-export const decideAfterSend = (
-  verdict: SendVerdict,
-  envelope: OutboundEnvelope,
-  state: ParkState,
-  nowMs: number,
-  policy: AfterSendPolicy,
-): AfterSendDecision => {
-  const rule = ruleAfterSend(verdict, envelope, state, nowMs, policy);
-  if (rule.action === 'not-connected') return parkDecision(state, nowMs, policy);
-  if (rule.action === 'retry') return { action: 'retry', delaySeconds: rule.delaySeconds, next: rule.next };
-  return rule;
-};
-
-/** Why a message for a connected client waits anyway: the relay's hold, or a restriction Meta reported. */
-export type WaitCause = 'held' | 'restricted';
-
-/**
- * A restriction in force for this kind of message: park until it expires (at most 900 s per hop), or dead-letter
- * `expired` at once when it ends after the message's own deadline. Null when no restriction applies.
- */
-export const restrictionDecision = (
-  restrictions: RestrictionsInForce,
-  envelope: OutboundEnvelope,
-  state: ParkState,
-  nowMs: number,
-  policy: DecisionPolicy,
-): Decision | null => {
-  const template = isTemplate(envelope.payload);
-  const until = template ? restrictions.templatesUntilMs : restrictions.nonTemplatesUntilMs;
-  if (until === null) return null;
-  const kind = template ? RESTRICTION_TYPES.bizInitiated : RESTRICTION_TYPES.customerInitiated;
-  // No usable expiration: wait on the park schedule (MAX_PARK_SECONDS still bounds it).
-  if (!Number.isFinite(until)) return parkDecision(state, nowMs, policy);
-  const firstMs = state.firstParkedAt === null ? nowMs : Date.parse(state.firstParkedAt);
-  const deadlines = [firstMs + policy.maxParkSeconds * 1000];
-  if (envelope.notAfter !== undefined) deadlines.push(Date.parse(envelope.notAfter));
-  const deadline = Math.min(...deadlines);
-  if (until > deadline) {
-    return {
-      action: 'dead-letter',
-      reason: 'expired',
-      detail: `${kind} in force until ${new Date(until).toISOString()}, after the message's deadline ${new Date(deadline).toISOString()}`,
-    };
-  }
-  const park = parkDecision(state, nowMs, policy);
-  // Wake just after the expiration (SQS caps one hop at 900 s; a longer restriction takes several hops).
-  return { ...park, delaySeconds: Math.min(MAX_SQS_DELAY_SECONDS, Math.max(1, Math.ceil((until - nowMs) / 1000) + 1)) };
-};
-
-/**
- * The decision from everything known about the client: its status (as the gate reads it), then the relay's hold,
- * then restrictions. Pure; table-tested.
- */
-export const decideFor = (
-  gate: Pick<ClientGate, 'status' | 'hold' | 'restrictions'>,
-  envelope: OutboundEnvelope,
-  state: ParkState,
-  nowMs: number,
-  policy: DecisionPolicy,
-  phoneOwner?: PhoneOwner,
-  /** A release is draining the client's parked messages: wait behind them (see `decide`). */
-  behindRelease = false,
-): Decision & { readonly cause?: WaitCause } => {
-  const d = decide(gate.status, envelope, state, nowMs, policy, phoneOwner, behindRelease);
-  if (d.action !== 'send') return d;
-  if (gate.hold.state === 'in-force') return { ...parkDecision(state, nowMs, policy), cause: 'held' };
-  const r = restrictionDecision(gate.restrictions, envelope, state, nowMs, policy);
-  return r ? { ...r, cause: 'restricted' } : d;
-};

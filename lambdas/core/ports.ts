@@ -4,7 +4,7 @@ import type { CloudApiResult } from './cloud-api-result.js';
 import type { ProbeResult } from './probe.js';
 import type { RelayEvent } from './relay-events.js';
 import type { OutcomeEntry, OutcomeHistory } from './message-outcome.js';
-import type { MessageKey } from './send-ledger.js';
+import type { LedgerView, MessageKey } from './send-ledger.js';
 import type { OutboundEnvelope } from './envelope.js';
 
 /** What the relay knows about one client WABA. */
@@ -166,11 +166,19 @@ export interface BatchContext {
   readonly phoneOwners: ReadonlyMap<string, PhoneOwner>;
   /** The release's drain flag and last sign of life by client WABA id (issue 11). */
   readonly releases: ReadonlyMap<string, { readonly drainSince: number | null; readonly beatAt: number | null }>;
+  /** The send ledger entries of the messages asked for, by {@link messageIdentity} (a message never claimed is absent). */
+  readonly ledger: ReadonlyMap<string, LedgerView>;
 }
 
-/** The consumer's one read per batch: client statuses and phone number owners together (one request when it can). */
+/** A message's identity as a map key: the same `messageId` under two WABAs is two messages. */
+export const messageIdentity = (k: MessageKey): string => `${k.wabaId}\u0000${k.messageId}`;
+
+/**
+ * The one read before acting on a batch: client statuses, phone number owners and the messages' ledger entries
+ * together (one request when it can).
+ */
 export interface BatchContextReader {
-  readBatch(wabaIds: readonly string[], phoneNumberIds: readonly string[]): Promise<BatchContext>;
+  readBatch(wabaIds: readonly string[], phoneNumberIds: readonly string[], messages?: readonly MessageKey[]): Promise<BatchContext>;
 }
 
 /** What one batch did for one client; written as a single counter update (observability, best effort). */

@@ -6,9 +6,12 @@ import type { ClientStatus, StatusClass } from './client-status.js';
 import type { ReleaseRequest } from './ports.js';
 import { toSqsJson } from './sqs-body.js';
 
-/** Where a parked copy sits in its client's set: first-enqueued time (ms, zero-padded), then the messageId. */
-export const parkedOrderKey = (firstEnqueuedMs: number, messageId: string): string =>
-  `${Math.max(0, Math.trunc(firstEnqueuedMs)).toString().padStart(15, '0')}#${messageId}`;
+/**
+ * Where a parked copy sits in its client's set: first-enqueued time (ms), then the envelope's `sequence` (0 when it has
+ * none), then the messageId; numbers zero-padded so the keys sort as the values do.
+ */
+export const parkedOrderKey = (firstEnqueuedMs: number, messageId: string, sequence = 0): string =>
+  `${Math.max(0, Math.trunc(firstEnqueuedMs)).toString().padStart(15, '0')}#${Math.max(0, Math.trunc(sequence)).toString().padStart(16, '0')}#${messageId}`;
 
 /**
  * The largest envelope kept as a parked copy: DynamoDB items hold at most 400 KB, and the copy's other attributes and

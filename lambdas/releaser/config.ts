@@ -1,8 +1,8 @@
 import * as z from 'zod/mini';
 import { DEFAULTS } from '../core/defaults.js';
-import { awsEnv, type Env, graphApiEnv, intFrom, nonEmpty, parseConfig, relayEventsEnv, relayEventsFrom, reporter, secretRef, sendPolicyEnv, awsFrom, graphApiFrom } from '../shared/config.js';
+import { awsEnv, type Env, graphApiEnv, intFrom, nonEmpty, parseConfig, probeEnv, probePolicyFrom, relayEventsEnv, relayEventsFrom, reporter, secretRef, sendPolicyEnv, awsFrom, graphApiFrom } from '../shared/config.js';
 
-/** The release queue's consumer: the table, the queues it writes to, the Cloud API and its tokens, the pace. */
+/** The release queue's consumer: the table, the queues it writes to, the Cloud API and its tokens, the pace, probes. */
 export const releaserConfigSchema = z.pipe(
   z.object({
     ...awsEnv,
@@ -10,6 +10,7 @@ export const releaserConfigSchema = z.pipe(
     RELEASE_QUEUE_URL: nonEmpty,
     DEAD_LETTER_QUEUE_URL: nonEmpty,
     ...graphApiEnv,
+    ...probeEnv,
     ...sendPolicyEnv,
     RELEASE_RATE_PER_SECOND: intFrom(DEFAULTS.releaseRatePerSecond, 1, 80),
   }),
@@ -24,6 +25,8 @@ export const releaserConfigSchema = z.pipe(
     reconnectSkewMs: c.RECONNECT_SKEW_SECONDS * 1000,
     sendLedgerRetentionDays: c.SEND_LEDGER_RETENTION_DAYS,
     releaseRatePerSecond: c.RELEASE_RATE_PER_SECOND,
+    /** A refused send holds the client and probes it, as in the consumer; the gate reads a probe as the consumer does. */
+    probe: probePolicyFrom(c),
     accessTokens: secretRef(c, 'WHATSAPP_ACCESS_TOKEN', 'WHATSAPP_ACCESS_TOKEN_SECRET_ID', reporter(ctx, c)),
   })),
 );

@@ -7,6 +7,8 @@ import { Construct } from 'constructs';
 import { DEFAULTS } from '../../lambdas/core/defaults.js';
 import type { RelayQueue } from './relay-queue.js';
 import { RelayFunction } from './relay-function.js';
+import { probeEnvironment } from './probe-environment.js';
+import type { StageConfig } from '../stage-config.js';
 
 export interface ReleasePipelineProps {
   readonly table: ITableV2;
@@ -22,6 +24,8 @@ export interface ReleasePipelineProps {
   readonly graphApiBaseUrl: string;
   readonly graphApiVersion: string;
   readonly reconnectSkewSeconds: number;
+  /** Probe policy (stage config `health`): a refused send holds the client and probes it, as in the consumer. */
+  readonly health: StageConfig['health'];
   readonly metricsNamespace: string;
   readonly logRetention: RetentionDays;
   readonly removalPolicy: RemovalPolicy;
@@ -60,9 +64,10 @@ export class ReleasePipeline extends Construct {
         MAX_SEND_ATTEMPTS: String(props.maxSendAttempts),
         RECONNECT_SKEW_SECONDS: String(props.reconnectSkewSeconds),
         RELEASE_RATE_PER_SECOND: String(props.ratePerSecond),
+        ...probeEnvironment(props.health),
       },
     })
-      .bindTable(props.table, { items: ['GetItem', 'UpdateItem', 'Query', 'BatchWriteItem'] })
+      .bindTable(props.table, { items: ['GetItem', 'BatchGetItem', 'UpdateItem', 'Query', 'BatchWriteItem'] })
       .bindQueue(props.releaseQueue.queue, 'RELEASE_QUEUE_URL')
       .bindQueue(props.deadLetterQueue, 'DEAD_LETTER_QUEUE_URL')
       .bindSecret(props.accessToken, 'WHATSAPP_ACCESS_TOKEN_SECRET_ID')

@@ -11,7 +11,7 @@ import { createConsumerHandler } from '../../lambdas/consumer/handler.js';
 import { MemoryParkedStore, RecordingReleases } from '../support/release.js';
 import { NoTokenError } from '../../lambdas/core/errors.js';
 import type { ClientActivity, PhoneOwner, QueueMessage } from '../../lambdas/core/ports.js';
-import type { ClaimResult, MessageKey, SendLedger } from '../../lambdas/core/send-ledger.js';
+import type { ClaimOptions, ClaimResult, MessageKey, SendLedger } from '../../lambdas/core/send-ledger.js';
 import { localResources } from '../support/aws.js';
 import { RecordingTelemetry } from '../support/telemetry.js';
 
@@ -36,9 +36,9 @@ class FaultyLedger implements SendLedger {
   ) {
     this.#real = new DynamoSendLedger(doc, tableName, 60_000, 15);
   }
-  async claim(k: MessageKey, nowMs: number): Promise<ClaimResult> {
+  async claim(k: MessageKey, nowMs: number, options?: ClaimOptions): Promise<ClaimResult> {
     if (this.failClaim) throw new Error('DynamoDB down');
-    return this.#real.claim(k, nowMs);
+    return this.#real.claim(k, nowMs, options);
   }
   async markSent(k: MessageKey, token: string, wamid: string, nowMs: number) {
     if (this.failMarkSent-- > 0) throw new Error('write failed');
@@ -49,6 +49,12 @@ class FaultyLedger implements SendLedger {
   }
   markAmbiguous(k: MessageKey, token: string) {
     return this.#real.markAmbiguous(k, token);
+  }
+  markDeadLettered(k: MessageKey, token: string, dead: { reason: string; deadLetteredAt: string }) {
+    return this.#real.markDeadLettered(k, token, dead);
+  }
+  markReplaced(k: MessageKey, token: string, fallbackMessageId: string) {
+    return this.#real.markReplaced(k, token, fallbackMessageId);
   }
   /** The stored state of one message (`wabaId:messageId`), read back from DynamoDB. */
   async state(key: string): Promise<string | undefined> {
@@ -97,6 +103,7 @@ const setup = async (
         health: new Map(),
         phoneOwners: new Map(phones.flatMap((p) => (opts.owners?.[p] ? [[p, opts.owners[p]] as const] : []))),
         releases: new Map(ids.map((i) => [i, { drainSince: opts.drainSince ?? null, beatAt: opts.beatAt ?? null }])),
+        ledger: new Map(),
       }),
     },
     parked: copies,

@@ -126,6 +126,7 @@ const releaser = (ratePerSecond = 50) =>
       new ReleaseService({
         parked: new DynamoParkedStore(env.doc, env.tableName),
         control: new DynamoReleaseStore(env.doc, env.tableName),
+        statuses: new DynamoStatusReader(env.doc, env.tableName),
         requests: new SqsReleaseQueue(env.sqs, env.queues.release as string),
         pacer: new DynamoPacer(env.doc, env.tableName, paceIntervalMs(ratePerSecond)),
         callWindow: new CallWindow(ratePerSecond),

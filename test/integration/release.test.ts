@@ -1,7 +1,7 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpCloudApi, SecretTokenProvider } from '../../lambdas/adapters/cloud-api.js';
-import { DynamoActivityRecorder, DynamoSendLedger } from '../../lambdas/adapters/dynamo/outbound-stores.js';
+import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../../lambdas/adapters/dynamo/outbound-stores.js';
 import { DynamoPacer, DynamoParkedStore, DynamoReleaseStore } from '../../lambdas/adapters/dynamo/release-stores.js';
 import { keys } from '../../lambdas/adapters/dynamo/table.js';
 import { SqsOutboundQueues } from '../../lambdas/adapters/sqs.js';
@@ -30,6 +30,7 @@ const service = (overrides: Partial<ReleaseServiceOptions> = {}) =>
   new ReleaseService({
     parked,
     control,
+    statuses: new DynamoStatusReader(env.doc, env.tableName),
     requests,
     pacer: new DynamoPacer(env.doc, env.tableName, paceIntervalMs(50)),
     callWindow: new CallWindow(50),

@@ -39,6 +39,7 @@ const setup = async (script: Record<string, CloudApiResult> = {}, offboarded = f
         health: new Map(),
         phoneOwners: new Map(),
         releases: new Map(),
+        ledger: new Map(),
       }),
     },
     parked: new MemoryParkedStore(),

@@ -1,5 +1,5 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DynamoActivityRecorder, DynamoSendLedger } from '../../lambdas/adapters/dynamo/outbound-stores.js';
+import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../../lambdas/adapters/dynamo/outbound-stores.js';
 import { DynamoPacer, DynamoParkedStore, DynamoReleaseStore } from '../../lambdas/adapters/dynamo/release-stores.js';
 import { CallWindow, paceIntervalMs } from '../../lambdas/core/pacing.js';
 import { type CloudApi, silentTelemetry } from '../../lambdas/core/ports.js';
@@ -105,6 +105,7 @@ export const runRelease = async (
   new ReleaseService({
     parked: new DynamoParkedStore(doc, tableName),
     control: new DynamoReleaseStore(doc, tableName),
+    statuses: new DynamoStatusReader(doc, tableName),
     requests: { enqueue: async () => undefined },
     pacer: new DynamoPacer(doc, tableName, paceIntervalMs(50)),
     callWindow: new CallWindow(50),

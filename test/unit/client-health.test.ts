@@ -14,7 +14,13 @@ import {
 } from '../../lambdas/core/client-health.js';
 import { type LatestByClass, orderKeyOf, type StatusClass, type StatusEventRecord } from '../../lambdas/core/client-status.js';
 import type { OutboundEnvelope } from '../../lambdas/core/envelope.js';
-import { decideFor, FRESH, restrictionDecision } from '../../lambdas/core/outbound-decision.js';
+import { FRESH, type ParkState } from '../../lambdas/core/outbound-decision.js';
+import { type SendFacts, gate as policyGate } from '../../lambdas/core/send-policy.js';
+
+const decideFor = (client: SendFacts['client'], env: OutboundEnvelope, state: ParkState, now: number, p: Parameters<typeof policyGate>[4]) => {
+  const d = policyGate({ client }, env, state, now, p);
+  return { ...d, cause: d.action === 'park' && d.cause !== 'offboarded' ? d.cause : undefined };
+};
 import { propertyRuns } from '../support/property.js';
 
 const T0 = Date.parse('2026-11-25T12:00:00Z');
@@ -183,7 +189,7 @@ describe('decideFor', () => {
 
   it('a restriction without a usable expiration parks on the schedule', () => {
     const open = { templatesUntilMs: Number.POSITIVE_INFINITY, nonTemplatesUntilMs: null };
-    expect(restrictionDecision(open, envelope('template'), FRESH, T0, policy)).toMatchObject({ action: 'park', delaySeconds: 10 });
+    expect(decideFor(gate({ restrictions: open }), envelope('template'), FRESH, T0, policy)).toMatchObject({ action: 'park', delaySeconds: 10 });
   });
 });
 

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import type { ClientStatus } from '../../lambdas/core/client-status.js';
 import { classifyCloudApiResult, type CloudApiResult } from '../../lambdas/core/cloud-api-result.js';
 import { parseEnvelope, type OutboundEnvelope } from '../../lambdas/core/envelope.js';
-import { decide, decideAfterSend, FRESH, type ParkState, parkAttributes, readParkState, ruleAfterSend } from '../../lambdas/core/outbound-decision.js';
+import { FRESH, type ParkState, parkAttributes, readParkState } from '../../lambdas/core/outbound-decision.js';
+import { afterAnswer, gate } from '../../lambdas/core/send-policy.js';
+import type { PhoneOwner } from '../../lambdas/core/ports.js';
 import type { SendVerdict } from '../../lambdas/core/cloud-api-result.js';
 import { DEFAULTS } from '../../lambdas/core/defaults.js';
 import {
@@ -22,6 +24,9 @@ const envelope = (extra: Partial<OutboundEnvelope> = {}): OutboundEnvelope => ({
   ...extra,
 });
 const policy = { parkDelaySchedule: [10, 60, 900], maxParkSeconds: 86_400, random: () => 0.5 };
+/** The gate for a client known only by its status (no hold, no restriction). */
+const decide = (status: ClientStatus, env: OutboundEnvelope, state: ParkState, now: number, p: typeof policy, phoneOwner?: PhoneOwner, behindRelease = false) =>
+  gate({ client: { status, hold: { state: 'none' }, restrictions: { templatesUntilMs: null, nonTemplatesUntilMs: null } }, phoneOwner, behindRelease }, env, state, now, p);
 
 describe('decide', () => {
   it.each([
@@ -44,7 +49,7 @@ describe('decide', () => {
 
   it('parks on the schedule and carries its own park count and first-parked time', () => {
     const first = decide('OFFBOARDED', envelope(), FRESH, NOW, policy);
-    expect(first).toEqual({ action: 'park', delaySeconds: 10, next: { parkCount: 1, firstParkedAt: '2026-11-25T12:00:00.000Z', sendAttempts: 0 } });
+    expect(first).toMatchObject({ cause: 'offboarded', scope: 'client', untilMs: null }); expect(first).toMatchObject({ action: 'park', delaySeconds: 10, next: { parkCount: 1, firstParkedAt: '2026-11-25T12:00:00.000Z', sendAttempts: 0 } });
     if (first.action !== 'park') throw new Error();
     const second = decide('OFFBOARDED', envelope(), first.next, NOW + 10_000, policy);
     expect(second).toMatchObject({ action: 'park', delaySeconds: 60, next: { parkCount: 2, firstParkedAt: '2026-11-25T12:00:00.000Z' } });
@@ -124,7 +129,7 @@ describe('park schedule', () => {
   });
 });
 
-describe('decideAfterSend', () => {
+describe('afterAnswer', () => {
   const after = { ...policy, maxSendAttempts: 3 };
   const parked: ParkState = { parkCount: 2, firstParkedAt: new Date(NOW - 60_000).toISOString(), sendAttempts: 0 };
   const old: ParkState = { parkCount: 9, firstParkedAt: new Date(NOW - 86_401_000).toISOString(), sendAttempts: 1 };
@@ -139,8 +144,8 @@ describe('decideAfterSend', () => {
     ['sent', sent, envelope(), FRESH, { action: 'sent' }],
     ['sent, even past notAfter (it went out)', sent, expired, old, { action: 'sent' }],
     ['reject', reject, envelope(), FRESH, { action: 'dead-letter', reason: 'rejected-by-cloud-api', detail: reject.why, state: FRESH }],
-    ['park, fresh', park, envelope(), FRESH, { action: 'park', delaySeconds: 10, next: { parkCount: 1, firstParkedAt: new Date(NOW).toISOString(), sendAttempts: 0 } }],
-    ['park, already parked twice', park, envelope(), parked, { action: 'park', delaySeconds: 900, next: { ...parked, parkCount: 3 } }],
+    ['park, fresh: hold the client', park, envelope(), FRESH, { action: 'hold', reason: 'not-connected', delaySeconds: 10, next: { parkCount: 1, firstParkedAt: new Date(NOW).toISOString(), sendAttempts: 0 } }],
+    ['park, already parked twice', park, envelope(), parked, { action: 'hold', delaySeconds: 900, next: { ...parked, parkCount: 3 } }],
     ['park, past notAfter', park, expired, FRESH, { action: 'dead-letter', reason: 'expired', state: FRESH }],
     ['park, parked longer than MAX_PARK_SECONDS', park, envelope(), old, { action: 'dead-letter', reason: 'expired', state: old }],
     ['retry, first attempt', retry(), envelope(), FRESH, { action: 'retry', delaySeconds: 1, next: { ...FRESH, sendAttempts: 1 } }],
@@ -156,12 +161,12 @@ describe('decideAfterSend', () => {
       { action: 'dead-letter', reason: 'rejected-by-cloud-api', detail: 'gave up after 3 attempts; last: HTTP 500', state: { ...FRESH, sendAttempts: 3 } },
     ],
   ] as const)('%s', (_name, verdict, env, state, expected) => {
-    expect(decideAfterSend(verdict, env, state, NOW, after)).toMatchObject(expected);
+    expect(afterAnswer(verdict, env, state, NOW, after)).toMatchObject(expected);
   });
 });
 
-describe('ruleAfterSend: the one rule the consumer and the release follow', () => {
-  const policy3 = { maxParkSeconds: 86_400, maxSendAttempts: 3, random: () => 0.5 };
+describe('afterAnswer: the one rule the consumer and the release follow', () => {
+  const policy3 = { parkDelaySchedule: [10], maxParkSeconds: 86_400, maxSendAttempts: 3, random: () => 0.5 };
   const parked: ParkState = { parkCount: 2, firstParkedAt: new Date(NOW - 60_000).toISOString(), sendAttempts: 2 };
   const limited = (rateLimit: 'throughput' | 'pair-rate'): SendVerdict => ({
     verdict: 'retry',
@@ -173,24 +178,27 @@ describe('ruleAfterSend: the one rule the consumer and the release follow', () =
 
   it('backs off longer with every rate-limit answer and never counts one as an attempt, even at the last attempt', () => {
     const delays = [0, 1, 2, 3, 4].map((hits) => {
-      const r = ruleAfterSend(limited('pair-rate'), envelope(), { ...parked, rateLimitHits: hits }, NOW, policy3);
+      const r = afterAnswer(limited('pair-rate'), envelope(), { ...parked, rateLimitHits: hits }, NOW, policy3);
       expect(r).toMatchObject({ action: 'retry', rateLimit: 'pair-rate', next: { sendAttempts: 2, rateLimitHits: hits + 1 } });
       return r.action === 'retry' ? r.delaySeconds : -1;
     });
     expect(delays).toEqual([6, 6, 16, 64, 256]);
-    expect(ruleAfterSend(limited('throughput'), envelope(), parked, NOW, policy3)).toMatchObject({ action: 'retry', delaySeconds: 4, rateLimit: 'throughput' });
+    expect(afterAnswer(limited('throughput'), envelope(), parked, NOW, policy3)).toMatchObject({ action: 'retry', delaySeconds: 4, rateLimit: 'throughput' });
   });
 
-  it('says not-connected (the release stops, the consumer parks on its schedule) unless the message expired', () => {
+  it('holds the client (the release stops, the consumer parks on its schedule) unless the message expired', () => {
     const park: SendVerdict = { verdict: 'park', why: 'HTTP 400, code 133010: x' };
-    expect(ruleAfterSend(park, envelope(), parked, NOW, policy3)).toEqual({ action: 'not-connected' });
-    expect(ruleAfterSend(park, envelope({ notAfter: new Date(NOW - 1).toISOString() }), parked, NOW, policy3)).toMatchObject({ action: 'dead-letter', reason: 'expired' });
+    expect(afterAnswer(park, envelope(), parked, NOW, policy3)).toMatchObject({ action: 'hold', reason: 'not-connected' });
+    const token: SendVerdict = { verdict: 'token-invalid', why: 'HTTP 401, code 190: x' };
+    expect(afterAnswer(token, envelope(), parked, NOW, policy3)).toMatchObject({ action: 'hold', reason: 'token-invalid' });
+    expect(afterAnswer(token, envelope({ notAfter: new Date(NOW - 1).toISOString() }), parked, NOW, policy3)).toMatchObject({ action: 'dead-letter', reason: 'expired' });
+    expect(afterAnswer(park, envelope({ notAfter: new Date(NOW - 1).toISOString() }), parked, NOW, policy3)).toMatchObject({ action: 'dead-letter', reason: 'expired' });
   });
 
   it('rate-limits a message past its deadline into expired, counting the wait from the first deferral', () => {
     const longAgo: ParkState = { ...FRESH, firstParkedAt: new Date(NOW - 86_401_000).toISOString() };
-    expect(ruleAfterSend(limited('pair-rate'), envelope(), longAgo, NOW, policy3)).toMatchObject({ action: 'dead-letter', reason: 'expired' });
-    expect(ruleAfterSend(limited('pair-rate'), envelope(), FRESH, NOW, policy3)).toMatchObject({ action: 'retry', next: { firstParkedAt: new Date(NOW).toISOString() } });
+    expect(afterAnswer(limited('pair-rate'), envelope(), longAgo, NOW, policy3)).toMatchObject({ action: 'dead-letter', reason: 'expired' });
+    expect(afterAnswer(limited('pair-rate'), envelope(), FRESH, NOW, policy3)).toMatchObject({ action: 'retry', next: { firstParkedAt: new Date(NOW).toISOString() } });
   });
 });
 
@@ -216,7 +224,10 @@ describe('classifyCloudApiResult', () => {
     ['131045 incorrect certificate', http(400, 131045), 'park'],
     ['131031 account locked', http(400, 131031), 'park'],
     ['368 temporarily blocked', http(400, 368), 'park'],
-    ['190 token expired', http(401, 190), 'park'],
+    ['190 token expired: the token, not the number', http(401, 190), 'token-invalid'],
+    ['0 AuthException', http(401, 0), 'token-invalid'],
+    ['10 permission', http(403, 10), 'token-invalid'],
+    ['200 permission', http(403, 200), 'token-invalid'],
     ['100 subcode 33', http(400, 100, 33), 'park'],
     ['100 invalid parameter', http(400, 100), 'reject'],
     ['131026 undeliverable', http(400, 131026), 'reject'],

@@ -1,25 +1,28 @@
 import { randomUUID } from 'node:crypto';
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
-  GetCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import type { ClientHealth } from '../../core/client-health.js';
 import { type LatestByClass, STATUS_CLASSES } from '../../core/client-status.js';
 import { chunk } from '../../core/concurrency.js';
-import type { ActivityRecorder, BatchContext, BatchContextReader, ClientActivity, ClientStatusReader, PhoneOwner } from '../../core/ports.js';
+import { type ActivityRecorder, type BatchContext, type BatchContextReader, type ClientActivity, type ClientStatusReader, messageIdentity, type PhoneOwner } from '../../core/ports.js';
 import { releaseGateFromItem } from './release-stores.js';
 import {
   CLAIMABLE_STATES,
+  type ClaimOptions,
   type ClaimResult,
+  isFinal,
   isResend,
+  LEDGER_STATES,
   type LedgerState,
+  type LedgerView,
   type MessageKey,
   SETTLED_STATE,
   type SendLedger,
 } from '../../core/send-ledger.js';
+import { conditionalUpdate } from './conditional.js';
 import {
   classAttr,
   HEALTH_ATTRIBUTES,
@@ -64,8 +67,11 @@ const batchGet = async (
   return items;
 };
 
-/** Only what the decisions need: the latest event of each class, the client's health evidence, a phone number's owner. */
-const PROJECTED = ['pk', 'wabaId', 'learnedFrom', 'learnedAt', ...STATUS_CLASSES.map(classAttr), ...HEALTH_PROJECTION, RELEASE_ATTRS.drainSince, RELEASE_ATTRS.beatAt];
+/**
+ * Only what the decisions need: the latest event of each class, the client's health evidence, a phone number's owner,
+ * a message's ledger state.
+ */
+const PROJECTED = ['pk', 'sk', 'wabaId', 'learnedFrom', 'learnedAt', 'state', 'wamid', ...STATUS_CLASSES.map(classAttr), ...HEALTH_PROJECTION, RELEASE_ATTRS.drainSince, RELEASE_ATTRS.beatAt];
 /** Names go through placeholders: some attribute names (`hold`) are DynamoDB reserved words. */
 const PROJECTION = {
   expression: PROJECTED.map((_, i) => `#p${i}`).join(', '),
@@ -86,15 +92,26 @@ export class DynamoStatusReader implements ClientStatusReader, BatchContextReade
     return (await this.readBatch(wabaIds, [])).latest;
   }
 
-  async readBatch(wabaIds: readonly string[], phoneNumberIds: readonly string[]): Promise<BatchContext> {
-    const wanted = [...wabaIds.map(keys.status), ...phoneNumberIds.map(keys.phoneOwner)];
+  async readBatch(wabaIds: readonly string[], phoneNumberIds: readonly string[], messages: readonly MessageKey[] = []): Promise<BatchContext> {
+    const unique = new Map(messages.map((m) => [messageIdentity(m), m]));
+    const messagePks = new Map([...unique].map(([id, m]) => [keys.ledger(m.wabaId, m.messageId).pk, id]));
+    const wanted = [
+      ...wabaIds.map(keys.status),
+      ...phoneNumberIds.map(keys.phoneOwner),
+      ...[...unique.values()].map((m) => keys.ledger(m.wabaId, m.messageId)),
+    ];
+    const ledger = new Map<string, LedgerView>();
     const latest = new Map<string, LatestByClass>();
     const health = new Map<string, ClientHealth>();
     const phoneOwners = new Map<string, PhoneOwner>();
     const releases = new Map<string, { drainSince: number | null; beatAt: number | null }>();
     for (const item of await batchGet(this.doc, this.tableName, wanted, PROJECTION)) {
       const pk = String(item.pk);
-      if (pk.startsWith(PHONE_PREFIX)) {
+      const message = messagePks.get(pk);
+      if (message !== undefined) {
+        const view = ledgerViewFromItem(item);
+        if (view) ledger.set(message, view);
+      } else if (pk.startsWith(PHONE_PREFIX)) {
         const owner = phoneOwnerFromItem(item);
         if (owner) phoneOwners.set(pk.slice(PHONE_PREFIX.length), owner);
       } else {
@@ -104,18 +121,28 @@ export class DynamoStatusReader implements ClientStatusReader, BatchContextReade
         releases.set(String(item.wabaId), { drainSince: gate.drainSince, beatAt: gate.beatAt });
       }
     }
-    return { latest, health, phoneOwners, releases };
+    return { latest, health, phoneOwners, releases, ledger };
   }
 }
 
-/** A claim may take the entry: none yet, a claimable state, or SENDING whose lease expired (its worker died). */
-const CLAIM_CONDITION = `attribute_not_exists(pk) OR #state IN (${CLAIMABLE_STATES.map((s) => `:${s}`).join(', ')}) OR (#state = :SENDING AND leaseUntil < :now)`;
+/**
+ * A claim may take the entry: none yet (or only an outcome written before any claim), a claimable state, SENDING whose
+ * lease expired (its worker died), or, for a redrive, the DEAD_LETTERED entry of that very dead letter.
+ */
+const CLAIM_CONDITION = `attribute_not_exists(#state) OR #state IN (${CLAIMABLE_STATES.map((s) => `:${s}`).join(', ')}) OR (#state = :SENDING AND leaseUntil < :now)`;
+const REDRIVE_CONDITION = '(#state = :DEAD_LETTERED AND deadLetteredAt = :redriveOf)';
 /** Only the claim's own holder may settle it: a worker whose lease was taken over changes nothing. */
 const HOLDER_CONDITION = '#token = :token';
 
+/** The ledger part of a message item as read back (the consumer's batch read, a refused claim). */
+export const ledgerViewFromItem = (item: Record<string, unknown> | null | undefined): LedgerView | null =>
+  item && typeof item.state === 'string' && (LEDGER_STATES as readonly string[]).includes(item.state)
+    ? { state: item.state as LedgerState, wamid: typeof item.wamid === 'string' ? item.wamid : null }
+    : null;
+
 /**
  * The send ledger (`lambdas/core/send-ledger.ts`) in DynamoDB, one item per `(wabaId, messageId)`, with a lease on
- * SENDING.
+ * SENDING. A refused claim learns why from the item it returns (no second read).
  */
 export class DynamoSendLedger implements SendLedger {
   constructor(
@@ -126,44 +153,44 @@ export class DynamoSendLedger implements SendLedger {
     private readonly retentionDays: number,
   ) {}
 
-  async claim({ wabaId, messageId }: MessageKey, nowMs: number): Promise<ClaimResult> {
+  async claim({ wabaId, messageId }: MessageKey, nowMs: number, options: ClaimOptions = {}): Promise<ClaimResult> {
     const token = randomUUID();
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.ledger(wabaId, messageId),
-          UpdateExpression: `SET #state = :SENDING, #token = :token, leaseUntil = :lease, wabaId = :waba, #ttl = :ttl ADD claims :one`,
-          ConditionExpression: CLAIM_CONDITION,
-          ExpressionAttributeNames: { '#state': 'state', '#token': 'token', '#ttl': TABLE_TTL_ATTRIBUTE },
-          ExpressionAttributeValues: {
-            ':SENDING': 'SENDING' satisfies LedgerState,
-            ...Object.fromEntries(CLAIMABLE_STATES.map((s) => [`:${s}`, s])),
-            ':token': token,
-            ':lease': nowMs + this.leaseMs,
-            ':now': nowMs,
-            ':waba': wabaId,
-            ':ttl': ttlAfterDays(nowMs, this.retentionDays),
-            ':one': 1,
-          },
-          ReturnValues: 'ALL_OLD',
-        }),
-      );
-      return { outcome: 'claimed', token, resend: isResend(out.Attributes?.state) };
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const current = await this.doc.send(
-        new GetCommand({ TableName: this.tableName, Key: keys.ledger(wabaId, messageId), ConsistentRead: true }),
-      );
-      if (current.Item?.state === SETTLED_STATE.markSent) {
-        return { outcome: 'already-sent', wamid: typeof current.Item.wamid === 'string' ? current.Item.wamid : null };
-      }
-      return { outcome: 'in-flight' };
-    }
+    const redrive = options.redriveOf !== undefined;
+    const w = await conditionalUpdate(this.doc, {
+      TableName: this.tableName,
+      Key: keys.ledger(wabaId, messageId),
+      UpdateExpression: `SET #state = :SENDING, #token = :token, leaseUntil = :lease, wabaId = :waba, #ttl = :ttl ADD claims :one`,
+      ConditionExpression: redrive ? `${CLAIM_CONDITION} OR ${REDRIVE_CONDITION}` : CLAIM_CONDITION,
+      ExpressionAttributeNames: { '#state': 'state', '#token': 'token', '#ttl': TABLE_TTL_ATTRIBUTE },
+      ExpressionAttributeValues: {
+        ':SENDING': 'SENDING' satisfies LedgerState,
+        ...Object.fromEntries(CLAIMABLE_STATES.map((s) => [`:${s}`, s])),
+        ...(redrive ? { ':DEAD_LETTERED': 'DEAD_LETTERED' satisfies LedgerState, ':redriveOf': options.redriveOf } : {}),
+        ':token': token,
+        ':lease': nowMs + this.leaseMs,
+        ':now': nowMs,
+        ':waba': wabaId,
+        ':ttl': ttlAfterDays(nowMs, this.retentionDays),
+        ':one': 1,
+      },
+      ReturnValues: 'ALL_OLD',
+    });
+    if (w.written) return { outcome: 'claimed', token, resend: isResend(w.attributes?.state as LedgerState | undefined) };
+    const current = ledgerViewFromItem(w.old);
+    if (current && isFinal(current.state)) return { outcome: 'final', state: current.state, wamid: current.wamid };
+    return { outcome: 'in-flight' };
   }
 
   async markSent(key: MessageKey, token: string, wamid: string, nowMs: number): Promise<void> {
     await this.#transition(key, token, SETTLED_STATE.markSent, { wamid, sentAt: new Date(nowMs).toISOString() });
+  }
+
+  async markDeadLettered(key: MessageKey, token: string, dead: { readonly reason: string; readonly deadLetteredAt: string }): Promise<void> {
+    await this.#transition(key, token, SETTLED_STATE.markDeadLettered, { deadLetterReason: dead.reason, deadLetteredAt: dead.deadLetteredAt });
+  }
+
+  async markReplaced(key: MessageKey, token: string, fallbackMessageId: string): Promise<void> {
+    await this.#transition(key, token, SETTLED_STATE.markReplaced, { fallbackMessageId });
   }
 
   async release(key: MessageKey, token: string): Promise<void> {
@@ -183,22 +210,15 @@ export class DynamoSendLedger implements SendLedger {
       values[`:${k}`] = v;
       set += `, #${k} = :${k}`;
     }
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.ledger(key.wabaId, key.messageId),
-          UpdateExpression: `SET ${set} REMOVE leaseUntil`,
-          ConditionExpression: HOLDER_CONDITION,
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: values,
-        }),
-      );
-    } catch (error) {
-      // The lease was taken over (this worker was too slow): the newer holder owns the item now.
-      if (error instanceof ConditionalCheckFailedException) return;
-      throw error;
-    }
+    // Refused: the lease was taken over (this worker was too slow) and the newer holder owns the item now.
+    await conditionalUpdate(this.doc, {
+      TableName: this.tableName,
+      Key: keys.ledger(key.wabaId, key.messageId),
+      UpdateExpression: `SET ${set} REMOVE leaseUntil`,
+      ConditionExpression: HOLDER_CONDITION,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    });
   }
 }
 

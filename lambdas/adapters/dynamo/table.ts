@@ -160,6 +160,7 @@ export const healthFromItem = (item: Record<string, unknown> | undefined): Clien
       why: str(hold.why),
       phoneNumberId: str(hold.phoneNumberId),
       messageId: str(hold.messageId),
+      ...(hold.reason === 'token-invalid' ? { reason: 'token-invalid' as const } : {}),
     };
   }
   const probe = item[HEALTH_ATTRIBUTES.probe];

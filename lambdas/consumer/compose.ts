@@ -1,0 +1,52 @@
+/** The consumer's object graph from its configuration and SDK clients: used by index.ts, the tests and the bench. */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { HttpCloudApi } from '../adapters/cloud-api.js';
+import { DynamoClientHealthStore } from '../adapters/dynamo/client-health-store.js';
+import { DynamoMessageOutcomeStore } from '../adapters/dynamo/message-outcome-store.js';
+import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../adapters/dynamo/outbound-stores.js';
+import { DynamoPhoneOwnership } from '../adapters/dynamo/phone-ownership.js';
+import { DynamoParkedStore } from '../adapters/dynamo/release-stores.js';
+import { SqsOutboundQueues } from '../adapters/sqs.js';
+import { SqsReleaseQueue } from '../adapters/sqs-release.js';
+import { ClientHealthService } from '../core/client-health-service.js';
+import { OutboundService } from '../core/outbound-service.js';
+import type { RelayEventPublisher, Telemetry, TokenProvider } from '../core/ports.js';
+import type { ConsumerConfig } from './config.js';
+
+export interface ConsumerClients {
+  readonly doc: DynamoDBDocumentClient;
+  readonly sqs: SQSClient;
+  readonly tokens: TokenProvider;
+  readonly telemetry: Telemetry;
+  readonly events: RelayEventPublisher;
+}
+
+export const composeConsumer = (config: ConsumerConfig, c: ConsumerClients): OutboundService => {
+  const { doc, telemetry } = c;
+  const cloudApi = new HttpCloudApi(config.graphApiBaseUrl, config.graphApiVersion, config.graphApiTimeoutMs);
+  const releases = new SqsReleaseQueue(c.sqs, config.releaseQueueUrl);
+  return new OutboundService({
+    statuses: new DynamoStatusReader(doc, config.tableName),
+    phones: new DynamoPhoneOwnership(doc, config.tableName),
+    ledger: new DynamoSendLedger(doc, config.tableName, config.graphApiTimeoutMs * 2 + 5_000, config.sendLedgerRetentionDays),
+    activity: new DynamoActivityRecorder(doc, config.tableName),
+    queues: new SqsOutboundQueues(c.sqs, config.delayQueueUrl, config.deadLetterQueueUrl, (what, errors) =>
+      telemetry.error(`${what} send failed`, { errors: errors.slice(0, 3) }),
+    ),
+    cloudApi,
+    tokens: c.tokens,
+    telemetry,
+    parked: new DynamoParkedStore(doc, config.tableName, config.maxParkSeconds + 86_400),
+    releases,
+    parkDelaySchedule: config.parkDelaySchedule,
+    maxParkSeconds: config.maxParkSeconds,
+    maxSendAttempts: config.maxSendAttempts,
+    reconnectSkewMs: config.reconnectSkewMs,
+    // A can-send probe releases the client's parked messages at once.
+    health: new ClientHealthService({ store: new DynamoClientHealthStore(doc, config.tableName), api: cloudApi, tokens: c.tokens, telemetry, policy: config.probe, release: releases }),
+    probeEndsOffboarding: config.probe.probeEndsOffboarding,
+    messages: new DynamoMessageOutcomeStore(doc, config.tableName, config.sendLedgerRetentionDays),
+    events: c.events,
+  });
+};
