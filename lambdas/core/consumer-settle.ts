@@ -177,7 +177,8 @@ const countAndClean = async (deps: SettleDeps, items: readonly SettleItem[], fai
       if (o.learnPhone) learnt.set(env.phoneNumberId, env.wabaId);
     }
     if (o.kind === 'dead-letter') a.deadLettered++;
-    if (o.kind === 'done' && o.final) t.count('FinalCopiesAcknowledged');
+    // Another copy of the message finished it first (a redelivery, a duplicate enqueue, its delay-queue copy).
+    if (o.kind === 'done' && o.final) t.count('DuplicateSuppressed');
     if (item.state.firstParkedAt) {
       const age = Math.max(0, Math.round((nowMs - Date.parse(item.state.firstParkedAt)) / 1000));
       // How long parked messages have waited (dashboard); the ClientOffboardedTooLong alarm watches the sweeper.

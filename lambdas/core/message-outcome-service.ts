@@ -62,24 +62,43 @@ export class MessageOutcomeService {
     const fallbacks: OutboundEnvelope[] = [];
     let matched = 0;
     let kept = 0;
-    // Statuses of one message go one after the other, highest state first: the lower ones of the same POST are then
-    // history only (one event, for the outcome). Different messages go side by side.
-    const byMessage = new Map<string, { key: MessageKey; entry: OutcomeEntry }[]>();
-    for (const { batch, status, key: byData } of all) {
-      const entry = entryFromStatus(status, receivedAtMs);
-      if (!entry) continue;
-      const named = byData ?? found.get(status.wamid) ?? null;
-      // The wamid item names the WABA that sent: a status under another entry.id is not about that message.
-      const key = named && named.wabaId === batch.wabaId ? named : null;
-      if (!key) continue;
-      matched++;
-      const id = `${key.wabaId}\u0000${key.messageId}`;
-      byMessage.set(id, [...(byMessage.get(id) ?? []), { key, entry }]);
+    const place = (named: ReadonlyMap<string, MessageKey>, list: typeof all) => {
+      // Statuses of one message go one after the other, highest state first: the lower ones of the same POST are then
+      // history only (one event, for the outcome). Different messages go side by side.
+      const byMessage = new Map<string, { key: MessageKey; entry: OutcomeEntry; wamid: string; byData: boolean }[]>();
+      for (const { batch, status, key: byData } of list) {
+        const entry = entryFromStatus(status, receivedAtMs);
+        if (!entry) continue;
+        const candidate = byData ?? named.get(status.wamid) ?? null;
+        // The wamid item names the WABA that sent: a status under another entry.id is not about that message.
+        const key = candidate && candidate.wabaId === batch.wabaId ? candidate : null;
+        if (!key) continue;
+        const id = `${key.wabaId}\u0000${key.messageId}`;
+        byMessage.set(id, [...(byMessage.get(id) ?? []), { key, entry, wamid: status.wamid, byData: byData !== null }]);
+      }
+      return [...byMessage.values()].map((g) => g.sort((a, b) => OUTCOME_RANK[b.entry.state] - OUTCOME_RANK[a.entry.state]));
+    };
+    // Callback data in the relay's format names a message only if that message was sent with this status's wamid:
+    // a sender's own data in that format is not trusted. Those that do not match are looked up by wamid instead.
+    const mismatched = new Set<string>();
+    const apply = async (groups: ReturnType<typeof place>) =>
+      mapLimit(groups, this.o.writeConcurrency ?? 16, async (group) => {
+        for (const { key, entry, wamid, byData } of group) {
+          const r = await this.#apply(key, entry, wamid, receivedAtMs, events, fallbacks);
+          if (r === 'wamid-mismatch') {
+            if (byData) mismatched.add(wamid);
+            continue;
+          }
+          matched++;
+          if (r === 'kept') kept++;
+        }
+      });
+    await apply(place(found, all));
+    if (mismatched.size > 0) {
+      t.count('CallbackDataNotTrusted', mismatched.size);
+      const retry = all.filter((s) => mismatched.has(s.status.wamid)).map((s) => ({ ...s, key: null }));
+      await apply(place(await this.o.store.findByWamid([...mismatched]), retry));
     }
-    const groups = [...byMessage.values()].map((g) => g.sort((a, b) => OUTCOME_RANK[b.entry.state] - OUTCOME_RANK[a.entry.state]));
-    await mapLimit(groups, this.o.writeConcurrency ?? 16, async (group) => {
-      for (const { key, entry } of group) await this.#apply(key, entry, receivedAtMs, events, fallbacks, () => kept++);
-    });
     // The fallback is durable before anything says the message failed: a failure here fails the webhook (Meta
     // delivers again; the fallback's own send claim keeps it from going twice).
     if (fallbacks.length > 0 && this.o.fallbacks) {
@@ -93,18 +112,25 @@ export class MessageOutcomeService {
     return { statuses: all.length, matched, kept, events: events.length, fallbacks: fallbacks.length };
   }
 
-  async #apply(key: MessageKey, entry: OutcomeEntry, receivedAtMs: number, events: RelayEvent[], fallbacks: OutboundEnvelope[], onKept: () => void): Promise<void> {
+  async #apply(
+    key: MessageKey,
+    entry: OutcomeEntry,
+    wamid: string,
+    receivedAtMs: number,
+    events: RelayEvent[],
+    fallbacks: OutboundEnvelope[],
+  ): Promise<'kept' | 'not-kept' | 'wamid-mismatch'> {
     const t = this.o.telemetry;
     let after: Awaited<ReturnType<MessageOutcomeStore['record']>>;
     try {
-      after = await this.o.store.record(key, entry, receivedAtMs);
+      after = await this.o.store.record(key, entry, receivedAtMs, wamid);
     } catch (error) {
       if (!(error instanceof UnstorableError)) throw error;
       t.warn('message status not storable; ignored for the outcome (still forwarded)', { ...key, problem: error.message });
-      return;
+      return 'not-kept';
     }
-    if (!after) return;
-    onKept();
+    if (after === 'wamid-mismatch') return after;
+    if (!after) return 'not-kept';
     let extra: Record<string, unknown> = {};
     if (entry.reason === WINDOW_CLOSED && after.fallback && this.o.fallbacks && !isFallbackId(key.messageId)) {
       const fallbackId = fallbackIdOf(key.messageId);
@@ -119,6 +145,7 @@ export class MessageOutcomeService {
     }
     const event = outcomeEvent(key, entry, after.history, extra);
     if (event) events.push(event);
+    return 'kept';
   }
 
   /**
@@ -127,7 +154,7 @@ export class MessageOutcomeService {
    */
   async recordRelayOutcome(key: MessageKey, entry: OutcomeEntry, extra: Readonly<Record<string, unknown>> = {}): Promise<void> {
     const after = await this.o.store.record(key, entry, entry.atMs);
-    const event = after ? outcomeEvent(key, entry, after.history, extra) : null;
+    const event = after && after !== 'wamid-mismatch' ? outcomeEvent(key, entry, after.history, extra) : null;
     if (event) await this.o.events.publish([event]);
   }
 }

@@ -212,7 +212,6 @@ export class OutboundService {
     for (const item of repeats) {
       const first = firsts.get(messageIdentity(item.envelope as OutboundEnvelope));
       const settled = first?.outcome?.kind === 'done';
-      if (settled) this.#o.telemetry.count('DuplicateSuppressed');
       item.outcome = settled ? { kind: 'done', final: true } : { kind: 'retry-later' };
     }
   }
@@ -264,7 +263,6 @@ export class OutboundService {
     }
     switch (r.kind) {
       case 'final':
-        telemetry.count('DuplicateSuppressed');
         telemetry.info('message already final; not acting again', { ...log, state: r.state });
         return { kind: 'done', final: true };
       case 'in-flight':

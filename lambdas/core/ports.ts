@@ -411,9 +411,16 @@ export interface MessageRecord {
 export interface MessageOutcomeStore {
   /**
    * Records `entry` unless an entry of its state that sorts before it is kept (see `keeps`): one conditional write.
-   * Returns the history after the write (and the stored fallback), or null when the entry was not kept.
+   * With `expectWamid` (a status from Meta), only on the message the relay sent with that wamid. Returns the history
+   * after the write (and the stored fallback), null when the entry was not kept, `wamid-mismatch` when the message
+   * has another wamid or none (the status is not about it).
    */
-  record(key: MessageKey, entry: OutcomeEntry, nowMs: number): Promise<{ readonly history: OutcomeHistory; readonly fallback: StoredFallback | null } | null>;
+  record(
+    key: MessageKey,
+    entry: OutcomeEntry,
+    nowMs: number,
+    expectWamid?: string,
+  ): Promise<{ readonly history: OutcomeHistory; readonly fallback: StoredFallback | null } | null | 'wamid-mismatch'>;
   /**
    * At send time, what a later status needs: the wamid -> message item when the status will not carry the relay's
    * callback data, and the fallback when the envelope has one. Nothing to write: no request.

@@ -237,7 +237,8 @@ export const recordOutcomeEvent = async (
   let history = { [entry.state]: entry };
   if (deps.messages) {
     try {
-      history = (await deps.messages.record(key, entry, nowMs))?.history ?? {};
+      const after = await deps.messages.record(key, entry, nowMs);
+      history = after && after !== 'wamid-mismatch' ? after.history : {};
     } catch (error) {
       deps.telemetry.warn('message outcome not recorded', { ...key, error: String(error) });
       deps.telemetry.count('OutcomeRecordFailures');

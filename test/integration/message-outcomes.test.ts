@@ -135,6 +135,7 @@ describe('status webhooks -> message outcomes', () => {
   });
 
   it('finds statuses without the relay callback data by the wamid item, and ignores wamids the relay never sent', async () => {
+    await sent('m-4', 'wamid.m4');
     await store.recordSend({ wabaId: WABA, messageId: 'm-4' }, { wamid: 'wamid.m4', rememberWamid: true }, T * 1000);
     await post(
       statusesWebhook(WABA, [
@@ -151,6 +152,27 @@ describe('status webhooks -> message outcomes', () => {
     expect((await view('m-4', 'another')).status).toBe(404);
     expect(telemetry.get('MessageStatusesUnmatched')).toBeGreaterThanOrEqual(2);
     expect(await takeAll(env.sqs, env.queues.inbound as string)).toHaveLength(1);
+  });
+
+  it("does not trust a sender's own callback data in the relay's format: a failed status for X never marks Y or sends Y's fallback", async () => {
+    // Y: sent by the relay with its own callback data, and a fallback kept for it.
+    await sent('m-y', 'wamid.y');
+    const template = { messaging_product: 'whatsapp', to: '15551234567', type: 'template', template: { name: 'order_update', language: { code: 'en' } } };
+    await store.recordSend({ wabaId: WABA, messageId: 'm-y' }, { wamid: 'wamid.y', rememberWamid: false, fallback: { phoneNumberId: '555001', payload: template } }, T * 1000);
+    // X: the sender set biz_opaque_callback_data itself, copying the relay's format and naming Y.
+    await sent('m-x', 'wamid.x');
+    await store.recordSend({ wabaId: WABA, messageId: 'm-x' }, { wamid: 'wamid.x', rememberWamid: true }, T * 1000);
+    const forged = encodeCallbackData({ wabaId: WABA, messageId: 'm-y' });
+    await post(
+      statusesWebhook(WABA, [
+        statusChange([{ wamid: 'wamid.x', status: 'failed', timestamp: T + 9, callbackData: forged, errors: [{ code: 131047, title: 'Re-engagement message' }] }]),
+      ]),
+    );
+    // The status is about X (its wamid): Y is untouched and its fallback is not queued.
+    expect((await view('m-y')).body).not.toMatchObject({ outcome: 'failed' });
+    expect((await view('m-x')).body).toMatchObject({ outcome: 'failed', wamid: 'wamid.x' });
+    expect(await takeAll(env.sqs, env.queues.outbound as string)).toEqual([]);
+    expect(telemetry.get('CallbackDataNotTrusted')).toBeGreaterThanOrEqual(1);
   });
 
   it('async 131047 with a fallback: the outcome fails window-closed and the fallback is queued once per status, as an envelope', async () => {

@@ -364,12 +364,13 @@ describe('OutboundService: message identity, phone numbers, tokens, park state (
     expect(telemetry.get('DuplicateSuppressed')).toBe(1);
   });
 
-  it("dead-letters a message from another WABA's phone number, never claiming or sending it", async () => {
+  it("dead-letters a message from another WABA's phone number, never sending it, and records it final", async () => {
     const owner: PhoneOwner = { wabaId: 'removed-client', learnedFrom: 'webhook', learnedAt: Date.parse('2026-11-20T00:00:00.000Z') };
     const { service, calls, dead, ledger, learnt, telemetry } = await setup({ owners: { 'pn-a': owner } });
     expect((await service.processBatch([record('a')])).failedIds).toEqual([]);
     expect(calls).toEqual([]);
-    expect(await ledger.entries()).toBe(0);
+    // Never sent, and final: no other copy of it can act on it again.
+    expect(await ledger.state('w:m-a')).toBe('DEAD_LETTERED');
     expect(learnt).toEqual([]);
     expect(dl(dead[0])).toMatchObject({ reason: 'phone-number-mismatch', envelope: { phoneNumberId: 'pn-a', wabaId: 'w' } });
     expect(dl(dead[0]).detail).toContain('belongs to WABA removed-client');
@@ -397,11 +398,11 @@ describe('OutboundService: message identity, phone numbers, tokens, park state (
     expect(telemetry.logs.some((l) => l.message === 'phone number owner not recorded')).toBe(true);
   });
 
-  it('dead-letters a message for a WABA without a token (no-access-token), before any claim', async () => {
+  it('dead-letters a message for a WABA without a token (no-access-token), never sending it, and records it final', async () => {
     const { service, calls, dead, ledger } = await setup({ failTokens: 'no-token' });
     expect((await service.processBatch([record('a')])).failedIds).toEqual([]);
     expect(calls).toEqual([]);
-    expect(await ledger.entries()).toBe(0);
+    expect(await ledger.state('w:m-a')).toBe('DEAD_LETTERED');
     expect(dl(dead[0])).toMatchObject({ reason: 'no-access-token', detail: 'no Cloud API token for WABA w', envelope: { messageId: 'm-a' } });
   });
 
@@ -412,7 +413,7 @@ describe('OutboundService: message identity, phone numbers, tokens, park state (
     await service.processBatch([record('a', {}, forgedOld, false), record('b', {}, forgedNew, false)]);
     expect(dead).toEqual([]);
     for (const m of parked) {
-      expect(m.attributes).toEqual({ 'relay-park-count': '1', 'relay-send-attempts': '0', 'relay-first-parked-at': new Date(NOW).toISOString(), 'relay-first-enqueued-at': String(NOW) });
+      expect(m.attributes).toEqual({ 'relay-park-count': '1', 'relay-send-attempts': '0', 'relay-first-parked-at': new Date(NOW).toISOString(), 'relay-first-enqueued-at': String(NOW), 'relay-parked-copy': '1' });
     }
     expect(parked).toHaveLength(2);
     expect(telemetry.logs.filter((l) => l.message === 'park attributes on an outbound-queue message ignored')).toHaveLength(2);

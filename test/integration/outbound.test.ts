@@ -456,7 +456,7 @@ describe('outbound pipeline against DynamoDB Local, fauxqs and a Cloud API stand
     expect(dl?.detail).toContain(`belongs to WABA ${owner}`);
   });
 
-  it('dead-letters a message for a WABA without a token (no-access-token) and sends it once the token is set', async () => {
+  it('dead-letters a message for a WABA without a token (no-access-token) and sends it once the token is set and its dead letter redriven', async () => {
     const w = uid('waba');
     let secret = JSON.stringify({ byWaba: { 'someone-else': 'their-token' } });
     const service = buildService({ tokens: async () => secret });
@@ -469,9 +469,20 @@ describe('outbound pipeline against DynamoDB Local, fauxqs and a Cloud API stand
     expect(sentTo(e.payload.to)).toHaveLength(0);
 
     secret = JSON.stringify({ byWaba: { [w]: 'now-set' } });
-    await enqueue('outbound', dl?.envelope); // the redrive
+    // The same envelope enqueued again is another copy of a dead-lettered message: final, acknowledged, not sent.
+    await enqueue('outbound', dl?.envelope);
+    expect((await pollOnce(env.sqs, env.queues.outbound as string, handler, { waitTimeSeconds: 1 })).failed).toBe(0);
+    // A redrive names some other dead letter: still final.
+    await enqueue('outbound', dl?.envelope, { 'relay-redrive-of': '2000-01-01T00:00:00.000Z' });
+    await pollOnce(env.sqs, env.queues.outbound as string, handler, { waitTimeSeconds: 1 });
+    expect(sentTo(e.payload.to)).toHaveLength(0);
+    // The redrive of this very dead letter reopens it, once.
+    await enqueue('outbound', dl?.envelope, { 'relay-redrive-of': String(dl?.deadLetteredAt) });
     await pollOnce(env.sqs, env.queues.outbound as string, handler, { waitTimeSeconds: 1 });
     expect(sentTo(e.payload.to).map((r) => r.authorization)).toEqual(['Bearer now-set']);
+    await enqueue('outbound', dl?.envelope, { 'relay-redrive-of': String(dl?.deadLetteredAt) });
+    await pollOnce(env.sqs, env.queues.outbound as string, handler, { waitTimeSeconds: 1 });
+    expect(sentTo(e.payload.to)).toHaveLength(1);
   });
 
   it('ignores park attributes set by the sender on the outbound queue, and honours its own on the delay queue', async () => {

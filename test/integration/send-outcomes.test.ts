@@ -127,9 +127,10 @@ describe('consumer send path: correlation, outcomes, window closed', () => {
       ['message.failed', 'm4'],
       ['message.sent', 'm4:fallback'],
     ]);
-    // SQS delivers the original again: the Cloud API refuses it again, the fallback is not sent a second time.
+    // SQS delivers the original again: it was replaced by its fallback (final), so nothing is sent a second time.
     expect((await service.processBatch([r])).failedIds).toEqual([]);
-    expect(sent.map((s) => s.messageId)).toEqual(['m4', 'm4:fallback', 'm4']);
+    expect(sent.map((s) => s.messageId)).toEqual(['m4', 'm4:fallback']);
+    expect((await messages.read({ wabaId: 'w', messageId: 'm4' }))?.ledger?.state).toBe('REPLACED_BY_FALLBACK');
   });
 
   it('an accepted message with a fallback keeps the fallback for an asynchronous 131047', async () => {

@@ -1,10 +1,10 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { chunk } from '../../core/concurrency.js';
 import { entryKey, OUTCOME_STATES, type OutcomeEntry, type OutcomeHistory, type OutcomeState } from '../../core/message-outcome.js';
 import type { MessageOutcomeStore, MessageRecord, StoredFallback } from '../../core/ports.js';
 import type { MessageKey } from '../../core/send-ledger.js';
 import { classifyWriteError } from './client-store.js';
+import { conditionalUpdate } from './conditional.js';
 import { keys, TABLE_TTL_ATTRIBUTE, ttlAfterDays } from './table.js';
 
 /** The outcome item's attributes: one entry and its sort key per state (see `core/message-outcome.ts`). */
@@ -34,9 +34,13 @@ const fallbackFromItem = (item: Record<string, unknown> | undefined): StoredFall
   return isObj(f) && typeof f.phoneNumberId === 'string' && isObj(f.payload) ? { phoneNumberId: f.phoneNumberId, payload: f.payload } : null;
 };
 
+/** Where outcomes lived before they moved onto the message item: still read until those items expire. */
+const LEGACY_OUTCOME_SK = 'OUTCOME';
+
 /**
- * Message outcomes in the relay's table: the outcome item beside the message's send claim, and wamid items for sends
- * whose statuses will not carry the relay's callback data. Items expire with the send ledger's retention.
+ * Message outcomes in the relay's table, on the message item itself (beside its ledger state and wamid: a status from
+ * Meta is kept only when its wamid is the one the relay recorded), and wamid items for sends whose statuses will not
+ * carry the relay's callback data. Items expire with the send ledger's retention.
  */
 export class DynamoMessageOutcomeStore implements MessageOutcomeStore {
   constructor(
@@ -45,32 +49,37 @@ export class DynamoMessageOutcomeStore implements MessageOutcomeStore {
     private readonly retentionDays: number,
   ) {}
 
-  async record(key: MessageKey, entry: OutcomeEntry, nowMs: number): Promise<{ history: OutcomeHistory; fallback: StoredFallback | null } | null> {
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.outcome(key.wabaId, key.messageId),
-          // The entry is kept unless one that sorts before it is: "keep the least" per state commutes, so the history
-          // is the same whatever order statuses arrive in. An identical entry is written again (a no-op).
-          UpdateExpression: 'SET #e = :e, #k = :k, wabaId = :w, messageId = :m, #ttl = :ttl',
-          ConditionExpression: 'attribute_not_exists(#k) OR #k >= :k',
-          ExpressionAttributeNames: { '#e': OUTCOME_ATTRS.entry(entry.state), '#k': OUTCOME_ATTRS.key(entry.state), '#ttl': TABLE_TTL_ATTRIBUTE },
-          ExpressionAttributeValues: {
-            ':e': entry,
-            ':k': entryKey(entry),
-            ':w': key.wabaId,
-            ':m': key.messageId,
-            ':ttl': ttlAfterDays(nowMs, this.retentionDays),
-          },
-          ReturnValues: 'ALL_NEW',
-        }),
-      );
-      return { history: historyFromItem(out.Attributes), fallback: fallbackFromItem(out.Attributes) };
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return null;
+  async record(
+    key: MessageKey,
+    entry: OutcomeEntry,
+    nowMs: number,
+    expectWamid?: string,
+  ): Promise<{ history: OutcomeHistory; fallback: StoredFallback | null } | null | 'wamid-mismatch'> {
+    // The entry is kept unless one that sorts before it is: "keep the least" per state commutes, so the history is the
+    // same whatever order statuses arrive in. An identical entry is written again (a no-op). A status from Meta also
+    // names its wamid: it is kept only on the message the relay sent with that wamid.
+    const keep = 'attribute_not_exists(#k) OR #k >= :k';
+    const w = await conditionalUpdate(this.doc, {
+      TableName: this.tableName,
+      Key: keys.message(key.wabaId, key.messageId),
+      UpdateExpression: 'SET #e = :e, #k = :k, wabaId = :w, messageId = :m, #ttl = :ttl',
+      ConditionExpression: expectWamid === undefined ? keep : `(${keep}) AND wamid = :wamid`,
+      ExpressionAttributeNames: { '#e': OUTCOME_ATTRS.entry(entry.state), '#k': OUTCOME_ATTRS.key(entry.state), '#ttl': TABLE_TTL_ATTRIBUTE },
+      ExpressionAttributeValues: {
+        ':e': entry,
+        ':k': entryKey(entry),
+        ':w': key.wabaId,
+        ':m': key.messageId,
+        ':ttl': ttlAfterDays(nowMs, this.retentionDays),
+        ...(expectWamid === undefined ? {} : { ':wamid': expectWamid }),
+      },
+      ReturnValues: 'ALL_NEW',
+    }).catch((error: unknown) => {
       throw classifyWriteError(error);
-    }
+    });
+    if (w.written) return { history: historyFromItem(w.attributes), fallback: fallbackFromItem(w.attributes) };
+    if (expectWamid !== undefined && w.old?.wamid !== expectWamid) return 'wamid-mismatch';
+    return null;
   }
 
   async recordSend(key: MessageKey, send: { readonly wamid: string; readonly rememberWamid: boolean; readonly fallback?: StoredFallback }, nowMs: number): Promise<void> {
@@ -92,7 +101,7 @@ export class DynamoMessageOutcomeStore implements MessageOutcomeStore {
         ? this.doc.send(
             new UpdateCommand({
               TableName: this.tableName,
-              Key: keys.outcome(key.wabaId, key.messageId),
+              Key: keys.message(key.wabaId, key.messageId),
               UpdateExpression: 'SET #f = :f, wabaId = :w, messageId = :m, #ttl = :ttl',
               ExpressionAttributeNames: { '#f': OUTCOME_ATTRS.fallback, '#ttl': TABLE_TTL_ATTRIBUTE },
               ExpressionAttributeValues: { ':f': send.fallback, ':w': key.wabaId, ':m': key.messageId, ':ttl': ttl },
@@ -132,12 +141,14 @@ export class DynamoMessageOutcomeStore implements MessageOutcomeStore {
       }),
     );
     const items = out.Items ?? [];
-    const outcome = items.find((i) => i.sk === keys.outcome(key.wabaId, key.messageId).sk);
-    const ledger = items.find((i) => i.sk === keys.ledger(key.wabaId, key.messageId).sk);
-    if (!outcome && !ledger) return null;
+    // Outcomes written before they moved onto the message item (sk OUTCOME) are read too, until their TTL ends.
+    const legacy = items.find((i) => i.sk === LEGACY_OUTCOME_SK);
+    const message = items.find((i) => i.sk === keys.message(key.wabaId, key.messageId).sk);
+    if (!legacy && !message) return null;
+    const ledger = message && typeof message.state === 'string' ? message : undefined;
     return {
-      history: historyFromItem(outcome),
-      fallback: fallbackFromItem(outcome),
+      history: { ...historyFromItem(legacy), ...historyFromItem(message) },
+      fallback: fallbackFromItem(message) ?? fallbackFromItem(legacy),
       ledger: ledger
         ? {
             state: typeof ledger.state === 'string' ? ledger.state : 'unknown',

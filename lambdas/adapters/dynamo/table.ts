@@ -7,8 +7,7 @@
  * | client status | `CLIENT#<wabaId>` | `STATUS` |
  * | timeline entry | `CLIENT#<wabaId>` | `EVENT#<event time ms, padded>#<eventId>` |
  * | parked copy | `CLIENT#<wabaId>` | `PARKED#<first enqueued ms, padded>#<messageId>` (see `parkedOrderKey`) |
- * | send claim (ledger) | `WABA#<wabaId>#MSG#<messageId>` | `SEND` |
- * | message outcome (history, fallback) | `WABA#<wabaId>#MSG#<messageId>` | `OUTCOME` |
+ * | message: its lifecycle (ledger state, wamid), outcome history, fallback | `WABA#<wabaId>#MSG#<messageId>` | `SEND` |
  * | wamid -> message (sends whose payload carried the sender's own callback data) | `WAMID#<wamid>` | `MSG` |
  * | phone number owner | `PHONE#<phoneNumberId>` | `OWNER` |
  * | pace slots of a phone number | `PHONE#<phoneNumberId>` | `PACE` |
@@ -58,9 +57,13 @@ export const keys = {
   messagePk,
   status: (wabaId: string): TableKey => ({ pk: clientPk(wabaId), sk: 'STATUS' }),
   timeline: (wabaId: string, orderKey: string): TableKey => ({ pk: clientPk(wabaId), sk: `${TIMELINE_PREFIX}${orderKey}` }),
+  /**
+   * A message: its send ledger entry (`core/send-ledger.ts`), its outcome history (one entry per state reached, see
+   * `core/message-outcome.ts`) and its fallback, on one item, so a status write can check the wamid the send recorded.
+   */
+  message: (wabaId: string, messageId: string): TableKey => ({ pk: messagePk(wabaId, messageId), sk: 'SEND' }),
+  /** The same item, named for the ledger's use of it. */
   ledger: (wabaId: string, messageId: string): TableKey => ({ pk: messagePk(wabaId, messageId), sk: 'SEND' }),
-  /** A message's outcome: one entry per state reached (see `core/message-outcome.ts`), beside its send claim. */
-  outcome: (wabaId: string, messageId: string): TableKey => ({ pk: messagePk(wabaId, messageId), sk: 'OUTCOME' }),
   /** Which message a wamid belongs to (attributes `wabaId`, `messageId`). */
   wamid: (wamid: string): TableKey => ({ pk: `WAMID#${wamid}`, sk: 'MSG' }),
   /** Which WABA owns a business phone number id (attributes `wabaId`, `learnedFrom`, `learnedAt`). */
