@@ -35,6 +35,7 @@ import type {
   ParkedCopy,
   ParkedStore,
   RelayEventPublisher,
+  ReleaseProgress,
   ReleaseQueue,
   ReleaseRequest,
   ReleaseStore,
@@ -138,12 +139,15 @@ export class ReleaseService {
     const [first, context] = await Promise.all([control.read(wabaId), this.#o.statuses.readBatch([wabaId], [])]);
     const client = this.#client(context, wabaId);
     const cannot = clientWide(client);
-    if (cannot) {
-      telemetry.info('release not started: client may not send', { ...log, status: client.status, why: cannot });
-      return { outcome: 'not-connected', progress: first.lastRelease };
-    }
     const releaseId = randomUUID();
     const nowMs = this.#o.now();
+    if (cannot) {
+      // Nothing may be sent; the gate may still dead-letter some messages whatever the client's state (a phone number
+      // of another WABA, a deadline passed), as the consumer does at their next hop. No lease: nothing is sent.
+      const swept = await this.#sweep(this.#newRun(request, releaseId, first.lastRelease, context, nowMs, deadlineMs), cannot);
+      telemetry.info('release not started: client may not send', { ...log, status: client.status, why: cannot, deadLettered: swept });
+      return { outcome: 'not-connected', progress: first.lastRelease };
+    }
     const previous = first.lastRelease;
     const continuing = request.continuationOf !== undefined && previous?.releaseId === request.continuationOf;
     const { count } = await this.#o.parked.summary(wabaId);
@@ -159,21 +163,8 @@ export class ReleaseService {
     }
     telemetry.count('ReleasesStarted');
     telemetry.info('release started', { ...log, releaseId, parked: count, continuing });
-    const run: RunState = {
-      request,
-      releaseId,
-      drainSince: begun.drainSince,
-      progress: withoutReason(startProgress),
-      stop: null,
-      blocked: new Map(),
-      restricted: new Map(),
-      phonePausedUntil: new Map(),
-      toRemove: [],
-      recorded: { sent: startProgress.sent, deadLettered: startProgress.deadLettered },
-      lastBeat: nowMs,
-      deadlineMs,
-      facts: { atMs: nowMs, context, phones: new Set(), pending: null },
-    };
+    const run = this.#newRun(request, releaseId, withoutReason(startProgress), context, nowMs, deadlineMs);
+    run.drainSince = begun.drainSince;
     const watch = this.#watch(run);
     try {
       for (let round = 0; ; round++) {
@@ -194,6 +185,55 @@ export class ReleaseService {
     } finally {
       watch.stop();
     }
+  }
+
+  #newRun(request: ReleaseRequest, releaseId: string, progress: ReleaseProgress | null, context: BatchContext, nowMs: number, deadlineMs: number): RunState {
+    const p = progress ?? { releaseId, trigger: request.trigger, state: 'running', startedAt: iso(nowMs), updatedAt: iso(nowMs), total: 0, sent: 0, deadLettered: 0, alreadySent: 0, left: 0 };
+    return {
+      request,
+      releaseId,
+      drainSince: 0,
+      progress: p,
+      stop: null,
+      blocked: new Map(),
+      restricted: new Map(),
+      phonePausedUntil: new Map(),
+      toRemove: [],
+      recorded: { sent: p.sent, deadLettered: p.deadLettered },
+      lastBeat: nowMs,
+      deadlineMs,
+      facts: { atMs: nowMs, context, phones: new Set(), pending: null },
+    };
+  }
+
+  /**
+   * The client may not send: only what the gate dead-letters whatever the client's state goes (claimed first, so a
+   * copy acting at the same time is safe); everything else stays parked. Returns how many were dead-lettered.
+   */
+  async #sweep(run: RunState, why: string): Promise<number> {
+    const before = run.progress.deadLettered;
+    let cursor: string | undefined;
+    do {
+      const page = await this.#o.parked.list(run.request.wabaId, this.#o.pageSize, cursor);
+      cursor = page.cursor ?? undefined;
+      const copies = page.items.flatMap((i) => (i.ok ? [i.copy] : []));
+      const phones = copies.map((c) => c.phoneNumberId).filter((p) => !run.facts.phones.has(p));
+      if (phones.length > 0) {
+        for (const p of phones) run.facts.phones.add(p);
+        await this.#refresh(run);
+      }
+      for (const copy of copies) {
+        const parsed = parseEnvelope(copy.body);
+        if (!parsed.ok) continue; // a release dead-letters it once the client may send
+        const state = copyState(copy);
+        const d = this.#decide(run, parsed.envelope, state);
+        if (d.action === 'dead-letter') await this.#claimAndDeadLetter(run, copy, parsed.envelope, state, d);
+      }
+    } while (cursor && this.#o.now() < run.deadlineMs);
+    await flush(this.#o, run);
+    const dead = run.progress.deadLettered - before;
+    if (dead > 0) this.#o.telemetry.info('client may not send; dead-lettered what may never go', { wabaId: run.request.wabaId, why, deadLettered: dead });
+    return dead;
   }
 
   #client(context: BatchContext, wabaId: string): ClientGate {
@@ -285,7 +325,7 @@ export class ReleaseService {
       return this.#deadLetter(run, item, null, item.raw, FRESH_STATE, { reason: 'invalid-envelope', detail: `parked copy unreadable: ${item.problem}` }, null);
     }
     const copy = item.copy;
-    const state: ParkState = { parkCount: copy.parkCount, firstParkedAt: copy.firstParkedAt, sendAttempts: copy.sendAttempts, rateLimitHits: copy.rateLimitHits, parkedCopy: true };
+    const state = copyState(copy);
     const parsed = parseEnvelope(copy.body);
     if (!parsed.ok) return this.#claimAndDeadLetter(run, copy, null, state, { reason: 'invalid-envelope', detail: parsed.problem });
     const envelope = parsed.envelope;
@@ -457,6 +497,15 @@ const halt = (run: RunState, kind: NonNullable<RunState['stop']>['kind'], reason
 const block = (run: RunState, lane: string, untilMs: number): void => {
   run.blocked.set(lane, Math.max(run.blocked.get(lane) ?? 0, untilMs));
 };
+
+/** A parked copy's park state, as its delay-queue copy carries it. */
+const copyState = (copy: ParkedCopy): ParkState => ({
+  parkCount: copy.parkCount,
+  firstParkedAt: copy.firstParkedAt,
+  sendAttempts: copy.sendAttempts,
+  rateLimitHits: copy.rateLimitHits,
+  parkedCopy: true,
+});
 
 const FRESH_STATE: ParkState = { parkCount: 0, firstParkedAt: null, sendAttempts: 0 };
 /** What the gate "says" when the run stopped during a pace wait: the claim goes back, nothing is sent. */
