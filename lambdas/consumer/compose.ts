@@ -11,7 +11,7 @@ import { SqsOutboundQueues } from '../adapters/sqs.js';
 import { SqsReleaseQueue } from '../adapters/sqs-release.js';
 import { ClientHealthService } from '../core/client-health-service.js';
 import { OutboundService } from '../core/outbound-service.js';
-import type { RelayEventPublisher, Telemetry, TokenProvider } from '../core/ports.js';
+import type { OutboundQueues, RelayEventPublisher, Telemetry, TokenProvider } from '../core/ports.js';
 import type { ConsumerConfig } from './config.js';
 
 export interface ConsumerClients {
@@ -20,6 +20,8 @@ export interface ConsumerClients {
   readonly tokens: TokenProvider;
   readonly telemetry: Telemetry;
   readonly events: RelayEventPublisher;
+  /** The delay and dead-letter queues; default: SQS (tests may keep them in memory to control when copies come back). */
+  readonly queues?: OutboundQueues;
 }
 
 export const composeConsumer = (config: ConsumerConfig, c: ConsumerClients): OutboundService => {
@@ -31,9 +33,9 @@ export const composeConsumer = (config: ConsumerConfig, c: ConsumerClients): Out
     phones: new DynamoPhoneOwnership(doc, config.tableName),
     ledger: new DynamoSendLedger(doc, config.tableName, config.graphApiTimeoutMs * 2 + 5_000, config.sendLedgerRetentionDays),
     activity: new DynamoActivityRecorder(doc, config.tableName),
-    queues: new SqsOutboundQueues(c.sqs, config.delayQueueUrl, config.deadLetterQueueUrl, (what, errors) =>
-      telemetry.error(`${what} send failed`, { errors: errors.slice(0, 3) }),
-    ),
+    queues:
+      c.queues ??
+      new SqsOutboundQueues(c.sqs, config.delayQueueUrl, config.deadLetterQueueUrl, (what, errors) => telemetry.error(`${what} send failed`, { errors: errors.slice(0, 3) })),
     cloudApi,
     tokens: c.tokens,
     telemetry,

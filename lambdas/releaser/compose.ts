@@ -10,7 +10,7 @@ import { sendBatches } from '../adapters/sqs.js';
 import { SqsReleaseQueue } from '../adapters/sqs-release.js';
 import { ClientHealthService } from '../core/client-health-service.js';
 import { CallWindow, paceIntervalMs } from '../core/pacing.js';
-import type { RelayEventPublisher, Telemetry, TokenProvider } from '../core/ports.js';
+import type { OutboundQueues, RelayEventPublisher, Telemetry, TokenProvider } from '../core/ports.js';
 import { ReleaseService } from '../core/release.js';
 import type { ReleaserConfig } from './config.js';
 
@@ -20,6 +20,8 @@ export interface ReleaserClients {
   readonly tokens: TokenProvider;
   readonly telemetry: Telemetry;
   readonly events: RelayEventPublisher;
+  /** The dead-letter queue; default: SQS (tests may keep it in memory). */
+  readonly deadLetter?: OutboundQueues['deadLetter'];
 }
 
 export const composeReleaser = (config: ReleaserConfig, c: ReleaserClients): ReleaseService => {
@@ -38,11 +40,13 @@ export const composeReleaser = (config: ReleaserConfig, c: ReleaserClients): Rel
     tokens: c.tokens,
     cloudApi,
     queues: {
-      deadLetter: async (messages) => {
-        const { failed, errors } = await sendBatches(c.sqs, config.deadLetterQueueUrl, messages);
-        if (errors.length > 0) telemetry.error('dead-letter queue send failed', { errors: errors.slice(0, 3) });
-        return failed;
-      },
+      deadLetter:
+        c.deadLetter ??
+        (async (messages) => {
+          const { failed, errors } = await sendBatches(c.sqs, config.deadLetterQueueUrl, messages);
+          if (errors.length > 0) telemetry.error('dead-letter queue send failed', { errors: errors.slice(0, 3) });
+          return failed;
+        }),
     },
     telemetry,
     maxSendAttempts: config.maxSendAttempts,
