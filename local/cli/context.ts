@@ -1,0 +1,84 @@
+/**
+ * What every CLI command shares: the options it may be given, the parsed values, the I/O, the target, and the checks
+ * of its arguments (a mistake is a {@link UsageError}: one line, then the command's own help, exit code 2).
+ */
+import { ID_RULE, isRelayId } from '../../lambdas/core/ids.js';
+import type { RelayTarget } from '../target.js';
+import { UsageError } from './errors.js';
+
+export const CLI_OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  url: { type: 'string' },
+  stage: { type: 'string' },
+  stack: { type: 'string' },
+  outputs: { type: 'string' },
+  secret: { type: 'string' },
+  waba: { type: 'string' },
+  time: { type: 'string' },
+  reason: { type: 'string' },
+  'phone-number-id': { type: 'string' },
+  to: { type: 'string' },
+  text: { type: 'string' },
+  'payload-file': { type: 'string' },
+  'message-id': { type: 'string' },
+  'not-after': { type: 'string' },
+  max: { type: 'string' },
+  code: { type: 'string' },
+  json: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+  'older-than': { type: 'string' },
+  'newer-than': { type: 'string' },
+  follow: { type: 'boolean' },
+  until: { type: 'string' },
+  fail: { type: 'string' },
+  off: { type: 'boolean' },
+  type: { type: 'string' },
+} as const;
+
+export type OptionName = keyof typeof CLI_OPTIONS;
+export const TARGET_OPTIONS: readonly OptionName[] = ['url', 'stage', 'stack', 'outputs'];
+
+type Values = { -readonly [K in OptionName]?: (typeof CLI_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
+export interface Options extends Values {
+  url: string;
+  secret: string;
+}
+
+export interface CliIo {
+  out(line: string): void;
+  /** Errors (default: `out`). */
+  err?(line: string): void;
+  fetch: typeof fetch;
+  /** Resolves when the user asks to stop (Ctrl-C); `--follow` ends then. */
+  stopped?: Promise<void>;
+}
+
+export interface Ctx {
+  readonly o: Options;
+  readonly io: CliIo;
+  readonly env: Record<string, string | undefined>;
+  target(): Promise<RelayTarget>;
+}
+
+/** A command: its words after the command word, and the context. */
+export type Command = (args: readonly string[], ctx: Ctx) => Promise<void>;
+
+export const required = (o: Options, name: 'waba' | 'phone-number-id' | 'to' | 'text', command: string): string => {
+  const v = o[name];
+  if (!v) throw new UsageError(command, `--${name} is required`);
+  return v;
+};
+
+export const wabaArg = (args: readonly string[], o: Options, command: string): string => {
+  const waba = args[0] ?? o.waba;
+  if (!waba) throw new UsageError(command, 'which WABA? give its id');
+  if (!isRelayId(waba)) throw new UsageError(command, `"${waba}" is not a WABA id: it ${ID_RULE}`);
+  return waba;
+};
+
+export const positiveInt = (value: string | undefined, fallback: number, command: string, name: string): number => {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isInteger(n) || n < 1) throw new UsageError(command, `--${name} must be a positive whole number`);
+  return n;
+};
