@@ -1,6 +1,6 @@
 /** `cloud-api refuse|accept|statuses`: how the embedded Cloud API stand-in of `npm start` treats a phone number. */
 import { z } from 'zod';
-import type { Command, Ctx } from './context.js';
+import { type Command, type Ctx, unknownWord } from './context.js';
 import { CliError, UsageError } from './errors.js';
 import { checkJson } from './json.js';
 
@@ -40,7 +40,9 @@ export const cloudApi: Command = async (args, ctx) => {
   const { o, io } = ctx;
   const action = args[0];
   if (action !== 'refuse' && action !== 'accept' && action !== 'statuses') {
-    throw new UsageError('cloud-api', action ? `unknown action "${action}": refuse, accept or statuses` : 'refuse, accept or statuses?');
+    throw action
+      ? unknownWord('cloud-api', `unknown action "${action}": refuse, accept or statuses`, action, ['refuse', 'accept', 'statuses'])
+      : new UsageError('cloud-api', 'refuse, accept or statuses?');
   }
   const phoneNumberId = o['phone-number-id'];
   if (!phoneNumberId) throw new UsageError('cloud-api', '--phone-number-id is required');

@@ -5,6 +5,7 @@
 import { ID_RULE, isRelayId } from '../../lambdas/core/ids.js';
 import type { RelayTarget } from '../target.js';
 import { UsageError } from './errors.js';
+import { didYouMean } from './suggest.js';
 
 export const CLI_OPTIONS = {
   help: { type: 'boolean', short: 'h' },
@@ -42,6 +43,8 @@ type Values = { -readonly [K in OptionName]?: (typeof CLI_OPTIONS)[K]['type'] ex
 export interface Options extends Values {
   url: string;
   secret: string;
+  /** Where the secret came from, for messages (never the secret itself). */
+  secretFrom: string;
 }
 
 export interface CliIo {
@@ -81,4 +84,10 @@ export const positiveInt = (value: string | undefined, fallback: number, command
   const n = Number(value);
   if (!/^\d+$/.test(value) || !Number.isInteger(n) || n < 1) throw new UsageError(command, `--${name} must be a positive whole number`);
   return n;
+};
+
+/** A word the command does not know (an action, an event): `message`, and "did you mean" when one of `choices` is close. */
+export const unknownWord = (command: string, message: string, word: string, choices: readonly string[]): UsageError => {
+  const hint = didYouMean(word, choices);
+  return new UsageError(command, `${message}${hint}`, hint !== '');
 };

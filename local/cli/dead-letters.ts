@@ -5,7 +5,7 @@ import { ID_RULE, isRelayId } from '../../lambdas/core/ids.js';
 import { DEAD_LETTER_REASONS } from '../../lambdas/core/outbound-decision.js';
 import { toSqsJson } from '../../lambdas/core/sqs-body.js';
 import { REDRIVEN_ATTRIBUTE } from '../sqs-observer.js';
-import { type Command, positiveInt } from './context.js';
+import { type Command, positiveInt, unknownWord } from './context.js';
 import { UsageError } from './errors.js';
 import { checkJson } from './json.js';
 import { putBack, receiveAll } from './sqs.js';
@@ -61,7 +61,9 @@ const toRow = (m: Message): DeadLetterRow => {
 export const deadLetters: Command = async (args, ctx) => {
   const { o, io } = ctx;
   const action = args[0];
-  if (action !== 'list' && action !== 'redrive') throw new UsageError('dead-letters', action ? `unknown action "${action}": list or redrive` : 'list or redrive?');
+  if (action !== 'list' && action !== 'redrive') {
+    throw action ? unknownWord('dead-letters', `unknown action "${action}": list or redrive`, action, ['list', 'redrive']) : new UsageError('dead-letters', 'list or redrive?');
+  }
   if (o['dry-run'] && action === 'list') throw new UsageError('dead-letters', '--dry-run applies to redrive (list never changes anything)');
   const max = positiveInt(o.max, 1000, 'dead-letters', 'max');
   if (o.reason !== undefined && !(DEAD_LETTER_REASONS as readonly string[]).includes(o.reason)) {

@@ -5,12 +5,16 @@ export class CliError extends Error {
   override readonly name = 'CliError';
 }
 
-/** A mistake in the command line: one line, then the command's own help; exit code 2. */
+/**
+ * A mistake in the command line: one line, then the command's own help; exit code 2. `brief`: the line already says
+ * what was meant ("did you mean ..."), so a pointer to the help follows instead of the help.
+ */
 export class UsageError extends Error {
   override readonly name = 'UsageError';
   constructor(
     readonly command: string,
     message: string,
+    readonly brief = false,
   ) {
     super(message);
   }

@@ -3,7 +3,7 @@ import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand } from '
 import { parseRelayEvent } from '../../lambdas/core/relay-event-schema.js';
 import { RELAY_EVENT_TYPES, type RelayEvent } from '../../lambdas/core/relay-events.js';
 import { localSqs } from '../services.js';
-import { type Command, positiveInt } from './context.js';
+import { type Command, positiveInt, unknownWord } from './context.js';
 import { UsageError } from './errors.js';
 
 /** One line per relay event: when, what, whom, and the detail (a status change in words, anything else as JSON). */
@@ -19,7 +19,7 @@ export const formatRelayEvent = (e: RelayEvent): string => {
  */
 export const events: Command = async (args, ctx) => {
   const { o, io } = ctx;
-  if (args[0] !== 'tail') throw new UsageError('events', args[0] ? `unknown action "${args[0]}": tail` : 'which action? (tail)');
+  if (args[0] !== 'tail') throw args[0] ? unknownWord('events', `unknown action "${args[0]}": tail`, args[0], ['tail']) : new UsageError('events', 'which action? (tail)');
   if (o.type !== undefined && !(RELAY_EVENT_TYPES as readonly string[]).includes(o.type)) {
     throw new UsageError('events', `unknown --type "${o.type}" (one of ${RELAY_EVENT_TYPES.join(', ')})`);
   }

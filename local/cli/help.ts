@@ -37,7 +37,8 @@ Other options:
   --secret <secret>    App secret used to sign webhooks (default $META_APP_SECRET, else the development value)
   -h, --help           Help for a command: npm run cli -- send --help
 
-Exit codes: 0 done, 1 failed (the message says why), 2 wrong usage (the command's help follows).`,
+Exit codes: 0 done, 1 failed (the message says why), 2 wrong usage (the command's help follows; for a mistyped
+command, action or option, what you probably meant).`,
   webhook: `Usage: npm run cli -- webhook <event> --waba <wabaId> [--time <unix seconds>] [--reason <reason>]
 
 <event> is one of:

@@ -1,7 +1,7 @@
 /** `inbound tail`: the events waiting on the inbound-events queue, left where they are. */
 import type { Message } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
-import { type Command, positiveInt } from './context.js';
+import { type Command, positiveInt, unknownWord } from './context.js';
 import { UsageError } from './errors.js';
 import { checkJson } from './json.js';
 import { putBack, receiveAll } from './sqs.js';
@@ -25,7 +25,7 @@ const inboundLine = (m: Message): string => {
 
 export const inbound: Command = async (args, ctx) => {
   const { o, io } = ctx;
-  if (args[0] !== 'tail') throw new UsageError('inbound', args[0] ? `unknown action "${args[0]}": tail` : 'which action? (tail)');
+  if (args[0] !== 'tail') throw args[0] ? unknownWord('inbound', `unknown action "${args[0]}": tail`, args[0], ['tail']) : new UsageError('inbound', 'which action? (tail)');
   const max = positiveInt(o.max, 100, 'inbound', 'max');
   const target = await ctx.target();
   const sqs = await target.sqs();

@@ -16,6 +16,7 @@ import { inbound } from './inbound.js';
 import { parked } from './parked.js';
 import { send } from './send.js';
 import { client, message, reset, status } from './status.js';
+import { closest, didYouMean } from './suggest.js';
 import { webhook, webhookFile } from './webhook.js';
 
 export type { CliIo } from './context.js';
@@ -39,6 +40,14 @@ const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   events: ['url', 'type', 'waba', 'max'],
 };
 
+/** Why a target option does not apply to a command that works on the local pipeline only. */
+const LOCAL_ONLY: Record<string, string> = {
+  webhook: 'it drives the local pipeline only (against a stack, Meta sends the webhooks)',
+  'webhook-file': 'it drives the local pipeline only (against a stack, Meta sends the webhooks)',
+  'cloud-api': "it drives the local pipeline's Cloud API stand-in only (against a stack, the Cloud API is real)",
+  events: "it reads the local pipeline's relay-events tail queue only (against a stack, subscribe a queue of your own to the topic RelayEventsTopicArn: docs/relay-events.md)",
+};
+
 const COMMANDS: Record<string, Command> = {
   webhook,
   'webhook-file': webhookFile,
@@ -54,10 +63,13 @@ const COMMANDS: Record<string, Command> = {
   events,
 };
 
+/** The option a parse error names (`--bogus`), or ''. */
+const optionOf = (error: unknown): string => /'(-[^' ]+)/.exec((error as { message?: string }).message ?? '')?.[1] ?? '';
+
 /** Node's parser messages, in one line without its advice about `--` (which never applies here). */
 const parseProblem = (error: unknown): string => {
   const e = error as { code?: string; message?: string };
-  const option = /'(-[^' ]+)/.exec(e.message ?? '')?.[1] ?? '';
+  const option = optionOf(error);
   switch (e.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
       return `unknown option ${option}`;
@@ -91,13 +103,45 @@ const usage = (io: CliIo, command: string | undefined, message: string): number 
   return 2;
 };
 
+/** A mistake whose line says what was meant: that line and where the help is, not the help itself. */
+const brief = (io: CliIo, command: string | undefined, message: string): number => {
+  (io.err ?? io.out)(`error: ${message}\n(npm run cli -- ${command ? `${command} ` : ''}--help for ${command ? 'its usage' : 'every command'})`);
+  return 2;
+};
+
+const unknownCommand = (io: CliIo, command: string): number => {
+  const hint = didYouMean(command, Object.keys(COMMANDS));
+  return hint ? brief(io, undefined, `unknown command "${command}"${hint}`) : usage(io, undefined, `unknown command "${command}"`);
+};
+
+/** A command line the parser refused: a mistyped command or option gets "did you mean", any other mistake the help. */
+const parseFailure = (io: CliIo, argv: readonly string[], error: unknown): number => {
+  const word = commandOf(argv);
+  if (word !== undefined && !COMMANDS[word] && closest(word, Object.keys(COMMANDS))) return unknownCommand(io, word);
+  const command = word !== undefined && COMMANDS[word] ? word : undefined;
+  const prefix = command ? `${command}: ` : '';
+  const option = optionOf(error);
+  if ((error as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' && option.startsWith('--')) {
+    const choices = command ? [...(COMMAND_OPTIONS[command] ?? []), 'help'] : Object.keys(CLI_OPTIONS);
+    const hint = didYouMean(option.slice(2), choices, (c) => `--${c}`);
+    if (hint) return brief(io, command, `${prefix}${parseProblem(error)}${hint}`);
+  }
+  return usage(io, command, `${prefix}${parseProblem(error)}`);
+};
+
+/** Why an option the CLI knows does not apply to this command. */
+const notApplicable = (command: string, option: OptionName): string => {
+  if (TARGET_OPTIONS.includes(option)) return `: ${LOCAL_ONLY[command] ?? 'it is not one of its target options'}`;
+  const owners = Object.keys(COMMAND_OPTIONS).filter((c) => c !== 'reset' && COMMAND_OPTIONS[c]?.includes(option));
+  return owners.length > 0 ? ` (it is an option of ${owners.join(', ')})` : '';
+};
+
 export const runCli = async (argv: readonly string[], env: Record<string, string | undefined>, io: CliIo): Promise<number> => {
   let parsed: ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; strict: true; options: typeof CLI_OPTIONS }>>;
   try {
     parsed = parseArgs({ args: [...argv], allowPositionals: true, strict: true, options: CLI_OPTIONS });
   } catch (error) {
-    const command = commandOf(argv);
-    return usage(io, command && COMMANDS[command] ? command : undefined, `${command && COMMANDS[command] ? `${command}: ` : ''}${parseProblem(error)}`);
+    return parseFailure(io, argv, error);
   }
   const [command, ...rest] = parsed.positionals;
   if (!command) {
@@ -105,7 +149,7 @@ export const runCli = async (argv: readonly string[], env: Record<string, string
     return parsed.values.help ? 0 : 2;
   }
   const run = COMMANDS[command];
-  if (!run) return usage(io, undefined, `unknown command "${command}"`);
+  if (!run) return unknownCommand(io, command);
   if (parsed.values.help) {
     io.out(HELP[command] as string);
     return 0;
@@ -114,13 +158,14 @@ export const runCli = async (argv: readonly string[], env: Record<string, string
   const extra = (Object.keys(parsed.values) as OptionName[]).filter((k) => k !== 'help' && !allowed.includes(k));
   const first = extra[0];
   if (first !== undefined) {
-    const why = TARGET_OPTIONS.includes(first) ? ': it drives the local pipeline only (against a stack, Meta sends the webhooks and the Cloud API is real)' : '';
-    return usage(io, command, `${command}: --${first} does not apply to ${command}${why}`);
+    return usage(io, command, `${command}: --${first} does not apply to ${command}${notApplicable(command, first)}`);
   }
+  const fromEnv = env.META_APP_SECRET?.split(',')[0]?.trim();
   const o: Options = {
     ...parsed.values,
     url: (parsed.values.url ?? `http://127.0.0.1:${env.PORT || LOCAL_DEFAULTS.PORT}`).replace(/\/+$/, ''),
-    secret: parsed.values.secret ?? (env.META_APP_SECRET?.split(',')[0]?.trim() || DEV_SECRETS.META_APP_SECRET),
+    secret: parsed.values.secret ?? (fromEnv || DEV_SECRETS.META_APP_SECRET),
+    secretFrom: parsed.values.secret !== undefined ? '--secret' : fromEnv ? 'META_APP_SECRET (its first value)' : 'the development default (META_APP_SECRET is not set)',
   };
   let target: Promise<RelayTarget> | undefined;
   const ctx: Ctx = {
@@ -136,7 +181,7 @@ export const runCli = async (argv: readonly string[], env: Record<string, string
     await run(rest, ctx);
     return 0;
   } catch (error) {
-    if (error instanceof UsageError) return usage(io, error.command, `${error.command}: ${error.message}`);
+    if (error instanceof UsageError) return (error.brief ? brief : usage)(io, error.command, `${error.command}: ${error.message}`);
     const message = error instanceof CliError ? error.message : `${command}: ${(error as Error).message}`;
     (io.err ?? io.out)(`error: ${message}`);
     return 1;

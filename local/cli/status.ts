@@ -1,6 +1,6 @@
 /** `status`, `client reset` (alias `reset`) and `message`: the status API, against the local pipeline or a stack. */
 import { z } from 'zod';
-import { type Command, type Ctx, wabaArg } from './context.js';
+import { type Command, type Ctx, unknownWord, wabaArg } from './context.js';
 import { CliError, UsageError } from './errors.js';
 import { checkJson } from './json.js';
 import { formatStatus, StatusView } from './status-view.js';
@@ -47,7 +47,7 @@ const resetAs = async (command: string, args: readonly string[], ctx: Ctx): Prom
 export const reset: Command = (args, ctx) => resetAs('reset', args, ctx);
 
 export const client: Command = async (args, ctx) => {
-  if (args[0] !== 'reset') throw new UsageError('client', args[0] ? `unknown client action "${args[0]}"` : 'which action? (reset)');
+  if (args[0] !== 'reset') throw args[0] ? unknownWord('client', `unknown client action "${args[0]}"`, args[0], ['reset']) : new UsageError('client', 'which action? (reset)');
   await resetAs('client', args.slice(1), ctx);
 };
 

@@ -1,7 +1,7 @@
 /** `webhook <event>` and `webhook-file <path>`: sign and POST webhooks to the local pipeline, as Meta would. */
 import { readFile } from 'node:fs/promises';
 import { signBody } from '../../lambdas/core/signature.js';
-import { type Command, type Ctx, type Options, required } from './context.js';
+import { type Command, type Ctx, type Options, required, unknownWord } from './context.js';
 import { CliError, UsageError } from './errors.js';
 
 const EVENTS: Record<string, { event: string; extra?: (o: Options) => Record<string, unknown>; partner?: boolean }> = {
@@ -31,6 +31,11 @@ const postSigned = async (ctx: Ctx, command: string, body: Buffer): Promise<void
     });
   const text = await r.text();
   io.out(`POST /webhook -> ${r.status} ${text}`);
+  if (r.status === 401) {
+    throw new CliError(
+      `${command}: the webhook was refused with 401: the pipeline checks the signature with its app secret (META_APP_SECRET where npm start runs; its banner shows the last 4 characters) and this CLI signed with ${o.secretFrom}. Pass --secret <the pipeline's app secret>, or export the same META_APP_SECRET here`,
+    );
+  }
   if (r.status !== 200) throw new CliError(`${command}: the webhook was refused with ${r.status}`);
 };
 
@@ -39,7 +44,7 @@ export const webhook: Command = async (args, ctx) => {
   const name = args[0];
   if (!name) throw new UsageError('webhook', 'which event?');
   const known = EVENTS[name];
-  if (!known && !/^[A-Z][A-Z0-9_]+$/.test(name)) throw new UsageError('webhook', `unknown event "${name}"`);
+  if (!known && !/^[A-Z][A-Z0-9_]+$/.test(name)) throw unknownWord('webhook', `unknown event "${name}"`, name, Object.keys(EVENTS));
   const waba = required(o, 'waba', 'webhook');
   const time = o.time ?? String(Math.floor(Date.now() / 1000));
   if (!/^\d+$/.test(time)) throw new UsageError('webhook', '--time must be Unix seconds');
