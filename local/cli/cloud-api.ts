@@ -1,6 +1,6 @@
 /** `cloud-api refuse|accept|statuses`: how the embedded Cloud API stand-in of `npm start` treats a phone number. */
 import { z } from 'zod';
-import { type Command, type Ctx, unknownWord } from './context.js';
+import { type Command, type Ctx, optionalId, required, unknownWord } from './context.js';
 import { CliError, UsageError } from './errors.js';
 import { checkJson } from './json.js';
 
@@ -17,7 +17,8 @@ const cloudApiStatuses = async (ctx: Ctx, phoneNumberId: string): Promise<void> 
   if (fail !== undefined && !(Number.isInteger(fail) && fail > 0)) throw new UsageError('cloud-api', '--fail must be a positive integer');
   const steps = ['sent', 'delivered', 'read'];
   if (o.until !== undefined && !steps.includes(o.until)) throw new UsageError('cloud-api', '--until must be sent, delivered or read');
-  const waba = o.waba ? { wabaId: o.waba } : {};
+  const wabaId = optionalId(o, 'waba', 'cloud-api');
+  const waba = wabaId ? { wabaId } : {};
   const plan = o.off ? null : fail !== undefined ? { fail, ...waba } : { until: o.until, ...waba };
   const info = await (await ctx.target()).pipeline();
   if (!info.cloudApiEmbedded) throw new CliError(`cloud-api: the pipeline uses ${info.cloudApiUrl}, not the embedded stand-in`);
@@ -44,8 +45,7 @@ export const cloudApi: Command = async (args, ctx) => {
       ? unknownWord('cloud-api', `unknown action "${action}": refuse, accept or statuses`, action, ['refuse', 'accept', 'statuses'])
       : new UsageError('cloud-api', 'refuse, accept or statuses?');
   }
-  const phoneNumberId = o['phone-number-id'];
-  if (!phoneNumberId) throw new UsageError('cloud-api', '--phone-number-id is required');
+  const phoneNumberId = required(o, 'phone-number-id', 'cloud-api');
   if (action === 'statuses') return cloudApiStatuses(ctx, phoneNumberId);
   const code = o.code === undefined ? undefined : Number(o.code);
   if (code !== undefined && !(Number.isInteger(code) && code > 0)) throw new UsageError('cloud-api', '--code must be a positive integer');

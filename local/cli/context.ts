@@ -2,6 +2,7 @@
  * What every CLI command shares: the options it may be given, the parsed values, the I/O, the target, and the checks
  * of its arguments (a mistake is a {@link UsageError}: one line, then the command's own help, exit code 2).
  */
+import { MAX_MESSAGE_ID, outboundEnvelopeSchema } from '../../lambdas/core/envelope.js';
 import { ID_RULE, isRelayId } from '../../lambdas/core/ids.js';
 import type { RelayTarget } from '../target.js';
 import { UsageError } from './errors.js';
@@ -21,6 +22,8 @@ export const CLI_OPTIONS = {
   to: { type: 'string' },
   text: { type: 'string' },
   'payload-file': { type: 'string' },
+  'fallback-file': { type: 'string' },
+  'envelope-file': { type: 'string' },
   'message-id': { type: 'string' },
   'not-after': { type: 'string' },
   max: { type: 'string' },
@@ -66,17 +69,42 @@ export interface Ctx {
 /** A command: its words after the command word, and the context. */
 export type Command = (args: readonly string[], ctx: Ctx) => Promise<void>;
 
-export const required = (o: Options, name: 'waba' | 'phone-number-id' | 'to' | 'text', command: string): string => {
+/** A required option; an id is also checked by its rule ({@link checkId}). */
+export const required = (o: Options, name: IdKind | 'to' | 'text', command: string): string => {
   const v = o[name];
   if (!v) throw new UsageError(command, `--${name} is required`);
-  return v;
+  return name === 'to' || name === 'text' ? v : checkId(command, name, v);
+};
+
+/** The ids a command line may carry, each with the rule the relay keys it by. */
+const IDS = {
+  waba: { what: 'a WABA id', valid: isRelayId, rule: ID_RULE },
+  'phone-number-id': { what: 'a phone number id', valid: isRelayId, rule: ID_RULE },
+  'message-id': { what: 'a message id', valid: (s: string) => outboundEnvelopeSchema.shape.messageId.safeParse(s).success, rule: `must be 1-${MAX_MESSAGE_ID} characters` },
+} as const;
+export type IdKind = keyof typeof IDS;
+
+/**
+ * `value` checked by the rule the relay applies to that id (lambdas/core/ids.ts; a message id by the envelope's), before
+ * anything is called or enqueued: a usage error otherwise. `flag`: the value came from `--<kind>` (named in the error).
+ */
+export const checkId = (command: string, kind: IdKind, value: string, flag = true): string => {
+  const id = IDS[kind];
+  if (!id.valid(value)) throw new UsageError(command, `${flag ? `--${kind} ` : ''}"${value}" is not ${id.what}: it ${id.rule}`);
+  return value;
+};
+
+/** `--<kind>` when given, checked by {@link checkId}. */
+export const optionalId = (o: Options, kind: IdKind, command: string): string | undefined => {
+  const v = o[kind];
+  return v === undefined ? undefined : checkId(command, kind, v);
 };
 
 export const wabaArg = (args: readonly string[], o: Options, command: string): string => {
-  const waba = args[0] ?? o.waba;
-  if (!waba) throw new UsageError(command, 'which WABA? give its id');
-  if (!isRelayId(waba)) throw new UsageError(command, `"${waba}" is not a WABA id: it ${ID_RULE}`);
-  return waba;
+  const positional = args[0];
+  if (positional !== undefined) return checkId(command, 'waba', positional, false);
+  if (!o.waba) throw new UsageError(command, 'which WABA? give its id');
+  return checkId(command, 'waba', o.waba);
 };
 
 export const positiveInt = (value: string | undefined, fallback: number, command: string, name: string): number => {

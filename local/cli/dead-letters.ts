@@ -1,11 +1,10 @@
 /** `dead-letters list|redrive`: read the dead-letter queue with filters, and send envelopes back to the outbound queue. */
 import { DeleteMessageBatchCommand, type Message, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
-import { ID_RULE, isRelayId } from '../../lambdas/core/ids.js';
 import { DEAD_LETTER_REASONS } from '../../lambdas/core/outbound-decision.js';
 import { toSqsJson } from '../../lambdas/core/sqs-body.js';
 import { REDRIVEN_ATTRIBUTE } from '../sqs-observer.js';
-import { type Command, positiveInt, unknownWord } from './context.js';
+import { type Command, optionalId, positiveInt, unknownWord } from './context.js';
 import { UsageError } from './errors.js';
 import { checkJson } from './json.js';
 import { putBack, receiveAll } from './sqs.js';
@@ -69,7 +68,7 @@ export const deadLetters: Command = async (args, ctx) => {
   if (o.reason !== undefined && !(DEAD_LETTER_REASONS as readonly string[]).includes(o.reason)) {
     throw new UsageError('dead-letters', `unknown --reason "${o.reason}"`);
   }
-  if (o.waba !== undefined && !isRelayId(o.waba)) throw new UsageError('dead-letters', `--waba "${o.waba}" is not a WABA id: it ${ID_RULE}`);
+  optionalId(o, 'waba', 'dead-letters');
   const olderThan = durationMs(o['older-than'], 'older-than');
   const newerThan = durationMs(o['newer-than'], 'newer-than');
   const now = Date.now();

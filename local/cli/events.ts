@@ -3,7 +3,7 @@ import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand } from '
 import { parseRelayEvent } from '../../lambdas/core/relay-event-schema.js';
 import { RELAY_EVENT_TYPES, type RelayEvent } from '../../lambdas/core/relay-events.js';
 import { localSqs } from '../services.js';
-import { type Command, positiveInt, unknownWord } from './context.js';
+import { type Command, optionalId, positiveInt, unknownWord } from './context.js';
 import { UsageError } from './errors.js';
 
 /** One line per relay event: when, what, whom, and the detail (a status change in words, anything else as JSON). */
@@ -23,6 +23,7 @@ export const events: Command = async (args, ctx) => {
   if (o.type !== undefined && !(RELAY_EVENT_TYPES as readonly string[]).includes(o.type)) {
     throw new UsageError('events', `unknown --type "${o.type}" (one of ${RELAY_EVENT_TYPES.join(', ')})`);
   }
+  optionalId(o, 'waba', 'events');
   const max = o.max === undefined ? Number.POSITIVE_INFINITY : positiveInt(o.max, 1, 'events', 'max');
   const info = await (await ctx.target()).pipeline();
   const sqs = localSqs(info.sqsEndpoint);

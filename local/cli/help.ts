@@ -56,9 +56,16 @@ command, action or option, what you probably meant).`,
 
 Signs the file's bytes with the app secret and POSTs them to the local pipeline's /webhook unchanged.`,
   send: `Usage: npm run cli -- send --waba <wabaId> --phone-number-id <id> --to <number> (--text <body> | --payload-file <path>)
-                          [--message-id <id>] [--not-after <ISO-8601>] [target]
+                          [--fallback-file <path>] [--message-id <id>] [--not-after <ISO-8601>] [target]
+       npm run cli -- send --envelope-file <path> [target]
 
-Enqueues the documented envelope on the outbound queue. --message-id defaults to a new UUID.
+Enqueues the documented envelope (docs/outbound.md) on the outbound queue. --message-id defaults to a new UUID.
+--payload-file and --fallback-file hold a Cloud API request body (JSON); the fallback is sent instead when the
+24-hour window closed (131047), normally a template (docs/message-outcomes.md). --envelope-file enqueues a whole
+envelope as written (messageId, wabaId, phoneNumberId, payload and the optional notAfter, metadata, fallback),
+with none of the other flags. Ids are checked by the relay's rules (WABA and phone number ids: 1-64 letters,
+digits, "-" or "_"; message ids: 1-128 characters) and the envelope by the consumer's, before anything is
+enqueued.
 
 ${TARGET_HELP}`,
   status: `Usage: npm run cli -- status <wabaId> [--json] [target]

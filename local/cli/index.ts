@@ -28,7 +28,7 @@ export { formatStatus } from './status-view.js';
 const COMMAND_OPTIONS: Record<string, readonly OptionName[]> = {
   webhook: ['url', 'secret', 'waba', 'time', 'reason'],
   'webhook-file': ['url', 'secret'],
-  send: [...TARGET_OPTIONS, 'waba', 'phone-number-id', 'to', 'text', 'payload-file', 'message-id', 'not-after'],
+  send: [...TARGET_OPTIONS, 'waba', 'phone-number-id', 'to', 'text', 'payload-file', 'fallback-file', 'message-id', 'not-after', 'envelope-file'],
   status: [...TARGET_OPTIONS, 'waba', 'json'],
   parked: [...TARGET_OPTIONS, 'waba', 'max'],
   client: [...TARGET_OPTIONS, 'waba', 'reason', 'json'],

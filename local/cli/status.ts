@@ -1,6 +1,6 @@
 /** `status`, `client reset` (alias `reset`) and `message`: the status API, against the local pipeline or a stack. */
 import { z } from 'zod';
-import { type Command, type Ctx, unknownWord, wabaArg } from './context.js';
+import { type Command, type Ctx, checkId, unknownWord, wabaArg } from './context.js';
 import { CliError, UsageError } from './errors.js';
 import { checkJson } from './json.js';
 import { formatStatus, StatusView } from './status-view.js';
@@ -54,8 +54,8 @@ export const client: Command = async (args, ctx) => {
 /** `message <wabaId> <messageId>`: GET /messages/{wabaId}/{messageId}, printed as JSON. */
 export const message: Command = async (args, ctx) => {
   const waba = wabaArg(args, ctx.o, 'message');
-  const messageId = args[1];
-  if (!messageId) throw new UsageError('message', 'which message? give the WABA id and the messageId');
+  if (!args[1]) throw new UsageError('message', 'which message? give the WABA id and the messageId');
+  const messageId = checkId('message', 'message-id', args[1], false);
   const target = await ctx.target();
   const r = await target.api('GET', `/messages/${encodeURIComponent(waba)}/${encodeURIComponent(messageId)}`);
   if (r.status === 404) throw new CliError(`message: no message ${messageId} known for WABA ${waba}`);

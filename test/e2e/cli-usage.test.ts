@@ -1,5 +1,9 @@
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ID_RULE } from '../../lambdas/core/ids.js';
 import { runCli } from '../../local/cli.js';
 
 /** The CLI's answers to mistakes, as a user sees them: exit code, one line, then the command's own help. */
@@ -59,6 +63,18 @@ describe('CLI usage errors', () => {
     [['client', 'delete', '1'], 'error: client: unknown client action "delete"', 'Usage: npm run cli -- client reset'],
     [['parked', '1', '--max', '0'], 'error: parked: --max must be a positive whole number', 'Usage: npm run cli -- parked'],
     [['inbound', 'head'], 'error: inbound: unknown action "head": tail', 'Usage: npm run cli -- inbound tail'],
+    // Ids by the relay's rules in every command, before anything is called or enqueued (nothing answers on PORT 9).
+    [['send', '--waba', 'waba!', '--phone-number-id', '555001', '--to', '1555', '--text', 'x'], `error: send: --waba "waba!" is not a WABA id: it ${ID_RULE}`, 'Usage: npm run cli -- send'],
+    [['send', '--waba', '1', '--phone-number-id', '555 001', '--to', '1555', '--text', 'x'], `error: send: --phone-number-id "555 001" is not a phone number id: it ${ID_RULE}`, 'Usage: npm run cli -- send'],
+    [['send', '--waba', '1', '--phone-number-id', '5', '--to', '1', '--text', 'x', '--message-id', 'm'.repeat(129)], `error: send: --message-id "${'m'.repeat(129)}" is not a message id: it must be 1-128 characters`, 'Usage: npm run cli -- send'],
+    [['send', '--waba', 'waba!', '--phone-number-id', '5', '--payload-file', 'missing.json'], `error: send: --waba "waba!" is not a WABA id: it ${ID_RULE}`, 'Usage: npm run cli -- send'],
+    [['send', '--envelope-file', 'e.json', '--waba', '1'], 'error: send: --envelope-file is the whole envelope: give --waba in the file, not as a flag', 'Usage: npm run cli -- send'],
+    [['webhook', 'offboard', '--waba', 'waba!'], `error: webhook: --waba "waba!" is not a WABA id: it ${ID_RULE}`, 'Usage: npm run cli -- webhook'],
+    [['cloud-api', 'refuse', '--phone-number-id', 'pn!'], `error: cloud-api: --phone-number-id "pn!" is not a phone number id: it ${ID_RULE}`, 'Usage: npm run cli -- cloud-api'],
+    [['cloud-api', 'statuses', '--phone-number-id', 'pn', '--off', '--waba', 'w w'], `error: cloud-api: --waba "w w" is not a WABA id: it ${ID_RULE}`, 'Usage: npm run cli -- cloud-api'],
+    [['events', 'tail', '--waba', 'waba!'], `error: events: --waba "waba!" is not a WABA id: it ${ID_RULE}`, 'Usage: npm run cli -- events tail'],
+    [['parked', '--waba', 'waba!'], `error: parked: --waba "waba!" is not a WABA id: it ${ID_RULE}`, 'Usage: npm run cli -- parked'],
+    [['message', '1', 'x'.repeat(200)], `error: message: "${'x'.repeat(200)}" is not a message id: it must be 1-128 characters`, 'Usage: npm run cli -- message'],
   ])('%j: one line, then that command\'s help, exit 2', async (argv, line, help) => {
     const r = await inProcess(...argv);
     expect(r.code).toBe(2);
@@ -102,6 +118,40 @@ describe('CLI usage errors', () => {
     const flag = await withFetch(refused, {}, 'webhook-file', 'package.json', '--secret', 'flag-secret');
     expect(flag.err).toMatch(/^error: webhook-file: the webhook was refused with 401: .* signed with --secret\./);
     expect([dev, fromEnv, flag].map((r) => r.out + r.err).join('')).not.toMatch(/dev-app-secret|shell-secret|flag-secret/);
+  });
+
+  it('send: an envelope or fallback file the consumer would refuse is not enqueued, and the line says why (exit 1)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cli-send-'));
+    try {
+      const file = async (name: string, json: unknown) => {
+        const path = join(dir, name);
+        await writeFile(path, typeof json === 'string' ? json : JSON.stringify(json));
+        return path;
+      };
+      const good = { messageId: 'm1', wabaId: '1029384756', phoneNumberId: '555001', payload: { messaging_product: 'whatsapp', to: '1555', type: 'text', text: { body: 'hi' } } };
+      const badWaba = await file('bad-waba.json', { ...good, wabaId: 'waba!' });
+      expect(await inProcess('send', '--envelope-file', badWaba)).toEqual({ code: 1, out: '', err: `error: send: --envelope-file ${badWaba}: wabaId: ${ID_RULE}\n` });
+      const misspelt = await file('misspelt.json', { ...good, notafter: '2030-01-01T00:00:00Z' });
+      expect((await inProcess('send', '--envelope-file', misspelt)).err).toMatch(/^error: send: --envelope-file .*: \(root\): Unrecognized key: "notafter"/);
+      const notJson = await file('not.json', '{"messageId":');
+      expect((await inProcess('send', '--envelope-file', notJson)).err).toMatch(/^error: send: --envelope-file .*not\.json: not JSON \(/);
+      // Too big for the consumer (128 KiB): refused by the consumer's own reading of the body.
+      const huge = await file('huge.json', { ...good, payload: { ...good.payload, text: { body: 'x'.repeat(140_000) } } });
+      expect((await inProcess('send', '--envelope-file', huge)).err).toMatch(/^error: send: nothing enqueued: the consumer would dead-letter this envelope invalid-envelope \(body is \d+ bytes, over the 131072-byte limit\)/);
+      const noTo = await file('no-to.json', { messaging_product: 'whatsapp', type: 'template', template: { name: 'hello_world' } });
+      const r = await inProcess('send', '--waba', '1', '--phone-number-id', '5', '--to', '1', '--text', 'x', '--fallback-file', noTo);
+      expect(r).toMatchObject({ code: 1, out: '' });
+      expect(r.err).toMatch(/^error: send: nothing enqueued: the consumer would dead-letter this envelope invalid-envelope \(fallback\.to: /);
+      const array = await file('array.json', '[]');
+      expect((await inProcess('send', '--waba', '1', '--phone-number-id', '5', '--to', '1', '--text', 'x', '--fallback-file', array)).err).toBe(
+        `error: send: --fallback-file ${array}: not a JSON object (a Cloud API request body)\n`,
+      );
+      // A good envelope reaches the network (nothing answers on PORT 9).
+      const ok = await file('ok.json', good);
+      expect((await inProcess('send', '--envelope-file', ok)).err).toMatch(/^error: no pipeline answers at http:\/\/127\.0\.0\.1:9/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('nothing running: one line, exit 1, no help', async () => {
