@@ -188,6 +188,11 @@ describe('environment variables', () => {
     expect(localDocumented.filter((v) => !(v in LOCAL_DEFAULTS) && !localSources.includes(v)).map((v) => `${v} is not read by npm start`)).toEqual([]);
   });
 
+  it('"Missing secrets" gives the development value of every secret npm start falls back to (the banner shows none whole)', () => {
+    const quotedHere = quoted(section(configuration, 'Missing secrets'));
+    expect(Object.entries(DEV_SECRETS).filter(([name, value]) => !quotedHere.includes(`${name}=${value}`)).map(([name, value]) => `docs/configuration.md, "Missing secrets": quote \`${name}=${value}\``)).toEqual([]);
+  });
+
   it('every other variable quoted in the docs is one the code reads (shell variables the docs set aside)', () => {
     const code = [...['lambdas', 'lib', 'bin', 'local', 'bench', 'test/support'].flatMap(sourcesUnder), source('package.json')].join('\n');
     // A shell variable the docs fill from a command (`STATUS_URL=$(out ClientStatusUrl)`) is the reader's, not the relay's.
