@@ -36,16 +36,56 @@ export const StatusView = z.looseObject({
     .optional(),
   health: z
     .looseObject({
-      hold: z.looseObject({ state: z.string(), code: z.string(), why: z.string(), startedAt: z.string().nullable() }).nullable(),
+      hold: z
+        .looseObject({
+          state: z.string(),
+          code: z.string(),
+          why: z.string(),
+          startedAt: z.string().nullable(),
+          /** Only for an ended hold: when, and by what (`probe` or `status-event`). */
+          endedAt: z.string().nullable().optional(),
+          endedBy: z.string().optional(),
+        })
+        .nullable(),
       restrictions: z.array(z.looseObject({ type: z.string(), inForce: z.boolean() })),
     })
     .optional(),
   /** Only in a reset's answer: whether the reset asked for the client's parked messages to be released. */
   releaseRequested: z.boolean().optional(),
   timeline: z.array(
-    z.looseObject({ event: z.string(), eventTime: z.string().nullable(), effect: z.string(), statusBefore: z.string(), statusAfter: z.string() }),
+    z.looseObject({
+      event: z.string(),
+      eventTime: z.string().nullable(),
+      effect: z.string(),
+      statusBefore: z.string(),
+      statusAfter: z.string(),
+      /** An operator reset's detail: who asked, and the reason given to `client reset --reason`. */
+      detail: z.looseObject({ by: z.string().optional(), reason: z.string().optional() }).optional(),
+    }),
   ),
 });
+
+/** What ended a hold, in words (the JSON's `health.hold.endedBy`). */
+const ENDED_BY: Record<string, string> = { probe: 'a probe (the number can send)', 'status-event': 'a newer status event' };
+
+type Hold = NonNullable<NonNullable<z.infer<typeof StatusView>['health']>['hold']>;
+
+/** `hold: in-force since <start> (<code>: <why>)`, or for an ended hold its start, its end and what ended it. */
+const holdLine = (hold: Hold): string => {
+  const cause = `${hold.code}: ${hold.why}`;
+  if (hold.state !== 'ended') return `hold: ${hold.state} since ${hold.startedAt ?? 'unknown'} (${cause})`;
+  const by = hold.endedBy === undefined ? '' : ` by ${ENDED_BY[hold.endedBy] ?? hold.endedBy}`;
+  return `hold: ended ${hold.endedAt ?? '(time unknown)'}${by}; it started ${hold.startedAt ?? '(time unknown)'} (${cause})`;
+};
+
+type TimelineEntry = z.infer<typeof StatusView>['timeline'][number];
+
+/** One timeline line; an operator reset also says who asked and the reason given (`client reset --reason`). */
+const timelineLine = (e: TimelineEntry): string => {
+  const change = e.statusBefore === e.statusAfter ? e.statusAfter : `${e.statusBefore} -> ${e.statusAfter}`;
+  const reset = e.effect === 'operator-reset' && e.detail ? `  by ${e.detail.by ?? '(unknown)'}${e.detail.reason ? `, reason: ${JSON.stringify(e.detail.reason)}` : ', no reason given'}` : '';
+  return `  ${e.eventTime ?? '(no time)'}  ${e.event}  ${e.effect}  ${change}${reset}`;
+};
 
 const age = (seconds: number): string =>
   seconds < 120 ? `${seconds} s` : seconds < 7200 ? `${Math.round(seconds / 60)} min` : seconds < 172_800 ? `${Math.round(seconds / 3600)} h` : `${Math.round(seconds / 86_400)} days`;
@@ -75,15 +115,12 @@ export const formatStatus = (view: z.infer<typeof StatusView>): string[] => {
     lines.push(view.releaseRequested ? 'reset: a release of the parked messages was requested' : 'reset: no release could be requested (the release queue refused it); parked messages go at their next delay hop');
   }
   const hold = view.health?.hold;
-  if (hold) lines.push(`hold: ${hold.state} since ${hold.startedAt ?? 'unknown'} (${hold.code}: ${hold.why})`);
+  if (hold) lines.push(holdLine(hold));
   const restrictions = view.health?.restrictions.filter((r) => r.inForce) ?? [];
   if (restrictions.length > 0) lines.push(`restrictions in force: ${restrictions.map((r) => r.type).join(', ')}`);
   if (view.timeline.length > 0) {
     lines.push('timeline:');
-    for (const e of view.timeline) {
-      const change = e.statusBefore === e.statusAfter ? e.statusAfter : `${e.statusBefore} -> ${e.statusAfter}`;
-      lines.push(`  ${e.eventTime ?? '(no time)'}  ${e.event}  ${e.effect}  ${change}`);
-    }
+    for (const e of view.timeline) lines.push(timelineLine(e));
   }
   return lines;
 };

@@ -13,7 +13,8 @@ import { RelayStack } from '../../lib/relay-stack.js';
 import { STAGE_CONFIGS, STAGES, type StageName } from '../../lib/stage-config.js';
 import { runCli } from '../../local/cli.js';
 import { DEV_SECRETS, LOCAL_DEFAULTS } from '../../local/pipeline.js';
-import { docPages, headings, quoted, section, shellWords, slug, tableRows, ticked, withoutComment } from '../support/markdown.js';
+import { renderedStatusLines } from '../support/status-views.js';
+import { codeLines, docPages, headings, inlineCode, quoted, section, shellWords, slug, tableRows, ticked, withoutComment } from '../support/markdown.js';
 
 /**
  * The docs (README.md and docs/*.md) against the code, so they cannot drift: commands, variables, context options,
@@ -96,6 +97,50 @@ describe('CLI commands quoted in the docs', () => {
     expect(await cliProblems('x', ['send', '--waba', '1', '--phone-number', '555001'], main)).toHaveLength(1);
     expect(await cliProblems('x', ['webhook', 'offboard', '--waba', '1', '--stage', 'prod'], main)).toHaveLength(1);
     expect(await cliProblems('x', ['send', '--waba', '1', '--phone-number-id', '555001'], main)).toEqual([]);
+  });
+});
+
+/**
+ * Output of `status` the docs quote: the comment after `npm run cli -- status ...` (pieces separated by "; ") and code
+ * spans that start like one of its lines. Each must be what `formatStatus` prints for one of the answers in
+ * test/support/status-views.ts, with `...` for any text, `<name>` for one word and any number for a number (a real run
+ * checks the README's walkthrough: test/e2e/walkthrough.test.ts).
+ */
+const STATUS_LINE_STARTS = ['waiting now:', 'hold:', 'totals since', 'last release:', 'reset:', 'restrictions in force:', 'timeline:'];
+const outputPattern = (piece: string): RegExp =>
+  new RegExp(
+    piece
+      .trim()
+      .split(/(\.\.\.|<[^>]+>|\d+)/)
+      .map((part, i) => (i % 2 === 0 ? part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : part === '...' ? '.*' : part.startsWith('<') ? '\\S+' : '\\d+'))
+      .join(''),
+  );
+const quotedStatusOutput = (): { readonly where: string; readonly piece: string }[] =>
+  pages.flatMap((p) => [
+    ...codeLines(p.text).flatMap((line) => {
+      const comment = /npm run cli -- status [^#]*#\s+(.*)$/.exec(line)?.[1];
+      return comment ? comment.split('; ').map((piece) => ({ where: `${p.path}: ${line.trim()}`, piece })) : [];
+    }),
+    ...inlineCode(p.text)
+      .filter((q) => STATUS_LINE_STARTS.some((s) => q.startsWith(s)))
+      .map((piece) => ({ where: `${p.path}: \`${piece}\``, piece })),
+  ]);
+
+describe('CLI output quoted in the docs', () => {
+  it('`status` output is quoted in the words the CLI prints', () => {
+    const printed = renderedStatusLines();
+    const quotes = quotedStatusOutput();
+    expect(quotes.length).toBeGreaterThan(5);
+    expect(quotes.filter((q) => !printed.some((line) => outputPattern(q.piece).test(line))).map((q) => `${q.where}: "${q.piece}" is not what \`status\` prints`)).toEqual([]);
+  });
+
+  it('the check refuses words the CLI does not print', () => {
+    const printed = renderedStatusLines();
+    const matches = (piece: string) => printed.some((line) => outputPattern(piece).test(line));
+    expect(matches('messages.sent: 1')).toBe(false);
+    expect(matches('hold: ended since ...')).toBe(false);
+    expect(matches('totals since ...: 0 parked, 1 sent')).toBe(true);
+    expect(matches('hold: in-force since ... (133010: ...)')).toBe(true);
   });
 });
 

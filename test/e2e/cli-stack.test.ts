@@ -216,6 +216,8 @@ describe('the CLI against a deployed stack (outputs file or CloudFormation; emul
     expect(reset.code).toBe(0);
     expect(reset.out).toContain(`WABA ${waba}: CONNECTED`);
     expect(reset.out).toContain('OPERATOR_RESET');
+    // Who asked and the reason given, in the text (not only in --json's timeline detail).
+    expect(reset.out).toMatch(/OPERATOR_RESET {2}operator-reset {2}OFFBOARDED -> CONNECTED {2}by \S+, reason: "ticket 7"/);
     expect(reset.out).toContain('reset: a release of the parked messages was requested');
     expect(signedCalls).toContain(`POST /clients/${waba}/reset`);
     // `reset` stays an alias.

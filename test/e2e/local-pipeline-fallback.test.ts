@@ -119,6 +119,8 @@ describe('npm start without Java and with an SQS endpoint', () => {
       messages: { sent: 3 },
       health: { hold: { state: 'ended', endedBy: 'probe' }, lastProbe: { verdict: 'can-send' } },
     });
+    // The text says when the hold ended, what ended it and when it started.
+    expect((await cli('status', waba)).out).toMatch(/hold: ended \S+ by a probe \(the number can send\); it started \S+ \(133010: /);
     expect(await cli('cloud-api', 'refuse')).toMatchObject({ code: 2, out: expect.stringContaining('--phone-number-id is required') });
   }, 90_000);
 
