@@ -144,6 +144,17 @@ describe('CLI output quoted in the docs', () => {
   });
 });
 
+describe('Node.js version', () => {
+  it('every "Node.js <version> or later" in the docs is the minimum of package.json engines', () => {
+    const engines = (JSON.parse(source('package.json')) as { engines: { node: string } }).engines.node;
+    const minimum = /^>=\s*(\d+(?:\.\d+)*)$/.exec(engines)?.[1];
+    expect(minimum, `package.json engines.node "${engines}" is not ">=<version>"`).toBeDefined();
+    const said = pages.flatMap((p) => [...p.text.matchAll(/Node(?:\.js)? (\d+(?:\.\d+)*)\+? or (?:later|newer)/g)].map((m) => ({ where: p.path, version: m[1] as string })));
+    expect(said.map((s) => s.where)).toEqual(expect.arrayContaining(['README.md', 'docs/troubleshooting.md']));
+    expect(said.filter((s) => s.version !== minimum).map((s) => `${s.where}: says Node.js ${s.version} or later; package.json engines says ${engines}`)).toEqual([]);
+  });
+});
+
 describe('npm scripts quoted in the docs', () => {
   const pkg = JSON.parse(source('package.json')) as { scripts: Record<string, string> };
 
