@@ -4,7 +4,7 @@
  */
 import { runCli } from './cli/index.js';
 
-export { type CliIo, formatRelayEvent, formatStatus, runCli, UsageError } from './cli/index.js';
+export { formatStatus, runCli } from './cli/index.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 

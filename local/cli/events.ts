@@ -7,7 +7,7 @@ import { type Command, optionalId, positiveInt, unknownWord } from './context.js
 import { UsageError } from './errors.js';
 
 /** One line per relay event: when, what, whom, and the detail (a status change in words, anything else as JSON). */
-export const formatRelayEvent = (e: RelayEvent): string => {
+const formatRelayEvent = (e: RelayEvent): string => {
   const d = e.detail;
   const detail = e.type === 'client.status_changed' ? `${String(d.from)} -> ${String(d.to)} by ${String(d.event)}` : JSON.stringify(d).slice(0, 300);
   return [e.time, e.type, `waba=${e.wabaId}`, ...(e.messageId ? [`message=${e.messageId}`] : []), ...(e.wamid ? [`wamid=${e.wamid}`] : []), detail, `id=${e.id}`].join(' ');

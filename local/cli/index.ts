@@ -19,9 +19,6 @@ import { client, message, reset, status } from './status.js';
 import { closest, didYouMean } from './suggest.js';
 import { webhook, webhookFile } from './webhook.js';
 
-export type { CliIo } from './context.js';
-export { UsageError } from './errors.js';
-export { formatRelayEvent } from './events.js';
 export { formatStatus } from './status-view.js';
 
 /** The options each command accepts (besides --help); any other is a usage error naming the command. */
