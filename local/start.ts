@@ -3,7 +3,8 @@
  * Configuration: see docs/configuration.md (same variable names as the Lambdas).
  */
 import { DEFAULTS } from '../lambdas/core/defaults.js';
-import { type DEV_SECRETS, startPipeline } from './pipeline.js';
+import { DEV_SECRETS, startPipeline } from './pipeline.js';
+import { describeSecret } from './secret-display.js';
 
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
 const say = (line: string) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
@@ -22,11 +23,12 @@ try {
   process.on('SIGINT', () => void shutdown('SIGINT'));
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
-  // Local only: the values are printed so a developer can sign requests and configure tools against them.
-  const secret = (name: keyof typeof DEV_SECRETS) =>
-    info.secretsFromDefaults.includes(name)
-      ? `${process.env[name]} (development default; set ${name} to change)`
-      : `${process.env[name]} (from ${name})`;
+  // Where each secret came from and at most its last 4 characters: never the value (docs/configuration.md has the
+  // development values).
+  const secret = (name: keyof typeof DEV_SECRETS) => {
+    const fromDefault = info.secretsFromDefaults.includes(name);
+    return describeSecret(name, fromDefault ? DEV_SECRETS[name] : (process.env[name] ?? ''), fromDefault);
+  };
   for (const name of info.secretsFromDefaults) say(`WARNING    ${name} is not set; using the development value. Never use it outside this machine.`);
   console.log(`
 coexistence-relay is running locally

@@ -5,7 +5,6 @@
  * for the local pipeline works against a stack too.
  */
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -13,15 +12,13 @@ import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { z } from 'zod';
 import { CLIENT_STATUS_ROUTE, STACK_OUTPUTS, stackNameOf } from '../lib/stack-outputs.js';
+import { CliError } from './cli/errors.js';
+import { readJsonFile } from './cli/json.js';
 import type { PipelineInfo } from './pipeline.js';
 import { localDynamo, localSqs } from './services.js';
 
 type Env = Record<string, string | undefined>;
 
-/** A problem the operator can fix (wrong name, missing output, nothing running): one line, exit code 1. */
-export class CliError extends Error {
-  override readonly name = 'CliError';
-}
 
 export interface TargetOptions {
   /** The local pipeline's URL. */
@@ -93,13 +90,7 @@ const localTarget = (url: string, fetchFn: typeof fetch): RelayTarget => {
 const OutputsFile = z.record(z.string(), z.record(z.string(), z.string()));
 
 const fromOutputsFile = async (path: string, wanted: string | undefined): Promise<{ stackName: string; outputs: Record<string, string> }> => {
-  let parsed: z.infer<typeof OutputsFile>;
-  try {
-    parsed = OutputsFile.parse(JSON.parse(await readFile(path, 'utf8')));
-  } catch (error) {
-    const why = error instanceof z.ZodError ? 'not the JSON `cdk deploy --outputs-file` writes' : (error as Error).message;
-    throw new CliError(`--outputs ${path}: ${why}`);
-  }
+  const parsed = await readJsonFile(path, OutputsFile, '--outputs', 'not the JSON `cdk deploy --outputs-file` writes');
   const names = Object.keys(parsed);
   const stackName = wanted ?? (names.length === 1 ? names[0] : undefined);
   if (!stackName) throw new CliError(`--outputs ${path} describes ${names.length} stacks (${names.join(', ') || 'none'}); choose one with --stage or --stack`);

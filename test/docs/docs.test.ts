@@ -13,7 +13,8 @@ import { RelayStack } from '../../lib/relay-stack.js';
 import { STAGE_CONFIGS, STAGES, type StageName } from '../../lib/stage-config.js';
 import { runCli } from '../../local/cli.js';
 import { DEV_SECRETS, LOCAL_DEFAULTS } from '../../local/pipeline.js';
-import { docPages, headings, quoted, section, shellWords, slug, tableRows, ticked, withoutComment } from '../support/markdown.js';
+import { renderedStatusLines } from '../support/status-views.js';
+import { codeLines, docPages, headings, inlineCode, quoted, section, shellWords, slug, tableRows, ticked, withoutComment } from '../support/markdown.js';
 
 /**
  * The docs (README.md and docs/*.md) against the code, so they cannot drift: commands, variables, context options,
@@ -99,6 +100,61 @@ describe('CLI commands quoted in the docs', () => {
   });
 });
 
+/**
+ * Output of `status` the docs quote: the comment after `npm run cli -- status ...` (pieces separated by "; ") and code
+ * spans that start like one of its lines. Each must be what `formatStatus` prints for one of the answers in
+ * test/support/status-views.ts, with `...` for any text, `<name>` for one word and any number for a number (a real run
+ * checks the README's walkthrough: test/e2e/walkthrough.test.ts).
+ */
+const STATUS_LINE_STARTS = ['waiting now:', 'hold:', 'totals since', 'last release:', 'reset:', 'restrictions in force:', 'timeline:'];
+const outputPattern = (piece: string): RegExp =>
+  new RegExp(
+    piece
+      .trim()
+      .split(/(\.\.\.|<[^>]+>|\d+)/)
+      .map((part, i) => (i % 2 === 0 ? part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : part === '...' ? '.*' : part.startsWith('<') ? '\\S+' : '\\d+'))
+      .join(''),
+  );
+const quotedStatusOutput = (): { readonly where: string; readonly piece: string }[] =>
+  pages.flatMap((p) => [
+    ...codeLines(p.text).flatMap((line) => {
+      const comment = /npm run cli -- status [^#]*#\s+(.*)$/.exec(line)?.[1];
+      return comment ? comment.split('; ').map((piece) => ({ where: `${p.path}: ${line.trim()}`, piece })) : [];
+    }),
+    ...inlineCode(p.text)
+      .filter((q) => STATUS_LINE_STARTS.some((s) => q.startsWith(s)))
+      .map((piece) => ({ where: `${p.path}: \`${piece}\``, piece })),
+  ]);
+
+describe('CLI output quoted in the docs', () => {
+  it('`status` output is quoted in the words the CLI prints', () => {
+    const printed = renderedStatusLines();
+    const quotes = quotedStatusOutput();
+    expect(quotes.length).toBeGreaterThan(5);
+    expect(quotes.filter((q) => !printed.some((line) => outputPattern(q.piece).test(line))).map((q) => `${q.where}: "${q.piece}" is not what \`status\` prints`)).toEqual([]);
+  });
+
+  it('the check refuses words the CLI does not print', () => {
+    const printed = renderedStatusLines();
+    const matches = (piece: string) => printed.some((line) => outputPattern(piece).test(line));
+    expect(matches('messages.sent: 1')).toBe(false);
+    expect(matches('hold: ended since ...')).toBe(false);
+    expect(matches('totals since ...: 0 parked, 1 sent')).toBe(true);
+    expect(matches('hold: in-force since ... (133010: ...)')).toBe(true);
+  });
+});
+
+describe('Node.js version', () => {
+  it('every "Node.js <version> or later" in the docs is the minimum of package.json engines', () => {
+    const engines = (JSON.parse(source('package.json')) as { engines: { node: string } }).engines.node;
+    const minimum = /^>=\s*(\d+(?:\.\d+)*)$/.exec(engines)?.[1];
+    expect(minimum, `package.json engines.node "${engines}" is not ">=<version>"`).toBeDefined();
+    const said = pages.flatMap((p) => [...p.text.matchAll(/Node(?:\.js)? (\d+(?:\.\d+)*)\+? or (?:later|newer)/g)].map((m) => ({ where: p.path, version: m[1] as string })));
+    expect(said.map((s) => s.where)).toEqual(expect.arrayContaining(['README.md', 'docs/troubleshooting.md']));
+    expect(said.filter((s) => s.version !== minimum).map((s) => `${s.where}: says Node.js ${s.version} or later; package.json engines says ${engines}`)).toEqual([]);
+  });
+});
+
 describe('npm scripts quoted in the docs', () => {
   const pkg = JSON.parse(source('package.json')) as { scripts: Record<string, string> };
 
@@ -181,11 +237,16 @@ describe('environment variables', () => {
   });
 
   it('every variable of npm start is in a table, and every local-only variable is one npm start reads', () => {
-    const localSources = ['local/pipeline.ts', 'local/start.ts', 'local/cli.ts'].map(source).join('\n');
+    const localSources = [...['local/pipeline.ts', 'local/start.ts', 'local/cli.ts'].map(source), ...sourcesUnder('local/cli')].join('\n');
     const all = [...lambdaDocumented, ...localDocumented];
     const missing = [...Object.keys(LOCAL_DEFAULTS), ...Object.keys(DEV_SECRETS)].filter((v) => !all.includes(v));
     expect(missing.map((v) => `docs/configuration.md: add ${v} (local/pipeline.ts)`)).toEqual([]);
     expect(localDocumented.filter((v) => !(v in LOCAL_DEFAULTS) && !localSources.includes(v)).map((v) => `${v} is not read by npm start`)).toEqual([]);
+  });
+
+  it('"Missing secrets" gives the development value of every secret npm start falls back to (the banner shows none whole)', () => {
+    const quotedHere = quoted(section(configuration, 'Missing secrets'));
+    expect(Object.entries(DEV_SECRETS).filter(([name, value]) => !quotedHere.includes(`${name}=${value}`)).map(([name, value]) => `docs/configuration.md, "Missing secrets": quote \`${name}=${value}\``)).toEqual([]);
   });
 
   it('every other variable quoted in the docs is one the code reads (shell variables the docs set aside)', () => {

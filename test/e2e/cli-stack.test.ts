@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { STACK_OUTPUTS } from '../../lib/stack-outputs.js';
@@ -216,11 +216,48 @@ describe('the CLI against a deployed stack (outputs file or CloudFormation; emul
     expect(reset.code).toBe(0);
     expect(reset.out).toContain(`WABA ${waba}: CONNECTED`);
     expect(reset.out).toContain('OPERATOR_RESET');
+    // Who asked and the reason given, in the text (not only in --json's timeline detail).
+    expect(reset.out).toMatch(/OPERATOR_RESET {2}operator-reset {2}OFFBOARDED -> CONNECTED {2}by \S+, reason: "ticket 7"/);
     expect(reset.out).toContain('reset: a release of the parked messages was requested');
     expect(signedCalls).toContain(`POST /clients/${waba}/reset`);
     // `reset` stays an alias.
     expect((await cli('reset', waba, '--json', '--outputs', outputsFile)).code).toBe(0);
   }, 120_000);
+
+  it('send --envelope-file enqueues the envelope as written; --fallback-file adds the fallback', async () => {
+    // A stack whose outbound queue nobody consumes: what the CLI enqueued can be read back as it is.
+    const sqs = localSqs(inject('sqsEndpoint'));
+    const queue = (await sqs.send(new CreateQueueCommand({ QueueName: `cli-send-${Date.now()}` }))).QueueUrl as string;
+    const file = join(dir, 'quiet-outputs.json');
+    await writeFile(file, JSON.stringify({ [STACK]: { ...outputs, [STACK_OUTPUTS.outboundQueueUrl]: queue } }));
+    const take = async (): Promise<unknown> => {
+      const out = await sqs.send(new ReceiveMessageCommand({ QueueUrl: queue, WaitTimeSeconds: 2 }));
+      const m = out.Messages?.[0];
+      if (!m) throw new Error('nothing enqueued');
+      await sqs.send(new DeleteMessageCommand({ QueueUrl: queue, ReceiptHandle: m.ReceiptHandle }));
+      return JSON.parse(m.Body as string);
+    };
+    const template = { messaging_product: 'whatsapp', to: '15550002', type: 'template', template: { name: 'hello_world', language: { code: 'en_US' } } };
+    const envelope = {
+      messageId: 'env-1',
+      wabaId: 'w-env',
+      phoneNumberId: 'pn-env',
+      payload: { messaging_product: 'whatsapp', to: '15550002', type: 'text', text: { body: 'héllo 😀' } },
+      notAfter: '2030-01-01T00:00:00Z',
+      metadata: { order: 42 },
+      fallback: template,
+    };
+    await writeFile(join(dir, 'envelope.json'), JSON.stringify(envelope));
+    const whole = await cli('send', '--envelope-file', join(dir, 'envelope.json'), '--outputs', file);
+    expect(whole).toMatchObject({ code: 0, out: 'enqueued env-1 for WABA w-env (with a fallback)\n' });
+    expect(await take()).toEqual(envelope);
+
+    await writeFile(join(dir, 'fallback.json'), JSON.stringify(template));
+    const withFallback = await cli('send', '--waba', 'w-env', '--phone-number-id', 'pn-env', '--to', '15550002', '--text', 'hi', '--message-id', 'fb-1', '--fallback-file', join(dir, 'fallback.json'), '--outputs', file);
+    expect(withFallback).toMatchObject({ code: 0, out: 'enqueued fb-1 for WABA w-env (with a fallback)\n' });
+    expect(await take()).toMatchObject({ messageId: 'fb-1', wabaId: 'w-env', phoneNumberId: 'pn-env', payload: { to: '15550002', text: { body: 'hi' } }, fallback: template });
+    sqs.destroy();
+  }, 60_000);
 
   it('dead-letters list and redrive with filters and --dry-run, on the stack queues', async () => {
     const sqs = localSqs(inject('sqsEndpoint'));

@@ -63,9 +63,10 @@ describe('npm start without Java and with an SQS endpoint', () => {
     expect(info.queues.outbound).toContain(`fallback-outbound-`);
   });
 
-  it('warns about and prints the development secret it falls back to', () => {
+  it('warns about the development secret it falls back to, and never prints it whole', () => {
     expect(output).toContain('META_APP_SECRET is not set; using the development value');
-    expect(output).toContain('dev-app-secret (development default');
+    expect(output).toContain('app secret         development default, ends "cret" (set META_APP_SECRET to change)');
+    expect(output.slice(0, output.indexOf('Ctrl-C stops it.'))).not.toMatch(/dev-app-secret|dev-verify-token|dev-access-token/);
   });
 
   it('keeps client status on dynalite', async () => {
@@ -118,6 +119,8 @@ describe('npm start without Java and with an SQS endpoint', () => {
       messages: { sent: 3 },
       health: { hold: { state: 'ended', endedBy: 'probe' }, lastProbe: { verdict: 'can-send' } },
     });
+    // The text says when the hold ended, what ended it and when it started.
+    expect((await cli('status', waba)).out).toMatch(/hold: ended \S+ by a probe \(the number can send\); it started \S+ \(133010: /);
     expect(await cli('cloud-api', 'refuse')).toMatchObject({ code: 2, out: expect.stringContaining('--phone-number-id is required') });
   }, 90_000);
 
