@@ -166,8 +166,10 @@ export class OutboundService {
     for (const item of valid) {
       const envelope = item.envelope as OutboundEnvelope;
       const entry = run.context.ledger.get(messageIdentity(envelope));
+      // An operator's redrive of this message's dead letter reopens it: from here on it is a message like any other.
+      const reopened = entry?.state === 'DEAD_LETTERED' && item.redriveOf !== undefined && (await this.#reopen(envelope, item.redriveOf));
       // Another copy of this message finished it (sent, dead-lettered, replaced): acknowledge, never act again.
-      if (entry && isFinal(entry.state) && !(item.redriveOf !== undefined && entry.state === 'DEAD_LETTERED')) {
+      if (entry && isFinal(entry.state) && !reopened) {
         item.outcome = { kind: 'done', final: true };
         continue;
       }
@@ -216,6 +218,16 @@ export class OutboundService {
     }
   }
 
+  async #reopen(envelope: OutboundEnvelope, deadLetteredAt: string): Promise<boolean> {
+    const reopened = await this.#o.ledger.reopen(keyOf(envelope), deadLetteredAt);
+    this.#o.telemetry.count(reopened ? 'DeadLettersRedriven' : 'RedrivesRefused');
+    this.#o.telemetry.info(reopened ? 'dead letter redriven: the message may be sent again' : 'redrive names another dead letter of this message; acknowledged', {
+      ...keyOf(envelope),
+      deadLetteredAt,
+    });
+    return reopened;
+  }
+
   /** The send policy's gate for one message, with what this batch learnt (a client held by an earlier send). */
   #gate(item: Item, client: ClientGate, run: BatchFollowUp, nowMs: number): GateDecision {
     const envelope = item.envelope as OutboundEnvelope;
@@ -250,7 +262,6 @@ export class OutboundService {
       r = await sendOnce(this.#sendDeps, envelope, item.state, {
         // Held by a concurrent send of this batch while this one was claiming: the gate, asked again, says so.
         beforeCall: async () => (run.held.has(envelope.wabaId) ? this.#gate(item, client, run, nowMs) : SEND),
-        ...(item.redriveOf ? { redriveOf: item.redriveOf } : {}),
       });
     } catch (error) {
       if (error instanceof NoTokenError) {
@@ -306,7 +317,7 @@ export class OutboundService {
   /** Dead-letters a message the relay has not claimed yet: claimed first, so no other copy acts meanwhile. */
   async #claimAndDeadLetter(item: Item, d: { readonly reason: DeadLetterBody['reason']; readonly detail: string }, nowMs: number): Promise<Outcome> {
     const envelope = item.envelope as OutboundEnvelope;
-    const c = await claimToDeadLetter(this.#sendDeps, keyOf(envelope), item.redriveOf ? { redriveOf: item.redriveOf } : {});
+    const c = await claimToDeadLetter(this.#sendDeps, keyOf(envelope));
     if ('final' in c) return { kind: 'done', final: true };
     if ('inFlight' in c) return { kind: 'retry-later' };
     return this.#deadLetter(item.record, envelope, item.state, d, c.claim, nowMs);

@@ -8,7 +8,7 @@
  *   SENDING  --markReplaced-->          REPLACED_BY_FALLBACK  (131047: its fallback went in its place)
  *   SENDING  --release-->               RELEASED              (Meta provably did not accept it: a later attempt may send)
  *   SENDING  --markAmbiguous-->         AMBIGUOUS             (no answer: a later attempt sends again, counted as a resend)
- *   DEAD_LETTERED  --claim with the dead letter's `deadLetteredAt` (a redrive)-->  SENDING
+ *   DEAD_LETTERED  --reopen with the dead letter's `deadLetteredAt` (an operator's redrive)-->  RELEASED
  *
  * SENT, DEAD_LETTERED and REPLACED_BY_FALLBACK are final: a message in one of them is acknowledged wherever another copy
  * of it turns up, never sent or dead-lettered again. The one way out of DEAD_LETTERED is an operator's redrive of that
@@ -43,7 +43,7 @@ export const LEDGER_TRANSITIONS: Readonly<Record<LedgerState | 'NONE', readonly 
   SENDING: ['SENDING', 'SENT', 'DEAD_LETTERED', 'REPLACED_BY_FALLBACK', 'RELEASED', 'AMBIGUOUS'],
   SENT: [],
   /** Only by a redrive of its own dead letter. */
-  DEAD_LETTERED: ['SENDING'],
+  DEAD_LETTERED: ['RELEASED'],
   REPLACED_BY_FALLBACK: [],
 };
 
@@ -73,17 +73,15 @@ export interface MessageKey {
   readonly messageId: string;
 }
 
-export interface ClaimOptions {
-  /**
-   * The `deadLetteredAt` of the dead letter this copy was redriven from: a claim may then reopen a DEAD_LETTERED entry
-   * that records that same time (an operator's redrive), and nothing else.
-   */
-  readonly redriveOf?: string;
-}
-
 /** The ledger port, keyed by `(wabaId, messageId)`: the same `messageId` under two WABAs is two messages. */
 export interface SendLedger {
-  claim(key: MessageKey, nowMs: number, options?: ClaimOptions): Promise<ClaimResult>;
+  claim(key: MessageKey, nowMs: number): Promise<ClaimResult>;
+  /**
+   * An operator redrove the dead letter written at `deadLetteredAt`: its DEAD_LETTERED entry becomes RELEASED, so every
+   * copy of the message (its delay-queue copy, its parked copy) may act on it again. False when the entry is not that
+   * dead letter's (another redrive reopened it already, or the message was dead-lettered again since).
+   */
+  reopen(key: MessageKey, deadLetteredAt: string): Promise<boolean>;
   markSent(key: MessageKey, token: string, wamid: string, nowMs: number): Promise<void>;
   /** The dead letter is on the dead-letter queue: final (reopened only by a redrive of it). */
   markDeadLettered(key: MessageKey, token: string, dead: { readonly reason: string; readonly deadLetteredAt: string }): Promise<void>;

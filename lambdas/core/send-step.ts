@@ -2,7 +2,7 @@ import { classifyCloudApiResult, type CloudApiResult } from './cloud-api-result.
 import type { OutboundEnvelope } from './envelope.js';
 import type { RelayEvent } from './relay-events.js';
 import type { CloudApi, MessageOutcomeStore, RelayEventPublisher, Telemetry, TokenProvider } from './ports.js';
-import type { ClaimOptions, FinalState, MessageKey, SendLedger } from './send-ledger.js';
+import type { FinalState, MessageKey, SendLedger } from './send-ledger.js';
 import { fallbackIdOf, isFallbackId, type OutcomeEntry, outcomeEvent, WINDOW_CLOSED, withCallbackData } from './message-outcome.js';
 import { type AfterSendPolicy, FRESH, type ParkState } from './outbound-decision.js';
 import { type AnswerAction, afterAnswer, type GateDecision } from './send-policy.js';
@@ -55,7 +55,7 @@ export interface SendStepDeps {
   readonly events?: RelayEventPublisher;
 }
 
-export interface SendOptions extends ClaimOptions {
+export interface SendOptions {
   /** Runs between the claim and the call (the release waits for its pace slot there); the gate asked once more. */
   readonly beforeCall?: () => Promise<GateDecision>;
 }
@@ -69,7 +69,7 @@ export const sendOnce = async (deps: SendStepDeps, envelope: OutboundEnvelope, s
   const log = { messageId: envelope.messageId, wabaId: envelope.wabaId };
   const token = await deps.tokens.tokenFor(envelope.wabaId);
   const key = { wabaId: envelope.wabaId, messageId: envelope.messageId };
-  const claim = await ledger.claim(key, deps.now(), options.redriveOf === undefined ? {} : { redriveOf: options.redriveOf });
+  const claim = await ledger.claim(key, deps.now());
   if (claim.outcome === 'final') return { kind: 'final', state: claim.state, wamid: claim.wamid };
   if (claim.outcome === 'in-flight') return { kind: 'in-flight' };
   const held: HeldClaim = { key, token: claim.token };
@@ -190,9 +190,8 @@ export const settleDeadLetter = async (
 export const claimToDeadLetter = async (
   deps: Pick<SendStepDeps, 'ledger' | 'now'>,
   key: MessageKey,
-  options: ClaimOptions = {},
 ): Promise<{ readonly claim: HeldClaim } | { readonly final: true } | { readonly inFlight: true }> => {
-  const c = await deps.ledger.claim(key, deps.now(), options);
+  const c = await deps.ledger.claim(key, deps.now());
   if (c.outcome === 'claimed') return { claim: { key, token: c.token } };
   return c.outcome === 'final' ? { final: true } : { inFlight: true };
 };

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { DEAD_LETTER_REASONS } from '../../lambdas/core/outbound-decision.js';
 import { toSqsJson } from '../../lambdas/core/sqs-body.js';
 import { REDRIVEN_ATTRIBUTE } from '../sqs-observer.js';
+import { REDRIVE_ATTRIBUTE } from '../../lambdas/core/outbound-decision.js';
 import { type Command, optionalId, positiveInt, unknownWord } from './context.js';
 import { UsageError } from './errors.js';
 import { checkJson } from './json.js';
@@ -25,6 +26,8 @@ interface DeadLetterRow {
   readonly messageId: string;
   readonly wabaId: string | null;
   readonly at: string | null;
+  /** The dead letter's `deadLetteredAt` as the relay wrote it: what a redrive names. */
+  readonly deadLetteredAt: string | null;
   /** The envelope to send back, or null (invalid-envelope, truncated or unreadable). */
   readonly envelope: Record<string, unknown> | null;
 }
@@ -41,7 +44,7 @@ const toRow = (m: Message): DeadLetterRow => {
   const sentAt = Number(m.Attributes?.SentTimestamp);
   const fallbackAt = Number.isFinite(sentAt) && sentAt > 0 ? new Date(sentAt).toISOString() : null;
   if (!dl.ok) {
-    return { message: m, reason: 'unknown', detail: 'not a dead-letter body', messageId: '(raw body)', wabaId: m.MessageAttributes?.wabaId?.StringValue ?? null, at: fallbackAt, envelope: null };
+    return { message: m, reason: 'unknown', detail: 'not a dead-letter body', messageId: '(raw body)', wabaId: m.MessageAttributes?.wabaId?.StringValue ?? null, at: fallbackAt, deadLetteredAt: null, envelope: null };
   }
   const env = dl.value.envelope;
   const envelope = env !== null && typeof env === 'object' && !Array.isArray(env) ? (env as Record<string, unknown>) : null;
@@ -53,6 +56,7 @@ const toRow = (m: Message): DeadLetterRow => {
     messageId: str(envelope?.messageId) ?? '(raw body)',
     wabaId: str(envelope?.wabaId) ?? m.MessageAttributes?.wabaId?.StringValue ?? null,
     at: dl.value.deadLetteredAt ?? fallbackAt,
+    deadLetteredAt: dl.value.deadLetteredAt ?? null,
     envelope,
   };
 };
@@ -117,7 +121,11 @@ export const deadLetters: Command = async (args, ctx) => {
         new SendMessageCommand({
           QueueUrl: outbound,
           MessageBody: toSqsJson(row.envelope),
-          MessageAttributes: { [REDRIVEN_ATTRIBUTE]: { DataType: 'String', StringValue: row.reason } },
+          MessageAttributes: {
+            [REDRIVEN_ATTRIBUTE]: { DataType: 'String', StringValue: row.reason },
+            // The dead letter's own time: the relay reopens this message's DEAD_LETTERED entry for it, and for it only.
+            ...(row.deadLetteredAt ? { [REDRIVE_ATTRIBUTE]: { DataType: 'String', StringValue: row.deadLetteredAt } } : {}),
+          },
         }),
       );
       await sqs.send(new DeleteMessageBatchCommand({ QueueUrl: dlq, Entries: [{ Id: '0', ReceiptHandle: m.ReceiptHandle }] }));

@@ -11,7 +11,7 @@ import { createConsumerHandler } from '../../lambdas/consumer/handler.js';
 import { MemoryParkedStore, RecordingReleases } from '../support/release.js';
 import { NoTokenError } from '../../lambdas/core/errors.js';
 import type { ClientActivity, PhoneOwner, QueueMessage } from '../../lambdas/core/ports.js';
-import type { ClaimOptions, ClaimResult, MessageKey, SendLedger } from '../../lambdas/core/send-ledger.js';
+import type { ClaimResult, MessageKey, SendLedger } from '../../lambdas/core/send-ledger.js';
 import { localResources } from '../support/aws.js';
 import { RecordingTelemetry } from '../support/telemetry.js';
 
@@ -36,9 +36,12 @@ class FaultyLedger implements SendLedger {
   ) {
     this.#real = new DynamoSendLedger(doc, tableName, 60_000, 15);
   }
-  async claim(k: MessageKey, nowMs: number, options?: ClaimOptions): Promise<ClaimResult> {
+  async claim(k: MessageKey, nowMs: number): Promise<ClaimResult> {
     if (this.failClaim) throw new Error('DynamoDB down');
-    return this.#real.claim(k, nowMs, options);
+    return this.#real.claim(k, nowMs);
+  }
+  reopen(k: MessageKey, deadLetteredAt: string) {
+    return this.#real.reopen(k, deadLetteredAt);
   }
   async markSent(k: MessageKey, token: string, wamid: string, nowMs: number) {
     if (this.failMarkSent-- > 0) throw new Error('write failed');

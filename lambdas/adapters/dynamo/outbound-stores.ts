@@ -11,7 +11,6 @@ import { type ActivityRecorder, type BatchContext, type BatchContextReader, type
 import { releaseGateFromItem } from './release-stores.js';
 import {
   CLAIMABLE_STATES,
-  type ClaimOptions,
   type ClaimResult,
   isFinal,
   isResend,
@@ -127,10 +126,9 @@ export class DynamoStatusReader implements ClientStatusReader, BatchContextReade
 
 /**
  * A claim may take the entry: none yet (or only an outcome written before any claim), a claimable state, SENDING whose
- * lease expired (its worker died), or, for a redrive, the DEAD_LETTERED entry of that very dead letter.
+ * lease expired (its worker died).
  */
 const CLAIM_CONDITION = `attribute_not_exists(#state) OR #state IN (${CLAIMABLE_STATES.map((s) => `:${s}`).join(', ')}) OR (#state = :SENDING AND leaseUntil < :now)`;
-const REDRIVE_CONDITION = '(#state = :DEAD_LETTERED AND deadLetteredAt = :redriveOf)';
 /** Only the claim's own holder may settle it: a worker whose lease was taken over changes nothing. */
 const HOLDER_CONDITION = '#token = :token';
 
@@ -153,19 +151,17 @@ export class DynamoSendLedger implements SendLedger {
     private readonly retentionDays: number,
   ) {}
 
-  async claim({ wabaId, messageId }: MessageKey, nowMs: number, options: ClaimOptions = {}): Promise<ClaimResult> {
+  async claim({ wabaId, messageId }: MessageKey, nowMs: number): Promise<ClaimResult> {
     const token = randomUUID();
-    const redrive = options.redriveOf !== undefined;
     const w = await conditionalUpdate(this.doc, {
       TableName: this.tableName,
       Key: keys.ledger(wabaId, messageId),
       UpdateExpression: `SET #state = :SENDING, #token = :token, leaseUntil = :lease, wabaId = :waba, #ttl = :ttl ADD claims :one`,
-      ConditionExpression: redrive ? `${CLAIM_CONDITION} OR ${REDRIVE_CONDITION}` : CLAIM_CONDITION,
+      ConditionExpression: CLAIM_CONDITION,
       ExpressionAttributeNames: { '#state': 'state', '#token': 'token', '#ttl': TABLE_TTL_ATTRIBUTE },
       ExpressionAttributeValues: {
         ':SENDING': 'SENDING' satisfies LedgerState,
         ...Object.fromEntries(CLAIMABLE_STATES.map((s) => [`:${s}`, s])),
-        ...(redrive ? { ':DEAD_LETTERED': 'DEAD_LETTERED' satisfies LedgerState, ':redriveOf': options.redriveOf } : {}),
         ':token': token,
         ':lease': nowMs + this.leaseMs,
         ':now': nowMs,
@@ -179,6 +175,18 @@ export class DynamoSendLedger implements SendLedger {
     const current = ledgerViewFromItem(w.old);
     if (current && isFinal(current.state)) return { outcome: 'final', state: current.state, wamid: current.wamid };
     return { outcome: 'in-flight' };
+  }
+
+  async reopen({ wabaId, messageId }: MessageKey, deadLetteredAt: string): Promise<boolean> {
+    const w = await conditionalUpdate(this.doc, {
+      TableName: this.tableName,
+      Key: keys.ledger(wabaId, messageId),
+      UpdateExpression: 'SET #state = :released, redrivenAt = :at REMOVE #token, leaseUntil',
+      ConditionExpression: '#state = :dead AND deadLetteredAt = :at',
+      ExpressionAttributeNames: { '#state': 'state', '#token': 'token' },
+      ExpressionAttributeValues: { ':released': SETTLED_STATE.release, ':dead': SETTLED_STATE.markDeadLettered, ':at': deadLetteredAt },
+    });
+    return w.written;
   }
 
   async markSent(key: MessageKey, token: string, wamid: string, nowMs: number): Promise<void> {
