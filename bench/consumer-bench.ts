@@ -7,9 +7,9 @@ import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '..
 import { DynamoPhoneOwnership } from '../lambdas/adapters/dynamo/phone-ownership.js';
 import { SqsOutboundQueues } from '../lambdas/adapters/sqs.js';
 import { DynamoParkedStore } from '../lambdas/adapters/dynamo/release-stores.js';
-import { orderKeyOf } from '../lambdas/core/client-status.js';
-import { OutboundService, type OutboundRecord } from '../lambdas/core/outbound-service.js';
-import { silentTelemetry } from '../lambdas/core/ports.js';
+import { orderKeyOf } from '../lambdas/core/status/client-status.js';
+import { OutboundService, type OutboundRecord } from '../lambdas/core/outbound/outbound-service.js';
+import { silentTelemetry } from '../lambdas/core/shared/telemetry.js';
 import { createConsumerHandler } from '../lambdas/consumer/handler.js';
 import type { CloudApiStandIn } from '../local/cloud-api-stand-in.js';
 import { ensureQueue, ensureTable } from '../local/services.js';

@@ -4,8 +4,8 @@
  * of reconnection times from seconds to hours, and what that loop costs over the same mix. Resume latency with
  * releases, and the requests of one real hop, come from the real runs.
  */
-import { parkDelay, parseDelaySchedule } from '../lambdas/core/park-schedule.js';
-import { DEFAULTS } from '../lambdas/core/defaults.js';
+import { parkDelay, parseDelaySchedule } from '../lambdas/core/outbound/park-schedule.js';
+import { DEFAULTS } from '../lambdas/core/shared/defaults.js';
 import { percentile, seeded } from './measure.js';
 
 /**

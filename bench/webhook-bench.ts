@@ -1,8 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { MemoryClientStore } from '../test/support/memory-client-store.js';
-import type { ClientStore, InboundEvent, InboundEventSink } from '../lambdas/core/ports.js';
-import { silentTelemetry } from '../lambdas/core/ports.js';
-import { signBody } from '../lambdas/core/signature.js';
+import type { ClientStore } from '../lambdas/core/status/ports.js';
+import type { InboundEvent, InboundEventSink } from '../lambdas/core/webhook/ports.js';
+import { silentTelemetry } from '../lambdas/core/shared/telemetry.js';
+import { signBody } from '../lambdas/core/webhook/signature.js';
 import { createWebhookHandler } from '../lambdas/webhook/handler.js';
 import { timePair } from './measure.js';
 import { benchEvent } from './events.js';

@@ -1,5 +1,5 @@
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { DEFAULTS } from '../lambdas/core/defaults.js';
+import { DEFAULTS } from '../lambdas/core/shared/defaults.js';
 
 export const STAGES = ['dev', 'staging', 'prod'] as const;
 export type StageName = (typeof STAGES)[number];

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { signBody } from '../lambdas/core/signature.js';
+import { signBody } from '../lambdas/core/webhook/signature.js';
 
 export interface CloudApiRequest {
   readonly phoneNumberId: string;

@@ -6,7 +6,7 @@ import { apiGatewayEvent } from './api-gateway-event.js';
 import { CloudApiStandIn } from './cloud-api-stand-in.js';
 import { lambdaContext } from './lambda-context.js';
 import { routeJsonLogs } from './log-lines.js';
-import { DEFAULTS } from '../lambdas/core/defaults.js';
+import { DEFAULTS } from '../lambdas/core/shared/defaults.js';
 import {
   ensureConsumedQueue,
   ensureQueue,

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PARK_ATTRIBUTES } from '../lambdas/core/outbound-decision.js';
+import { PARK_ATTRIBUTES } from '../lambdas/core/outbound/outbound-decision.js';
 
 /** Set by `npm run cli -- dead-letters redrive` on each envelope it sends back (value: the dead-letter reason). */
 export const REDRIVEN_ATTRIBUTE = 'relay-redriven';

@@ -2,7 +2,7 @@
  * `npm start`: the whole pipeline on this machine, no AWS account needed. Ctrl-C or SIGTERM stops everything.
  * Configuration: see docs/configuration.md (same variable names as the Lambdas).
  */
-import { DEFAULTS } from '../lambdas/core/defaults.js';
+import { DEFAULTS } from '../lambdas/core/shared/defaults.js';
 import { DEV_SECRETS, startPipeline } from './pipeline.js';
 import { describeSecret } from './secret-display.js';
 

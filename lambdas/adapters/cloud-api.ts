@@ -1,7 +1,8 @@
-import type { CloudApiError, CloudApiResult } from '../core/cloud-api-result.js';
-import type { CloudApi, PhoneNumberProbe, TokenProvider } from '../core/ports.js';
-import { PROBE_FIELDS, type ProbeResult } from '../core/probe.js';
-import { ConfigError, NoTokenError } from '../core/errors.js';
+import type { CloudApiError, CloudApiResult } from '../core/outbound/cloud-api-result.js';
+import type { CloudApi, TokenProvider } from '../core/outbound/ports.js';
+import type { PhoneNumberProbe } from '../core/health/ports.js';
+import { PROBE_FIELDS, type ProbeResult } from '../core/health/probe.js';
+import { ConfigError, NoTokenError } from '../core/shared/errors.js';
 
 export { NoTokenError };
 

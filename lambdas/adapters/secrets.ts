@@ -1,5 +1,5 @@
 import { getSecret } from '@aws-lambda-powertools/parameters/secrets';
-import { ConfigError } from '../core/errors.js';
+import { ConfigError } from '../core/shared/errors.js';
 
 /** A secret comes either as a value (local) or as a Secrets Manager id (AWS); exactly one must be set. */
 export type SecretRef = { readonly value: string } | { readonly secretId: string };

@@ -1,7 +1,8 @@
-import { truncateValue } from '../core/bounded-json.js';
-import { noRelayEvents, type RelayEventPublisher, type Telemetry } from '../core/ports.js';
-import { RELAY_EVENT_TYPE_ATTRIBUTE, type RelayEvent } from '../core/relay-events.js';
-import { toSqsJson } from '../core/sqs-body.js';
+import { truncateValue } from '../core/shared/bounded-json.js';
+import { noRelayEvents, type RelayEventPublisher } from '../core/outcomes/ports.js';
+import type { Telemetry } from '../core/shared/telemetry.js';
+import { RELAY_EVENT_TYPE_ATTRIBUTE, type RelayEvent } from '../core/outcomes/relay-events.js';
+import { toSqsJson } from '../core/shared/sqs-body.js';
 import { type SnsBatchSender, SnsRequestError } from './sns-query.js';
 
 /** SNS takes up to 10 entries per PublishBatch. */

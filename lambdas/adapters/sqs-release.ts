@@ -1,6 +1,6 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { ReleaseQueue, ReleaseRequest, ReleaseRequester, ReleaseTrigger } from '../core/ports.js';
-import { releaseRequestBody } from '../core/release-rules.js';
+import type { ReleaseQueue, ReleaseRequest, ReleaseRequester, ReleaseTrigger } from '../core/release/ports.js';
+import { releaseRequestBody } from '../core/release/release-rules.js';
 
 /** The release queue: one message per release request (the webhook, the consumer, the release's own continuations). */
 export class SqsReleaseQueue implements ReleaseQueue, ReleaseRequester {

@@ -4,10 +4,12 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { truncateValue } from '../core/bounded-json.js';
-import type { OutboundEnvelope } from '../core/envelope.js';
-import type { InboundEvent, InboundEventSink, OutboundEnqueuer, OutboundQueues, QueueMessage } from '../core/ports.js';
-import { toSqsJson } from '../core/sqs-body.js';
+import { truncateValue } from '../core/shared/bounded-json.js';
+import type { OutboundEnvelope } from '../core/outbound/envelope.js';
+import type { InboundEvent, InboundEventSink } from '../core/webhook/ports.js';
+import type { OutboundEnqueuer } from '../core/outcomes/ports.js';
+import type { OutboundQueues, QueueMessage } from '../core/outbound/ports.js';
+import { toSqsJson } from '../core/shared/sqs-body.js';
 
 /**
  * Whether an SQS event record's `eventSourceARN` (`arn:aws:sqs:<region>:<account>:<name>`) names the queue at

@@ -9,9 +9,11 @@ import { DynamoPhoneOwnership } from '../adapters/dynamo/phone-ownership.js';
 import { DynamoParkedStore } from '../adapters/dynamo/release-stores.js';
 import { SqsOutboundQueues } from '../adapters/sqs.js';
 import { SqsReleaseQueue } from '../adapters/sqs-release.js';
-import { ClientHealthService } from '../core/client-health-service.js';
-import { OutboundService } from '../core/outbound-service.js';
-import type { OutboundQueues, RelayEventPublisher, Telemetry, TokenProvider } from '../core/ports.js';
+import { ClientHealthService } from '../core/health/client-health-service.js';
+import { OutboundService } from '../core/outbound/outbound-service.js';
+import type { OutboundQueues, TokenProvider } from '../core/outbound/ports.js';
+import type { RelayEventPublisher } from '../core/outcomes/ports.js';
+import type { Telemetry } from '../core/shared/telemetry.js';
 import type { ConsumerConfig } from './config.js';
 
 export interface ConsumerClients {

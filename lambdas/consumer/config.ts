@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
-import { DEFAULTS } from '../core/defaults.js';
-import { parseDelaySchedule } from '../core/park-schedule.js';
+import { DEFAULTS } from '../core/shared/defaults.js';
+import { parseDelaySchedule } from '../core/outbound/park-schedule.js';
 import {
   awsEnv,
   type Env,

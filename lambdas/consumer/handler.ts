@@ -1,7 +1,7 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import type { OutboundRecord, OutboundService } from '../core/outbound-service.js';
-import { epochMs } from '../core/outbound-decision.js';
-import type { Telemetry } from '../core/ports.js';
+import type { OutboundRecord, OutboundService } from '../core/outbound/outbound-service.js';
+import { epochMs } from '../core/outbound/outbound-decision.js';
+import type { Telemetry } from '../core/shared/telemetry.js';
 
 /** Tells from a record's `eventSourceARN` whether it came from the relay's delay queue. */
 export type DelayQueueTest = (eventSourceArn: string | undefined) => boolean;

@@ -8,10 +8,12 @@ import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '..
 import { DynamoPacer, DynamoParkedStore, DynamoReleaseStore } from '../adapters/dynamo/release-stores.js';
 import { sendBatches } from '../adapters/sqs.js';
 import { SqsReleaseQueue } from '../adapters/sqs-release.js';
-import { ClientHealthService } from '../core/client-health-service.js';
-import { CallWindow, paceIntervalMs } from '../core/pacing.js';
-import type { OutboundQueues, RelayEventPublisher, Telemetry, TokenProvider } from '../core/ports.js';
-import { ReleaseService } from '../core/release.js';
+import { ClientHealthService } from '../core/health/client-health-service.js';
+import { CallWindow, paceIntervalMs } from '../core/release/pacing.js';
+import type { OutboundQueues, TokenProvider } from '../core/outbound/ports.js';
+import type { RelayEventPublisher } from '../core/outcomes/ports.js';
+import type { Telemetry } from '../core/shared/telemetry.js';
+import { ReleaseService } from '../core/release/release.js';
 import type { ReleaserConfig } from './config.js';
 
 export interface ReleaserClients {

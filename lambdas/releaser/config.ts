@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { DEFAULTS } from '../core/defaults.js';
+import { DEFAULTS } from '../core/shared/defaults.js';
 import { awsEnv, type Env, graphApiEnv, intFrom, nonEmpty, parseConfig, probeEnv, probePolicyFrom, relayEventsEnv, relayEventsFrom, reporter, secretRef, sendPolicyEnv, awsFrom, graphApiFrom } from '../shared/config.js';
 
 /** The release queue's consumer: the table, the queues it writes to, the Cloud API and its tokens, the pace, probes. */

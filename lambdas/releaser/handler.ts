@@ -1,6 +1,6 @@
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import type { Telemetry } from '../core/ports.js';
-import { parseReleaseRequest, type ReleaseService } from '../core/release.js';
+import type { Telemetry } from '../core/shared/telemetry.js';
+import { parseReleaseRequest, type ReleaseService } from '../core/release/release.js';
 
 /** Time kept back from the function's limit: the run stops this early and queues its continuation. */
 export const RELEASE_DEADLINE_MARGIN_MS = 10_000;

@@ -1,8 +1,8 @@
 import * as z from 'zod/mini';
 import type { SecretRef } from '../adapters/secrets.js';
-import { DEFAULTS } from '../core/defaults.js';
-import { ConfigError } from '../core/errors.js';
-import { describeIssues } from '../core/zod.js';
+import { DEFAULTS } from '../core/shared/defaults.js';
+import { ConfigError } from '../core/shared/errors.js';
+import { describeIssues } from '../core/shared/zod.js';
 
 /**
  * Helpers for the functions' configuration schemas (`lambdas/<function>/config.ts`). Each function parses its

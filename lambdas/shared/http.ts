@@ -6,8 +6,8 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   SignatureError,
-} from '../core/errors.js';
-import type { Telemetry } from '../core/ports.js';
+} from '../core/shared/errors.js';
+import type { Telemetry } from '../core/shared/telemetry.js';
 
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 

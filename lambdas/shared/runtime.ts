@@ -4,7 +4,7 @@ import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
-import type { Telemetry } from '../core/ports.js';
+import type { Telemetry } from '../core/shared/telemetry.js';
 
 /** Default namespace; the stack sets POWERTOOLS_METRICS_NAMESPACE per stage so stages never mix. */
 export const METRICS_NAMESPACE = 'CoexistenceRelay';

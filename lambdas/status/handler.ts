@@ -1,11 +1,14 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { readClientView } from '../core/client-view.js';
-import { DEFAULTS } from '../core/defaults.js';
-import { BadRequestError, NotFoundError } from '../core/errors.js';
-import { ID_RULE, isRelayId } from '../core/ids.js';
-import { parseResetRequest, resetClient } from '../core/operator-reset.js';
-import { parseMessageKey, readMessageView } from '../core/message-view.js';
-import type { ClientStore, MessageOutcomeStore, ReleaseRequester, Telemetry } from '../core/ports.js';
+import { readClientView } from '../core/status/client-view.js';
+import { DEFAULTS } from '../core/shared/defaults.js';
+import { BadRequestError, NotFoundError } from '../core/shared/errors.js';
+import { ID_RULE, isRelayId } from '../core/shared/ids.js';
+import { parseResetRequest, resetClient } from '../core/status/operator-reset.js';
+import { parseMessageKey, readMessageView } from '../core/outcomes/message-view.js';
+import type { ClientStore } from '../core/status/ports.js';
+import type { MessageOutcomeStore } from '../core/outcomes/ports.js';
+import type { ReleaseRequester } from '../core/release/ports.js';
+import type { Telemetry } from '../core/shared/telemetry.js';
 import { errorResponse, type HttpResult, json, rawBody } from '../shared/http.js';
 
 export interface StatusDeps {

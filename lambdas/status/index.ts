@@ -6,7 +6,7 @@ import { dynamoClient, sqsClient } from '../adapters/aws-clients.js';
 import { DynamoClientStore, documentClient } from '../adapters/dynamo/client-store.js';
 import { SqsReleaseQueue } from '../adapters/sqs-release.js';
 import { DynamoMessageOutcomeStore } from '../adapters/dynamo/message-outcome-store.js';
-import { DEFAULTS } from '../core/defaults.js';
+import { DEFAULTS } from '../core/shared/defaults.js';
 import { createRuntime, lambdaHandler } from '../shared/runtime.js';
 import { loadStatusConfig } from './config.js';
 import { createStatusHandler } from './handler.js';

@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { DEFAULTS } from '../core/defaults.js';
+import { DEFAULTS } from '../core/shared/defaults.js';
 import {
   awsEnv,
   type Env,

@@ -1,6 +1,6 @@
-import type { ClientHealthService } from '../core/client-health-service.js';
-import { type OffboardedIndex, type SweepPolicy, sweepOffboarded } from '../core/offboarded-sweep.js';
-import type { Telemetry } from '../core/ports.js';
+import type { ClientHealthService } from '../core/health/client-health-service.js';
+import { type OffboardedIndex, type SweepPolicy, sweepOffboarded } from '../core/health/offboarded-sweep.js';
+import type { Telemetry } from '../core/shared/telemetry.js';
 
 /** Scheduled (EventBridge) handler: counts offboarded and held clients, measures the longest offboarding, probes. */
 export const createSweeperHandler =

@@ -5,7 +5,7 @@ import { DynamoClientHealthStore } from '../adapters/dynamo/client-health-store.
 import { DynamoOffboardedIndex, documentClient } from '../adapters/dynamo/client-store.js';
 import { readSecret } from '../adapters/secrets.js';
 import { SqsReleaseQueue } from '../adapters/sqs-release.js';
-import { ClientHealthService } from '../core/client-health-service.js';
+import { ClientHealthService } from '../core/health/client-health-service.js';
 import { createRuntime, lambdaHandler } from '../shared/runtime.js';
 import { loadSweeperConfig } from './config.js';
 import { createSweeperHandler } from './handler.js';

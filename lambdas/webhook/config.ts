@@ -1,5 +1,5 @@
 import * as z from 'zod/mini';
-import { DEFAULTS } from '../core/defaults.js';
+import { DEFAULTS } from '../core/shared/defaults.js';
 import { awsEnv, type Env, intFrom, nonEmpty, optionalNonEmpty, parseConfig, relayEventsEnv, relayEventsFrom, reporter, secretRef, awsFrom } from '../shared/config.js';
 
 /** `GET/POST /webhook`: the table, the inbound-events queue, the skew rule, the app secret and verify token. */

@@ -1,8 +1,13 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import type { ClientStore, InboundEventSink, PhoneOwnership, RelayEventPublisher, ReleaseRequester, Telemetry } from '../core/ports.js';
-import { SIGNATURE_HEADER, SignatureVerifier } from '../core/signature.js';
-import { WebhookService } from '../core/webhook-service.js';
-import type { MessageOutcomeService } from '../core/message-outcome-service.js';
+import type { ClientStore } from '../core/status/ports.js';
+import type { InboundEventSink } from '../core/webhook/ports.js';
+import type { PhoneOwnership } from '../core/outbound/ports.js';
+import type { RelayEventPublisher } from '../core/outcomes/ports.js';
+import type { ReleaseRequester } from '../core/release/ports.js';
+import type { Telemetry } from '../core/shared/telemetry.js';
+import { SIGNATURE_HEADER, SignatureVerifier } from '../core/webhook/signature.js';
+import { WebhookService } from '../core/webhook/webhook-service.js';
+import type { MessageOutcomeService } from '../core/outcomes/message-outcome-service.js';
 import { errorResponse, type HttpResult, header, json, rawBody, text } from '../shared/http.js';
 
 /** How often the handler asks for the secrets again (rotation takes effect within this plus the source's cache). */

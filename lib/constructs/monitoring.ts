@@ -21,7 +21,7 @@ import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import type { RemovalPolicy } from 'aws-cdk-lib';
-import { CLIENT_STATUSES } from '../../lambdas/core/client-status.js';
+import { CLIENT_STATUSES } from '../../lambdas/core/status/client-status.js';
 import type { LambdaName } from '../lambda-entry.js';
 
 /** A release request older than this on the release queue raises ReleaseStalled (continuations wait at most 900 s). */

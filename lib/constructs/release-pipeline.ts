@@ -4,7 +4,7 @@ import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { DEFAULTS } from '../../lambdas/core/defaults.js';
+import { DEFAULTS } from '../../lambdas/core/shared/defaults.js';
 import type { RelayQueue } from './relay-queue.js';
 import { RelayFunction } from './relay-function.js';
 import { probeEnvironment } from './probe-environment.js';

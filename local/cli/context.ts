@@ -2,8 +2,8 @@
  * What every CLI command shares: the options it may be given, the parsed values, the I/O, the target, and the checks
  * of its arguments (a mistake is a {@link UsageError}: one line, then the command's own help, exit code 2).
  */
-import { MAX_MESSAGE_ID, outboundEnvelopeSchema } from '../../lambdas/core/envelope.js';
-import { ID_RULE, isRelayId } from '../../lambdas/core/ids.js';
+import { MAX_MESSAGE_ID, outboundEnvelopeSchema } from '../../lambdas/core/outbound/envelope.js';
+import { ID_RULE, isRelayId } from '../../lambdas/core/shared/ids.js';
 import type { RelayTarget } from '../target.js';
 import { UsageError } from './errors.js';
 import { didYouMean } from './suggest.js';

@@ -1,10 +1,10 @@
 /** `dead-letters list|redrive`: read the dead-letter queue with filters, and send envelopes back to the outbound queue. */
 import { DeleteMessageBatchCommand, type Message, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
-import { DEAD_LETTER_REASONS } from '../../lambdas/core/outbound-decision.js';
-import { toSqsJson } from '../../lambdas/core/sqs-body.js';
+import { DEAD_LETTER_REASONS } from '../../lambdas/core/outbound/outbound-decision.js';
+import { toSqsJson } from '../../lambdas/core/shared/sqs-body.js';
 import { REDRIVEN_ATTRIBUTE } from '../sqs-observer.js';
-import { REDRIVE_ATTRIBUTE } from '../../lambdas/core/outbound-decision.js';
+import { REDRIVE_ATTRIBUTE } from '../../lambdas/core/outbound/outbound-decision.js';
 import { type Command, optionalId, positiveInt, unknownWord } from './context.js';
 import { UsageError } from './errors.js';
 import { checkJson } from './json.js';

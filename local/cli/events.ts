@@ -1,7 +1,7 @@
 /** `events tail` (local pipeline): the relay events published to the local topic, as they come. */
 import { DeleteMessageBatchCommand, type Message, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
-import { parseRelayEvent } from '../../lambdas/core/relay-event-schema.js';
-import { RELAY_EVENT_TYPES, type RelayEvent } from '../../lambdas/core/relay-events.js';
+import { parseRelayEvent } from '../../lambdas/core/outcomes/relay-event-schema.js';
+import { RELAY_EVENT_TYPES, type RelayEvent } from '../../lambdas/core/outcomes/relay-events.js';
 import { localSqs } from '../services.js';
 import { type Command, optionalId, positiveInt, unknownWord } from './context.js';
 import { UsageError } from './errors.js';

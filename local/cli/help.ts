@@ -1,6 +1,6 @@
 /** The CLI's help texts: `npm run cli -- --help` and each command's `--help` (also printed after a usage error). */
-import { DEAD_LETTER_REASONS } from '../../lambdas/core/outbound-decision.js';
-import { RELAY_EVENT_TYPES } from '../../lambdas/core/relay-events.js';
+import { DEAD_LETTER_REASONS } from '../../lambdas/core/outbound/outbound-decision.js';
+import { RELAY_EVENT_TYPES } from '../../lambdas/core/outcomes/relay-events.js';
 
 export const TARGET_HELP = `Target (default: the local pipeline):
   --url <url>          The local pipeline's URL (default http://127.0.0.1:$PORT, PORT defaulting to 3000)

@@ -7,8 +7,8 @@
 import { randomUUID } from 'node:crypto';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
-import { type OutboundEnvelope, outboundEnvelopeSchema, parseEnvelope } from '../../lambdas/core/envelope.js';
-import { toSqsJson } from '../../lambdas/core/sqs-body.js';
+import { type OutboundEnvelope, outboundEnvelopeSchema, parseEnvelope } from '../../lambdas/core/outbound/envelope.js';
+import { toSqsJson } from '../../lambdas/core/shared/sqs-body.js';
 import { type Ctx, type Command, type OptionName, optionalId, required } from './context.js';
 import { CliError, UsageError } from './errors.js';
 import { readJsonFile } from './json.js';

@@ -1,6 +1,6 @@
 /** `webhook <event>` and `webhook-file <path>`: sign and POST webhooks to the local pipeline, as Meta would. */
 import { readFile } from 'node:fs/promises';
-import { signBody } from '../../lambdas/core/signature.js';
+import { signBody } from '../../lambdas/core/webhook/signature.js';
 import { type Command, type Ctx, type Options, required, unknownWord } from './context.js';
 import { CliError, UsageError } from './errors.js';
 

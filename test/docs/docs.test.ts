@@ -4,7 +4,7 @@ import { App, Duration } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { consumerConfigSchema } from '../../lambdas/consumer/config.js';
-import { DEAD_LETTER_REASONS } from '../../lambdas/core/outbound-decision.js';
+import { DEAD_LETTER_REASONS } from '../../lambdas/core/outbound/outbound-decision.js';
 import { releaserConfigSchema } from '../../lambdas/releaser/config.js';
 import { statusConfigSchema } from '../../lambdas/status/config.js';
 import { sweeperConfigSchema } from '../../lambdas/sweeper/config.js';

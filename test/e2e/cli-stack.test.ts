@@ -8,7 +8,7 @@ import { CreateQueueCommand, DeleteMessageCommand, ReceiveMessageCommand, SendMe
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { STACK_OUTPUTS } from '../../lib/stack-outputs.js';
-import { deadLetterMessage } from '../../lambdas/core/dead-letter.js';
+import { deadLetterMessage } from '../../lambdas/core/outbound/dead-letter.js';
 import { type RunningPipeline, startPipeline } from '../../local/pipeline.js';
 import { localSqs } from '../../local/services.js';
 import { isolatedPipelineEnv } from '../support/pipeline-env.js';
@@ -131,7 +131,7 @@ const cli = (...argv: string[]): Promise<{ code: number; out: string; err: strin
   });
 
 const webhook = async (wabaId: string, event: string, field = 'account_update') => {
-  const { signBody } = await import('../../lambdas/core/signature.js');
+  const { signBody } = await import('../../lambdas/core/webhook/signature.js');
   const time = Math.floor(Date.now() / 1000);
   const body = JSON.stringify({ object: 'whatsapp_business_account', entry: [{ id: wabaId, time, changes: [{ field, value: { event, message_template_id: 7 } }] }] });
   const r = await fetch(`${pipeline.info.url}/webhook`, { method: 'POST', body, headers: { 'x-hub-signature-256': signBody(body, 'cli-stack-app-secret') } });

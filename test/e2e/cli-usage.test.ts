@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ID_RULE } from '../../lambdas/core/ids.js';
+import { ID_RULE } from '../../lambdas/core/shared/ids.js';
 import { runCli } from '../../local/cli.js';
 
 /** The CLI's answers to mistakes, as a user sees them: exit code, one line, then the command's own help. */

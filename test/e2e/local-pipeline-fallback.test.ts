@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { runCli } from '../../local/cli.js';
 import type { PipelineInfo } from '../../local/pipeline.js';
 import { freePort } from '../../local/services.js';
-import { signBody } from '../../lambdas/core/signature.js';
+import { signBody } from '../../lambdas/core/webhook/signature.js';
 
 /**
  * `npm start` on a machine without Java (dynalite instead of DynamoDB Local) and with an SQS endpoint given

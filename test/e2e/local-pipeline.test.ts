@@ -1,7 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULTS } from '../../lambdas/core/defaults.js';
+import { DEFAULTS } from '../../lambdas/core/shared/defaults.js';
 import { CloudApiStandIn } from '../../local/cloud-api-stand-in.js';
 import { runCli } from '../../local/cli.js';
 import type { PipelineInfo } from '../../local/pipeline.js';

@@ -9,7 +9,7 @@ const run = promisify(execFile);
 
 /** Imports a Lambda entry point in a fresh Node process, as the Lambda runtime does, with exactly `env`. */
 const coldStart = async (fn: string, env: Record<string, string>, script = '') => {
-  const code = `const m = await import('./lambdas/${fn}/index.ts'); const { lambdaContext } = await import('./local/lambda-context.ts'); ${script}`;
+  const code = `const m = await import('./lambdas/${fn}/index.js'); const { lambdaContext } = await import('./local/lambda-context.js'); ${script}`;
   try {
     const out = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
       env: { PATH: process.env.PATH ?? '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', POWERTOOLS_METRICS_DISABLED: 'true', POWERTOOLS_LOG_LEVEL: 'ERROR', ...env },

@@ -4,7 +4,7 @@
  * API stand-in, and fails on the code before the change.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { RESTRICTION_TYPES } from '../../lambdas/core/client-health.js';
+import { RESTRICTION_TYPES } from '../../lambdas/core/health/client-health.js';
 import { accepted, type CloudApiReply, type CloudApiRequest, CloudApiStandIn, metaError } from '../../local/cloud-api-stand-in.js';
 import { executors, type Executors } from '../support/executors.js';
 

@@ -2,7 +2,7 @@ import { GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand } 
 import type { SQSEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { isQueueArnOf } from '../../lambdas/adapters/sqs.js';
-import { DEFAULTS } from '../../lambdas/core/defaults.js';
+import { DEFAULTS } from '../../lambdas/core/shared/defaults.js';
 import { ensureConsumedQueue, ensureQueue, queueArn, redriveDlqName } from '../../local/services.js';
 import { pollOnce } from '../../local/sqs-event-source.js';
 import { localResources } from '../support/aws.js';

@@ -2,16 +2,16 @@ import { type DynamoDBDocumentClient, GetCommand, ScanCommand } from '@aws-sdk/l
 import { describe, expect, it } from 'vitest';
 import { DynamoSendLedger } from '../../lambdas/adapters/dynamo/outbound-stores.js';
 import { keys } from '../../lambdas/adapters/dynamo/table.js';
-import type { LatestByClass } from '../../lambdas/core/client-status.js';
-import { orderKeyOf } from '../../lambdas/core/client-status.js';
-import type { CloudApiResult } from '../../lambdas/core/cloud-api-result.js';
-import { type DeadLetterBody, OutboundService, type OutboundRecord } from '../../lambdas/core/outbound-service.js';
+import type { LatestByClass } from '../../lambdas/core/status/client-status.js';
+import { orderKeyOf } from '../../lambdas/core/status/client-status.js';
+import type { CloudApiResult } from '../../lambdas/core/outbound/cloud-api-result.js';
+import { type DeadLetterBody, OutboundService, type OutboundRecord } from '../../lambdas/core/outbound/outbound-service.js';
 import { isQueueArnOf } from '../../lambdas/adapters/sqs.js';
 import { createConsumerHandler } from '../../lambdas/consumer/handler.js';
 import { MemoryParkedStore, RecordingReleases } from '../support/release.js';
-import { NoTokenError } from '../../lambdas/core/errors.js';
-import type { ClientActivity, PhoneOwner, QueueMessage } from '../../lambdas/core/ports.js';
-import type { ClaimResult, MessageKey, SendLedger } from '../../lambdas/core/send-ledger.js';
+import { NoTokenError } from '../../lambdas/core/shared/errors.js';
+import type { ClientActivity, PhoneOwner, QueueMessage } from '../../lambdas/core/outbound/ports.js';
+import type { ClaimResult, MessageKey, SendLedger } from '../../lambdas/core/outbound/send-ledger.js';
 import { localResources } from '../support/aws.js';
 import { RecordingTelemetry } from '../support/telemetry.js';
 

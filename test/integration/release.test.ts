@@ -6,15 +6,16 @@ import { DynamoPacer, DynamoParkedStore, DynamoReleaseStore } from '../../lambda
 import { keys } from '../../lambdas/adapters/dynamo/table.js';
 import { SqsOutboundQueues } from '../../lambdas/adapters/sqs.js';
 import { SqsReleaseQueue } from '../../lambdas/adapters/sqs-release.js';
-import type { CloudApi, ParkedCopy, ReleaseRequest } from '../../lambdas/core/ports.js';
-import type { DeadLetterBody } from '../../lambdas/core/outbound-service.js';
-import { CallWindow, maxPerWindow, paceIntervalMs } from '../../lambdas/core/pacing.js';
-import { parseReleaseRequest, ReleaseService, type ReleaseServiceOptions } from '../../lambdas/core/release.js';
+import type { CloudApi } from '../../lambdas/core/outbound/ports.js';
+import type { ParkedCopy, ReleaseRequest } from '../../lambdas/core/release/ports.js';
+import type { DeadLetterBody } from '../../lambdas/core/outbound/outbound-service.js';
+import { CallWindow, maxPerWindow, paceIntervalMs } from '../../lambdas/core/release/pacing.js';
+import { parseReleaseRequest, ReleaseService, type ReleaseServiceOptions } from '../../lambdas/core/release/release.js';
 import { accepted, CloudApiStandIn, metaError } from '../../local/cloud-api-stand-in.js';
 import { drain, localResources } from '../support/aws.js';
 import { parkedCopy, setStatus } from '../support/release.js';
 import { RecordingTelemetry } from '../support/telemetry.js';
-import type { RelayEvent } from '../../lambdas/core/relay-events.js';
+import type { RelayEvent } from '../../lambdas/core/outcomes/relay-events.js';
 
 let env: Awaited<ReturnType<typeof localResources>>;
 let api: CloudApiStandIn;

@@ -6,9 +6,9 @@
  */
 import { fc, test } from '@fast-check/vitest';
 import { afterAll, beforeAll, describe, expect } from 'vitest';
-import { RESTRICTION_TYPES } from '../../lambdas/core/client-health.js';
-import type { StatusClass } from '../../lambdas/core/client-status.js';
-import type { OutboundEnvelope } from '../../lambdas/core/envelope.js';
+import { RESTRICTION_TYPES } from '../../lambdas/core/health/client-health.js';
+import type { StatusClass } from '../../lambdas/core/status/client-status.js';
+import type { OutboundEnvelope } from '../../lambdas/core/outbound/envelope.js';
 import { accepted, type CloudApiReply, CloudApiStandIn, metaError } from '../../local/cloud-api-stand-in.js';
 import { executors, type Executors } from '../support/executors.js';
 

@@ -2,7 +2,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DynamoOffboardedIndex } from '../../lambdas/adapters/dynamo/client-store.js';
 import { SqsInboundEventSink } from '../../lambdas/adapters/sqs.js';
-import { signBody } from '../../lambdas/core/signature.js';
+import { signBody } from '../../lambdas/core/webhook/signature.js';
 import { createSweeperHandler } from '../../lambdas/sweeper/handler.js';
 import { createWebhookHandler } from '../../lambdas/webhook/handler.js';
 import { httpEvent, localResources } from '../support/aws.js';

@@ -1,6 +1,6 @@
-import { type LatestByClass, orderKeyOf, type StatusClass, type StatusEventRecord, supersedes } from '../../lambdas/core/client-status.js';
-import type { DisableWarningRecord, RestrictionRecord } from '../../lambdas/core/client-health.js';
-import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../../lambdas/core/ports.js';
+import { type LatestByClass, orderKeyOf, type StatusClass, type StatusEventRecord, supersedes } from '../../lambdas/core/status/client-status.js';
+import type { DisableWarningRecord, RestrictionRecord } from '../../lambdas/core/health/client-health.js';
+import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../../lambdas/core/status/ports.js';
 
 interface MemoryClient {
   firstSeenAt: string;

@@ -1,13 +1,15 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../../lambdas/adapters/dynamo/outbound-stores.js';
 import { DynamoPacer, DynamoParkedStore, DynamoReleaseStore } from '../../lambdas/adapters/dynamo/release-stores.js';
-import { CallWindow, paceIntervalMs } from '../../lambdas/core/pacing.js';
-import { type CloudApi, silentTelemetry } from '../../lambdas/core/ports.js';
-import { ReleaseService, type ReleaseRunResult } from '../../lambdas/core/release.js';
+import { CallWindow, paceIntervalMs } from '../../lambdas/core/release/pacing.js';
+import type { CloudApi } from '../../lambdas/core/outbound/ports.js';
+import { silentTelemetry } from '../../lambdas/core/shared/telemetry.js';
+import { ReleaseService, type ReleaseRunResult } from '../../lambdas/core/release/release.js';
 import { randomUUID } from 'node:crypto';
-import { orderKeyOf, type StatusClass } from '../../lambdas/core/client-status.js';
-import type { ClientStore, ParkedCopy, ParkedRef, ParkedStore, ReleaseRequester, ReleaseTrigger } from '../../lambdas/core/ports.js';
-import { parkedOrderKey } from '../../lambdas/core/release.js';
+import { orderKeyOf, type StatusClass } from '../../lambdas/core/status/client-status.js';
+import type { ClientStore } from '../../lambdas/core/status/ports.js';
+import type { ParkedCopy, ParkedRef, ParkedStore, ReleaseRequester, ReleaseTrigger } from '../../lambdas/core/release/ports.js';
+import { parkedOrderKey } from '../../lambdas/core/release/release.js';
 
 /** Writes one status event for a client straight into the store (what the webhook does for an account_update). */
 export const setStatus = async (store: ClientStore, wabaId: string, cls: StatusClass, timeSeconds: number): Promise<void> => {

@@ -1,4 +1,4 @@
-import type { Telemetry } from '../../lambdas/core/ports.js';
+import type { Telemetry } from '../../lambdas/core/shared/telemetry.js';
 
 /** Telemetry that remembers what it was told, so tests can assert on counters and on what was logged. */
 export class RecordingTelemetry implements Telemetry {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { outboundEnvelopeSchema } from '../../lambdas/core/envelope.js';
+import { outboundEnvelopeSchema } from '../../lambdas/core/outbound/envelope.js';
 import { CliError } from '../../local/cli/errors.js';
 import { checkJson, readJsonFile } from '../../local/cli/json.js';
 

@@ -11,11 +11,11 @@ import {
   restrictionsInForce,
   RESTRICTION_TYPES,
   type RestrictionRecord,
-} from '../../lambdas/core/client-health.js';
-import { type LatestByClass, orderKeyOf, type StatusClass, type StatusEventRecord } from '../../lambdas/core/client-status.js';
-import type { OutboundEnvelope } from '../../lambdas/core/envelope.js';
-import { FRESH, type ParkState } from '../../lambdas/core/outbound-decision.js';
-import { type SendFacts, gate as policyGate } from '../../lambdas/core/send-policy.js';
+} from '../../lambdas/core/health/client-health.js';
+import { type LatestByClass, orderKeyOf, type StatusClass, type StatusEventRecord } from '../../lambdas/core/status/client-status.js';
+import type { OutboundEnvelope } from '../../lambdas/core/outbound/envelope.js';
+import { FRESH, type ParkState } from '../../lambdas/core/outbound/outbound-decision.js';
+import { type SendFacts, gate as policyGate } from '../../lambdas/core/outbound/send-policy.js';
 
 const decideFor = (client: SendFacts['client'], env: OutboundEnvelope, state: ParkState, now: number, p: Parameters<typeof policyGate>[4]) => {
   const d = policyGate({ client }, env, state, now, p);

@@ -8,7 +8,7 @@ import {
   orderKeyOf,
   type StatusClass,
   type StatusEventRecord,
-} from '../../lambdas/core/client-status.js';
+} from '../../lambdas/core/status/client-status.js';
 
 const SKEW = 300_000;
 const rec = (event: string, timeS: number, id = `${event}-${timeS}`): StatusEventRecord => ({

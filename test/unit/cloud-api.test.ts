@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpCloudApi, NoTokenError, parseTokenSecret, SecretTokenProvider } from '../../lambdas/adapters/cloud-api.js';
-import { ConfigError } from '../../lambdas/core/errors.js';
+import { ConfigError } from '../../lambdas/core/shared/errors.js';
 import { accepted, CloudApiStandIn, metaError } from '../../local/cloud-api-stand-in.js';
 import { freePort } from '../../local/services.js';
 

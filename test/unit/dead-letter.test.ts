@@ -7,10 +7,10 @@ import {
   DEAD_LETTER_MAX_BYTES,
   type DeadLetterBody,
   deadLetterMessage,
-} from '../../lambdas/core/dead-letter.js';
-import { MAX_ENVELOPE_BYTES, type OutboundEnvelope, parseEnvelope } from '../../lambdas/core/envelope.js';
-import { DEAD_LETTER_REASONS, FRESH } from '../../lambdas/core/outbound-decision.js';
-import { isSqsSafe, SQS_MAX_MESSAGE_BYTES } from '../../lambdas/core/sqs-body.js';
+} from '../../lambdas/core/outbound/dead-letter.js';
+import { MAX_ENVELOPE_BYTES, type OutboundEnvelope, parseEnvelope } from '../../lambdas/core/outbound/envelope.js';
+import { DEAD_LETTER_REASONS, FRESH } from '../../lambdas/core/outbound/outbound-decision.js';
+import { isSqsSafe, SQS_MAX_MESSAGE_BYTES } from '../../lambdas/core/shared/sqs-body.js';
 import { propertyRuns } from '../support/property.js';
 
 const NOW = Date.parse('2026-11-25T12:00:00Z');

@@ -1,10 +1,10 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
-import { serializeJson, truncateValue } from '../../lambdas/core/bounded-json.js';
-import { DEFAULTS } from '../../lambdas/core/defaults.js';
-import { EARLIEST_EVENT_TIME_MS, readEventTime, representableTimeMs, safeIso } from '../../lambdas/core/event-time.js';
-import { boundedText } from '../../lambdas/core/ids.js';
-import { parseWebhook, type ParsedChange } from '../../lambdas/core/webhook-payload.js';
+import { serializeJson, truncateValue } from '../../lambdas/core/shared/bounded-json.js';
+import { DEFAULTS } from '../../lambdas/core/shared/defaults.js';
+import { EARLIEST_EVENT_TIME_MS, readEventTime, representableTimeMs, safeIso } from '../../lambdas/core/status/event-time.js';
+import { boundedText } from '../../lambdas/core/shared/ids.js';
+import { parseWebhook, type ParsedChange } from '../../lambdas/core/webhook/webhook-payload.js';
 import { propertyRuns } from '../support/property.js';
 import { accountUpdate, messagesChange, offboarded, partnerEvent } from '../support/webhooks.js';
 

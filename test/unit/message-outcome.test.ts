@@ -13,7 +13,7 @@ import {
   type OutcomeHistory,
   outcomeEvent,
   withCallbackData,
-} from '../../lambdas/core/message-outcome.js';
+} from '../../lambdas/core/outcomes/message-outcome.js';
 import { propertyRuns } from '../support/property.js';
 
 const T0 = Date.parse('2026-11-26T10:00:00Z');

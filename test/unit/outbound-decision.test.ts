@@ -1,19 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import type { ClientStatus } from '../../lambdas/core/client-status.js';
-import { classifyCloudApiResult, type CloudApiResult } from '../../lambdas/core/cloud-api-result.js';
-import { parseEnvelope, type OutboundEnvelope } from '../../lambdas/core/envelope.js';
-import { FRESH, type ParkState, parkAttributes, readParkState } from '../../lambdas/core/outbound-decision.js';
-import { afterAnswer, gate } from '../../lambdas/core/send-policy.js';
-import type { PhoneOwner } from '../../lambdas/core/ports.js';
-import type { SendVerdict } from '../../lambdas/core/cloud-api-result.js';
-import { DEFAULTS } from '../../lambdas/core/defaults.js';
+import type { ClientStatus } from '../../lambdas/core/status/client-status.js';
+import { classifyCloudApiResult, type CloudApiResult } from '../../lambdas/core/outbound/cloud-api-result.js';
+import { parseEnvelope, type OutboundEnvelope } from '../../lambdas/core/outbound/envelope.js';
+import { FRESH, type ParkState, parkAttributes, readParkState } from '../../lambdas/core/outbound/outbound-decision.js';
+import { afterAnswer, gate } from '../../lambdas/core/outbound/send-policy.js';
+import type { PhoneOwner } from '../../lambdas/core/outbound/ports.js';
+import type { SendVerdict } from '../../lambdas/core/outbound/cloud-api-result.js';
+import { DEFAULTS } from '../../lambdas/core/shared/defaults.js';
 import {
   InvalidScheduleError,
   parkDelay,
   parseDelaySchedule,
   retryDelay,
   scheduledDelay,
-} from '../../lambdas/core/park-schedule.js';
+} from '../../lambdas/core/outbound/park-schedule.js';
 
 const NOW = Date.parse('2026-11-25T12:00:00Z');
 const envelope = (extra: Partial<OutboundEnvelope> = {}): OutboundEnvelope => ({

@@ -1,6 +1,6 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
-import { CallWindow, maxPerWindow, PACE_MARGIN_MS, paceIntervalMs, reserveSlot } from '../../lambdas/core/pacing.js';
+import { CallWindow, maxPerWindow, PACE_MARGIN_MS, paceIntervalMs, reserveSlot } from '../../lambdas/core/release/pacing.js';
 
 const runs = Number(process.env.FC_NUM_RUNS) > 0 ? Number(process.env.FC_NUM_RUNS) : 100;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { minProbeGapSeconds, type ProbePolicy, type ProbeResult, probeBackoffSeconds, probesInFirstHour, readProbe } from '../../lambdas/core/probe.js';
+import { minProbeGapSeconds, type ProbePolicy, type ProbeResult, probeBackoffSeconds, probesInFirstHour, readProbe } from '../../lambdas/core/health/probe.js';
 
 const ok = (body: unknown): ProbeResult => ({ kind: 'answer', httpStatus: 200, body });
 const err = (httpStatus: number, code: number, subcode?: number): ProbeResult => ({

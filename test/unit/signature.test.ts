@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { MissingSecretError, SignatureVerifier, signBody } from '../../lambdas/core/signature.js';
+import { MissingSecretError, SignatureVerifier, signBody } from '../../lambdas/core/webhook/signature.js';
 
 const SECRET = 'app-secret-1';
 const body = Buffer.from('{"object":"whatsapp_business_account","entry":[]}');

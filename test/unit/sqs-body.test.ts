@@ -1,6 +1,6 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect } from 'vitest';
-import { isSqsSafe, toSqsJson } from '../../lambdas/core/sqs-body.js';
+import { isSqsSafe, toSqsJson } from '../../lambdas/core/shared/sqs-body.js';
 
 describe('toSqsJson', () => {
   test.prop([fc.jsonValue()])('any JSON value round-trips through an ASCII body', (value) => {

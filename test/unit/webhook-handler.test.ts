@@ -1,8 +1,8 @@
 import { RecordingReleases } from '../support/release.js';
 import { describe, expect, it } from 'vitest';
 import { MemoryClientStore } from '../support/memory-client-store.js';
-import { silentTelemetry } from '../../lambdas/core/ports.js';
-import { signBody } from '../../lambdas/core/signature.js';
+import { silentTelemetry } from '../../lambdas/core/shared/telemetry.js';
+import { signBody } from '../../lambdas/core/webhook/signature.js';
 import { createWebhookHandler, SECRET_RECHECK_MS } from '../../lambdas/webhook/handler.js';
 import { httpEvent } from '../support/aws.js';
 import { offboarded } from '../support/webhooks.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type AccountUpdate, parseWebhook, type ParsedChange } from '../../lambdas/core/webhook-payload.js';
+import { type AccountUpdate, parseWebhook, type ParsedChange } from '../../lambdas/core/webhook/webhook-payload.js';
 import { accountUpdate, messagesChange, offboarded, partnerEvent, reconnected } from '../support/webhooks.js';
 
 const changesOf = (json: unknown): readonly ParsedChange[] => {

@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { HoldRecord, ProbeRecord } from '../../core/client-health.js';
-import type { ClientHealthStore } from '../../core/ports.js';
+import type { HoldRecord, ProbeRecord } from '../../core/health/client-health.js';
+import type { ClientHealthStore } from '../../core/health/ports.js';
 import { HEALTH_ATTRIBUTES, keys, OFFBOARDED_INDEX_PK, OFFBOARDED_INDEX_SK, OFFBOARDED_INDEX_VALUE } from './table.js';
 
 /** Each method is one conditional UpdateItem on the client's status item; a refused condition is an answer, not an error. */

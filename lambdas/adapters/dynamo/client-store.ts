@@ -1,10 +1,10 @@
 import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { type LatestByClass, orderKeyOf, STATUS_CLASSES, type StatusClass, type StatusEventRecord } from '../../core/client-status.js';
-import { UnstorableError } from '../../core/errors.js';
-import type { OffboardedIndex, OffboardedListing } from '../../core/offboarded-sweep.js';
-import type { DisableWarningRecord, RestrictionRecord } from '../../core/client-health.js';
-import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../../core/ports.js';
+import { type LatestByClass, orderKeyOf, STATUS_CLASSES, type StatusClass, type StatusEventRecord } from '../../core/status/client-status.js';
+import { UnstorableError } from '../../core/shared/errors.js';
+import type { OffboardedIndex, OffboardedListing } from '../../core/health/offboarded-sweep.js';
+import type { DisableWarningRecord, RestrictionRecord } from '../../core/health/client-health.js';
+import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../../core/status/ports.js';
 import {
   classAttr,
   clientFromItem,

@@ -1,8 +1,8 @@
 import { BatchGetCommand, type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { chunk } from '../../core/concurrency.js';
-import { entryKey, OUTCOME_STATES, type OutcomeEntry, type OutcomeHistory, type OutcomeState } from '../../core/message-outcome.js';
-import type { MessageOutcomeStore, MessageRecord, StoredFallback } from '../../core/ports.js';
-import type { MessageKey } from '../../core/send-ledger.js';
+import { chunk } from '../../core/shared/concurrency.js';
+import { entryKey, OUTCOME_STATES, type OutcomeEntry, type OutcomeHistory, type OutcomeState } from '../../core/outcomes/message-outcome.js';
+import type { MessageOutcomeStore, MessageRecord, StoredFallback } from '../../core/outcomes/ports.js';
+import type { MessageKey } from '../../core/outbound/send-ledger.js';
 import { classifyWriteError } from './client-store.js';
 import { conditionalUpdate } from './conditional.js';
 import { keys, TABLE_TTL_ATTRIBUTE, ttlAfterDays } from './table.js';

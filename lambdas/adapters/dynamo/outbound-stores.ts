@@ -4,10 +4,11 @@ import {
   type DynamoDBDocumentClient,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import type { ClientHealth } from '../../core/client-health.js';
-import { type LatestByClass, STATUS_CLASSES } from '../../core/client-status.js';
-import { chunk } from '../../core/concurrency.js';
-import { type ActivityRecorder, type BatchContext, type BatchContextReader, type ClientActivity, type ClientStatusReader, messageIdentity, type PhoneOwner } from '../../core/ports.js';
+import type { ClientHealth } from '../../core/health/client-health.js';
+import { type LatestByClass, STATUS_CLASSES } from '../../core/status/client-status.js';
+import { chunk } from '../../core/shared/concurrency.js';
+import { type ActivityRecorder, type BatchContext, type BatchContextReader, type ClientActivity, messageIdentity, type PhoneOwner } from '../../core/outbound/ports.js';
+import type { ClientStatusReader } from '../../core/status/ports.js';
 import { releaseGateFromItem } from './release-stores.js';
 import {
   CLAIMABLE_STATES,
@@ -20,7 +21,7 @@ import {
   type MessageKey,
   SETTLED_STATE,
   type SendLedger,
-} from '../../core/send-ledger.js';
+} from '../../core/outbound/send-ledger.js';
 import { conditionalUpdate } from './conditional.js';
 import {
   classAttr,

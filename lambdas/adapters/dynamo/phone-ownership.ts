@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { BatchGetCommand, type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { chunk } from '../../core/concurrency.js';
-import type { PhoneOwner, PhoneOwnership, PhoneOwnershipSource } from '../../core/ports.js';
+import { chunk } from '../../core/shared/concurrency.js';
+import type { PhoneOwner, PhoneOwnership, PhoneOwnershipSource } from '../../core/outbound/ports.js';
 import { classifyWriteError } from './client-store.js';
 import { keys, PHONE_PREFIX, phoneOwnerFromItem } from './table.js';
 

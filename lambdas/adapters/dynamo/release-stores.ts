@@ -7,21 +7,11 @@ import {
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
 import * as z from 'zod/mini';
-import { STATUS_CLASSES } from '../../core/client-status.js';
-import { chunk } from '../../core/concurrency.js';
-import type {
-  BeginRelease,
-  Pacer,
-  ParkedCopy,
-  ParkedRef,
-  ParkedStore,
-  ReleaseGate,
-  ReleaseProgress,
-  ReleaseStore,
-  StoredParkedCopy,
-} from '../../core/ports.js';
-import { describeIssues } from '../../core/zod.js';
-import { DEFAULTS } from '../../core/defaults.js';
+import { STATUS_CLASSES } from '../../core/status/client-status.js';
+import { chunk } from '../../core/shared/concurrency.js';
+import type { BeginRelease, Pacer, ParkedCopy, ParkedRef, ParkedStore, ReleaseGate, ReleaseProgress, ReleaseStore, StoredParkedCopy } from '../../core/release/ports.js';
+import { describeIssues } from '../../core/shared/zod.js';
+import { DEFAULTS } from '../../core/shared/defaults.js';
 import { classAttr, keys, LEGACY_PARKED_MARKER, latestFromItem, PARKED_PREFIX, RELEASE_ATTRS } from './table.js';
 
 const parkedKey = (ref: ParkedRef) => keys.parkedCopy(ref.wabaId, ref.orderKey);

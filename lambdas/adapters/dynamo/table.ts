@@ -21,10 +21,12 @@
  * The client status item also holds the client's health evidence (hold, probes, restriction, disable warning): see
  * {@link HEALTH_ATTRIBUTES}. A hold lists the client in the offboarded index too (key `HOLD#<holdId>`).
  */
-import { type LatestByClass, STATUS_CLASSES, type StatusClass } from '../../core/client-status.js';
-import { type ClientHealth, PROBE_VERDICTS, type ProbeRecord } from '../../core/client-health.js';
-import type { ClientRecord, PhoneOwner, ReleaseProgress, TimelineEntry } from '../../core/ports.js';
-import { readStoredRecord, readStoredTimelineEntry } from '../../core/stored-records.js';
+import { type LatestByClass, STATUS_CLASSES, type StatusClass } from '../../core/status/client-status.js';
+import { type ClientHealth, PROBE_VERDICTS, type ProbeRecord } from '../../core/health/client-health.js';
+import type { ClientRecord, TimelineEntry } from '../../core/status/ports.js';
+import type { PhoneOwner } from '../../core/outbound/ports.js';
+import type { ReleaseProgress } from '../../core/release/ports.js';
+import { readStoredRecord, readStoredTimelineEntry } from '../../core/status/stored-records.js';
 
 export const TABLE_PARTITION_KEY = 'pk';
 export const TABLE_SORT_KEY = 'sk';

@@ -1,0 +1,392 @@
+import { hash } from 'node:crypto';
+import * as z from 'zod/mini';
+import { serializeJson } from '../shared/bounded-json.js';
+import { classifyAccountEvent, type DisconnectionInfo, type StatusClass } from '../status/client-status.js';
+import { DEFAULTS } from '../shared/defaults.js';
+import { describeRawTime, type EventTimeProblem, readEventTime, representableTimeMs } from '../status/event-time.js';
+import { boundedText, ID_RULE, isRelayId } from '../shared/ids.js';
+import { describeIssues } from '../shared/zod.js';
+import { boundedErrors, type MessageStatusUpdate, type OutcomeError } from '../outcomes/message-outcome.js';
+
+export const WABA_OBJECT = 'whatsapp_business_account';
+export const ACCOUNT_UPDATE = 'account_update';
+export const MESSAGES = 'messages';
+/** Meta's documented maximum number of updates in one POST. */
+export const MAX_CHANGES_PER_POST = 1000;
+/** Unknown `value` properties named in the timeline (the count is kept when there are more). */
+export const MAX_UNKNOWN_PROPERTIES_NAMED = 20;
+
+/** Ids come as strings, but a number must not break the receiver. */
+const id = z.pipe(
+  z.union([z.string().check(z.minLength(1)), z.number().check(z.int(), z.nonnegative())]),
+  z.transform(String),
+);
+
+/** Field names become SQS message attributes: plain ASCII, short. */
+const FIELD = /^[A-Za-z0-9_.-]{1,64}$/;
+/** Event names are stored: printable ASCII, short (unknown names are welcome, within this). */
+const EVENT = /^[\x21-\x7e]{1,128}$/;
+
+const change = z.looseObject({ field: z.string().check(z.minLength(1)), value: z.unknown() });
+
+const entry = z.looseObject({
+  id,
+  time: z.optional(z.unknown()),
+  changes: z.optional(z.array(z.unknown())),
+});
+
+const body = z.looseObject({
+  object: z.string(),
+  entry: z.array(z.unknown()),
+});
+
+/** An optional part that, when malformed, is treated as absent rather than failing the whole change. */
+const lenient = <T extends z.ZodMiniType>(schema: T) => z.catch(z.optional(schema), undefined);
+
+/** Text copied into stored records: bounded and well-formed whatever was sent. */
+const text = z.pipe(z.union([z.string(), z.number()]), z.transform((s: string | number) => boundedText(String(s))));
+
+const banState = z.pipe(
+  z.union([z.string(), z.array(z.string())]),
+  z.transform((s: string | string[]) => boundedText((Array.isArray(s) ? s[0] : s) ?? '')),
+);
+
+const accountUpdateValue = z.looseObject({
+  event: z.string().check(z.minLength(1)),
+  waba_info: lenient(z.looseObject({ waba_id: z.optional(id) })),
+  disconnection_info: lenient(z.looseObject({ reason: lenient(text), initiated_by: lenient(text) })),
+  ban_info: lenient(z.looseObject({ waba_ban_state: lenient(banState), waba_ban_date: lenient(text) })),
+  restriction_info: lenient(
+    z.array(z.looseObject({ restriction_type: z.string().check(z.minLength(1)), expiration: z.optional(z.unknown()) })),
+  ),
+  phone_number: lenient(text),
+});
+
+const messagesValue = z.looseObject({
+  metadata: lenient(z.looseObject({ phone_number_id: z.optional(id) })),
+  messages: lenient(z.array(z.unknown())),
+  statuses: lenient(z.array(z.unknown())),
+});
+
+const statusError = z.looseObject({
+  code: lenient(z.pipe(z.union([z.number(), z.string()]), z.transform((c: number | string) => Number(c)))),
+  title: lenient(z.string()),
+  message: lenient(z.string()),
+  error_data: lenient(z.looseObject({ details: lenient(z.string()) })),
+});
+
+/** One `value.statuses[]` item: only the wamid and the status value are required; the rest is read when readable. */
+const statusItem = z.looseObject({
+  id: z.string().check(z.minLength(1), z.maxLength(512)),
+  status: z.string().check(z.minLength(1)),
+  timestamp: z.optional(z.unknown()),
+  recipient_id: lenient(text),
+  errors: lenient(z.array(z.unknown())),
+  biz_opaque_callback_data: lenient(z.string().check(z.maxLength(512))),
+  pricing: lenient(
+    z.looseObject({ billable: lenient(z.boolean()), pricing_model: lenient(text), category: lenient(text), type: lenient(text) }),
+  ),
+  conversation: lenient(
+    z.looseObject({ id: lenient(text), origin: lenient(z.looseObject({ type: lenient(text) })), expiration_timestamp: lenient(text) }),
+  ),
+});
+
+/** Most statuses read from one change (Meta batches up to 1000 updates per POST). */
+export const MAX_STATUSES_PER_CHANGE = 1000;
+
+const readStatuses = (list: readonly unknown[] | undefined, ctx: Context): MessageStatusUpdate[] => {
+  const out: MessageStatusUpdate[] = [];
+  for (const raw of (list ?? []).slice(0, MAX_STATUSES_PER_CHANGE)) {
+    const r = statusItem.safeParse(raw);
+    if (!r.success) continue; // forwarded anyway; not a status the relay can use
+    const s = r.data;
+    const t = readEventTime(s.timestamp, ctx.receivedAtMs, ctx.maxFutureSkewMs);
+    const errors: OutcomeError[] = [];
+    for (const e of s.errors ?? []) {
+      const p = statusError.safeParse(e);
+      if (!p.success) continue;
+      const code = p.data.code;
+      errors.push({
+        code: code !== undefined && Number.isInteger(code) ? code : null,
+        ...(p.data.title !== undefined ? { title: p.data.title } : {}),
+        ...(p.data.message !== undefined ? { message: p.data.message } : {}),
+        ...(p.data.error_data?.details !== undefined ? { details: p.data.error_data.details } : {}),
+      });
+    }
+    const pricing: Record<string, unknown> = {};
+    if (s.pricing) for (const k of ['billable', 'pricing_model', 'category', 'type'] as const) if (s.pricing[k] !== undefined) pricing[k] = s.pricing[k];
+    const conversation: Record<string, unknown> = {};
+    if (s.conversation?.id !== undefined) conversation.id = s.conversation.id;
+    if (s.conversation?.origin?.type !== undefined) conversation.originType = s.conversation.origin.type;
+    if (s.conversation?.expiration_timestamp !== undefined) conversation.expirationTimestamp = s.conversation.expiration_timestamp;
+    out.push({
+      wamid: s.id,
+      status: boundedText(s.status, 32),
+      timestampMs: t.ok ? t.ms : null,
+      ...(s.recipient_id !== undefined ? { recipientId: s.recipient_id } : {}),
+      errors: boundedErrors(errors),
+      ...(s.biz_opaque_callback_data !== undefined ? { callbackData: s.biz_opaque_callback_data } : {}),
+      ...(Object.keys(pricing).length > 0 ? { pricing } : {}),
+      ...(Object.keys(conversation).length > 0 ? { conversation } : {}),
+    });
+  }
+  return out;
+};
+
+export interface AccountUpdate {
+  readonly kind: 'account_update';
+  readonly wabaId: string;
+  readonly entryId: string;
+  readonly eventTimeMs: number;
+  readonly event: string;
+  /** Deterministic id of this event: the same change delivered twice has the same id. */
+  readonly eventId: string;
+  readonly statusClass: StatusClass | null;
+  readonly disconnection?: DisconnectionInfo;
+  readonly banState?: string;
+  /** `ban_info.waba_ban_date` (free text). */
+  readonly banDate?: string;
+  /** ACCOUNT_RESTRICTION: each `restriction_info[]` entry; `expiresAtMs` null when `expiration` is not a usable time. */
+  readonly restrictions?: readonly { readonly type: string; readonly expiresAtMs: number | null }[];
+  readonly phoneNumber?: string;
+  /** Properties of `value` this version does not know (the first {@link MAX_UNKNOWN_PROPERTIES_NAMED}); recorded, never rejected. */
+  readonly unknownProperties: readonly string[];
+  /** Set when there are more unknown properties than are named. */
+  readonly unknownPropertyCount?: number;
+  /** The change as received: forwarded as unreadable should the store refuse the event for good. */
+  readonly raw: unknown;
+}
+
+/**
+ * An `account_update` whose time may not decide status (not a representable time, or too far after the relay
+ * received it): recorded in the client's timeline and forwarded as unreadable, never applied.
+ */
+export interface RejectedTimeUpdate {
+  readonly kind: 'rejected-time';
+  readonly wabaId: string;
+  readonly entryId: string;
+  readonly event: string;
+  readonly eventId: string;
+  readonly statusClass: StatusClass | null;
+  readonly problem: EventTimeProblem;
+  readonly detail: string;
+  /** The claimed time when representable (the timeline orders the entry by it), else null. */
+  readonly claimedTimeMs: number | null;
+  /** The time as sent, bounded, for the timeline. */
+  readonly rawTime: string;
+  readonly raw: unknown;
+  readonly dedupeId: string;
+}
+
+/** A change of any other field (`messages`, `smb_message_echoes`, ...), forwarded as it came. */
+export interface ForwardedChange {
+  readonly kind: 'forward';
+  readonly wabaId: string;
+  readonly field: string;
+  readonly entryTimeMs: number | null;
+  readonly value: unknown;
+  readonly dedupeId: string;
+  /** `messages` changes: the business phone number the change is about (`value.metadata.phone_number_id`). */
+  readonly phoneNumberId?: string;
+  /** When that phone number was seen with this WABA: the entry time, else the newest message/status time, else null. */
+  readonly seenAtMs?: number | null;
+  /** `messages` changes: the readable items of `value.statuses[]` (message outcomes); absent when there are none. */
+  readonly statuses?: readonly MessageStatusUpdate[];
+}
+
+/** A change that could not be read (no field, account_update without event or time, ...). Kept, never dropped. */
+export interface UnreadableChange {
+  readonly kind: 'unreadable';
+  readonly wabaId: string | null;
+  readonly problem: string;
+  readonly raw: unknown;
+  readonly dedupeId: string;
+}
+
+export type ParsedChange = AccountUpdate | RejectedTimeUpdate | ForwardedChange | UnreadableChange;
+
+export type ParsedWebhook =
+  | { readonly kind: 'ignored'; readonly object: string }
+  | { readonly kind: 'changes'; readonly changes: readonly ParsedChange[] }
+  | { readonly kind: 'invalid'; readonly problem: string };
+
+export interface ParseOptions {
+  /** When the relay received the POST (ms); event times are checked against it. Default: now. */
+  readonly receivedAtMs?: number;
+  /** How far after receipt an event time may lie (ms). Default: `DEFAULTS.maxEventFutureSkewSeconds`. */
+  readonly maxFutureSkewMs?: number;
+}
+
+interface Context {
+  readonly receivedAtMs: number;
+  readonly maxFutureSkewMs: number;
+}
+
+const KNOWN_VALUE_KEYS = new Set(['event', 'waba_info', 'disconnection_info', 'ban_info', 'phone_number', 'restriction_info']);
+
+/**
+ * Ids hash the change as parsed and re-serialised: a redelivery carries the same body, so the same text. Cheaper than a
+ * canonical (key-sorted) form, which only matters if Meta re-serialised a payload differently between retries.
+ */
+const digest = (...parts: readonly string[]): string => hash('sha256', parts.join('\u0000'), 'hex').slice(0, 32);
+
+const firstIssue = (error: Parameters<typeof describeIssues>[0]): string => describeIssues(error);
+
+/**
+ * Reads every entry and every change of a parsed (and already verified) webhook body.
+ * Never throws for content: what cannot be read becomes an {@link UnreadableChange}.
+ */
+export const parseWebhook = (json: unknown, options: ParseOptions = {}): ParsedWebhook => {
+  const top = body.safeParse(json);
+  if (!top.success) {
+    if (json && typeof json === 'object' && 'object' in json && (json as { object: unknown }).object !== WABA_OBJECT) {
+      return { kind: 'ignored', object: String((json as { object: unknown }).object) };
+    }
+    return { kind: 'invalid', problem: firstIssue(top.error) };
+  }
+  if (top.data.object !== WABA_OBJECT) return { kind: 'ignored', object: top.data.object };
+  const ctx: Context = {
+    receivedAtMs: options.receivedAtMs ?? Date.now(),
+    maxFutureSkewMs: options.maxFutureSkewMs ?? DEFAULTS.maxEventFutureSkewSeconds * 1000,
+  };
+
+  const changes: ParsedChange[] = [];
+  top.data.entry.forEach((rawEntry, entryIndex) => {
+    const e = entry.safeParse(rawEntry);
+    if (!e.success) {
+      changes.push(unreadable(null, `entry[${entryIndex}] ${firstIssue(e.error)}`, rawEntry));
+      return;
+    }
+    const list = e.data.changes ?? [];
+    if (!isRelayId(e.data.id)) {
+      // Every change of the entry is kept, none is keyed by an id that cannot be a key.
+      for (let changeIndex = 0; changeIndex < list.length; changeIndex++) {
+        changes.push(unreadable(null, `invalid-id: entry[${entryIndex}].id ${ID_RULE}`, list[changeIndex]));
+      }
+      return;
+    }
+    for (let changeIndex = 0; changeIndex < list.length; changeIndex++) {
+      changes.push(readChange(e.data.id, e.data.time, list[changeIndex], entryIndex, changeIndex, ctx));
+    }
+  });
+  return { kind: 'changes', changes };
+};
+
+const unreadable = (wabaId: string | null, problem: string, raw: unknown): UnreadableChange => ({
+  kind: 'unreadable',
+  wabaId,
+  problem,
+  raw,
+  dedupeId: digest('unreadable', wabaId ?? '', serializeJson(raw)),
+});
+
+/** The newest `timestamp` of `value.messages[]` / `value.statuses[]` that passes the event-time rule. */
+const newestItemTime = (lists: readonly (readonly unknown[] | undefined)[], ctx: Context): number | null => {
+  let newest: number | null = null;
+  for (const list of lists) {
+    for (const item of list ?? []) {
+      if (!item || typeof item !== 'object') continue;
+      const t = readEventTime((item as { timestamp?: unknown }).timestamp, ctx.receivedAtMs, ctx.maxFutureSkewMs);
+      if (t.ok && (newest === null || t.ms > newest)) newest = t.ms;
+    }
+  }
+  return newest;
+};
+
+const readChange = (entryId: string, rawTime: unknown, rawChange: unknown, entryIndex: number, changeIndex: number, ctx: Context): ParsedChange => {
+  const where = () => `entry[${entryIndex}].changes[${changeIndex}]`;
+  const c = change.safeParse(rawChange);
+  if (!c.success) return unreadable(entryId, `${where()} ${firstIssue(c.error)}`, rawChange);
+  const { field, value } = c.data;
+  if (!FIELD.test(field)) return unreadable(entryId, `invalid-field: ${where()}.field must be 1-64 letters, digits, "_", "." or "-"`, rawChange);
+  if (field !== ACCOUNT_UPDATE) {
+    // Forwarded as it came: the relay decides nothing with this time, it only passes it on when it is readable.
+    const entryTimeMs = representableTimeMs(rawTime);
+    const forwarded: Mutable<ForwardedChange> = {
+      kind: 'forward',
+      wabaId: entryId,
+      field,
+      entryTimeMs,
+      value,
+      dedupeId: digest('forward', entryId, field, String(entryTimeMs ?? ''), serializeJson(value)),
+    };
+    if (field === MESSAGES) {
+      const m = messagesValue.safeParse(value);
+      const statuses = m.success ? readStatuses(m.data.statuses, ctx) : [];
+      if (statuses.length > 0) forwarded.statuses = statuses;
+      const phone = m.success ? m.data.metadata?.phone_number_id : undefined;
+      if (m.success && phone !== undefined && isRelayId(phone)) {
+        const t = readEventTime(rawTime, ctx.receivedAtMs, ctx.maxFutureSkewMs);
+        forwarded.phoneNumberId = phone;
+        forwarded.seenAtMs = t.ok ? t.ms : newestItemTime([m.data.messages, m.data.statuses], ctx);
+      }
+    }
+    return forwarded;
+  }
+  const v = accountUpdateValue.safeParse(value);
+  if (!v.success) return unreadable(entryId, `${where()}.value ${firstIssue(v.error)}`, rawChange);
+  const data = v.data;
+  if (!EVENT.test(data.event)) return unreadable(entryId, `invalid-event: ${where()}.value.event must be 1-128 printable ASCII characters`, rawChange);
+  const wabaId = data.waba_info?.waba_id ?? entryId;
+  if (!isRelayId(wabaId)) return unreadable(entryId, `invalid-id: ${where()}.value.waba_info.waba_id ${ID_RULE}`, rawChange);
+  const ban = data.ban_info?.waba_ban_state;
+  const valueJson = serializeJson(value);
+  const time = readEventTime(rawTime, ctx.receivedAtMs, ctx.maxFutureSkewMs);
+  if (!time.ok) {
+    const shownTime = describeRawTime(rawTime);
+    return {
+      kind: 'rejected-time',
+      wabaId,
+      entryId,
+      event: data.event,
+      eventId: digest(ACCOUNT_UPDATE, wabaId, `rejected:${shownTime}`, valueJson),
+      statusClass: classifyAccountEvent(data.event, ban),
+      problem: time.problem,
+      detail: `entry[${entryIndex}].${time.detail}`,
+      claimedTimeMs: time.ms,
+      rawTime: shownTime,
+      raw: rawChange,
+      dedupeId: digest('rejected-time', wabaId, shownTime, valueJson),
+    };
+  }
+  const update: Mutable<AccountUpdate> = {
+    kind: 'account_update',
+    wabaId,
+    entryId,
+    eventTimeMs: time.ms,
+    event: data.event,
+    eventId: digest(ACCOUNT_UPDATE, wabaId, String(time.ms), valueJson),
+    statusClass: classifyAccountEvent(data.event, ban),
+    unknownProperties: NO_UNKNOWN,
+    raw: rawChange,
+  };
+  const info = data.disconnection_info;
+  if (info) {
+    const disconnection: { reason?: string; initiatedBy?: string } = {};
+    if (info.reason !== undefined) disconnection.reason = info.reason;
+    if (info.initiated_by !== undefined) disconnection.initiatedBy = info.initiated_by;
+    update.disconnection = disconnection;
+  }
+  if (ban) update.banState = ban;
+  if (data.ban_info?.waba_ban_date) update.banDate = data.ban_info.waba_ban_date.slice(0, 100);
+  if (data.restriction_info) {
+    update.restrictions = data.restriction_info.slice(0, 20).map((r) => ({
+      type: r.restriction_type.slice(0, 100),
+      expiresAtMs: representableTimeMs(r.expiration),
+    }));
+  }
+  if (data.phone_number) update.phoneNumber = data.phone_number;
+  let unknown = 0;
+  const named: string[] = [];
+  for (const k in data) {
+    if (KNOWN_VALUE_KEYS.has(k)) continue;
+    unknown++;
+    if (named.length < MAX_UNKNOWN_PROPERTIES_NAMED) named.push(boundedText(k, 64));
+  }
+  if (unknown > 0) update.unknownProperties = named;
+  if (unknown > named.length) update.unknownPropertyCount = unknown;
+  return update;
+};
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+const NO_UNKNOWN: readonly string[] = [];

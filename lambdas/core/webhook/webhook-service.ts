@@ -1,0 +1,400 @@
+import { createHash } from 'node:crypto';
+import {
+  type ClientStatus,
+  DEFAULT_RECONNECT_SKEW_MS,
+  deriveStatus,
+  describeEffect,
+  type EventEffect,
+  orderKeyOf,
+  type StatusEventRecord,
+} from '../status/client-status.js';
+import { holdState } from '../health/client-health.js';
+import { mapLimit } from '../shared/concurrency.js';
+import { DEFAULTS } from '../shared/defaults.js';
+import { BadRequestError, ConfigError, ForbiddenError, PayloadTooLargeError, SignatureError, UnstorableError } from '../shared/errors.js';
+import type { ClientStore } from '../status/ports.js';
+import type { InboundEvent, InboundEventSink } from './ports.js';
+import { noRelayEvents, type RelayEventPublisher } from '../outcomes/ports.js';
+import type { PhoneOwnership } from '../outbound/ports.js';
+import type { ReleaseRequester } from '../release/ports.js';
+import type { Telemetry } from '../shared/telemetry.js';
+import { clientStatusChanged, type RelayEvent } from '../outcomes/relay-events.js';
+import { CONNECTING_CLASSES, releaseDue } from '../release/release-rules.js';
+import type { SignatureVerifier } from './signature.js';
+import type { MessageOutcomeService, StatusBatch, StatusSummary } from '../outcomes/message-outcome-service.js';
+import { type AccountUpdate, MAX_CHANGES_PER_POST, parseWebhook, type RejectedTimeUpdate } from './webhook-payload.js';
+
+/** Meta's maximum webhook payload. */
+export const MAX_WEBHOOK_BYTES = 3 * 1024 * 1024;
+
+export interface WebhookServiceOptions {
+  readonly verifier: SignatureVerifier;
+  readonly verifyToken: string;
+  readonly store: ClientStore;
+  readonly inbound: InboundEventSink;
+  readonly telemetry: Telemetry;
+  /** Where a client's parked messages are asked to leave when it is CONNECTED again. */
+  readonly releases: ReleaseRequester;
+  /** Learns which WABA owns each phone number id from `messages` changes; absent: nothing is learned. */
+  readonly phones?: PhoneOwnership | undefined;
+  /** Message outcomes from the statuses in `messages` changes (`value.statuses[]`); absent: none are recorded. */
+  readonly outcomes?: MessageOutcomeService | undefined;
+  /** Where `client.status_changed` relay events go; absent: none are published. */
+  readonly events?: RelayEventPublisher;
+  readonly now?: () => number;
+  readonly reconnectSkewMs?: number;
+  readonly timelineRetentionDays?: number;
+  /** How far after receipt an event time may lie and still decide status (ms). */
+  readonly maxEventFutureSkewMs?: number;
+  /** How many status writes one request runs at once. */
+  readonly writeConcurrency?: number;
+}
+
+export interface ReceiveSummary {
+  readonly accountUpdates: number;
+  readonly statusChanges: number;
+  readonly forwarded: number;
+  readonly unreadable: number;
+  /** account_update changes whose time may not decide status (recorded and forwarded as unreadable). */
+  readonly rejectedTimes?: number;
+  /** Changes the store refused for good (forwarded as unreadable). */
+  readonly unstorable?: number;
+  readonly ignoredObject?: string;
+  /** Message statuses read from `messages` changes, and what became of them (when outcomes are recorded). */
+  readonly messageStatuses?: StatusSummary;
+}
+
+const timingSafeTokenEquals = (a: string, b: string): boolean => {
+  // Tokens are short; compare every character so the time does not depend on where they differ.
+  const len = Math.max(a.length, b.length);
+  let diff = a.length ^ b.length;
+  for (let i = 0; i < len; i++) diff |= (a.charCodeAt(i) || 0) ^ (b.charCodeAt(i) || 0);
+  return diff === 0;
+};
+
+/** One DynamoDB step of a POST; resolves to what it did, or to `unstorable` when the store refused it for good. */
+type StoreTask = () => Promise<EventEffect | 'learned' | { readonly unstorable: string }>;
+
+type Options = Required<Omit<WebhookServiceOptions, 'now' | 'phones' | 'outcomes'>> & {
+  now: () => number;
+  phones: PhoneOwnership | undefined;
+  outcomes: MessageOutcomeService | undefined;
+};
+
+export class WebhookService {
+  readonly #o: Options;
+
+  constructor(options: WebhookServiceOptions) {
+    if (options.verifyToken.length === 0) throw new ConfigError('verify token must not be empty');
+    this.#o = {
+      reconnectSkewMs: DEFAULT_RECONNECT_SKEW_MS,
+      timelineRetentionDays: DEFAULTS.timelineRetentionDays,
+      maxEventFutureSkewMs: DEFAULTS.maxEventFutureSkewSeconds * 1000,
+      writeConcurrency: 16,
+      now: Date.now,
+      events: noRelayEvents,
+      ...options,
+      phones: options.phones,
+      outcomes: options.outcomes,
+    };
+  }
+
+  /** `GET /webhook`: Meta's subscription handshake. Returns the challenge to echo. */
+  verifySubscription(query: Readonly<Record<string, string | undefined>>): string {
+    const mode = query['hub.mode'];
+    const token = query['hub.verify_token'];
+    const challenge = query['hub.challenge'];
+    if (!mode || token === undefined || challenge === undefined) {
+      throw new BadRequestError('hub.mode, hub.verify_token and hub.challenge are required');
+    }
+    if (mode !== 'subscribe' || !timingSafeTokenEquals(token, this.#o.verifyToken)) {
+      this.#o.telemetry.count('WebhookVerifyRejected');
+      throw new ForbiddenError('verification refused');
+    }
+    return challenge;
+  }
+
+  /**
+   * `POST /webhook`: verifies the signature over the raw bytes before anything else, then stores every change, each
+   * on its own. Resolves once everything storable is durably stored (a change the store refuses for good is forwarded
+   * as unreadable instead); throws (and the caller answers 5xx) only for failures a retry can fix.
+   */
+  async receive(rawBody: Buffer, signatureHeader: string | undefined): Promise<ReceiveSummary> {
+    const t = this.#o.telemetry;
+    if (rawBody.length > MAX_WEBHOOK_BYTES) {
+      t.count('WebhookTooLarge');
+      throw new PayloadTooLargeError(`body of ${rawBody.length} bytes exceeds ${MAX_WEBHOOK_BYTES}`);
+    }
+    const check = this.#o.verifier.verify(rawBody, signatureHeader);
+    if (!check.valid) {
+      t.count('WebhookSignatureRejected');
+      t.warn('webhook signature rejected', { problem: check.problem, bytes: rawBody.length });
+      throw new SignatureError(`signature ${check.problem}`);
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(rawBody.toString('utf8'));
+    } catch {
+      t.count('WebhookNotJson');
+      throw new BadRequestError('body is not JSON');
+    }
+    const receivedAtMs = this.#o.now();
+    const receivedAt = new Date(receivedAtMs).toISOString();
+    const parsed = parseWebhook(json, { receivedAtMs, maxFutureSkewMs: this.#o.maxEventFutureSkewMs });
+    if (parsed.kind === 'ignored') {
+      t.count('WebhookIgnoredObject');
+      t.info('webhook for another object ignored', { object: parsed.object.slice(0, 64) });
+      return { accountUpdates: 0, statusChanges: 0, forwarded: 0, unreadable: 0, ignoredObject: parsed.object };
+    }
+    if (parsed.kind === 'invalid') {
+      // Signed by Meta but not the shape we know: keep it on the inbound queue rather than refuse it
+      // (any non-200 makes Meta retry the same body for days).
+      t.count('WebhookUnreadableChanges');
+      t.warn('webhook body unreadable; forwarded as is', { problem: parsed.problem });
+      await this.#o.inbound.forward([
+        {
+          dedupeId: createHash('sha256').update(rawBody).digest('hex').slice(0, 32),
+          wabaId: null,
+          field: 'unreadable',
+          entryTime: null,
+          problem: parsed.problem,
+          raw: json,
+          receivedAt,
+        },
+      ]);
+      return { accountUpdates: 0, statusChanges: 0, forwarded: 0, unreadable: 1 };
+    }
+
+    const changes = parsed.changes;
+    if (changes.length > MAX_CHANGES_PER_POST) t.warn('more changes than Meta documents', { changes: changes.length });
+    const tasks: StoreTask[] = [];
+    const toForward: InboundEvent[] = [];
+    const toRelease = new Set<string>();
+    const toPublish: RelayEvent[] = [];
+    const sightings = new Map<string, { phoneNumberId: string; wabaId: string; atMs: number }>();
+    const statusBatches: StatusBatch[] = [];
+    let accountUpdates = 0;
+    let unreadable = 0;
+    let rejectedTimes = 0;
+    for (const c of changes) {
+      if (c.kind === 'account_update') {
+        accountUpdates++;
+        tasks.push(this.#guard(c.raw, c.wabaId, toForward, receivedAt, () => this.#applyAccountUpdate(c, receivedAt, toRelease, toPublish)));
+      } else if (c.kind === 'rejected-time') {
+        rejectedTimes++;
+        t.warn('event time rejected', { wabaId: c.wabaId, problem: c.problem, time: c.rawTime });
+        tasks.push(this.#guard(c.raw, c.wabaId, [], receivedAt, () => this.#recordRejectedTime(c, receivedAt)));
+        toForward.push({ dedupeId: c.dedupeId, wabaId: c.wabaId, field: 'unreadable', entryTime: c.claimedTimeMs, problem: `${c.problem}: ${c.detail}`, raw: c.raw, receivedAt });
+      } else if (c.kind === 'forward') {
+        toForward.push({ dedupeId: c.dedupeId, wabaId: c.wabaId, field: c.field, entryTime: c.entryTimeMs, value: c.value, receivedAt });
+        if (c.statuses) statusBatches.push({ wabaId: c.wabaId, statuses: c.statuses, ...(c.phoneNumberId !== undefined ? { phoneNumberId: c.phoneNumberId } : {}) });
+        if (c.phoneNumberId !== undefined && this.#o.phones) {
+          const key = `${c.phoneNumberId}\u0000${c.wabaId}`;
+          const atMs = c.seenAtMs ?? receivedAtMs;
+          const seen = sightings.get(key);
+          if (!seen || seen.atMs < atMs) sightings.set(key, { phoneNumberId: c.phoneNumberId, wabaId: c.wabaId, atMs });
+        }
+      } else {
+        unreadable++;
+        t.warn('unreadable change forwarded', { wabaId: c.wabaId, problem: c.problem.slice(0, 200) });
+        toForward.push({ dedupeId: c.dedupeId, wabaId: c.wabaId, field: 'unreadable', entryTime: null, problem: c.problem, raw: c.raw, receivedAt });
+      }
+    }
+    const phones = this.#o.phones;
+    if (phones) {
+      for (const s of sightings.values()) {
+        tasks.push(async () => {
+          await phones.learn(s.phoneNumberId, s.wabaId, 'webhook', s.atMs);
+          return 'learned';
+        });
+      }
+    }
+
+    // DynamoDB first, forwarding after: when DynamoDB is down nothing at all is queued. A retryable failure of any
+    // step fails the request (after the others finished) so Meta delivers it again; every write is idempotent, so the
+    // redelivery completes what is missing and changes nothing already stored.
+    const outcomes = this.#o.outcomes;
+    const [stored, applied] = await Promise.allSettled([
+      tasks.length === 1 ? Promise.all([(tasks[0] as StoreTask)()]) : mapLimit(tasks, this.#o.writeConcurrency, (task) => task()),
+      // Outcomes from statuses: one conditional write each, then their events (and fallbacks) before the answer.
+      outcomes && statusBatches.length > 0 ? outcomes.applyStatuses(statusBatches, receivedAtMs) : Promise.resolve(undefined),
+    ]);
+    if (stored.status === 'rejected') throw stored.reason;
+    if (applied.status === 'rejected') throw applied.reason;
+    const results = stored.value;
+    const messageStatuses = applied.value;
+    const unstorable = results.filter((r) => typeof r === 'object').length;
+    // Releases after the status writes, once per client: failing to queue one fails the request (Meta delivers again,
+    // and the redelivery asks again).
+    await Promise.all([...toRelease].map((w) => this.#o.releases.requestRelease(w, 'status-connected')));
+    if (toRelease.size > 0) t.count('ReleasesRequested', toRelease.size);
+    if (toForward.length > 0) await this.#o.inbound.forward(toForward);
+    // Relay events last, after every status write they report: a failure to publish fails the request like any other
+    // step, Meta delivers again, and the redelivery publishes the same events (same ids) from the stored timeline.
+    if (toPublish.length > 0) await this.#o.events.publish(toPublish);
+    const statusChanges = results.filter((e) => e === 'status-changed').length;
+    const forwarded = toForward.length - unreadable - rejectedTimes - unstorable;
+    t.count('AccountUpdateEvents', accountUpdates);
+    t.count('ClientStatusChanges', statusChanges);
+    t.count('InboundEventsForwarded', forwarded);
+    if (unreadable + rejectedTimes + unstorable > 0) t.count('WebhookUnreadableChanges', unreadable + rejectedTimes + unstorable);
+    if (rejectedTimes > 0) t.count('WebhookRejectedEventTimes', rejectedTimes);
+    if (unstorable > 0) t.count('WebhookUnstorableChanges', unstorable);
+    return {
+      accountUpdates,
+      statusChanges,
+      forwarded,
+      unreadable: unreadable + unstorable,
+      ...(rejectedTimes > 0 ? { rejectedTimes } : {}),
+      ...(unstorable > 0 ? { unstorable } : {}),
+      ...(messageStatuses ? { messageStatuses } : {}),
+    };
+  }
+
+  /**
+   * Restrictions and scheduled disables do not change the status but change what may be sent: the latest of each is
+   * kept beside the status records (a conditional "keep the later" write, so arrival order does not matter).
+   */
+  async #applyHealthEvent(u: AccountUpdate, receivedAt: string): Promise<void> {
+    const { store, telemetry } = this.#o;
+    const base = { orderKey: orderKeyOf(u.eventTimeMs, u.eventId), eventId: u.eventId, eventTimeMs: u.eventTimeMs, appliedAt: receivedAt };
+    if (u.event === 'ACCOUNT_RESTRICTION' && u.restrictions) {
+      if (await store.applyRestriction(u.wabaId, { ...base, restrictions: u.restrictions })) {
+        telemetry.count('RestrictionsRecorded');
+        telemetry.info('client restriction recorded', { wabaId: u.wabaId, restrictions: u.restrictions.map((r) => r.type) });
+      }
+    } else if (u.event === 'DISABLED_UPDATE' && u.banState === 'SCHEDULE_FOR_DISABLE') {
+      if (await store.applyDisableWarning(u.wabaId, { ...base, ...(u.banDate ? { banDate: u.banDate } : {}) })) {
+        telemetry.count('DisableScheduled');
+        telemetry.warn('client scheduled for disable', { wabaId: u.wabaId, banDate: u.banDate });
+      }
+    }
+  }
+
+  /**
+   * Runs one store step; when the store refuses it for good the change goes to `forwardTo` as unreadable (with the
+   * store's reason) instead of failing the POST. Any other error propagates: a retry may fix it.
+   */
+  #guard(raw: unknown, wabaId: string, forwardTo: InboundEvent[], receivedAt: string, step: () => Promise<EventEffect>): StoreTask {
+    return async () => {
+      try {
+        return await step();
+      } catch (error) {
+        if (!(error instanceof UnstorableError)) throw error;
+        const problem = `unstorable: ${error.message.slice(0, 300)}`;
+        this.#o.telemetry.warn('change the store refuses forwarded as unreadable', { wabaId, problem });
+        forwardTo.push({
+          dedupeId: createHash('sha256').update(`unstorable\u0000${wabaId}\u0000${problem}`).digest('hex').slice(0, 32),
+          wabaId,
+          field: 'unreadable',
+          entryTime: null,
+          problem,
+          raw,
+          receivedAt,
+        });
+        return { unstorable: problem };
+      }
+    };
+  }
+
+  #expiresAt(): number {
+    return Math.floor(this.#o.now() / 1000) + this.#o.timelineRetentionDays * 86_400;
+  }
+
+  async #applyAccountUpdate(u: AccountUpdate, receivedAt: string, toRelease: Set<string>, toPublish: RelayEvent[]): Promise<EventEffect> {
+    const { store, telemetry, reconnectSkewMs } = this.#o;
+    let effect: EventEffect;
+    let statusBefore: ClientStatus;
+    let statusAfter: ClientStatus;
+    if (u.statusClass) {
+      const record: StatusEventRecord = {
+        orderKey: orderKeyOf(u.eventTimeMs, u.eventId),
+        event: u.event,
+        eventId: u.eventId,
+        eventTimeMs: u.eventTimeMs,
+        appliedAt: receivedAt,
+        ...(u.disconnection ? { disconnection: u.disconnection } : {}),
+        ...(u.banState ? { banState: u.banState } : {}),
+      };
+      const connecting = CONNECTING_CLASSES.includes(u.statusClass);
+      const result = await store.applyStatusEvent(u.wabaId, u.statusClass, record, connecting ? { drainSince: this.#o.now() } : {});
+      ({ effect, statusBefore, statusAfter } = describeEffect(u.statusClass, record, result.before, reconnectSkewMs));
+      if (result.written && result.beforeHealth) {
+        // A status event from Meta stamped after the relay's hold ends it (derived on read; counted here, once).
+        const was = holdState(result.beforeHealth, result.before);
+        const now = holdState(result.beforeHealth, { ...result.before, [u.statusClass]: record });
+        if (was.state === 'in-force' && now.state === 'ended') {
+          telemetry.count('HoldsEnded', 1, { by: 'status-event' });
+          telemetry.info('hold ended by a newer status event', { wabaId: u.wabaId, event: u.event });
+        }
+      }
+      if (effect === 'status-changed') {
+        telemetry.count('ClientStatusChanged', 1, { status: statusAfter });
+        telemetry.info('client status changed', { wabaId: u.wabaId, event: u.event, from: statusBefore, to: statusAfter });
+      }
+    } else {
+      const latest = await store.touchClient(u.wabaId, receivedAt);
+      effect = 'informational';
+      statusBefore = statusAfter = deriveStatus(latest, reconnectSkewMs).status;
+      await this.#applyHealthEvent(u, receivedAt);
+    }
+    const detail: Record<string, unknown> = {};
+    if (u.disconnection) detail.disconnection = u.disconnection;
+    if (u.banState) detail.banState = u.banState;
+    if (u.banDate) detail.banDate = u.banDate;
+    if (u.restrictions) {
+      detail.restrictions = u.restrictions.map((r) => ({
+        type: r.type,
+        expiration: r.expiresAtMs === null ? null : new Date(r.expiresAtMs).toISOString(),
+      }));
+    }
+    if (u.phoneNumber) detail.phoneNumber = u.phoneNumber;
+    if (u.entryId !== u.wabaId) detail.entryId = u.entryId;
+    if (u.unknownProperties.length > 0) detail.unknownProperties = u.unknownProperties;
+    if (u.unknownPropertyCount !== undefined) detail.unknownPropertyCount = u.unknownPropertyCount;
+    const stored = await store.putTimelineEntry({
+      wabaId: u.wabaId,
+      eventId: u.eventId,
+      event: u.event,
+      eventTimeMs: u.eventTimeMs,
+      receivedAt,
+      statusClass: u.statusClass,
+      effect,
+      statusBefore,
+      statusAfter,
+      ...(Object.keys(detail).length > 0 ? { detail } : {}),
+      expiresAt: this.#expiresAt(),
+    });
+    // From the timeline entry as first stored: a redelivery (a `duplicate` now) publishes the change it made then.
+    if (stored.effect === 'status-changed') {
+      toPublish.push(
+        clientStatusChanged(u.wabaId, { eventId: stored.eventId, event: stored.event, eventTimeMs: stored.eventTimeMs, from: stored.statusBefore, to: stored.statusAfter }),
+      );
+    }
+    if (releaseDue(u.statusClass, statusBefore, statusAfter)) toRelease.add(u.wabaId);
+    return effect;
+  }
+
+  /**
+   * An event whose time may not decide status: the client is created if new and the timeline says why the event was
+   * not applied. Ordered by its claimed time when that is representable (so an operator sees it first), else at 0.
+   */
+  async #recordRejectedTime(u: RejectedTimeUpdate, receivedAt: string): Promise<EventEffect> {
+    const latest = await this.#o.store.touchClient(u.wabaId, receivedAt);
+    const status = deriveStatus(latest, this.#o.reconnectSkewMs).status;
+    await this.#o.store.putTimelineEntry({
+      wabaId: u.wabaId,
+      eventId: u.eventId,
+      event: u.event,
+      eventTimeMs: u.claimedTimeMs ?? 0,
+      receivedAt,
+      statusClass: u.statusClass,
+      effect: 'rejected-time',
+      statusBefore: status,
+      statusAfter: status,
+      detail: { problem: u.problem, time: u.rawTime, ...(u.entryId !== u.wabaId ? { entryId: u.entryId } : {}) },
+      expiresAt: this.#expiresAt(),
+    });
+    return 'rejected-time';
+  }
+}
