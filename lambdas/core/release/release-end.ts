@@ -66,6 +66,14 @@ const NOT_CONNECTED_BASE_DELAY_S = 30;
 const MAX_DELAY_S = 900;
 
 export const iso = (ms: number): string => new Date(ms).toISOString();
+/** Stops the run (the first reason given wins). */
+export const halt = (run: RunState, kind: NonNullable<RunState['stop']>['kind'], reason: string): void => {
+  run.stop ??= { kind, reason };
+};
+/** A recipient waits until `untilMs`: its later messages stay parked behind the one that must wait. */
+export const block = (run: RunState, lane: string, untilMs: number): void => {
+  run.blocked.set(lane, Math.max(run.blocked.get(lane) ?? 0, untilMs));
+};
 export const clampDelay = (s: number): number => Math.min(MAX_DELAY_S, Math.max(0, Math.ceil(s)));
 export const laneOf = (c: ParkedCopy): string => `${c.phoneNumberId}|${c.recipient}`;
 export const refOf = (c: ParkedCopy): ParkedRef => ({ wabaId: c.wabaId, orderKey: c.orderKey });

@@ -1,0 +1,124 @@
+/**
+ * What a release knows of its client: the facts the gate needs (status item, phone owners), read at the start and
+ * again at least every `statusCheckMs` by a watcher, so a status, hold, restriction or owner change reaches the next
+ * gate decision; and the sweep of a client that may not send at all.
+ */
+import { type ClientGate, clientGate } from '../health/client-health.js';
+import { parseEnvelope, type OutboundEnvelope } from '../outbound/envelope.js';
+import type { AfterSendPolicy, ParkState } from '../outbound/outbound-decision.js';
+import type { BatchContext, BatchContextReader } from '../outbound/ports.js';
+import { type GateDecision, gate } from '../outbound/send-policy.js';
+import type { ParkedStore, ReleaseProgress, ReleaseRequest } from './ports.js';
+import { claimAndDeadLetter, type CopyDeps, copyState } from './release-copy.js';
+import { flush, halt, iso, type RunState } from './release-end.js';
+
+export interface FactsDeps {
+  readonly statuses: BatchContextReader;
+  readonly parked: ParkedStore;
+  readonly now: () => number;
+  readonly sleep: (ms: number) => Promise<void>;
+  readonly statusCheckMs: number;
+  readonly pageSize: number;
+  readonly reconnectSkewMs: number;
+  readonly probeEndsOffboarding: boolean;
+  readonly policy: AfterSendPolicy;
+}
+
+/** Why a client may not send at all now (offboarded, or held), or null. */
+export const clientWide = (client: ClientGate): string | null =>
+  client.status === 'OFFBOARDED' ? 'client-offboarded' : client.hold.state === 'in-force' ? 'client-held' : null;
+
+export const clientOf = (d: FactsDeps, context: BatchContext, wabaId: string): ClientGate =>
+  clientGate(context.latest.get(wabaId) ?? {}, context.health.get(wabaId) ?? {}, d.now(), {
+    reconnectSkewMs: d.reconnectSkewMs,
+    probeEndsOffboarding: d.probeEndsOffboarding,
+  });
+
+/** The gate for one message on the facts as last read (no I/O: the watcher keeps them fresh). */
+export const decide = (d: FactsDeps, run: RunState, envelope: OutboundEnvelope, state: ParkState): GateDecision => {
+  const facts = { client: clientOf(d, run.facts.context, run.request.wabaId), phoneOwner: run.facts.context.phoneOwners.get(envelope.phoneNumberId) };
+  return gate(facts, envelope, state, d.now(), d.policy);
+};
+
+/** The client's facts (and the owners of every phone number met so far), read again now; one read in flight at most. */
+export const refresh = async (d: FactsDeps, run: RunState): Promise<void> => {
+  const f = run.facts;
+  f.pending ??= d.statuses
+    .readBatch([run.request.wabaId], [...f.phones])
+    .then((context) => {
+      f.context = context;
+      f.atMs = d.now();
+    })
+    .finally(() => {
+      f.pending = null;
+    });
+  return f.pending;
+};
+
+/** Re-reads the client's facts every `statusCheckMs` while the run lasts: a client-wide stop halts it at once. */
+export const watchFacts = (d: FactsDeps, run: RunState): { stop(): void } => {
+  let active = true;
+  void (async () => {
+    while (active) {
+      await d.sleep(Math.max(d.statusCheckMs, 25));
+      if (!active) break;
+      await refresh(d, run).catch(() => undefined);
+      const why = clientWide(clientOf(d, run.facts.context, run.request.wabaId));
+      if (why) halt(run, 'status', why);
+    }
+  })();
+  return {
+    stop: () => {
+      active = false;
+    },
+  };
+};
+
+export const newRun = (request: ReleaseRequest, releaseId: string, progress: ReleaseProgress | null, context: BatchContext, nowMs: number, deadlineMs: number): RunState => {
+  const p = progress ?? { releaseId, trigger: request.trigger, state: 'running', startedAt: iso(nowMs), updatedAt: iso(nowMs), total: 0, sent: 0, deadLettered: 0, alreadySent: 0, left: 0 };
+  return {
+    request,
+    releaseId,
+    drainSince: 0,
+    progress: p,
+    stop: null,
+    blocked: new Map(),
+    restricted: new Map(),
+    phonePausedUntil: new Map(),
+    toRemove: [],
+    recorded: { sent: p.sent, deadLettered: p.deadLettered },
+    lastBeat: nowMs,
+    deadlineMs,
+    facts: { atMs: nowMs, context, phones: new Set(), pending: null },
+  };
+};
+
+/**
+ * The client may not send: only what the gate dead-letters whatever the client's state goes (claimed first, so a
+ * copy acting at the same time is safe); everything else stays parked. Returns how many were dead-lettered.
+ */
+export const sweep = async (d: FactsDeps, copies: CopyDeps, run: RunState, why: string): Promise<number> => {
+  const before = run.progress.deadLettered;
+  let cursor: string | undefined;
+  do {
+    const page = await d.parked.list(run.request.wabaId, d.pageSize, cursor);
+    cursor = page.cursor ?? undefined;
+    const readable = page.items.flatMap((i) => (i.ok ? [i.copy] : []));
+    const phones = readable.map((c) => c.phoneNumberId).filter((p) => !run.facts.phones.has(p));
+    if (phones.length > 0) {
+      for (const p of phones) run.facts.phones.add(p);
+      await refresh(d, run);
+    }
+    for (const copy of readable) {
+      const parsed = parseEnvelope(copy.body);
+      if (!parsed.ok) continue; // a release dead-letters it once the client may send
+      const state = copyState(copy);
+      const decision = decide(d, run, parsed.envelope, state);
+      if (decision.action === 'dead-letter') await claimAndDeadLetter(copies, run, copy, parsed.envelope, state, decision);
+    }
+  } while (cursor && d.now() < run.deadlineMs);
+  await flush(copies.o, run);
+  const dead = run.progress.deadLettered - before;
+  if (dead > 0) copies.o.telemetry.info('client may not send; dead-lettered what may never go', { wabaId: run.request.wabaId, why, deadLettered: dead });
+  return dead;
+};
