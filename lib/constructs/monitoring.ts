@@ -106,6 +106,15 @@ export class Monitoring extends Construct {
       custom('ClientOffboardedSeconds', 'sweeper', 'Maximum', {}, props.sweepEvery), props.offboardedTooLong.toSeconds());
     alarm('ClientsHeldPilingUp', 'Many clients are held: the Cloud API refuses their sends as if offboarded and no webhook says so. Check GET /clients/{wabaId} (health.hold, health.lastProbe) and the Cloud API.',
       custom('ClientsHeld', 'sweeper', 'Maximum', {}, props.sweepEvery), props.heldClients, 2);
+    // A refused token holds its client (consumer or releaser) until a person replaces it: one is enough to page.
+    const tokenHolds = new MathExpression({
+      label: 'clients held: access token refused',
+      expression: 'FILL(c, 0) + FILL(r, 0)',
+      usingMetrics: { c: custom('TokenInvalidHolds', 'consumer'), r: custom('TokenInvalidHolds', 'releaser') },
+      period: FIVE_MINUTES,
+    });
+    alarm('TokenInvalidHolds', "The Cloud API refused a client's access token (190, 0, 10, 200-299): its messages are held, not dead-lettered, until the token works. Replace the token in WHATSAPP_ACCESS_TOKEN (byWaba or default); the hold's next probe resumes it.",
+      tokenHolds, 1);
     alarm('ConsumerRecursiveInvocationsDropped', 'Lambda stopped the park loop as recursive: the consumer must have recursiveLoop=Allow.',
       new Metric({ namespace: 'AWS/Lambda', metricName: 'RecursiveInvocationsDropped', dimensionsMap: { FunctionName: props.consumer.functionName }, statistic: 'Sum', period: FIVE_MINUTES }), 1);
     // A release request waits at most its own continuation delay (up to 900 s) before the releaser takes it.

@@ -292,7 +292,7 @@ describe('least privilege', () => {
       'releaser',
       releaserId,
       [
-        'dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'secretsmanager:GetSecretValue',
+        'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'secretsmanager:GetSecretValue',
         'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage', 'sqs:SendMessage',
         ...relayEvents,
       ],
@@ -394,8 +394,8 @@ describe('monitoring', () => {
       ]),
     );
     // dead letters + 4 redrive DLQs + oldest age + 5xx + signatures + offboarded + held + recursion + release stalled +
-    // release failed + relay events not published + not delivered + 5x(errors, throttles)
-    expect(alarms).toHaveLength(25);
+    // release failed + token refused + relay events not published + not delivered + 5x(errors, throttles)
+    expect(alarms).toHaveLength(26);
     expect(metrics).toEqual(expect.arrayContaining(['CoexistenceRelay/prod/ReleaseErrors', 'AWS/SNS/NumberOfNotificationsFailed']));
     const [[topicId, topic]] = resources(prod, 'AWS::SNS::Topic').filter(([id]) => id.startsWith('MonitoringAlarmTopic')) as [[string, Res]];
     expect(topic.Properties.KmsMasterKeyId).toBeDefined();
@@ -408,6 +408,15 @@ describe('monitoring', () => {
       .flatMap((m) => (m.MetricStat ? [`${m.MetricStat.Metric.MetricName}/${m.MetricStat.Metric.Dimensions[0]?.Value}`] : []))
       .sort();
     expect(metrics).toEqual(['RelayEventPublishFailures/consumer', 'RelayEventPublishFailures/releaser', 'RelayEventPublishFailures/webhook']);
+    expect(a.Properties.Threshold).toBe(1);
+  });
+
+  it('alarms on the first client held because its access token was refused, in the consumer or a release', () => {
+    const [, a] = alarms.find(([id]) => id.startsWith('MonitoringTokenInvalidHolds')) as [string, Res];
+    const metrics = (a.Properties.Metrics as { MetricStat?: { Metric: { MetricName: string; Dimensions: { Value: string }[] } } }[])
+      .flatMap((m) => (m.MetricStat ? [`${m.MetricStat.Metric.MetricName}/${m.MetricStat.Metric.Dimensions[0]?.Value}`] : []))
+      .sort();
+    expect(metrics).toEqual(['TokenInvalidHolds/consumer', 'TokenInvalidHolds/releaser']);
     expect(a.Properties.Threshold).toBe(1);
   });
 
