@@ -168,6 +168,22 @@ describe('issue 18 findings: the release decides as the consumer does, and a fin
     expect((await x.deadLetters()).map((d) => d.reason)).toEqual(['expired']);
   });
 
+  it('sequence orders one recipient\'s messages enqueued in one SendMessageBatch (same SentTimestamp), whatever their messageIds', async () => {
+    const wabaId = x.uid('w');
+    const phone = x.uid('pn');
+    await x.status(wabaId, 'OFFBOARDED');
+    const second = { ...x.envelope(wabaId, phone, { sequence: 2 }), messageId: 'a-second' };
+    const first = { ...x.envelope(wabaId, phone, { sequence: 1 }), messageId: 'z-first' };
+    const at = Date.now();
+    await x.consumer.processBatch(
+      [second, first].map((e) => ({ id: x.uid('sqs'), body: JSON.stringify({ ...e, payload: { ...e.payload, text: { body: e.messageId } } }), attributes: {}, fromDelayQueue: false, sentTimestampMs: at })),
+    );
+    await x.status(wabaId, 'RECONNECTED');
+    await x.release(wabaId);
+    const texts = api.requests.filter((r) => r.phoneNumberId === phone).map((r) => (r.body.text as { body: string }).body);
+    expect(texts).toEqual(['z-first', 'a-second']);
+  });
+
   it("a refused token (190) holds the client with reason token-invalid and parks the message, in the consumer and in a release", async () => {
     const wabaId = x.uid('w');
     const phone = x.uid('pn');
