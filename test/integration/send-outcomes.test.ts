@@ -26,6 +26,7 @@ const setup = async (script: Record<string, CloudApiResult> = {}, offboarded = f
   const parked: QueueMessage[] = [];
   const dead: QueueMessage[] = [];
   const events: RelayEvent[] = [];
+  const publishCalls: number[] = [];
   let n = 0;
   const service = new OutboundService({
     statuses: {
@@ -74,9 +75,14 @@ const setup = async (script: Record<string, CloudApiResult> = {}, offboarded = f
     now: () => NOW,
     random: () => 0.5,
     messages,
-    events: { publish: async (e) => void events.push(...e) },
+    events: {
+      publish: async (e) => {
+        publishCalls.push(e.length);
+        events.push(...e);
+      },
+    },
   });
-  return { service, messages, sent, parked, dead, events };
+  return { service, messages, sent, parked, dead, events, publishCalls };
 };
 
 const template = { messaging_product: 'whatsapp', to: '15551234567', type: 'template', template: { name: 'order_update', language: { code: 'en' } } };
@@ -89,6 +95,14 @@ const record = (id: string, extra: Record<string, unknown> = {}, fromDelayQueue 
 const dl = (m: QueueMessage | undefined) => JSON.parse(String(m?.body));
 
 describe('consumer send path: correlation, outcomes, window closed', () => {
+  it('publishes the relay events of a batch together: ten sent messages, one publish (one SNS PublishBatch)', async () => {
+    const { service, events, publishCalls } = await setup({ m3: WINDOW_CLOSED });
+    await service.processBatch(Array.from({ length: 10 }, (_, i) => record(`m${i}`)));
+    expect(events.filter((e) => e.type === 'message.sent')).toHaveLength(9);
+    expect(events.filter((e) => e.type === 'message.dead_lettered')).toHaveLength(1);
+    expect(publishCalls).toEqual([10]);
+  });
+
   it("sets the relay's callback data, publishes message.sent, and records no wamid item when statuses will carry the data", async () => {
     const { service, messages, sent, events } = await setup();
     await service.processBatch([record('m1')]);

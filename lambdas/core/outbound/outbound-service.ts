@@ -18,6 +18,7 @@ import { type AfterSendPolicy, FRESH, PARK_ATTRIBUTES, type ParkState, parkAttri
 import { type BatchFollowUp, checkReleases, probeHeld, tripHold } from './consumer-follow-up.js';
 import { type ConsumerOutcome as Outcome, settleBatch } from './consumer-settle.js';
 import { isFinal, type MessageKey, type SendLedger } from './send-ledger.js';
+import { EventBuffer } from '../outcomes/event-buffer.js';
 import { claimToDeadLetter, type SendStepDeps, type SendStepResult, sendOnce } from './send-step.js';
 import { type GateDecision, gate } from './send-policy.js';
 import { type ActivityRecorder, type BatchContextReader, type CloudApi, messageIdentity, type OutboundQueues, type PhoneOwner, type PhoneOwnership, type TokenProvider } from './ports.js';
@@ -108,6 +109,9 @@ export class OutboundService {
 
   async processBatch(records: readonly OutboundRecord[]): Promise<{ failedIds: string[] }> {
     const nowMs = this.#o.now();
+    // The batch's relay events go out together when it settles (one SNS request per ten).
+    const events = this.#sendDeps.events ? new EventBuffer(this.#sendDeps.events, this.#o.telemetry) : null;
+    const deps: SendStepDeps = events ? { ...this.#sendDeps, events } : this.#sendDeps;
     const items = records.map((record) => this.#parse(record, nowMs));
     const valid = items.filter((i) => i.envelope !== null);
     const envelopes = valid.map((i) => i.envelope as OutboundEnvelope);
@@ -119,13 +123,14 @@ export class OutboundService {
         const policy = { reconnectSkewMs: this.#o.reconnectSkewMs, probeEndsOffboarding: this.#o.probeEndsOffboarding ?? false };
         const gates = new Map(wabaIds.map((w) => [w, clientGate(context.latest.get(w) ?? {}, context.health.get(w) ?? {}, nowMs, policy)]));
         run = { gates, context, held: new Set(), started: new Map<string, HoldRecord>(), behind: new Set() };
-        await this.#plan(valid, run, nowMs);
+        await this.#plan(valid, run, nowMs, deps);
       } catch (error) {
         this.#o.telemetry.error('client status read failed; batch retried', { error: String(error), clients: wabaIds.length });
         for (const i of valid) i.outcome ??= { kind: 'retry-later' };
       }
     }
-    const failedIds = await settleBatch(this.#o, this.#sendDeps, items, nowMs);
+    const failedIds = await settleBatch(this.#o, deps, items, nowMs);
+    await events?.flush();
     if (run) {
       // After the parks are durable: probe held clients (a can-send answer releases what was just parked).
       await probeHeld(this.#o, run);
@@ -149,7 +154,7 @@ export class OutboundService {
   }
 
   /** The gate for each message, then the sends (one pilot per client first), then the repeats of a message. */
-  async #plan(valid: readonly Item[], run: BatchFollowUp, nowMs: number): Promise<void> {
+  async #plan(valid: readonly Item[], run: BatchFollowUp, nowMs: number, deps: SendStepDeps): Promise<void> {
     const toSend: Item[] = [];
     const toDeadLetter: { item: Item; decision: Extract<GateDecision, { action: 'dead-letter' }> }[] = [];
     for (const item of valid) {
@@ -170,7 +175,7 @@ export class OutboundService {
       else toDeadLetter.push({ item, decision: d });
     }
     await mapLimit(toDeadLetter, 10, async ({ item, decision }) => {
-      item.outcome = await this.#claimAndDeadLetter(item, decision, nowMs);
+      item.outcome = await this.#claimAndDeadLetter(item, decision, nowMs, deps);
     });
     // The same message twice in one batch (a duplicate enqueue): send the first, settle the others by its outcome.
     const firsts = new Map<string, Item>();
@@ -191,7 +196,7 @@ export class OutboundService {
     }
     const sendOne = async (item: Item) => {
       try {
-        item.outcome = await this.#send(item, run, nowMs);
+        item.outcome = await this.#send(item, run, nowMs, deps);
       } catch (error) {
         // Whatever failed, this record alone comes back; the send claim keeps a sent message from going twice.
         this.#o.telemetry.error('send step failed; message retried', { sqsMessageId: item.record.id, error: String(error) });
@@ -239,16 +244,16 @@ export class OutboundService {
     return d;
   }
 
-  async #send(item: Item, run: BatchFollowUp, nowMs: number): Promise<Outcome> {
+  async #send(item: Item, run: BatchFollowUp, nowMs: number, deps: SendStepDeps): Promise<Outcome> {
     const envelope = item.envelope as OutboundEnvelope;
     const { telemetry } = this.#o;
     const log = { ...keyOf(envelope), sqsMessageId: item.record.id };
     const client = run.gates.get(envelope.wabaId) as ClientGate;
     // Held by an earlier send of this batch: ask the gate again (no call).
-    if (run.held.has(envelope.wabaId)) return this.#carryOut(item, this.#gate(item, client, run, nowMs), nowMs);
+    if (run.held.has(envelope.wabaId)) return this.#carryOut(item, this.#gate(item, client, run, nowMs), nowMs, deps);
     let r: SendStepResult;
     try {
-      r = await sendOnce(this.#sendDeps, envelope, item.state, {
+      r = await sendOnce(deps, envelope, item.state, {
         // Held by a concurrent send of this batch while this one was claiming: the gate, asked again, says so.
         beforeCall: async () => (run.held.has(envelope.wabaId) ? this.#gate(item, client, run, nowMs) : SEND),
       });
@@ -256,7 +261,7 @@ export class OutboundService {
       if (error instanceof NoTokenError) {
         // Configuration, not an outage: retrying cannot help until someone sets the token.
         telemetry.error('no Cloud API token for this client; dead-lettered', log);
-        return this.#claimAndDeadLetter(item, { reason: 'no-access-token', detail: error.message }, nowMs);
+        return this.#claimAndDeadLetter(item, { reason: 'no-access-token', detail: error.message }, nowMs, deps);
       }
       telemetry.error('send preparation failed; message retried', { ...log, error: String(error) });
       return { kind: 'retry-later' };
@@ -270,7 +275,7 @@ export class OutboundService {
         return { kind: 'retry-later' };
       case 'gated':
         if (r.decision.action === 'dead-letter') return this.#deadLetter(item.record, envelope, item.state, r.decision, r.claim, nowMs);
-        return this.#carryOut(item, r.decision, nowMs);
+        return this.#carryOut(item, r.decision, nowMs, deps);
       case 'sent':
         telemetry.info('message sent', { ...log, wamid: r.wamid, parkCount: item.state.parkCount });
         return { kind: 'done', sent: true, ambiguousResend: r.resend, learnPhone: item.phoneOwner === undefined };
@@ -297,16 +302,16 @@ export class OutboundService {
   }
 
   /** A gate decision other than send, for a message already claimed or never claimed. */
-  async #carryOut(item: Item, d: GateDecision, nowMs: number): Promise<Outcome> {
+  async #carryOut(item: Item, d: GateDecision, nowMs: number, deps: SendStepDeps): Promise<Outcome> {
     if (d.action === 'park') return this.#park(item, d, nowMs);
-    if (d.action === 'dead-letter') return this.#claimAndDeadLetter(item, d, nowMs);
+    if (d.action === 'dead-letter') return this.#claimAndDeadLetter(item, d, nowMs, deps);
     return { kind: 'retry-later' };
   }
 
   /** Dead-letters a message the relay has not claimed yet: claimed first, so no other copy acts meanwhile. */
-  async #claimAndDeadLetter(item: Item, d: { readonly reason: DeadLetterBody['reason']; readonly detail: string }, nowMs: number): Promise<Outcome> {
+  async #claimAndDeadLetter(item: Item, d: { readonly reason: DeadLetterBody['reason']; readonly detail: string }, nowMs: number, deps: SendStepDeps): Promise<Outcome> {
     const envelope = item.envelope as OutboundEnvelope;
-    const c = await claimToDeadLetter(this.#sendDeps, keyOf(envelope));
+    const c = await claimToDeadLetter(deps, keyOf(envelope));
     if ('final' in c) return { kind: 'done', final: true };
     if ('inFlight' in c) return { kind: 'retry-later' };
     return this.#deadLetter(item.record, envelope, item.state, d, c.claim, nowMs);

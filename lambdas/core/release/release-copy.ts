@@ -13,6 +13,7 @@ import { block, bump, type EndDeps, forget, iso, laneOf, refOf, type RunState } 
 
 export interface CopyDeps {
   readonly o: EndDeps & { readonly queues: Pick<OutboundQueues, 'deadLetter'> };
+  /** The send step's dependencies (the run's own, `run.send`, carry its event buffer). */
   readonly send: SendStepDeps;
 }
 
@@ -36,7 +37,7 @@ export const copySent = async (d: CopyDeps, run: RunState, copy: ParkedCopy, wam
   telemetry.seconds('ResumedAfterParkSeconds', Math.max(0, Math.round((d.o.now() - Date.parse(copy.firstParkedAt)) / 1000)));
   telemetry.info('parked message released', { ...log, wamid });
   const extra = { releaseId: run.releaseId, firstParkedAt: copy.firstParkedAt, ...(fallbackMessageId ? { fallbackMessageId } : {}) };
-  await publish(d.send, [relayEvent('message.released', { time: d.o.now(), ...log, wamid }, [copy.wabaId, copy.messageId, 'released'], extra)], log);
+  await publish(run.send, [relayEvent('message.released', { time: d.o.now(), ...log, wamid }, [copy.wabaId, copy.messageId, 'released'], extra)], log);
 };
 
 /** Another copy finished the message (sent, dead-lettered, replaced): its parked copy goes, nothing is sent. */
@@ -86,5 +87,5 @@ export const deadLetterCopy = async (
   run.progress = bump(run.progress, 'deadLettered');
   d.o.telemetry.count('MessagesDeadLettered');
   d.o.telemetry.count('DeadLetterReason', 1, { reason: why.reason });
-  if (envelope) await recordOutcome(d.send, envelope, { state: 'dead-lettered', atMs: nowMs, source: 'relay', reason: why.reason, detail: why.detail.slice(0, 500) }, {});
+  if (envelope) await recordOutcome(run.send, envelope, { state: 'dead-lettered', atMs: nowMs, source: 'relay', reason: why.reason, detail: why.detail.slice(0, 500) }, {});
 };

@@ -3,6 +3,8 @@
  * wait, a number the Cloud API refuses), or stopped (the client may no longer send). Progress and counters are written
  * here; what to send is decided in release.ts through the send policy.
  */
+import type { EventBuffer } from '../outcomes/event-buffer.js';
+import type { SendStepDeps } from '../outbound/send-step.js';
 import type { ActivityRecorder, BatchContext } from '../outbound/ports.js';
 import type { ParkedCopy, ParkedRef, ParkedStore, ReleaseProgress, ReleaseQueue, ReleaseRequest, ReleaseStore } from './ports.js';
 import type { Telemetry } from '../shared/telemetry.js';
@@ -48,6 +50,9 @@ export interface RunState {
   recorded: { sent: number; deadLettered: number };
   lastBeat: number;
   readonly deadlineMs: number;
+  /** The send step's dependencies for this run: its relay events are buffered and go out with each flush. */
+  readonly send: SendStepDeps;
+  readonly events: EventBuffer | null;
   /** The client's facts for the gate, when they were read, the phone numbers met so far. */
   readonly facts: { atMs: number; context: BatchContext; readonly phones: Set<string>; pending: Promise<void> | null };
 }
@@ -98,6 +103,7 @@ export const forget = async (deps: EndDeps, run: RunState, ref: ParkedRef): Prom
 export const flush = async (deps: EndDeps, run: RunState): Promise<void> => {
   const refs = run.toRemove.splice(0);
   if (refs.length > 0) await deps.parked.remove(refs);
+  await run.events?.flush();
   const { sent, deadLettered } = run.progress;
   const delta = { sent: sent - run.recorded.sent, deadLettered: deadLettered - run.recorded.deadLettered };
   if (delta.sent + delta.deadLettered === 0) return;

@@ -11,6 +11,9 @@ import { type GateDecision, gate } from '../outbound/send-policy.js';
 import type { ParkedStore, ReleaseProgress, ReleaseRequest } from './ports.js';
 import { claimAndDeadLetter, type CopyDeps, copyState } from './release-copy.js';
 import { flush, halt, iso, type RunState } from './release-end.js';
+import { EventBuffer } from '../outcomes/event-buffer.js';
+import type { SendStepDeps } from '../outbound/send-step.js';
+import type { Telemetry } from '../shared/telemetry.js';
 
 export interface FactsDeps {
   readonly statuses: BatchContextReader;
@@ -74,7 +77,18 @@ export const watchFacts = (d: FactsDeps, run: RunState): { stop(): void } => {
   };
 };
 
-export const newRun = (request: ReleaseRequest, releaseId: string, progress: ReleaseProgress | null, context: BatchContext, nowMs: number, deadlineMs: number): RunState => {
+export const newRun = (
+  request: ReleaseRequest,
+  releaseId: string,
+  progress: ReleaseProgress | null,
+  context: BatchContext,
+  nowMs: number,
+  deadlineMs: number,
+  send: SendStepDeps,
+  telemetry: Telemetry,
+): RunState => {
+  // The run's relay events go out with each flush of its copies (one SNS request per ten).
+  const events = send.events ? new EventBuffer(send.events, telemetry) : null;
   const p = progress ?? { releaseId, trigger: request.trigger, state: 'running', startedAt: iso(nowMs), updatedAt: iso(nowMs), total: 0, sent: 0, deadLettered: 0, alreadySent: 0, left: 0 };
   return {
     request,
@@ -90,6 +104,8 @@ export const newRun = (request: ReleaseRequest, releaseId: string, progress: Rel
     lastBeat: nowMs,
     deadlineMs,
     facts: { atMs: nowMs, context, phones: new Set(), pending: null },
+    events,
+    send: events ? { ...send, events } : send,
   };
 };
 

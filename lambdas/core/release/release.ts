@@ -132,7 +132,7 @@ export class ReleaseService {
     if (cannot) {
       // Nothing may be sent; the gate may still dead-letter some messages whatever the client's state (a phone number
       // of another WABA, a deadline passed), as the consumer does at their next hop. No lease: nothing is sent.
-      const swept = await sweep(this.#factsDeps, this.#deps, newRun(request, releaseId, first.lastRelease, context, nowMs, deadlineMs), cannot);
+      const swept = await sweep(this.#factsDeps, this.#deps, newRun(request, releaseId, first.lastRelease, context, nowMs, deadlineMs, this.#send, telemetry), cannot);
       telemetry.info('release not started: client may not send', { ...log, status: client.status, why: cannot, deadLettered: swept });
       return { outcome: 'not-connected', progress: first.lastRelease };
     }
@@ -151,7 +151,7 @@ export class ReleaseService {
     }
     telemetry.count('ReleasesStarted');
     telemetry.info('release started', { ...log, releaseId, parked: count, continuing });
-    const run = newRun(request, releaseId, withoutReason(startProgress), context, nowMs, deadlineMs);
+    const run = newRun(request, releaseId, withoutReason(startProgress), context, nowMs, deadlineMs, this.#send, telemetry);
     run.drainSince = begun.drainSince;
     const watch = watchFacts(this.#factsDeps, run);
     try {
@@ -230,7 +230,7 @@ export class ReleaseService {
     for (let throttled = 0; ; throttled++) {
       let r: Awaited<ReturnType<typeof sendOnce>>;
       try {
-        r = await sendOnce(this.#send, envelope, state, { beforeCall: () => this.#slotThenGate(run, copy, envelope, state) });
+        r = await sendOnce(run.send, envelope, state, { beforeCall: () => this.#slotThenGate(run, copy, envelope, state) });
       } catch (error) {
         if (!(error instanceof NoTokenError)) throw error;
         // Configuration, not an outage: like the consumer, dead-letter it.
