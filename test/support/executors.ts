@@ -13,7 +13,7 @@ import { loadConsumerConfig } from '../../lambdas/consumer/config.js';
 import { composeReleaser } from '../../lambdas/releaser/compose.js';
 import { loadReleaserConfig } from '../../lambdas/releaser/config.js';
 import { orderKeyOf, type StatusClass } from '../../lambdas/core/status/client-status.js';
-import type { OutboundEnvelope } from '../../lambdas/core/outbound/envelope.js';
+import { type OutboundEnvelope, recipientOf } from '../../lambdas/core/outbound/envelope.js';
 import type { OutboundRecord } from '../../lambdas/core/outbound/outbound-service.js';
 import { noRelayEvents } from '../../lambdas/core/outcomes/ports.js';
 import { parkedOrderKey } from '../../lambdas/core/release/release-rules.js';
@@ -128,7 +128,7 @@ export const executors = async (api: CloudApiStandIn, settings: Readonly<Record<
           firstEnqueuedMs: enqueuedMs,
           firstParkedAt: new Date(enqueuedMs).toISOString(),
           phoneNumberId: e.phoneNumberId,
-          recipient: e.payload.to,
+          recipient: recipientOf(e.payload),
           parkCount: 1,
           sendAttempts: 0,
           rateLimitHits: 0,

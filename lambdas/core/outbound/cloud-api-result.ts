@@ -33,8 +33,10 @@ export type SendVerdict =
    */
   | { readonly verdict: 'token-invalid'; readonly why: string }
   /** Meta refused this message for good; `windowClosed` for 131047 (the 24-hour window closed: a template may go). */
-  | { readonly verdict: 'reject'; readonly why: string; readonly windowClosed?: true };
+  | { readonly verdict: 'reject'; readonly why: string; readonly windowClosed?: true; readonly recipientTypeNotSupported?: true };
 
+/** 131062: this type of message cannot go to a business-scoped user id (authentication templates, for one). */
+export const BSUID_NOT_SUPPORTED_CODE = 131062;
 /** 131047: the 24-hour customer-service window closed (only a template may be sent). */
 export const WINDOW_CLOSED_CODE = 131047;
 /** Transient errors: back off and retry. */
@@ -75,5 +77,6 @@ export const classifyCloudApiResult = (r: CloudApiResult): SendVerdict => {
   if (status === 429 || status >= 500) return { verdict: 'retry', why, minDelaySeconds: 1, ambiguous: false };
   // 100, 131026, 131047 (24-hour window closed), 131049 (per-user marketing limit), 131050, 130403, 132xxx and any
   // other 4xx: permanent for this message.
+  if (code === BSUID_NOT_SUPPORTED_CODE) return { verdict: 'reject', why, recipientTypeNotSupported: true };
   return code === WINDOW_CLOSED_CODE ? { verdict: 'reject', why, windowClosed: true } : { verdict: 'reject', why };
 };

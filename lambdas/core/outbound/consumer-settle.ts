@@ -6,7 +6,7 @@
  */
 import type { DeadLetterReason, ParkState } from './outbound-decision.js';
 import { PARK_ATTRIBUTES } from './outbound-decision.js';
-import type { OutboundEnvelope } from './envelope.js';
+import { type OutboundEnvelope, recipientOf } from './envelope.js';
 import { mapLimit } from '../shared/concurrency.js';
 import type { OutcomeEntry } from '../outcomes/message-outcome.js';
 import type { ActivityRecorder, ClientActivity, OutboundQueues, PhoneOwnership, QueueMessage } from './ports.js';
@@ -103,7 +103,7 @@ const writeCopies = async (deps: SettleDeps, items: readonly SettleItem[], nowMs
         firstEnqueuedMs: firstEnqueued(item, nowMs),
         firstParkedAt: attrs[PARK_ATTRIBUTES.firstParkedAt] ?? new Date(nowMs).toISOString(),
         phoneNumberId: env.phoneNumberId,
-        recipient: env.payload.to,
+        recipient: recipientOf(env.payload),
         parkCount: Number(attrs[PARK_ATTRIBUTES.parkCount] ?? 1),
         sendAttempts: item.state.sendAttempts,
         rateLimitHits: item.state.rateLimitHits ?? 0,

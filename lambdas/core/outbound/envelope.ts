@@ -10,10 +10,21 @@ const ID_MESSAGE = ID_RULE;
  * fields the relay relies on are checked. Unknown top-level fields are refused so a misspelt `notAfter` cannot be
  * silently ignored.
  */
-const cloudApiPayload = z.looseObject({
-  messaging_product: z.literal('whatsapp'),
-  to: z.string().check(z.minLength(1)),
-});
+const cloudApiPayload = z
+  .looseObject({
+    messaging_product: z.literal('whatsapp'),
+    /** A phone number. */
+    to: z.optional(z.string().check(z.minLength(1))),
+    /** A business-scoped user id (BSUID) or parent BSUID, for a user known by username (Meta, 2026). */
+    recipient: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+  })
+  .check(z.refine((p) => p.to !== undefined || p.recipient !== undefined, { message: 'needs "to" (a phone number) or "recipient" (a BSUID)', path: ['to'] }));
+
+/**
+ * Who a payload goes to, as Meta decides: `to` when present (it wins over `recipient`), else the BSUID in `recipient`.
+ * A recipient's messages leave in order and share its pair-rate waits, whichever way it is named.
+ */
+export const recipientOf = (payload: { readonly to?: string | undefined; readonly recipient?: string | undefined }): string => payload.to ?? payload.recipient ?? '';
 
 /** Longest `messageId` upstream may use; the relay's own fallback ids add `:fallback` (see `message-outcome.ts`). */
 export const MAX_MESSAGE_ID = 128;

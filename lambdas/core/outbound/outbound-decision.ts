@@ -92,6 +92,8 @@ export const DEAD_LETTER_REASONS = [
   'no-access-token',
   /** 131047 from the Cloud API: the 24-hour window closed, and the envelope had no `fallback`. */
   'window-closed',
+  /** 131062 from the Cloud API: this type of message cannot go to a business-scoped user id (`payload.recipient`). */
+  'recipient-type-not-supported',
 ] as const;
 export type DeadLetterReason = (typeof DEAD_LETTER_REASONS)[number];
 

@@ -134,6 +134,7 @@ export type AnswerAction =
  * The rule after the Cloud API answered. Pure.
  * - sent: done;
  * - 131047: the fallback when the envelope has one (and is not itself a fallback), else dead-letter `window-closed`;
+ * - 131062 (the type of message cannot go to a BSUID): dead-letter `recipient-type-not-supported`;
  * - other permanent refusals: dead-letter `rejected-by-cloud-api`;
  * - not connected / token refused: hold the client, unless the message expired;
  * - 130429 / 131056: retry with backoff 4^hits seconds (at least the verdict's minimum), never counted as an attempt;
@@ -145,7 +146,8 @@ export const afterAnswer = (verdict: SendVerdict, envelope: OutboundEnvelope, st
   if (verdict.verdict === 'sent') return { action: 'sent' };
   if (verdict.verdict === 'reject') {
     if (verdict.windowClosed && envelope.fallback !== undefined && !isFallbackId(envelope.messageId)) return { action: 'send-fallback' };
-    return { action: 'dead-letter', reason: verdict.windowClosed ? 'window-closed' : 'rejected-by-cloud-api', detail: verdict.why, state };
+    const reason = verdict.windowClosed ? 'window-closed' : verdict.recipientTypeNotSupported ? 'recipient-type-not-supported' : 'rejected-by-cloud-api';
+    return { action: 'dead-letter', reason, detail: verdict.why, state };
   }
   if (verdict.verdict === 'park' || verdict.verdict === 'token-invalid') {
     const expired = expiry(envelope, state, nowMs, policy.maxParkSeconds);

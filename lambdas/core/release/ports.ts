@@ -25,7 +25,7 @@ export interface ParkedCopy {
   readonly firstEnqueuedMs: number;
   readonly firstParkedAt: string;
   readonly phoneNumberId: string;
-  /** `payload.to`: with the phone number, the recipient whose messages must leave in order. */
+  /** `payload.to`, else `payload.recipient` (a BSUID): with the phone number, the recipient whose messages leave in order. */
   readonly recipient: string;
   readonly parkCount: number;
   readonly sendAttempts: number;
