@@ -49,7 +49,7 @@ export interface Budget {
 }
 
 export const BUDGETS = {
-  bundleBytes: 500 * 1024,
+  bundleBytes: 460 * 1024,
   coldInitMs: 100,
   statusReadsPerClientPerBatch: 1,
   webhookRatio1k: 3,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoClientStore, documentClient } from '../lambdas/adapters/dynamo/client-store.js';
 import { DynamoMessageOutcomeStore } from '../lambdas/adapters/dynamo/message-outcome-store.js';
+import { DynamoSendLedger } from '../lambdas/adapters/dynamo/outbound-stores.js';
 import { DynamoPhoneOwnership } from '../lambdas/adapters/dynamo/phone-ownership.js';
 import { encodeCallbackData } from '../lambdas/core/outcomes/message-outcome.js';
 import { MessageOutcomeService } from '../lambdas/core/outcomes/message-outcome-service.js';
@@ -101,11 +102,20 @@ export const outcomeBench = async (dynamo: DynamoDBClient, messages: number): Pr
     reconnectSkewMs: 300_000,
     timelineRetentionDays: 30,
   });
+  const ledger = new DynamoSendLedger(doc, tableName, 60_000, 1);
   const count = counter(dynamo);
   const results: OutcomeBenchResult[] = [];
   const run = async (scenario: string, own: boolean, perPost: number) => {
     const ids = Array.from({ length: messages }, (_, i) => ({ messageId: `${scenario.length}-${perPost}-${own}-${i}`, wamid: `wamid.${randomUUID()}` }));
-    for (const m of ids) await outcomes.recordSend({ wabaId: WABA, messageId: m.messageId }, { wamid: m.wamid, rememberWamid: own }, Date.now());
+    for (const m of ids) {
+      // As the send path leaves it: the ledger's claim settled SENT with the wamid, and the wamid item when the sender
+      // set its own callback data.
+      const key = { wabaId: WABA, messageId: m.messageId };
+      const claim = await ledger.claim(key, Date.now());
+      if (claim.outcome !== 'claimed') throw new Error(`bench message ${m.messageId} not claimable`);
+      await ledger.markSent(key, claim.token, m.wamid, Date.now());
+      if (own) await outcomes.recordSend(key, { wamid: m.wamid, rememberWamid: true }, Date.now());
+    }
     const statuses = ids.flatMap((m) => ['sent', 'delivered', 'read'].map((status) => ({ ...m, status, own })));
     Object.assign(count, { reads: 0, writes: 0, outcomeWrites: 0 });
     const t = Math.floor(Date.now() / 1000);
