@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { SnsQueryClient } from './sns-query.js';
+import { SNSClient } from '@aws-sdk/client-sns';
+import { SdkSnsBatchSender } from './sns-batch.js';
 
 /**
  * SDK clients, built once per container. An explicit endpoint (local DynamoDB / SQS / SNS emulators) also stops the SQS
@@ -12,9 +13,6 @@ export const dynamoClient = (region: string, endpoint: string | undefined): Dyna
 export const sqsClient = (region: string, endpoint: string | undefined): SQSClient =>
   new SQSClient({ region, ...(endpoint ? { endpoint, useQueueUrlAsEndpoint: false } : {}), maxAttempts: 3 });
 
-/**
- * SNS PublishBatch for relay events (see sns-query.ts), signed with the credentials `sqs` already resolves (the same
- * default chain, one resolution per container) and its SHA-256.
- */
-export const snsPublisher = (region: string, endpoint: string | undefined, sqs: SQSClient): SnsQueryClient =>
-  new SnsQueryClient(region, () => sqs.config.credentials(), sqs.config.sha256, endpoint);
+/** SNS PublishBatch for relay events (sns-batch.ts), built once per container when events are configured. */
+export const snsPublisher = (region: string, endpoint: string | undefined): SdkSnsBatchSender =>
+  new SdkSnsBatchSender(new SNSClient({ region, ...(endpoint ? { endpoint } : {}), maxAttempts: 3 }));

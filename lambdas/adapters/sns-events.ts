@@ -3,7 +3,7 @@ import { noRelayEvents, type RelayEventPublisher } from '../core/outcomes/ports.
 import type { Telemetry } from '../core/shared/telemetry.js';
 import { RELAY_EVENT_TYPE_ATTRIBUTE, type RelayEvent } from '../core/outcomes/relay-events.js';
 import { toSqsJson } from '../core/shared/sqs-body.js';
-import { type SnsBatchSender, SnsRequestError } from './sns-query.js';
+import { type SnsBatchSender, SnsRequestError } from './sns-batch.js';
 
 /** SNS takes up to 10 entries per PublishBatch. */
 export const SNS_MAX_BATCH_ENTRIES = 10;

@@ -24,7 +24,7 @@ const service = composeConsumer(config, {
   sqs,
   tokens,
   telemetry,
-  events: relayEventPublisher(config.relayEventsTopicArn, () => snsPublisher(config.region, config.snsEndpoint, sqs), telemetry),
+  events: relayEventPublisher(config.relayEventsTopicArn, () => snsPublisher(config.region, config.snsEndpoint), telemetry),
 });
 
 // Park attributes count only on records from the delay queue, told apart by the record's eventSourceARN.

@@ -18,7 +18,7 @@ const service = composeReleaser(config, {
   sqs,
   tokens: new SecretTokenProvider(() => readSecret(config.accessTokens, 'WHATSAPP_ACCESS_TOKEN')),
   telemetry,
-  events: relayEventPublisher(config.relayEventsTopicArn, () => snsPublisher(config.region, config.snsEndpoint, sqs), telemetry),
+  events: relayEventPublisher(config.relayEventsTopicArn, () => snsPublisher(config.region, config.snsEndpoint), telemetry),
 });
 
 export const handler = lambdaHandler(runtime, createReleaserHandler(async () => service, telemetry));

@@ -27,7 +27,7 @@ await secrets(); // fail the cold start, not a request, when a secret is missing
 const sqs = sqsClient(config.region, config.sqsEndpoint);
 
 const doc = documentClient(dynamoClient(config.region, config.dynamodbEndpoint));
-const events = relayEventPublisher(config.relayEventsTopicArn, () => snsPublisher(config.region, config.snsEndpoint, sqs), runtime.telemetry);
+const events = relayEventPublisher(config.relayEventsTopicArn, () => snsPublisher(config.region, config.snsEndpoint), runtime.telemetry);
 export const handler = lambdaHandler(
   runtime,
   createWebhookHandler({

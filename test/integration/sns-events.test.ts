@@ -4,17 +4,17 @@ import type { Message, SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { RelayEventPublishError, SNS_MAX_PAYLOAD_BYTES, SnsRelayEventPublisher, relayEventPublisher } from '../../lambdas/adapters/sns-events.js';
-import { type PublishBatchAnswer, type PublishEntry, type SnsBatchSender, SnsQueryClient } from '../../lambdas/adapters/sns-query.js';
+import { type PublishBatchAnswer, type PublishEntry, SdkSnsBatchSender, type SnsBatchSender } from '../../lambdas/adapters/sns-batch.js';
 import { noRelayEvents } from '../../lambdas/core/outcomes/ports.js';
 import { parseRelayEvent } from '../../lambdas/core/outcomes/relay-event-schema.js';
 import { clientStatusChanged, type RelayEvent, relayEvent } from '../../lambdas/core/outcomes/relay-events.js';
-import { ensureQueue, ensureTopic, LOCAL_CREDENTIALS, localSns, localSqs, subscribeQueue } from '../../local/services.js';
+import { ensureQueue, ensureTopic, localSns, localSqs, subscribeQueue } from '../../local/services.js';
 import { takeAll } from '../support/aws.js';
 import { RecordingTelemetry } from '../support/telemetry.js';
 
 let sns: SNSClient;
-/** The production client (SNS's query protocol, SigV4) against the emulator. */
-let publisher: SnsQueryClient;
+/** The production sender (@aws-sdk/client-sns PublishBatch) against the emulator. */
+let publisher: SdkSnsBatchSender;
 let sqs: SQSClient;
 let topicArn: string;
 let all: string;
@@ -24,7 +24,7 @@ beforeAll(async () => {
   const endpoint = inject('sqsEndpoint');
   sns = localSns(endpoint);
   sqs = localSqs(endpoint);
-  publisher = new SnsQueryClient('us-east-1', async () => LOCAL_CREDENTIALS, sqs.config.sha256, endpoint);
+  publisher = new SdkSnsBatchSender(sns);
   const suffix = randomUUID().slice(0, 8);
   topicArn = await ensureTopic(sns, `relay-events-${suffix}`);
   all = await ensureQueue(sqs, { name: `events-all-${suffix}` });

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { SNSClient } from '@aws-sdk/client-sns';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SnsRelayEventPublisher } from '../../lambdas/adapters/sns-events.js';
-import { SnsQueryClient } from '../../lambdas/adapters/sns-query.js';
+import { SdkSnsBatchSender } from '../../lambdas/adapters/sns-batch.js';
 import { SqsInboundEventSink } from '../../lambdas/adapters/sqs.js';
 import { SqsReleaseQueue } from '../../lambdas/adapters/sqs-release.js';
 import type { RelayEventPublisher } from '../../lambdas/core/outcomes/ports.js';
@@ -10,7 +10,7 @@ import { parseRelayEvent } from '../../lambdas/core/outcomes/relay-event-schema.
 import { type RelayEvent, relayEventId } from '../../lambdas/core/outcomes/relay-events.js';
 import { signBody } from '../../lambdas/core/webhook/signature.js';
 import { createWebhookHandler } from '../../lambdas/webhook/handler.js';
-import { ensureTopic, LOCAL_CREDENTIALS, localSns, subscribeQueue } from '../../local/services.js';
+import { ensureTopic, localSns, subscribeQueue } from '../../local/services.js';
 import { httpEvent, localResources, takeAll } from '../support/aws.js';
 import { RecordingTelemetry } from '../support/telemetry.js';
 import { accountUpdate, offboarded, partnerEvent, reconnected } from '../support/webhooks.js';
@@ -42,7 +42,7 @@ beforeAll(async () => {
   sns = localSns(env.sqsEndpoint);
   topicArn = await ensureTopic(sns, `relay-events-${randomUUID().slice(0, 8)}`);
   await subscribeQueue(sns, env.sqs, topicArn, env.queues.events as string);
-  publisher = new RecordingPublisher(new SnsRelayEventPublisher(new SnsQueryClient('us-east-1', async () => LOCAL_CREDENTIALS, env.sqs.config.sha256, env.sqsEndpoint), topicArn));
+  publisher = new RecordingPublisher(new SnsRelayEventPublisher(new SdkSnsBatchSender(localSns(env.sqsEndpoint)), topicArn));
   webhook = createWebhookHandler({
     store: env.store,
     inbound: new SqsInboundEventSink(env.sqs, env.queues.inbound as string),
