@@ -110,6 +110,7 @@ export class RelayStack extends Stack {
       maxConcurrency: c.consumer.maxConcurrency,
       ratePerSecond: c.relay.releaseRatePerSecond,
       maxParkSeconds: c.relay.maxParkSeconds,
+      humanReplyHoldSeconds: c.relay.humanReplyHoldSeconds,
       maxSendAttempts: c.relay.maxSendAttempts,
       graphApiBaseUrl: c.relay.graphApiBaseUrl,
       graphApiVersion: c.relay.graphApiVersion,

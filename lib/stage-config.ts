@@ -55,6 +55,8 @@ export interface StageConfig {
     readonly parkDelaySchedule: string;
     readonly maxParkSeconds: number;
     readonly maxSendAttempts: number;
+    /** How long an `automated` envelope waits after the owner answered its customer from the app (0: off). */
+    readonly humanReplyHoldSeconds: number;
     readonly graphApiVersion: string;
     readonly graphApiBaseUrl: string;
     readonly reconnectSkewSeconds: number;
@@ -108,6 +110,7 @@ const base = {
     releaseRatePerSecond: DEFAULTS.releaseRatePerSecond,
     maxParkSeconds: DEFAULTS.maxParkSeconds,
     maxSendAttempts: DEFAULTS.maxSendAttempts,
+    humanReplyHoldSeconds: DEFAULTS.humanReplyHoldSeconds,
     graphApiVersion: DEFAULTS.graphApiVersion,
     graphApiBaseUrl: DEFAULTS.graphApiBaseUrl,
     reconnectSkewSeconds: DEFAULTS.reconnectSkewSeconds,

@@ -46,6 +46,7 @@ export const composeConsumer = (config: ConsumerConfig, c: ConsumerClients): Out
     parkDelaySchedule: config.parkDelaySchedule,
     maxParkSeconds: config.maxParkSeconds,
     maxSendAttempts: config.maxSendAttempts,
+    humanReplyHoldSeconds: config.humanReplyHoldSeconds,
     reconnectSkewMs: config.reconnectSkewMs,
     // A can-send probe releases the client's parked messages at once.
     health: new ClientHealthService({ store: new DynamoClientHealthStore(doc, config.tableName), api: cloudApi, tokens: c.tokens, telemetry, policy: config.probe, release: releases }),

@@ -52,6 +52,7 @@ export const consumerConfigSchema = z.pipe(
     parkDelaySchedule: c.PARK_DELAY_SCHEDULE,
     maxParkSeconds: c.MAX_PARK_SECONDS,
     maxSendAttempts: c.MAX_SEND_ATTEMPTS,
+    humanReplyHoldSeconds: c.HUMAN_REPLY_HOLD_SECONDS,
     reconnectSkewMs: c.RECONNECT_SKEW_SECONDS * 1000,
     sendLedgerRetentionDays: c.SEND_LEDGER_RETENTION_DAYS,
     probe: probePolicyFrom(c),

@@ -52,6 +52,7 @@ export const composeReleaser = (config: ReleaserConfig, c: ReleaserClients): Rel
     },
     telemetry,
     maxSendAttempts: config.maxSendAttempts,
+    humanReplyHoldSeconds: config.humanReplyHoldSeconds,
     maxParkSeconds: config.maxParkSeconds,
     reconnectSkewMs: config.reconnectSkewMs,
     probeEndsOffboarding: config.probe.probeEndsOffboarding,

@@ -22,6 +22,7 @@ export const releaserConfigSchema = z.pipe(
     ...graphApiFrom(c),
     maxParkSeconds: c.MAX_PARK_SECONDS,
     maxSendAttempts: c.MAX_SEND_ATTEMPTS,
+    humanReplyHoldSeconds: c.HUMAN_REPLY_HOLD_SECONDS,
     reconnectSkewMs: c.RECONNECT_SKEW_SECONDS * 1000,
     sendLedgerRetentionDays: c.SEND_LEDGER_RETENTION_DAYS,
     releaseRatePerSecond: c.RELEASE_RATE_PER_SECOND,

@@ -105,6 +105,7 @@ export const sendPolicyEnv = {
   MAX_SEND_ATTEMPTS: intFrom(DEFAULTS.maxSendAttempts, 1, 100),
   RECONNECT_SKEW_SECONDS: intFrom(DEFAULTS.reconnectSkewSeconds, 0, 86_400),
   SEND_LEDGER_RETENTION_DAYS: intFrom(DEFAULTS.sendLedgerRetentionDays, 1, 365),
+  HUMAN_REPLY_HOLD_SECONDS: intFrom(DEFAULTS.humanReplyHoldSeconds, 0, 7 * 86_400),
   WHATSAPP_ACCESS_TOKEN: optionalNonEmpty,
   WHATSAPP_ACCESS_TOKEN_SECRET_ID: optionalNonEmpty,
 };

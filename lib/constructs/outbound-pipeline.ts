@@ -28,6 +28,7 @@ export interface OutboundPipelineProps {
   readonly maxReceiveCount: number;
   readonly parkDelaySchedule: string;
   readonly maxParkSeconds: number;
+  readonly humanReplyHoldSeconds: number;
   readonly maxSendAttempts: number;
   readonly graphApiBaseUrl: string;
   readonly graphApiVersion: string;
@@ -84,6 +85,7 @@ export class OutboundPipeline extends Construct {
         GRAPH_API_TIMEOUT_MS: String(graphTimeoutMs),
         PARK_DELAY_SCHEDULE: props.parkDelaySchedule,
         MAX_PARK_SECONDS: String(props.maxParkSeconds),
+        HUMAN_REPLY_HOLD_SECONDS: String(props.humanReplyHoldSeconds),
         MAX_SEND_ATTEMPTS: String(props.maxSendAttempts),
         RECONNECT_SKEW_SECONDS: String(props.reconnectSkewSeconds),
         ...probeEnvironment(props.health),

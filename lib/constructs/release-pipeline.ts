@@ -20,6 +20,7 @@ export interface ReleasePipelineProps {
   readonly maxConcurrency: number;
   readonly ratePerSecond: number;
   readonly maxParkSeconds: number;
+  readonly humanReplyHoldSeconds: number;
   readonly maxSendAttempts: number;
   readonly graphApiBaseUrl: string;
   readonly graphApiVersion: string;
@@ -61,6 +62,7 @@ export class ReleasePipeline extends Construct {
         GRAPH_API_VERSION: props.graphApiVersion,
         GRAPH_API_TIMEOUT_MS: String(Math.min(DEFAULTS.graphApiTimeoutMs, 10_000)),
         MAX_PARK_SECONDS: String(props.maxParkSeconds),
+        HUMAN_REPLY_HOLD_SECONDS: String(props.humanReplyHoldSeconds),
         MAX_SEND_ATTEMPTS: String(props.maxSendAttempts),
         RECONNECT_SKEW_SECONDS: String(props.reconnectSkewSeconds),
         RELEASE_RATE_PER_SECOND: String(props.ratePerSecond),

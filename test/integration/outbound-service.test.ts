@@ -107,6 +107,7 @@ const setup = async (
         phoneOwners: new Map(phones.flatMap((p) => (opts.owners?.[p] ? [[p, opts.owners[p]] as const] : []))),
         releases: new Map(ids.map((i) => [i, { drainSince: opts.drainSince ?? null, beatAt: opts.beatAt ?? null }])),
         ledger: new Map(),
+        humanReplies: new Map(),
       }),
     },
     parked: copies,

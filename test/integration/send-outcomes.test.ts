@@ -41,6 +41,7 @@ const setup = async (script: Record<string, CloudApiResult> = {}, offboarded = f
         phoneOwners: new Map(),
         releases: new Map(),
         ledger: new Map(),
+        humanReplies: new Map(),
       }),
     },
     parked: new MemoryParkedStore(),

@@ -7,7 +7,7 @@ import {
 import type { ClientHealth } from '../../core/health/client-health.js';
 import { type LatestByClass, STATUS_CLASSES } from '../../core/status/client-status.js';
 import { chunk } from '../../core/shared/concurrency.js';
-import { type ActivityRecorder, type BatchContext, type BatchContextReader, type ClientActivity, messageIdentity, type PhoneOwner } from '../../core/outbound/ports.js';
+import { type ActivityRecorder, type BatchContext, type BatchContextReader, type ClientActivity, type CustomerKey, customerIdentity, messageIdentity, type PhoneOwner } from '../../core/outbound/ports.js';
 import type { ClientStatusReader } from '../../core/status/ports.js';
 import { releaseGateFromItem } from './release-stores.js';
 import {
@@ -71,7 +71,7 @@ const batchGet = async (
  * Only what the decisions need: the latest event of each class, the client's health evidence, a phone number's owner,
  * a message's ledger state.
  */
-const PROJECTED = ['pk', 'sk', 'wabaId', 'learnedFrom', 'learnedAt', 'state', 'wamid', ...STATUS_CLASSES.map(classAttr), ...HEALTH_PROJECTION, RELEASE_ATTRS.drainSince, RELEASE_ATTRS.beatAt];
+const PROJECTED = ['pk', 'sk', 'wabaId', 'learnedFrom', 'learnedAt', 'state', 'wamid', 'repliedAtMs', ...STATUS_CLASSES.map(classAttr), ...HEALTH_PROJECTION, RELEASE_ATTRS.drainSince, RELEASE_ATTRS.beatAt];
 /** Names go through placeholders: some attribute names (`hold`) are DynamoDB reserved words. */
 const PROJECTION = {
   expression: PROJECTED.map((_, i) => `#p${i}`).join(', '),
@@ -92,13 +92,22 @@ export class DynamoStatusReader implements ClientStatusReader, BatchContextReade
     return (await this.readBatch(wabaIds, [])).latest;
   }
 
-  async readBatch(wabaIds: readonly string[], phoneNumberIds: readonly string[], messages: readonly MessageKey[] = []): Promise<BatchContext> {
+  async readBatch(
+    wabaIds: readonly string[],
+    phoneNumberIds: readonly string[],
+    messages: readonly MessageKey[] = [],
+    customers: readonly CustomerKey[] = [],
+  ): Promise<BatchContext> {
+    const byCustomer = new Map(customers.map((c) => [customerIdentity(c), c]));
+    const customerKeys = new Map([...byCustomer].map(([id, c]) => [JSON.stringify(keys.humanReply(c.wabaId, c.phoneNumberId, c.customer)), id]));
+    const humanReplies = new Map<string, number>();
     const unique = new Map(messages.map((m) => [messageIdentity(m), m]));
     const messagePks = new Map([...unique].map(([id, m]) => [keys.ledger(m.wabaId, m.messageId).pk, id]));
     const wanted = [
       ...wabaIds.map(keys.status),
       ...phoneNumberIds.map(keys.phoneOwner),
       ...[...unique.values()].map((m) => keys.ledger(m.wabaId, m.messageId)),
+      ...[...byCustomer.values()].map((c) => keys.humanReply(c.wabaId, c.phoneNumberId, c.customer)),
     ];
     const ledger = new Map<string, LedgerView>();
     const latest = new Map<string, LatestByClass>();
@@ -108,7 +117,10 @@ export class DynamoStatusReader implements ClientStatusReader, BatchContextReade
     for (const item of await batchGet(this.doc, this.tableName, wanted, PROJECTION)) {
       const pk = String(item.pk);
       const message = messagePks.get(pk);
-      if (message !== undefined) {
+      const customer = customerKeys.get(JSON.stringify({ pk, sk: item.sk }));
+      if (customer !== undefined) {
+        if (typeof item.repliedAtMs === 'number') humanReplies.set(customer, item.repliedAtMs);
+      } else if (message !== undefined) {
         const view = ledgerViewFromItem(item);
         if (view) ledger.set(message, view);
       } else if (pk.startsWith(PHONE_PREFIX)) {
@@ -121,7 +133,7 @@ export class DynamoStatusReader implements ClientStatusReader, BatchContextReade
         releases.set(String(item.wabaId), { drainSince: gate.drainSince, beatAt: gate.beatAt });
       }
     }
-    return { latest, health, phoneOwners, releases, ledger };
+    return { latest, health, phoneOwners, releases, ledger, humanReplies };
   }
 }
 

@@ -9,6 +9,7 @@
  * | parked copy | `CLIENT#<wabaId>` | `PARKED#<first enqueued ms, padded>#<messageId>` (see `parkedOrderKey`) |
  * | message: its lifecycle (ledger state, wamid), outcome history, fallback | `WABA#<wabaId>#MSG#<messageId>` | `SEND` |
  * | wamid -> message (sends whose payload carried the sender's own callback data) | `WAMID#<wamid>` | `MSG` |
+ * | the owner's last reply to a customer from the app (human hold) | `CLIENT#<wabaId>` | `HUMAN#<phoneNumberId>#<customer>` |
  * | phone number owner | `PHONE#<phoneNumberId>` | `OWNER` |
  * | pace slots of a phone number | `PHONE#<phoneNumberId>` | `PACE` |
  *
@@ -53,6 +54,7 @@ const messagePk = (wabaId: string, messageId: string): string => `WABA#${wabaId}
 export const TIMELINE_PREFIX = 'EVENT#';
 export const PARKED_PREFIX = 'PARKED#';
 export const PHONE_PREFIX = 'PHONE#';
+export const HUMAN_PREFIX = 'HUMAN#';
 
 export const keys = {
   clientPk,
@@ -68,6 +70,11 @@ export const keys = {
   ledger: (wabaId: string, messageId: string): TableKey => ({ pk: messagePk(wabaId, messageId), sk: 'SEND' }),
   /** Which message a wamid belongs to (attributes `wabaId`, `messageId`). */
   wamid: (wamid: string): TableKey => ({ pk: `WAMID#${wamid}`, sk: 'MSG' }),
+  /**
+   * When the business owner last wrote to `customer` (a phone number or a BSUID) from the WhatsApp Business app on
+   * `phoneNumberId` (attribute `repliedAtMs`, only ever moved forward): what holds automated messages to that customer.
+   */
+  humanReply: (wabaId: string, phoneNumberId: string, customer: string): TableKey => ({ pk: clientPk(wabaId), sk: `${HUMAN_PREFIX}${phoneNumberId}#${customer}` }),
   /** Which WABA owns a business phone number id (attributes `wabaId`, `learnedFrom`, `learnedAt`). */
   phoneOwner: (phoneNumberId: string): TableKey => ({ pk: `${PHONE_PREFIX}${phoneNumberId}`, sk: 'OWNER' }),
   /** A parked copy; `orderKey` from `parkedOrderKey` (first-enqueued time, then messageId): its release order. */

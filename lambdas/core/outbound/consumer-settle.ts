@@ -5,6 +5,7 @@
  * phone owners learnt, and the parked copies of messages that left.
  */
 import type { DeadLetterReason, ParkState } from './outbound-decision.js';
+import { type DeadLetterBody, deadLetterMessage } from './dead-letter.js';
 import { PARK_ATTRIBUTES } from './outbound-decision.js';
 import { type OutboundEnvelope, recipientOf } from './envelope.js';
 import { mapLimit } from '../shared/concurrency.js';
@@ -30,6 +31,21 @@ export type ConsumerOutcome =
       readonly deadLetteredAt: string;
     }
   | { readonly kind: 'retry-later' };
+
+/** A record's dead-letter outcome: the dead letter to queue and, for a readable envelope, the claim to settle after. */
+export const deadLetterOutcome = (
+  record: { readonly id: string; readonly body: string },
+  envelope: OutboundEnvelope | null,
+  state: ParkState,
+  d: { readonly reason: DeadLetterReason; readonly detail: string },
+  claim: HeldClaim | null,
+  nowMs: number,
+  cloudApiError?: DeadLetterBody['cloudApiError'],
+): ConsumerOutcome => {
+  const m = deadLetterMessage({ reason: d.reason, detail: d.detail, nowMs, envelope, rawBody: record.body, state, ...(cloudApiError ? { cloudApiError } : {}) });
+  const message = { id: record.id, body: m.body, attributes: m.attributes };
+  return { kind: 'dead-letter', message, reason: d.reason, detail: d.detail, claim, deadLetteredAt: new Date(nowMs).toISOString() };
+};
 
 interface SettleItem {
   readonly record: { readonly id: string; readonly body: string; readonly sentTimestampMs?: number };

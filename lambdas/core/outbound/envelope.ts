@@ -50,6 +50,11 @@ export const outboundEnvelopeSchema = z.strictObject({
    * SentTimestamp): lower goes first. Without it such messages go in `messageId` order.
    */
   sequence: z.optional(z.int().check(z.minimum(0), z.maximum(Number.MAX_SAFE_INTEGER))),
+  /**
+   * Sent by automation (a bot, a campaign): such a message waits while the business owner is answering the same
+   * customer from the WhatsApp Business app (HUMAN_REPLY_HOLD_SECONDS after their last reply). Others never wait.
+   */
+  automated: z.optional(z.boolean()),
 });
 
 export type OutboundEnvelope = z.infer<typeof outboundEnvelopeSchema>;

@@ -101,6 +101,8 @@ export interface DecisionPolicy {
   readonly parkDelaySchedule: readonly number[];
   readonly maxParkSeconds: number;
   readonly random?: () => number;
+  /** How long an automated message waits after the business owner wrote to its customer from the app (0: never). */
+  readonly humanReplyHoldSeconds?: number;
 }
 
 export interface AfterSendPolicy extends DecisionPolicy {

@@ -11,17 +11,17 @@ import type { HoldRecord } from '../health/client-health.js';
 import { clientGate, type ClientGate } from '../health/client-health.js';
 import type { ClientHealthService } from '../health/client-health-service.js';
 import { mapLimit } from '../shared/concurrency.js';
-import { type DeadLetterBody, deadLetterMessage } from './dead-letter.js';
-import { type OutboundEnvelope, parseEnvelope } from './envelope.js';
+import type { DeadLetterBody } from './dead-letter.js';
+import { type OutboundEnvelope, parseEnvelope, recipientOf } from './envelope.js';
 import { NoTokenError } from '../shared/errors.js';
 import { type AfterSendPolicy, FRESH, PARK_ATTRIBUTES, type ParkState, parkAttributes, REDRIVE_ATTRIBUTE, readParkState } from './outbound-decision.js';
 import { type BatchFollowUp, checkReleases, probeHeld, tripHold } from './consumer-follow-up.js';
-import { type ConsumerOutcome as Outcome, settleBatch } from './consumer-settle.js';
+import { type ConsumerOutcome as Outcome, deadLetterOutcome, settleBatch } from './consumer-settle.js';
 import { isFinal, type MessageKey, type SendLedger } from './send-ledger.js';
 import { EventBuffer } from '../outcomes/event-buffer.js';
 import { claimToDeadLetter, type SendStepDeps, type SendStepResult, sendOnce } from './send-step.js';
 import { type GateDecision, gate } from './send-policy.js';
-import { type ActivityRecorder, type BatchContextReader, type CloudApi, messageIdentity, type OutboundQueues, type PhoneOwner, type PhoneOwnership, type TokenProvider } from './ports.js';
+import { type ActivityRecorder, type BatchContextReader, type CloudApi, type CustomerKey, customerIdentity, messageIdentity, type OutboundQueues, type PhoneOwner, type PhoneOwnership, type TokenProvider } from './ports.js';
 import type { MessageOutcomeStore, RelayEventPublisher } from '../outcomes/ports.js';
 import type { ParkedStore, ReleaseRequester } from '../release/ports.js';
 import type { Telemetry } from '../shared/telemetry.js';
@@ -82,6 +82,7 @@ export interface Item {
 }
 
 const keyOf = (e: OutboundEnvelope): MessageKey => ({ wabaId: e.wabaId, messageId: e.messageId });
+const customerOf = (e: OutboundEnvelope): CustomerKey => ({ wabaId: e.wabaId, phoneNumberId: e.phoneNumberId, customer: recipientOf(e.payload) });
 
 /**
  * Processes one SQS batch. Returns the ids of the records that must come back (partial batch response); every other
@@ -119,7 +120,9 @@ export class OutboundService {
     let run: BatchFollowUp | null = null;
     if (wabaIds.length > 0) {
       try {
-        const context = await this.#o.statuses.readBatch(wabaIds, [...new Set(envelopes.map((e) => e.phoneNumberId))], envelopes.map(keyOf));
+        // Automated messages also read when the owner last answered their customer (a human hold); others read nothing more.
+        const customers = envelopes.filter((e) => e.automated === true).map(customerOf);
+        const context = await this.#o.statuses.readBatch(wabaIds, [...new Set(envelopes.map((e) => e.phoneNumberId))], envelopes.map(keyOf), customers);
         const policy = { reconnectSkewMs: this.#o.reconnectSkewMs, probeEndsOffboarding: this.#o.probeEndsOffboarding ?? false };
         const gates = new Map(wabaIds.map((w) => [w, clientGate(context.latest.get(w) ?? {}, context.health.get(w) ?? {}, nowMs, policy)]));
         run = { gates, context, held: new Set(), started: new Map<string, HoldRecord>(), behind: new Set() };
@@ -150,7 +153,7 @@ export class OutboundService {
     if (parsed.ok) return { record, envelope: parsed.envelope, state, ...(redriveOf ? { redriveOf } : {}) };
     this.#o.telemetry.warn('invalid envelope dead-lettered', { sqsMessageId: record.id, problem: parsed.problem });
     // Nothing identifies the message: no claim to take, its dead letter is all there is.
-    return { record, envelope: null, state, outcome: this.#deadLetter(record, null, state, { reason: 'invalid-envelope', detail: parsed.problem }, null, nowMs) };
+    return { record, envelope: null, state, outcome: deadLetterOutcome(record, null, state, { reason: 'invalid-envelope', detail: parsed.problem }, null, nowMs) };
   }
 
   /** The gate for each message, then the sends (one pilot per client first), then the repeats of a message. */
@@ -230,12 +233,14 @@ export class OutboundService {
       client: held ? { ...client, hold: { state: 'in-force' as const, hold: run.started.get(envelope.wabaId) ?? PLACEHOLDER_HOLD } } : client,
       phoneOwner: item.phoneOwner,
       behindRelease: behindRelease(client.status, run.context.releases.get(envelope.wabaId) ?? NO_RELEASE),
+      humanRepliedAtMs: envelope.automated === true ? run.context.humanReplies.get(customerIdentity(customerOf(envelope))) : undefined,
     };
     const d = gate(facts, envelope, item.state, nowMs, this.#o);
     if (d.action === 'park') {
       if (d.cause === 'behind-release') run.behind.add(envelope.wabaId);
       if (d.cause === 'held') this.#o.telemetry.count('ParkedByHold');
       if (d.cause === 'restricted') this.#o.telemetry.count('ParkedByRestriction');
+      if (d.cause === 'human-replied') this.#o.telemetry.count('ParkedForHumanReply');
     }
     if (d.action === 'dead-letter' && d.reason === 'phone-number-mismatch') {
       this.#o.telemetry.count('PhoneNumberMismatch');
@@ -274,7 +279,7 @@ export class OutboundService {
         telemetry.info('another worker is acting on this message; retried later', log);
         return { kind: 'retry-later' };
       case 'gated':
-        if (r.decision.action === 'dead-letter') return this.#deadLetter(item.record, envelope, item.state, r.decision, r.claim, nowMs);
+        if (r.decision.action === 'dead-letter') return deadLetterOutcome(item.record, envelope, item.state, r.decision, r.claim, nowMs);
         return this.#carryOut(item, r.decision, nowMs, deps);
       case 'sent':
         telemetry.info('message sent', { ...log, wamid: r.wamid, parkCount: item.state.parkCount });
@@ -296,7 +301,7 @@ export class OutboundService {
           return { kind: 'park', firstPark: false, writeCopy: false, message: this.#requeue(item, a.next, a.delaySeconds) };
         }
         telemetry.warn('Cloud API answer dead-letters the message', { ...log, why: r.verdictWhy, fbtraceId: apiError?.fbtraceId });
-        return this.#deadLetter(item.record, envelope, a.state, a, r.claim, nowMs, a.reason === 'expired' ? undefined : apiError);
+        return deadLetterOutcome(item.record, envelope, a.state, a, r.claim, nowMs, a.reason === 'expired' ? undefined : apiError);
       }
     }
   }
@@ -314,7 +319,7 @@ export class OutboundService {
     const c = await claimToDeadLetter(deps, keyOf(envelope));
     if ('final' in c) return { kind: 'done', final: true };
     if ('inFlight' in c) return { kind: 'retry-later' };
-    return this.#deadLetter(item.record, envelope, item.state, d, c.claim, nowMs);
+    return deadLetterOutcome(item.record, envelope, item.state, d, c.claim, nowMs);
   }
 
   #park(item: Item, d: { readonly delaySeconds: number; readonly next: ParkState }, _nowMs: number): Outcome {
@@ -327,25 +332,6 @@ export class OutboundService {
     return { id: item.record.id, body: item.record.body, delaySeconds, attributes: parkAttributes({ ...next, firstEnqueuedMs }) };
   }
 
-  #deadLetter(
-    record: OutboundRecord,
-    envelope: OutboundEnvelope | null,
-    state: ParkState,
-    d: { readonly reason: DeadLetterBody['reason']; readonly detail: string },
-    claim: Extract<Outcome, { kind: 'dead-letter' }>['claim'],
-    nowMs: number,
-    cloudApiError?: DeadLetterBody['cloudApiError'],
-  ): Outcome {
-    const m = deadLetterMessage({ reason: d.reason, detail: d.detail, nowMs, envelope, rawBody: record.body, state, ...(cloudApiError ? { cloudApiError } : {}) });
-    return {
-      kind: 'dead-letter',
-      message: { id: record.id, body: m.body, attributes: m.attributes },
-      reason: d.reason,
-      detail: d.detail,
-      claim,
-      deadLetteredAt: new Date(nowMs).toISOString(),
-    };
-  }
 }
 
 const SEND: GateDecision = { action: 'send' };

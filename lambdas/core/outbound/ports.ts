@@ -37,7 +37,19 @@ export interface BatchContext {
   readonly releases: ReadonlyMap<string, { readonly drainSince: number | null; readonly beatAt: number | null }>;
   /** The send ledger entries of the messages asked for, by {@link messageIdentity} (a message never claimed is absent). */
   readonly ledger: ReadonlyMap<string, LedgerView>;
+  /** When the owner last wrote to each customer asked for, from the app (epoch ms), by {@link customerIdentity}. */
+  readonly humanReplies: ReadonlyMap<string, number>;
 }
+
+/** A customer of one phone number of one client: whom automated messages may have to leave to a human. */
+export interface CustomerKey {
+  readonly wabaId: string;
+  readonly phoneNumberId: string;
+  /** As the envelope names the recipient: `payload.to`, else `payload.recipient` (a BSUID). */
+  readonly customer: string;
+}
+
+export const customerIdentity = (k: CustomerKey): string => `${k.wabaId}\u0000${k.phoneNumberId}\u0000${k.customer}`;
 
 /** A message's identity as a map key: the same `messageId` under two WABAs is two messages. */
 export const messageIdentity = (k: MessageKey): string => `${k.wabaId}\u0000${k.messageId}`;
@@ -47,7 +59,7 @@ export const messageIdentity = (k: MessageKey): string => `${k.wabaId}\u0000${k.
  * together (one request when it can).
  */
 export interface BatchContextReader {
-  readBatch(wabaIds: readonly string[], phoneNumberIds: readonly string[], messages?: readonly MessageKey[]): Promise<BatchContext>;
+  readBatch(wabaIds: readonly string[], phoneNumberIds: readonly string[], messages?: readonly MessageKey[], customers?: readonly CustomerKey[]): Promise<BatchContext>;
 }
 
 /** What one batch did for one client; written as a single counter update (observability, best effort). */
@@ -86,4 +98,20 @@ export interface CloudApi {
 export interface TokenProvider {
   /** Throws `NoTokenError` (core/errors.ts) when no token is configured for the WABA; anything else is transient. */
   tokenFor(wabaId: string): Promise<string>;
+}
+
+/** One reply the business owner wrote from the WhatsApp Business app (an `smb_message_echoes` echo). */
+export interface HumanReply extends CustomerKey {
+  /** When Meta says the owner wrote (epoch ms). */
+  readonly atMs: number;
+}
+
+/**
+ * Remembers, per phone number and customer, when the owner last wrote from the app: one conditional write per echo
+ * that only moves the time forward (echoes arrive out of order and twice). Returns the replies that moved it.
+ */
+export interface HumanReplyRecorder {
+  record(replies: readonly HumanReply[], retentionSeconds: number): Promise<readonly HumanReply[]>;
+  /** How many customers of the client are in a human hold at `nowMs` (their last reply less than `holdSeconds` ago). */
+  countHeld(wabaId: string, nowMs: number, holdSeconds: number): Promise<number>;
 }

@@ -37,10 +37,12 @@ export interface SendFacts {
   readonly phoneOwner?: PhoneOwner | undefined;
   /** A release is draining the client's parked messages: a new message waits behind them (consumer only). */
   readonly behindRelease?: boolean;
+  /** When the business owner last wrote to this message's customer from the app (an echo), epoch ms, if ever. */
+  readonly humanRepliedAtMs?: number | undefined;
 }
 
 /** Why a message waits. */
-export const PARK_CAUSES = ['offboarded', 'held', 'restricted', 'behind-release'] as const;
+export const PARK_CAUSES = ['offboarded', 'held', 'restricted', 'behind-release', 'human-replied'] as const;
 export type ParkCause = (typeof PARK_CAUSES)[number];
 
 export type GateDecision =
@@ -80,7 +82,8 @@ const park = (cause: ParkCause, state: ParkState, nowMs: number, policy: Decisio
 /**
  * May the message be sent now? In this order: a phone number of another WABA (never sendable, however long it waits),
  * expiry (a message past its deadline is never sent), the client's status (terminal: dead-letter; offboarded: park),
- * a release draining ahead of it, the relay's hold, then a restriction on this kind of message.
+ * a release draining ahead of it, the relay's hold, a restriction on this kind of message, then, for an automated
+ * message, a human answering its customer from the app.
  */
 export const gate = (facts: SendFacts, envelope: OutboundEnvelope, state: ParkState, nowMs: number, policy: DecisionPolicy): GateDecision => {
   const mismatch = phoneMismatch(envelope, facts.phoneOwner);
@@ -95,7 +98,7 @@ export const gate = (facts: SendFacts, envelope: OutboundEnvelope, state: ParkSt
   if (hold.state === 'in-force') return park('held', state, nowMs, policy);
   const template = isTemplate(envelope.payload);
   const until = template ? restrictions.templatesUntilMs : restrictions.nonTemplatesUntilMs;
-  if (until === null) return { action: 'send' };
+  if (until === null) return humanGate(facts, envelope, state, nowMs, policy);
   const step = parkStep(state, nowMs, policy);
   // No usable expiration: wait on the park schedule (MAX_PARK_SECONDS still bounds it).
   if (!Number.isFinite(until)) return { action: 'park', cause: 'restricted', scope: 'message', untilMs: null, ...step };
@@ -109,6 +112,24 @@ export const gate = (facts: SendFacts, envelope: OutboundEnvelope, state: ParkSt
   // Wake just after the expiration (SQS caps one hop at 900 s; a longer restriction takes several hops).
   const delaySeconds = Math.min(MAX_SQS_DELAY_SECONDS, Math.max(1, Math.ceil((until - nowMs) / 1000) + 1));
   return { action: 'park', cause: 'restricted', scope: 'message', untilMs: until, delaySeconds, next: step.next };
+};
+
+/**
+ * Automation yields to a human: an envelope marked `automated` waits while the business owner is answering its customer
+ * from the WhatsApp Business app, until HUMAN_REPLY_HOLD_SECONDS after their last reply; then it goes as usual (or is
+ * dead-lettered `expired` at once when that is after its deadline). Envelopes without the mark never wait.
+ */
+const humanGate = (facts: SendFacts, envelope: OutboundEnvelope, state: ParkState, nowMs: number, policy: DecisionPolicy): GateDecision => {
+  const holdMs = (policy.humanReplyHoldSeconds ?? 0) * 1000;
+  if (envelope.automated !== true || holdMs <= 0 || facts.humanRepliedAtMs === undefined) return { action: 'send' };
+  const until = facts.humanRepliedAtMs + holdMs;
+  if (until <= nowMs) return { action: 'send' };
+  const step = parkStep(state, nowMs, policy);
+  if (envelope.notAfter !== undefined && Date.parse(envelope.notAfter) < until) {
+    return { action: 'dead-letter', reason: 'expired', detail: `the owner answered this customer at ${new Date(facts.humanRepliedAtMs).toISOString()}; automation waits until ${new Date(until).toISOString()}, after notAfter ${envelope.notAfter}` };
+  }
+  const delaySeconds = Math.min(MAX_SQS_DELAY_SECONDS, Math.max(1, Math.ceil((until - nowMs) / 1000) + 1));
+  return { action: 'park', cause: 'human-replied', scope: 'message', untilMs: until, delaySeconds, next: step.next };
 };
 
 /** Why the relay holds a client: its number looks disconnected, or its token was refused. */

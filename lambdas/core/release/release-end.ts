@@ -5,7 +5,7 @@
  */
 import type { EventBuffer } from '../outcomes/event-buffer.js';
 import type { SendStepDeps } from '../outbound/send-step.js';
-import type { ActivityRecorder, BatchContext } from '../outbound/ports.js';
+import type { ActivityRecorder, BatchContext, CustomerKey } from '../outbound/ports.js';
 import type { ParkedCopy, ParkedRef, ParkedStore, ReleaseProgress, ReleaseQueue, ReleaseRequest, ReleaseStore } from './ports.js';
 import type { Telemetry } from '../shared/telemetry.js';
 
@@ -42,6 +42,8 @@ export interface RunState {
    * drain flag: new messages are not held behind a restriction, they meet it at the gate like these did.
    */
   readonly restricted: Map<string, number>;
+  /** Some of those wait for a human hold to end rather than a restriction (the continuation keeps the run's trigger). */
+  humanHeld: boolean;
   /** Phone numbers backing off after a throughput answer (130429), until the given time. */
   readonly phonePausedUntil: Map<string, number>;
   /** Copies whose message is final, not yet deleted. */
@@ -54,7 +56,7 @@ export interface RunState {
   readonly send: SendStepDeps;
   readonly events: EventBuffer | null;
   /** The client's facts for the gate, when they were read, the phone numbers met so far. */
-  readonly facts: { atMs: number; context: BatchContext; readonly phones: Set<string>; pending: Promise<void> | null };
+  readonly facts: { atMs: number; context: BatchContext; readonly phones: Set<string>; readonly customers: Map<string, CustomerKey>; pending: Promise<void> | null };
 }
 
 export interface EndDeps {
@@ -182,7 +184,7 @@ export const pauseRun = async (deps: EndDeps, run: RunState): Promise<ReleaseRun
   const onlyRestricted = run.blocked.size === 0;
   const until = Math.min(...run.blocked.values(), ...run.restricted.values());
   const delay = clampDelay(Math.ceil((until - nowMs) / 1000));
-  const trigger = onlyRestricted ? 'restriction-expired' : run.request.trigger;
+  const trigger = onlyRestricted && !run.humanHeld ? 'restriction-expired' : run.request.trigger;
   await deps.requests.enqueue({ wabaId, trigger, requestedAt: iso(nowMs), continuationOf: run.releaseId }, delay);
   const { count } = await deps.parked.summary(wabaId);
   const reason = onlyRestricted ? 'restricted' : 'recipients-waiting';

@@ -4,9 +4,9 @@
  * gate decision; and the sweep of a client that may not send at all.
  */
 import { type ClientGate, clientGate } from '../health/client-health.js';
-import { parseEnvelope, type OutboundEnvelope } from '../outbound/envelope.js';
+import { parseEnvelope, type OutboundEnvelope, recipientOf } from '../outbound/envelope.js';
 import type { AfterSendPolicy, ParkState } from '../outbound/outbound-decision.js';
-import type { BatchContext, BatchContextReader } from '../outbound/ports.js';
+import { type BatchContext, type BatchContextReader, type CustomerKey, customerIdentity } from '../outbound/ports.js';
 import { type GateDecision, gate } from '../outbound/send-policy.js';
 import type { ParkedStore, ReleaseProgress, ReleaseRequest } from './ports.js';
 import { claimAndDeadLetter, type CopyDeps, copyState } from './release-copy.js';
@@ -39,15 +39,49 @@ export const clientOf = (d: FactsDeps, context: BatchContext, wabaId: string): C
 
 /** The gate for one message on the facts as last read (no I/O: the watcher keeps them fresh). */
 export const decide = (d: FactsDeps, run: RunState, envelope: OutboundEnvelope, state: ParkState): GateDecision => {
-  const facts = { client: clientOf(d, run.facts.context, run.request.wabaId), phoneOwner: run.facts.context.phoneOwners.get(envelope.phoneNumberId) };
+  const customer = { wabaId: run.request.wabaId, phoneNumberId: envelope.phoneNumberId, customer: recipientOf(envelope.payload) };
+  const facts = {
+    client: clientOf(d, run.facts.context, run.request.wabaId),
+    phoneOwner: run.facts.context.phoneOwners.get(envelope.phoneNumberId),
+    humanRepliedAtMs: envelope.automated === true ? run.facts.context.humanReplies.get(customerIdentity(customer)) : undefined,
+  };
   return gate(facts, envelope, state, d.now(), d.policy);
+};
+
+/**
+ * What a page of copies needs read before its messages are decided: the owners of phone numbers and, for automated
+ * messages, the human holds of customers, that this run has not met yet. True when something new was added.
+ */
+export const meet = (run: RunState, copies: readonly { readonly wabaId: string; readonly phoneNumberId: string; readonly recipient: string; readonly body: string }[]): boolean => {
+  let added = false;
+  for (const c of copies) {
+    if (!run.facts.phones.has(c.phoneNumberId)) {
+      run.facts.phones.add(c.phoneNumberId);
+      added = true;
+    }
+    const customer: CustomerKey = { wabaId: c.wabaId, phoneNumberId: c.phoneNumberId, customer: c.recipient };
+    const id = customerIdentity(customer);
+    if (!run.facts.customers.has(id) && isAutomated(c.body)) {
+      run.facts.customers.set(id, customer);
+      added = true;
+    }
+  }
+  return added;
+};
+
+const isAutomated = (body: string): boolean => {
+  try {
+    return (JSON.parse(body) as { automated?: unknown }).automated === true;
+  } catch {
+    return false;
+  }
 };
 
 /** The client's facts (and the owners of every phone number met so far), read again now; one read in flight at most. */
 export const refresh = async (d: FactsDeps, run: RunState): Promise<void> => {
   const f = run.facts;
   f.pending ??= d.statuses
-    .readBatch([run.request.wabaId], [...f.phones])
+    .readBatch([run.request.wabaId], [...f.phones], [], [...f.customers.values()])
     .then((context) => {
       f.context = context;
       f.atMs = d.now();
@@ -103,7 +137,8 @@ export const newRun = (
     recorded: { sent: p.sent, deadLettered: p.deadLettered },
     lastBeat: nowMs,
     deadlineMs,
-    facts: { atMs: nowMs, context, phones: new Set(), pending: null },
+    humanHeld: false,
+    facts: { atMs: nowMs, context, phones: new Set(), customers: new Map(), pending: null },
     events,
     send: events ? { ...send, events } : send,
   };
@@ -120,11 +155,7 @@ export const sweep = async (d: FactsDeps, copies: CopyDeps, run: RunState, why: 
     const page = await d.parked.list(run.request.wabaId, d.pageSize, cursor);
     cursor = page.cursor ?? undefined;
     const readable = page.items.flatMap((i) => (i.ok ? [i.copy] : []));
-    const phones = readable.map((c) => c.phoneNumberId).filter((p) => !run.facts.phones.has(p));
-    if (phones.length > 0) {
-      for (const p of phones) run.facts.phones.add(p);
-      await refresh(d, run);
-    }
+    if (meet(run, readable)) await refresh(d, run);
     for (const copy of readable) {
       const parsed = parseEnvelope(copy.body);
       if (!parsed.ok) continue; // a release dead-letters it once the client may send

@@ -28,7 +28,7 @@ import type { Pacer, ParkedCopy, ParkedStore, ReleaseQueue, ReleaseRequest, Rele
 import type { Telemetry } from '../shared/telemetry.js';
 import { block, clampDelay, type EndDeps, finishRound, flush, halt, iso, laneOf, pauseRun, type ReleaseRunResult, type RunState, refOf, stopRun, withoutReason } from './release-end.js';
 import { claimAndDeadLetter, type CopyDeps, copyFinal, copySent, copyState, deadLetterCopy } from './release-copy.js';
-import { clientOf, clientWide, decide, type FactsDeps, newRun, refresh, sweep, watchFacts } from './release-facts.js';
+import { clientOf, clientWide, decide, type FactsDeps, meet, newRun, refresh, sweep, watchFacts } from './release-facts.js';
 import type { GateDecision, } from '../outbound/send-policy.js';
 import { type HeldClaim, type SendStepDeps, sendOnce } from '../outbound/send-step.js';
 import type { SendLedger } from '../outbound/send-ledger.js';
@@ -37,7 +37,7 @@ export type { ReleaseOutcome, ReleaseRunResult } from './release-end.js';
 export { parseReleaseRequest } from './release-request.js';
 export { parkedOrderKey } from './release-rules.js';
 
-export interface ReleaseServiceOptions extends Partial<Pick<AfterSendPolicy, 'parkDelaySchedule' | 'random'>> {
+export interface ReleaseServiceOptions extends Partial<Pick<AfterSendPolicy, 'parkDelaySchedule' | 'random' | 'humanReplyHoldSeconds'>> {
   readonly parked: ParkedStore;
   readonly control: ReleaseStore;
   /** The client's facts for the gate: the consumer's batch read (status item, phone owners). */
@@ -99,6 +99,7 @@ export class ReleaseService {
       parkDelaySchedule: options.parkDelaySchedule ?? NO_SCHEDULE,
       maxParkSeconds: options.maxParkSeconds,
       maxSendAttempts: options.maxSendAttempts,
+      ...(options.humanReplyHoldSeconds !== undefined ? { humanReplyHoldSeconds: options.humanReplyHoldSeconds } : {}),
       ...(options.random ? { random: options.random } : {}),
     };
     this.#send = {
@@ -183,11 +184,9 @@ export class ReleaseService {
       const page = await this.#o.parked.list(wabaId, this.#o.pageSize, cursor);
       cursor = page.cursor ?? undefined;
       // The owners of phone numbers this run has not met yet: read before any of their messages is decided.
-      const phones = page.items.flatMap((i) => (i.ok && !run.facts.phones.has(i.copy.phoneNumberId) ? [i.copy.phoneNumberId] : []));
-      if (phones.length > 0 || this.#o.now() - run.facts.atMs >= this.#o.statusCheckMs) {
-        for (const p of phones) run.facts.phones.add(p);
-        await refresh(this.#factsDeps, run);
-      }
+      // Phone owners and human holds this run has not met yet are read before any of their messages is decided.
+      const met = meet(run, page.items.flatMap((i) => (i.ok ? [i.copy] : [])));
+      if (met || this.#o.now() - run.facts.atMs >= this.#o.statusCheckMs) await refresh(this.#factsDeps, run);
       // One lane per recipient (phone number + `to`): a lane sends in order; lanes run side by side, and the pace slots
       // of each phone number keep their sum under the rate.
       const lanes = new Map<string, StoredParkedCopy[]>();
@@ -285,7 +284,8 @@ export class ReleaseService {
       return claimAndDeadLetter(this.#deps, run, copy, envelope, state, d);
     }
     if (d.scope === 'client') return halt(run, 'status', `client-${d.cause === 'offboarded' ? 'offboarded' : d.cause}`);
-    this.#o.telemetry.count('ParkedByRestriction');
+    this.#o.telemetry.count(d.cause === 'human-replied' ? 'ParkedForHumanReply' : 'ParkedByRestriction');
+    if (d.cause === 'human-replied') run.humanHeld = true;
     const lane = laneOf(copy);
     run.restricted.set(lane, Math.max(run.restricted.get(lane) ?? 0, d.untilMs ?? this.#o.now() + d.delaySeconds * 1000));
   }

@@ -21,6 +21,12 @@ export const DEFAULTS = {
   parkDelaySchedule: '900',
   /** Longest a message may wait parked before it is dead-lettered `expired`. */
   maxParkSeconds: 86_400,
+  /**
+   * How long an envelope marked `automated` waits after the business owner wrote to its customer from the WhatsApp
+   * Business app (an `smb_message_echoes` change): 30 minutes, long enough to cover a person's back-and-forth with a
+   * customer, short enough that automation resumes the same day and well inside the 24-hour window. 0 turns it off.
+   */
+  humanReplyHoldSeconds: 1_800,
   /** Retryable Cloud API failures before a message is dead-lettered. */
   maxSendAttempts: 8,
   graphApiBaseUrl: 'https://graph.facebook.com',

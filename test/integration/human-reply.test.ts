@@ -1,0 +1,73 @@
+/**
+ * Automation yields to a human: after the business owner answered a customer from the WhatsApp Business app, an
+ * envelope marked `automated` to that customer waits until HUMAN_REPLY_HOLD_SECONDS have passed, then goes once;
+ * envelopes without the mark never wait. Both executors, on DynamoDB Local and fauxqs, against the stand-in.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoHumanReplyStore } from '../../lambdas/adapters/dynamo/human-reply-store.js';
+import { CloudApiStandIn } from '../../local/cloud-api-stand-in.js';
+import { executors, type Executors } from '../support/executors.js';
+
+let api: CloudApiStandIn;
+let x: Executors;
+let humans: DynamoHumanReplyStore;
+const HOLD_SECONDS = 2;
+
+beforeAll(async () => {
+  api = await new CloudApiStandIn().start();
+  x = await executors(api, { HUMAN_REPLY_HOLD_SECONDS: String(HOLD_SECONDS) });
+  humans = new DynamoHumanReplyStore(x.env.doc, x.env.tableName);
+});
+afterAll(async () => {
+  await api.stop();
+});
+
+const customer = '15550004444';
+const to = (e: ReturnType<Executors['envelope']>, automated: boolean) => ({ ...e, payload: { ...e.payload, to: customer }, ...(automated ? { automated: true } : {}) });
+
+describe('a human reply holds automated messages to that customer', () => {
+  it('keeps only the latest reply per customer, whatever order echoes arrive in, and counts the customers held', async () => {
+    const wabaId = x.uid('w');
+    const now = Date.now();
+    const a = { wabaId, phoneNumberId: 'pn', customer: 'c1', atMs: now };
+    expect(await humans.record([a, { ...a, atMs: now - 5_000 }], 3_600)).toEqual([a]);
+    expect(await humans.record([{ ...a, atMs: now - 1_000 }], 3_600)).toEqual([]);
+    await humans.record([{ ...a, customer: 'c2', atMs: now - 60_000 }], 3_600);
+    expect(await humans.countHeld(wabaId, now, 30)).toBe(1);
+    expect(await humans.countHeld(wabaId, now, 0)).toBe(0);
+  });
+
+  it('the consumer parks an automated message (human-replied) and sends a human-written one at once; the automated one goes once the hold ends', async () => {
+    const wabaId = x.uid('w');
+    const phone = x.uid('pn');
+    await humans.record([{ wabaId, phoneNumberId: phone, customer, atMs: Date.now() }], 3_600);
+    const bot = to(x.envelope(wabaId, phone), true);
+    const person = to(x.envelope(wabaId, phone), false);
+    await x.enqueue(bot, person);
+    expect(x.callsFor(bot)).toHaveLength(0);
+    expect(x.callsFor(person)).toHaveLength(1);
+    expect(x.telemetry.get('ParkedForHumanReply')).toBeGreaterThanOrEqual(1);
+    await new Promise((r) => setTimeout(r, HOLD_SECONDS * 1000 + 200));
+    await x.hop(4_000);
+    expect(x.callsFor(bot)).toHaveLength(1);
+    expect(await x.ledgerState(bot)).toBe('SENT');
+  });
+
+  it('a release keeps an automated copy parked during the hold and sends the other customers\' messages', async () => {
+    const wabaId = x.uid('w');
+    const phone = x.uid('pn');
+    await x.status(wabaId, 'OFFBOARDED');
+    const bot = to(x.envelope(wabaId, phone), true);
+    const other = { ...x.envelope(wabaId, phone), automated: true };
+    await x.enqueue(bot, other);
+    await x.status(wabaId, 'RECONNECTED');
+    await humans.record([{ wabaId, phoneNumberId: phone, customer, atMs: Date.now() }], 3_600);
+    const out = await x.release(wabaId);
+    expect(x.callsFor(bot)).toHaveLength(0);
+    expect(x.callsFor(other)).toHaveLength(1);
+    expect(out).toMatchObject({ outcome: 'continued', progress: { state: 'paused', reason: 'restricted' } });
+    await new Promise((r) => setTimeout(r, HOLD_SECONDS * 1000 + 200));
+    await x.release(wabaId);
+    expect(x.callsFor(bot)).toHaveLength(1);
+  });
+});
