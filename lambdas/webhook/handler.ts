@@ -1,7 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { ClientStore } from '../core/status/ports.js';
 import type { InboundEventSink } from '../core/webhook/ports.js';
-import type { PhoneOwnership } from '../core/outbound/ports.js';
+import type { HumanReplyRecorder, PhoneOwnership } from '../core/outbound/ports.js';
 import type { RelayEventPublisher } from '../core/outcomes/ports.js';
 import type { ReleaseRequester } from '../core/release/ports.js';
 import type { Telemetry } from '../core/shared/telemetry.js';
@@ -19,6 +19,8 @@ export interface WebhookDeps {
   readonly releases: ReleaseRequester;
   /** Learns phone number ownership from `messages` changes. */
   readonly phones?: PhoneOwnership;
+  /** The owner's replies from the app (`smb_message_echoes`), for the human hold. */
+  readonly humanReplies?: HumanReplyRecorder;
   /** Message outcomes from status webhooks (`messages` field). */
   readonly outcomes?: MessageOutcomeService;
   /** Where `client.status_changed` relay events go (absent: none). */
@@ -55,6 +57,7 @@ export const createWebhookHandler = (deps: WebhookDeps) => {
           releases: deps.releases,
           phones: deps.phones,
           outcomes: deps.outcomes,
+          humanReplies: deps.humanReplies,
           ...(deps.events ? { events: deps.events } : {}),
           telemetry: deps.telemetry,
           reconnectSkewMs: deps.reconnectSkewMs,

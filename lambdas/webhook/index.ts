@@ -4,6 +4,7 @@
  */
 import { dynamoClient, snsPublisher, sqsClient } from '../adapters/aws-clients.js';
 import { DynamoClientStore, documentClient } from '../adapters/dynamo/client-store.js';
+import { DynamoHumanReplyStore } from '../adapters/dynamo/human-reply-store.js';
 import { DynamoPhoneOwnership } from '../adapters/dynamo/phone-ownership.js';
 import { readSecret, splitSecrets } from '../adapters/secrets.js';
 import { SqsInboundEventSink, SqsOutboundEnqueuer } from '../adapters/sqs.js';
@@ -33,6 +34,7 @@ export const handler = lambdaHandler(
   createWebhookHandler({
     store: new DynamoClientStore(doc, config.tableName),
     phones: new DynamoPhoneOwnership(doc, config.tableName),
+    humanReplies: new DynamoHumanReplyStore(doc, config.tableName),
     outcomes: new MessageOutcomeService({
       store: new DynamoMessageOutcomeStore(doc, config.tableName, config.sendLedgerRetentionDays),
       events,

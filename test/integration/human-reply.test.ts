@@ -5,7 +5,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoHumanReplyStore } from '../../lambdas/adapters/dynamo/human-reply-store.js';
+import { SqsInboundEventSink } from '../../lambdas/adapters/sqs.js';
+import type { RelayEvent } from '../../lambdas/core/outcomes/relay-events.js';
+import { signBody } from '../../lambdas/core/webhook/signature.js';
+import { createWebhookHandler } from '../../lambdas/webhook/handler.js';
 import { CloudApiStandIn } from '../../local/cloud-api-stand-in.js';
+import { httpEvent } from '../support/aws.js';
 import { executors, type Executors } from '../support/executors.js';
 
 let api: CloudApiStandIn;
@@ -26,6 +31,40 @@ const customer = '15550004444';
 const to = (e: ReturnType<Executors['envelope']>, automated: boolean) => ({ ...e, payload: { ...e.payload, to: customer }, ...(automated ? { automated: true } : {}) });
 
 describe('a human reply holds automated messages to that customer', () => {
+  it('an smb_message_echoes webhook records the reply (one write per customer), publishes conversation.human_replied, and holds automated messages', async () => {
+    const wabaId = x.uid('w');
+    const phone = x.uid('pn');
+    const published: RelayEvent[] = [];
+    const webhook = createWebhookHandler({
+      store: x.env.store,
+      humanReplies: humans,
+      inbound: new SqsInboundEventSink(x.env.sqs, x.env.queues.delay as string),
+      releases: { requestRelease: async () => undefined },
+      events: { publish: async (e) => void published.push(...e) },
+      telemetry: x.telemetry,
+      secrets: async () => ({ appSecrets: ['echo-secret'], verifyToken: 'v' }),
+      reconnectSkewMs: 0,
+      timelineRetentionDays: 1,
+    });
+    const t = Math.floor(Date.now() / 1000);
+    const echo = (to: string, ts: number) => ({ from: '15550001234', to, id: `wamid.${ts}`, timestamp: String(ts), type: 'text', text: { body: 'answered by a person' } });
+    const body = Buffer.from(
+      JSON.stringify({
+        object: 'whatsapp_business_account',
+        entry: [{ id: wabaId, changes: [{ field: 'smb_message_echoes', value: { messaging_product: 'whatsapp', metadata: { display_phone_number: '15550001234', phone_number_id: phone }, message_echoes: [echo(customer, t - 1), echo(customer, t)] } }] }],
+      }),
+    );
+    const r = await webhook(httpEvent({ method: 'POST', path: '/webhook', body, headers: { 'x-hub-signature-256': signBody(body, 'echo-secret') } }));
+    expect(r.statusCode).toBe(200);
+    expect(published.filter((e) => e.type === 'conversation.human_replied')).toEqual([
+      expect.objectContaining({ wabaId, detail: { phoneNumberId: phone, customer, repliedAt: new Date(t * 1000).toISOString() } }),
+    ]);
+    expect(await humans.countHeld(wabaId, Date.now(), HOLD_SECONDS + 5)).toBe(1);
+    const bot = to(x.envelope(wabaId, phone), true);
+    await x.enqueue(bot);
+    expect(x.callsFor(bot)).toHaveLength(0);
+  });
+
   it('keeps only the latest reply per customer, whatever order echoes arrive in, and counts the customers held', async () => {
     const wabaId = x.uid('w');
     const now = Date.now();

@@ -18,6 +18,8 @@ export const RELAY_EVENT_TYPES = [
   'message.read',
   'message.failed',
   'message.dead_lettered',
+  /** The business owner wrote to a customer from the WhatsApp Business app: automated messages to them wait. */
+  'conversation.human_replied',
 ] as const;
 export type RelayEventType = (typeof RELAY_EVENT_TYPES)[number];
 

@@ -27,6 +27,13 @@ import { type AccountUpdate, MAX_CHANGES_PER_POST, parseWebhook, type RejectedTi
 /** Meta's maximum webhook payload. */
 export const MAX_WEBHOOK_BYTES = 3 * 1024 * 1024;
 
+import type { HumanReply, HumanReplyRecorder } from '../outbound/ports.js';
+import { relayEvent } from '../outcomes/relay-events.js';
+import { readEchoes } from './echoes.js';
+
+/** How long the owner's last reply to a customer is kept: longer than the longest HUMAN_REPLY_HOLD_SECONDS (7 days). */
+const HUMAN_REPLY_RETENTION_SECONDS = 8 * 86_400;
+
 export interface WebhookServiceOptions {
   readonly verifier: SignatureVerifier;
   readonly verifyToken: string;
@@ -39,6 +46,8 @@ export interface WebhookServiceOptions {
   readonly phones?: PhoneOwnership | undefined;
   /** Message outcomes from the statuses in `messages` changes (`value.statuses[]`); absent: none are recorded. */
   readonly outcomes?: MessageOutcomeService | undefined;
+  /** Remembers the owner's replies from the app (`smb_message_echoes`) for the human hold; absent: none are. */
+  readonly humanReplies?: HumanReplyRecorder | undefined;
   /** Where `client.status_changed` relay events go; absent: none are published. */
   readonly events?: RelayEventPublisher;
   readonly now?: () => number;
@@ -75,9 +84,10 @@ const timingSafeTokenEquals = (a: string, b: string): boolean => {
 /** One DynamoDB step of a POST; resolves to what it did, or to `unstorable` when the store refused it for good. */
 type StoreTask = () => Promise<EventEffect | 'learned' | { readonly unstorable: string }>;
 
-type Options = Required<Omit<WebhookServiceOptions, 'now' | 'phones' | 'outcomes'>> & {
+type Options = Required<Omit<WebhookServiceOptions, 'now' | 'phones' | 'outcomes' | 'humanReplies'>> & {
   now: () => number;
   phones: PhoneOwnership | undefined;
+  humanReplies: HumanReplyRecorder | undefined;
   outcomes: MessageOutcomeService | undefined;
 };
 
@@ -96,6 +106,7 @@ export class WebhookService {
       ...options,
       phones: options.phones,
       outcomes: options.outcomes,
+      humanReplies: options.humanReplies,
     };
   }
 
@@ -173,6 +184,7 @@ export class WebhookService {
     const toPublish: RelayEvent[] = [];
     const sightings = new Map<string, { phoneNumberId: string; wabaId: string; atMs: number }>();
     const statusBatches: StatusBatch[] = [];
+    const echoes: HumanReply[] = [];
     let accountUpdates = 0;
     let unreadable = 0;
     let rejectedTimes = 0;
@@ -187,6 +199,7 @@ export class WebhookService {
         toForward.push({ dedupeId: c.dedupeId, wabaId: c.wabaId, field: 'unreadable', entryTime: c.claimedTimeMs, problem: `${c.problem}: ${c.detail}`, raw: c.raw, receivedAt });
       } else if (c.kind === 'forward') {
         toForward.push({ dedupeId: c.dedupeId, wabaId: c.wabaId, field: c.field, entryTime: c.entryTimeMs, value: c.value, receivedAt });
+        if (c.field === 'smb_message_echoes' && c.wabaId !== null && this.#o.humanReplies) echoes.push(...readEchoes(c.wabaId, c.value, receivedAtMs, this.#o.maxEventFutureSkewMs));
         if (c.statuses) statusBatches.push({ wabaId: c.wabaId, statuses: c.statuses, ...(c.phoneNumberId !== undefined ? { phoneNumberId: c.phoneNumberId } : {}) });
         if (c.phoneNumberId !== undefined && this.#o.phones) {
           const key = `${c.phoneNumberId}\u0000${c.wabaId}`;
@@ -199,6 +212,18 @@ export class WebhookService {
         t.warn('unreadable change forwarded', { wabaId: c.wabaId, problem: c.problem.slice(0, 200) });
         toForward.push({ dedupeId: c.dedupeId, wabaId: c.wabaId, field: 'unreadable', entryTime: null, problem: c.problem, raw: c.raw, receivedAt });
       }
+    }
+    const humans = this.#o.humanReplies;
+    if (humans && echoes.length > 0) {
+      // One conditional write per customer (only a later reply moves it), and an event for each reply that did.
+      tasks.push(async () => {
+        for (const r of await humans.record(echoes, HUMAN_REPLY_RETENTION_SECONDS)) {
+          const detail = { phoneNumberId: r.phoneNumberId, customer: r.customer, repliedAt: new Date(r.atMs).toISOString() };
+          toPublish.push(relayEvent('conversation.human_replied', { time: r.atMs, wabaId: r.wabaId }, [r.wabaId, r.phoneNumberId, r.customer, String(r.atMs)], detail));
+        }
+        t.count('HumanRepliesSeen', echoes.length);
+        return 'learned';
+      });
     }
     const phones = this.#o.phones;
     if (phones) {
