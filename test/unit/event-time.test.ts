@@ -4,7 +4,8 @@ import { serializeJson, truncateValue } from '../../lambdas/core/shared/bounded-
 import { DEFAULTS } from '../../lambdas/core/shared/defaults.js';
 import { EARLIEST_EVENT_TIME_MS, readEventTime, representableTimeMs, safeIso } from '../../lambdas/core/status/event-time.js';
 import { boundedText } from '../../lambdas/core/shared/ids.js';
-import { parseWebhook, type ParsedChange } from '../../lambdas/core/webhook/webhook-payload.js';
+import type { ParsedChange } from '../../lambdas/core/webhook/parsed-change.js';
+import { parseWebhook } from '../../lambdas/core/webhook/webhook-payload.js';
 import { propertyRuns } from '../support/property.js';
 import { accountUpdate, messagesChange, offboarded, partnerEvent } from '../support/webhooks.js';
 

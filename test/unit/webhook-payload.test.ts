@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type AccountUpdate, parseWebhook, type ParsedChange } from '../../lambdas/core/webhook/webhook-payload.js';
+import type { AccountUpdate, ParsedChange } from '../../lambdas/core/webhook/parsed-change.js';
+import { parseWebhook } from '../../lambdas/core/webhook/webhook-payload.js';
 import { accountUpdate, messagesChange, offboarded, partnerEvent, reconnected } from '../support/webhooks.js';
 
 const changesOf = (json: unknown): readonly ParsedChange[] => {

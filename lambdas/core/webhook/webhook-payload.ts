@@ -1,26 +1,29 @@
 import { hash } from 'node:crypto';
 import * as z from 'zod/mini';
 import { serializeJson } from '../shared/bounded-json.js';
-import { classifyAccountEvent, type DisconnectionInfo, type StatusClass } from '../status/client-status.js';
+import { classifyAccountEvent } from '../status/client-status.js';
 import { DEFAULTS } from '../shared/defaults.js';
-import { describeRawTime, type EventTimeProblem, readEventTime, representableTimeMs } from '../status/event-time.js';
+import { describeRawTime, readEventTime, representableTimeMs } from '../status/event-time.js';
 import { boundedText, ID_RULE, isRelayId } from '../shared/ids.js';
 import { describeIssues } from '../shared/zod.js';
-import { boundedErrors, type MessageStatusUpdate, type OutcomeError } from '../outcomes/message-outcome.js';
+import { type EventTimeContext, readStatuses } from './message-statuses.js';
+import {
+  type AccountUpdate,
+  type ForwardedChange,
+  MAX_UNKNOWN_PROPERTIES_NAMED,
+  type ParsedChange,
+  type ParsedWebhook,
+  type UnreadableChange,
+} from './parsed-change.js';
+import { id, lenient, text } from './payload-fields.js';
+
+/** Reading a verified webhook body: entries and changes into {@link ParsedChange}s (their types in parsed-change.ts). */
 
 export const WABA_OBJECT = 'whatsapp_business_account';
 export const ACCOUNT_UPDATE = 'account_update';
 export const MESSAGES = 'messages';
 /** Meta's documented maximum number of updates in one POST. */
 export const MAX_CHANGES_PER_POST = 1000;
-/** Unknown `value` properties named in the timeline (the count is kept when there are more). */
-export const MAX_UNKNOWN_PROPERTIES_NAMED = 20;
-
-/** Ids come as strings, but a number must not break the receiver. */
-const id = z.pipe(
-  z.union([z.string().check(z.minLength(1)), z.number().check(z.int(), z.nonnegative())]),
-  z.transform(String),
-);
 
 /** Field names become SQS message attributes: plain ASCII, short. */
 const FIELD = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -39,12 +42,6 @@ const body = z.looseObject({
   object: z.string(),
   entry: z.array(z.unknown()),
 });
-
-/** An optional part that, when malformed, is treated as absent rather than failing the whole change. */
-const lenient = <T extends z.ZodMiniType>(schema: T) => z.catch(z.optional(schema), undefined);
-
-/** Text copied into stored records: bounded and well-formed whatever was sent. */
-const text = z.pipe(z.union([z.string(), z.number()]), z.transform((s: string | number) => boundedText(String(s))));
 
 const banState = z.pipe(
   z.union([z.string(), z.array(z.string())]),
@@ -68,158 +65,11 @@ const messagesValue = z.looseObject({
   statuses: lenient(z.array(z.unknown())),
 });
 
-const statusError = z.looseObject({
-  code: lenient(z.pipe(z.union([z.number(), z.string()]), z.transform((c: number | string) => Number(c)))),
-  title: lenient(z.string()),
-  message: lenient(z.string()),
-  error_data: lenient(z.looseObject({ details: lenient(z.string()) })),
-});
-
-/** One `value.statuses[]` item: only the wamid and the status value are required; the rest is read when readable. */
-const statusItem = z.looseObject({
-  id: z.string().check(z.minLength(1), z.maxLength(512)),
-  status: z.string().check(z.minLength(1)),
-  timestamp: z.optional(z.unknown()),
-  recipient_id: lenient(text),
-  errors: lenient(z.array(z.unknown())),
-  biz_opaque_callback_data: lenient(z.string().check(z.maxLength(512))),
-  pricing: lenient(
-    z.looseObject({ billable: lenient(z.boolean()), pricing_model: lenient(text), category: lenient(text), type: lenient(text) }),
-  ),
-  conversation: lenient(
-    z.looseObject({ id: lenient(text), origin: lenient(z.looseObject({ type: lenient(text) })), expiration_timestamp: lenient(text) }),
-  ),
-});
-
-/** Most statuses read from one change (Meta batches up to 1000 updates per POST). */
-export const MAX_STATUSES_PER_CHANGE = 1000;
-
-const readStatuses = (list: readonly unknown[] | undefined, ctx: Context): MessageStatusUpdate[] => {
-  const out: MessageStatusUpdate[] = [];
-  for (const raw of (list ?? []).slice(0, MAX_STATUSES_PER_CHANGE)) {
-    const r = statusItem.safeParse(raw);
-    if (!r.success) continue; // forwarded anyway; not a status the relay can use
-    const s = r.data;
-    const t = readEventTime(s.timestamp, ctx.receivedAtMs, ctx.maxFutureSkewMs);
-    const errors: OutcomeError[] = [];
-    for (const e of s.errors ?? []) {
-      const p = statusError.safeParse(e);
-      if (!p.success) continue;
-      const code = p.data.code;
-      errors.push({
-        code: code !== undefined && Number.isInteger(code) ? code : null,
-        ...(p.data.title !== undefined ? { title: p.data.title } : {}),
-        ...(p.data.message !== undefined ? { message: p.data.message } : {}),
-        ...(p.data.error_data?.details !== undefined ? { details: p.data.error_data.details } : {}),
-      });
-    }
-    const pricing: Record<string, unknown> = {};
-    if (s.pricing) for (const k of ['billable', 'pricing_model', 'category', 'type'] as const) if (s.pricing[k] !== undefined) pricing[k] = s.pricing[k];
-    const conversation: Record<string, unknown> = {};
-    if (s.conversation?.id !== undefined) conversation.id = s.conversation.id;
-    if (s.conversation?.origin?.type !== undefined) conversation.originType = s.conversation.origin.type;
-    if (s.conversation?.expiration_timestamp !== undefined) conversation.expirationTimestamp = s.conversation.expiration_timestamp;
-    out.push({
-      wamid: s.id,
-      status: boundedText(s.status, 32),
-      timestampMs: t.ok ? t.ms : null,
-      ...(s.recipient_id !== undefined ? { recipientId: s.recipient_id } : {}),
-      errors: boundedErrors(errors),
-      ...(s.biz_opaque_callback_data !== undefined ? { callbackData: s.biz_opaque_callback_data } : {}),
-      ...(Object.keys(pricing).length > 0 ? { pricing } : {}),
-      ...(Object.keys(conversation).length > 0 ? { conversation } : {}),
-    });
-  }
-  return out;
-};
-
-export interface AccountUpdate {
-  readonly kind: 'account_update';
-  readonly wabaId: string;
-  readonly entryId: string;
-  readonly eventTimeMs: number;
-  readonly event: string;
-  /** Deterministic id of this event: the same change delivered twice has the same id. */
-  readonly eventId: string;
-  readonly statusClass: StatusClass | null;
-  readonly disconnection?: DisconnectionInfo;
-  readonly banState?: string;
-  /** `ban_info.waba_ban_date` (free text). */
-  readonly banDate?: string;
-  /** ACCOUNT_RESTRICTION: each `restriction_info[]` entry; `expiresAtMs` null when `expiration` is not a usable time. */
-  readonly restrictions?: readonly { readonly type: string; readonly expiresAtMs: number | null }[];
-  readonly phoneNumber?: string;
-  /** Properties of `value` this version does not know (the first {@link MAX_UNKNOWN_PROPERTIES_NAMED}); recorded, never rejected. */
-  readonly unknownProperties: readonly string[];
-  /** Set when there are more unknown properties than are named. */
-  readonly unknownPropertyCount?: number;
-  /** The change as received: forwarded as unreadable should the store refuse the event for good. */
-  readonly raw: unknown;
-}
-
-/**
- * An `account_update` whose time may not decide status (not a representable time, or too far after the relay
- * received it): recorded in the client's timeline and forwarded as unreadable, never applied.
- */
-export interface RejectedTimeUpdate {
-  readonly kind: 'rejected-time';
-  readonly wabaId: string;
-  readonly entryId: string;
-  readonly event: string;
-  readonly eventId: string;
-  readonly statusClass: StatusClass | null;
-  readonly problem: EventTimeProblem;
-  readonly detail: string;
-  /** The claimed time when representable (the timeline orders the entry by it), else null. */
-  readonly claimedTimeMs: number | null;
-  /** The time as sent, bounded, for the timeline. */
-  readonly rawTime: string;
-  readonly raw: unknown;
-  readonly dedupeId: string;
-}
-
-/** A change of any other field (`messages`, `smb_message_echoes`, ...), forwarded as it came. */
-export interface ForwardedChange {
-  readonly kind: 'forward';
-  readonly wabaId: string;
-  readonly field: string;
-  readonly entryTimeMs: number | null;
-  readonly value: unknown;
-  readonly dedupeId: string;
-  /** `messages` changes: the business phone number the change is about (`value.metadata.phone_number_id`). */
-  readonly phoneNumberId?: string;
-  /** When that phone number was seen with this WABA: the entry time, else the newest message/status time, else null. */
-  readonly seenAtMs?: number | null;
-  /** `messages` changes: the readable items of `value.statuses[]` (message outcomes); absent when there are none. */
-  readonly statuses?: readonly MessageStatusUpdate[];
-}
-
-/** A change that could not be read (no field, account_update without event or time, ...). Kept, never dropped. */
-export interface UnreadableChange {
-  readonly kind: 'unreadable';
-  readonly wabaId: string | null;
-  readonly problem: string;
-  readonly raw: unknown;
-  readonly dedupeId: string;
-}
-
-export type ParsedChange = AccountUpdate | RejectedTimeUpdate | ForwardedChange | UnreadableChange;
-
-export type ParsedWebhook =
-  | { readonly kind: 'ignored'; readonly object: string }
-  | { readonly kind: 'changes'; readonly changes: readonly ParsedChange[] }
-  | { readonly kind: 'invalid'; readonly problem: string };
-
 export interface ParseOptions {
   /** When the relay received the POST (ms); event times are checked against it. Default: now. */
   readonly receivedAtMs?: number;
   /** How far after receipt an event time may lie (ms). Default: `DEFAULTS.maxEventFutureSkewSeconds`. */
   readonly maxFutureSkewMs?: number;
-}
-
-interface Context {
-  readonly receivedAtMs: number;
-  readonly maxFutureSkewMs: number;
 }
 
 const KNOWN_VALUE_KEYS = new Set(['event', 'waba_info', 'disconnection_info', 'ban_info', 'phone_number', 'restriction_info']);
@@ -245,7 +95,7 @@ export const parseWebhook = (json: unknown, options: ParseOptions = {}): ParsedW
     return { kind: 'invalid', problem: firstIssue(top.error) };
   }
   if (top.data.object !== WABA_OBJECT) return { kind: 'ignored', object: top.data.object };
-  const ctx: Context = {
+  const ctx: EventTimeContext = {
     receivedAtMs: options.receivedAtMs ?? Date.now(),
     maxFutureSkewMs: options.maxFutureSkewMs ?? DEFAULTS.maxEventFutureSkewSeconds * 1000,
   };
@@ -281,7 +131,7 @@ const unreadable = (wabaId: string | null, problem: string, raw: unknown): Unrea
 });
 
 /** The newest `timestamp` of `value.messages[]` / `value.statuses[]` that passes the event-time rule. */
-const newestItemTime = (lists: readonly (readonly unknown[] | undefined)[], ctx: Context): number | null => {
+const newestItemTime = (lists: readonly (readonly unknown[] | undefined)[], ctx: EventTimeContext): number | null => {
   let newest: number | null = null;
   for (const list of lists) {
     for (const item of list ?? []) {
@@ -293,7 +143,7 @@ const newestItemTime = (lists: readonly (readonly unknown[] | undefined)[], ctx:
   return newest;
 };
 
-const readChange = (entryId: string, rawTime: unknown, rawChange: unknown, entryIndex: number, changeIndex: number, ctx: Context): ParsedChange => {
+const readChange = (entryId: string, rawTime: unknown, rawChange: unknown, entryIndex: number, changeIndex: number, ctx: EventTimeContext): ParsedChange => {
   const where = () => `entry[${entryIndex}].changes[${changeIndex}]`;
   const c = change.safeParse(rawChange);
   if (!c.success) return unreadable(entryId, `${where()} ${firstIssue(c.error)}`, rawChange);
