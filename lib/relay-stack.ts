@@ -73,6 +73,7 @@ export class RelayStack extends Stack {
       ...(c.webhook.reservedConcurrency !== undefined ? { webhookReservedConcurrency: c.webhook.reservedConcurrency } : {}),
       reconnectSkewSeconds: c.relay.reconnectSkewSeconds,
       probeEndsOffboarding: c.health.probeEndsOffboarding,
+      humanReplyHoldSeconds: c.relay.humanReplyHoldSeconds,
       timelineRetentionDays: c.relay.timelineRetentionDays,
       metricsNamespace,
       logRetention,

@@ -12,6 +12,7 @@ export const statusConfigSchema = z.pipe(
     RELEASE_QUEUE_URL: nonEmpty,
     RECONNECT_SKEW_SECONDS: intFrom(DEFAULTS.reconnectSkewSeconds, 0, 86_400),
     PROBE_ENDS_OFFBOARDING: boolFrom(DEFAULTS.probeEndsOffboarding),
+    HUMAN_REPLY_HOLD_SECONDS: intFrom(DEFAULTS.humanReplyHoldSeconds, 0, 7 * 86_400),
     TIMELINE_RETENTION_DAYS: intFrom(DEFAULTS.timelineRetentionDays, 1, 3650),
   }),
   z.transform((c) => ({
@@ -19,6 +20,7 @@ export const statusConfigSchema = z.pipe(
     releaseQueueUrl: c.RELEASE_QUEUE_URL,
     reconnectSkewMs: c.RECONNECT_SKEW_SECONDS * 1000,
     probeEndsOffboarding: c.PROBE_ENDS_OFFBOARDING,
+    humanReplyHoldSeconds: c.HUMAN_REPLY_HOLD_SECONDS,
     timelineRetentionDays: c.TIMELINE_RETENTION_DAYS,
   })),
 );

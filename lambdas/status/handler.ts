@@ -20,6 +20,8 @@ export interface StatusDeps {
   /** A can-send probe ends a webhook-set OFFBOARDED (stage config). */
   readonly probeEndsOffboarding?: boolean;
   readonly timelineRetentionDays?: number;
+  /** How many customers of a client are in a human hold now (`humanHold` in the client view); absent: not shown. */
+  readonly humanHeld?: (wabaId: string, nowMs: number) => Promise<number>;
   /** The release queue: a reset asks for the client's parked messages to be released. */
   readonly releases?: ReleaseRequester;
   readonly now?: () => number;
@@ -72,7 +74,8 @@ export const createStatusHandler = (deps: StatusDeps) => async (event: APIGatewa
       timelineLimit,
       probeEndsOffboarding: deps.probeEndsOffboarding ?? false,
     });
-    return json(200, view);
+    if (!deps.humanHeld) return json(200, view);
+    return json(200, { ...view, humanHold: { customers: await deps.humanHeld(wabaId, nowMs) } });
   } catch (error) {
     return errorResponse(error, deps.telemetry, { requestId: event.requestContext.requestId });
   }

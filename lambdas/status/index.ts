@@ -6,6 +6,7 @@ import { dynamoClient, sqsClient } from '../adapters/aws-clients.js';
 import { DynamoClientStore, documentClient } from '../adapters/dynamo/client-store.js';
 import { SqsReleaseQueue } from '../adapters/sqs-release.js';
 import { DynamoMessageOutcomeStore } from '../adapters/dynamo/message-outcome-store.js';
+import { DynamoHumanReplyStore } from '../adapters/dynamo/human-reply-store.js';
 import { DEFAULTS } from '../core/shared/defaults.js';
 import { createRuntime, lambdaHandler } from '../shared/runtime.js';
 import { loadStatusConfig } from './config.js';
@@ -15,6 +16,7 @@ const config = loadStatusConfig();
 const runtime = createRuntime('status');
 
 const doc = documentClient(dynamoClient(config.region, config.dynamodbEndpoint));
+const humans = new DynamoHumanReplyStore(doc, config.tableName);
 export const handler = lambdaHandler(
   runtime,
   createStatusHandler({
@@ -24,6 +26,8 @@ export const handler = lambdaHandler(
     telemetry: runtime.telemetry,
     reconnectSkewMs: config.reconnectSkewMs,
     probeEndsOffboarding: config.probeEndsOffboarding,
+    // One Query (a count) on the client's partition: the customers the owner answered within the hold.
+    humanHeld: (wabaId, nowMs) => humans.countHeld(wabaId, nowMs, config.humanReplyHoldSeconds),
     timelineRetentionDays: config.timelineRetentionDays,
     releases: new SqsReleaseQueue(sqsClient(config.region, config.sqsEndpoint), config.releaseQueueUrl),
   }),

@@ -30,6 +30,8 @@ export interface WebhookApiProps {
   readonly reconnectSkewSeconds: number;
   /** The status route reads a can-send probe after a webhook-set OFFBOARDED as CONNECTED (stage config). */
   readonly probeEndsOffboarding: boolean;
+  /** Stage setting `relay.humanReplyHoldSeconds`: GET /clients counts the customers in a human hold. */
+  readonly humanReplyHoldSeconds: number;
   readonly timelineRetentionDays: number;
   readonly metricsNamespace: string;
   readonly logRetention: RetentionDays;
@@ -88,6 +90,7 @@ export class WebhookApi extends Construct {
         RECONNECT_SKEW_SECONDS: String(props.reconnectSkewSeconds),
         TIMELINE_RETENTION_DAYS: String(props.timelineRetentionDays),
         PROBE_ENDS_OFFBOARDING: String(props.probeEndsOffboarding),
+        HUMAN_REPLY_HOLD_SECONDS: String(props.humanReplyHoldSeconds),
       },
       // Reads (a message's outcome and send claim: one Query); the reset clears the status records (UpdateItem), records itself in the timeline (PutItem) and asks for
       // a release of the client's parked messages.

@@ -8,6 +8,7 @@ import { DynamoHumanReplyStore } from '../../lambdas/adapters/dynamo/human-reply
 import { SqsInboundEventSink } from '../../lambdas/adapters/sqs.js';
 import type { RelayEvent } from '../../lambdas/core/outcomes/relay-events.js';
 import { signBody } from '../../lambdas/core/webhook/signature.js';
+import { createStatusHandler } from '../../lambdas/status/handler.js';
 import { createWebhookHandler } from '../../lambdas/webhook/handler.js';
 import { CloudApiStandIn } from '../../local/cloud-api-stand-in.js';
 import { httpEvent } from '../support/aws.js';
@@ -60,6 +61,11 @@ describe('a human reply holds automated messages to that customer', () => {
       expect.objectContaining({ wabaId, detail: { phoneNumberId: phone, customer, repliedAt: new Date(t * 1000).toISOString() } }),
     ]);
     expect(await humans.countHeld(wabaId, Date.now(), HOLD_SECONDS + 5)).toBe(1);
+    // GET /clients/{wabaId} shows it.
+    const status = createStatusHandler({ store: x.env.store, telemetry: x.telemetry, reconnectSkewMs: 0, humanHeld: (w, now) => humans.countHeld(w, now, HOLD_SECONDS + 5) });
+    await x.status(wabaId, 'RECONNECTED');
+    const view = await status(httpEvent({ method: 'GET', path: `/clients/${wabaId}`, pathParameters: { wabaId } }));
+    expect(JSON.parse(String(view.body))).toMatchObject({ humanHold: { customers: 1 } });
     const bot = to(x.envelope(wabaId, phone), true);
     await x.enqueue(bot);
     expect(x.callsFor(bot)).toHaveLength(0);
