@@ -154,6 +154,17 @@ describe('status webhooks -> message outcomes', () => {
     expect(await takeAll(env.sqs, env.queues.inbound as string)).toHaveLength(1);
   });
 
+  it('a status naming its recipient by BSUID only (no recipient_id) moves the outcome, and the event shows who', async () => {
+    await sent('m-u', 'wamid.u');
+    await post(
+      statusesWebhook(WABA, [
+        statusChange([{ wamid: 'wamid.u', status: 'delivered', timestamp: T + 3, callbackData: encodeCallbackData({ wabaId: WABA, messageId: 'm-u' }), userId: 'US.13491208655302741918', parentUserId: 'US.ENT.11815799212886844830' }]),
+      ]),
+    );
+    expect((await view('m-u')).body).toMatchObject({ outcome: 'delivered', wamid: 'wamid.u' });
+    expect(published.find((e) => e.messageId === 'm-u')?.detail).toMatchObject({ recipient: { userId: 'US.13491208655302741918', parentUserId: 'US.ENT.11815799212886844830' } });
+  });
+
   it("does not trust a sender's own callback data in the relay's format: a failed status for X never marks Y or sends Y's fallback", async () => {
     // Y: sent by the relay with its own callback data, and a fallback kept for it.
     await sent('m-y', 'wamid.y');

@@ -53,13 +53,18 @@ export interface StatusInit {
   readonly callbackData?: string;
   readonly errors?: readonly Record<string, unknown>[];
   readonly recipientId?: string;
+  /** A user known by username: the status names them by BSUID (and parent BSUID) and has no `recipient_id`. */
+  readonly userId?: string;
+  readonly parentUserId?: string;
 }
 
 const statusItem = (s: StatusInit) => ({
   id: s.wamid,
   status: s.status,
   timestamp: String(s.timestamp),
-  recipient_id: s.recipientId ?? '15551234567',
+  ...(s.userId !== undefined
+    ? { recipient_user_id: s.userId, ...(s.parentUserId !== undefined ? { recipient_parent_user_id: s.parentUserId } : {}) }
+    : { recipient_id: s.recipientId ?? '15551234567' }),
   ...(s.status === 'failed'
     ? {}
     : {

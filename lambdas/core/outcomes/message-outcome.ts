@@ -58,6 +58,8 @@ export interface OutcomeEntry {
   /** From Meta's status, as sent (bounded): `pricing` and `conversation`. */
   readonly pricing?: Readonly<Record<string, unknown>>;
   readonly conversation?: Readonly<Record<string, unknown>>;
+  /** Who Meta says received it, as the status names them: phone number (`recipientId`), BSUID, parent BSUID. */
+  readonly recipient?: { readonly recipientId?: string; readonly userId?: string; readonly parentUserId?: string };
 }
 
 export type OutcomeHistory = Partial<Record<OutcomeState, OutcomeEntry>>;
@@ -143,6 +145,7 @@ export const outcomeEvent = (
   if (entry.detail !== undefined) detail.detail = entry.detail;
   if (entry.pricing) detail.pricing = entry.pricing;
   if (entry.conversation) detail.conversation = entry.conversation;
+  if (entry.recipient) detail.recipient = entry.recipient;
   return relayEvent(
     EVENT_TYPE[entry.state],
     { time: entry.atMs, wabaId: key.wabaId, messageId: key.messageId, ...(entry.wamid !== undefined ? { wamid: entry.wamid } : {}) },
@@ -162,6 +165,10 @@ export interface MessageStatusUpdate {
   /** Meta's `timestamp`; null when it is not a usable time (the relay's receipt time is used instead). */
   readonly timestampMs: number | null;
   readonly recipientId?: string;
+  /** `recipient_user_id`: the recipient's business-scoped user id (a user known by username). */
+  readonly userId?: string;
+  /** `recipient_parent_user_id`: the parent BSUID, across linked business portfolios. */
+  readonly parentUserId?: string;
   readonly errors: readonly OutcomeError[];
   readonly callbackData?: string;
   readonly pricing?: Readonly<Record<string, unknown>>;
@@ -183,6 +190,15 @@ export const entryFromStatus = (s: MessageStatusUpdate, receivedAtMs: number): O
     ...(state === 'failed' && isWindowClosed(s.errors) ? { reason: WINDOW_CLOSED } : {}),
     ...(s.pricing ? { pricing: s.pricing } : {}),
     ...(s.conversation ? { conversation: s.conversation } : {}),
+    ...(s.recipientId !== undefined || s.userId !== undefined || s.parentUserId !== undefined
+      ? {
+          recipient: {
+            ...(s.recipientId !== undefined ? { recipientId: s.recipientId } : {}),
+            ...(s.userId !== undefined ? { userId: s.userId } : {}),
+            ...(s.parentUserId !== undefined ? { parentUserId: s.parentUserId } : {}),
+          },
+        }
+      : {}),
   };
 };
 

@@ -19,6 +19,9 @@ const statusItem = z.looseObject({
   status: z.string().check(z.minLength(1)),
   timestamp: z.optional(z.unknown()),
   recipient_id: lenient(text),
+  /** A user known by username may be named only by their business-scoped user id (and its parent), without `recipient_id`. */
+  recipient_user_id: lenient(text),
+  recipient_parent_user_id: lenient(text),
   errors: lenient(z.array(z.unknown())),
   biz_opaque_callback_data: lenient(z.string().check(z.maxLength(512))),
   pricing: lenient(
@@ -70,6 +73,8 @@ export const readStatuses = (list: readonly unknown[] | undefined, ctx: EventTim
       status: boundedText(s.status, 32),
       timestampMs: t.ok ? t.ms : null,
       ...(s.recipient_id !== undefined ? { recipientId: s.recipient_id } : {}),
+      ...(s.recipient_user_id !== undefined ? { userId: s.recipient_user_id } : {}),
+      ...(s.recipient_parent_user_id !== undefined ? { parentUserId: s.recipient_parent_user_id } : {}),
       errors: boundedErrors(errors),
       ...(s.biz_opaque_callback_data !== undefined ? { callbackData: s.biz_opaque_callback_data } : {}),
       ...(Object.keys(pricing).length > 0 ? { pricing } : {}),
