@@ -173,20 +173,8 @@ export const settleDeadLetter = async (
   deps: Pick<SendStepDeps, 'ledger' | 'telemetry'>,
   claim: HeldClaim,
   dead: { readonly reason: string; readonly deadLetteredAt: string },
-): Promise<void> => {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await deps.ledger.markDeadLettered(claim.key, claim.token, dead);
-      return;
-    } catch (error) {
-      if (attempt >= 3) {
-        deps.telemetry.error('dead-lettered, but could not record it', { ...claim.key, error: String(error) });
-        deps.telemetry.count('SendRecordFailures');
-        return;
-      }
-    }
-  }
-};
+): Promise<void> =>
+  tryHard(deps, () => deps.ledger.markDeadLettered(claim.key, claim.token, dead), 'dead-lettered, but could not record it', 'SendRecordFailures', { ...claim.key });
 
 /** A claim for a message the gate dead-letters before any call: null when another copy acts on it or it is final. */
 export const claimToDeadLetter = async (
@@ -206,19 +194,10 @@ export const claimToDeadLetter = async (
 export const afterAccepted = async (deps: SendStepDeps, envelope: OutboundEnvelope, wamid: string, ours: boolean, log: Record<string, unknown>): Promise<void> => {
   const key = { wabaId: envelope.wabaId, messageId: envelope.messageId };
   const fallback = envelope.fallback && !isFallbackId(envelope.messageId) ? { phoneNumberId: envelope.phoneNumberId, payload: envelope.fallback } : undefined;
-  if (deps.messages && (!ours || fallback)) {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await deps.messages.recordSend(key, { wamid, rememberWamid: !ours, ...(fallback ? { fallback } : {}) }, deps.now());
-        break;
-      } catch (error) {
-        if (attempt >= 3) {
-          deps.telemetry.error('sent, but could not record what its statuses need', { ...log, wamid, error: String(error) });
-          deps.telemetry.count('OutcomeRecordFailures');
-          break;
-        }
-      }
-    }
+  const messages = deps.messages;
+  if (messages && (!ours || fallback)) {
+    const send = { wamid, rememberWamid: !ours, ...(fallback ? { fallback } : {}) };
+    await tryHard(deps, () => messages.recordSend(key, send, deps.now()), 'sent, but could not record what its statuses need', 'OutcomeRecordFailures', { ...log, wamid });
   }
   const sent: OutcomeEntry = { state: 'sent', atMs: deps.now(), source: 'relay', wamid };
   await publish(deps, [outcomeEvent(key, sent, { sent })], log);
@@ -265,17 +244,23 @@ export const publish = async (deps: Pick<SendStepDeps, 'events' | 'telemetry'>, 
   }
 };
 
-/** The message went out: record it, trying hard, because a lost record could allow a second send. */
-const markSent = async (deps: SendStepDeps, claim: HeldClaim, wamid: string, log: Record<string, unknown>): Promise<void> => {
+/**
+ * The message went out: record it, trying hard, because a lost record could allow a second send. Still acknowledged when
+ * it cannot be recorded: re-sending would be worse than a ledger entry that expires with its lease.
+ */
+const markSent = (deps: SendStepDeps, claim: HeldClaim, wamid: string, log: Record<string, unknown>): Promise<void> =>
+  tryHard(deps, () => deps.ledger.markSent(claim.key, claim.token, wamid, deps.now()), 'sent, but could not record it', 'SendRecordFailures', { ...log, wamid });
+
+/** A write after the fact (the message is sent or dead-lettered already): three tries, then counted and logged, never thrown. */
+const tryHard = async (deps: Pick<SendStepDeps, 'telemetry'>, write: () => Promise<void>, giveUp: string, metric: string, log: Record<string, unknown>): Promise<void> => {
   for (let attempt = 1; ; attempt++) {
     try {
-      await deps.ledger.markSent(claim.key, claim.token, wamid, deps.now());
+      await write();
       return;
     } catch (error) {
       if (attempt >= 3) {
-        // Still acknowledged: re-sending would be worse than a ledger entry that expires with its lease.
-        deps.telemetry.error('sent, but could not record it', { ...log, wamid, error: String(error) });
-        deps.telemetry.count('SendRecordFailures');
+        deps.telemetry.error(giveUp, { ...log, error: String(error) });
+        deps.telemetry.count(metric);
         return;
       }
     }
