@@ -74,8 +74,9 @@ export class WebhookApi extends Construct {
         TIMELINE_RETENTION_DAYS: String(props.timelineRetentionDays),
       },
     })
-      // BatchGetItem: the wamid items of statuses that do not carry the relay's callback data (one read per POST).
-      .bindTable(props.table, { items: ['UpdateItem', 'PutItem', 'GetItem', 'BatchGetItem'] })
+      // Every write is an UpdateItem (a refused condition returns the item, so no second read); BatchGetItem: the wamid
+      // items of statuses that do not carry the relay's callback data (one read per POST).
+      .bindTable(props.table, { items: ['UpdateItem', 'BatchGetItem'] })
       .bindQueue(props.inboundEventsQueue, 'INBOUND_EVENTS_QUEUE_URL')
       .bindQueue(props.releaseQueue, 'RELEASE_QUEUE_URL')
       .bindSecret(props.appSecret, 'META_APP_SECRET_ID')
@@ -92,10 +93,10 @@ export class WebhookApi extends Construct {
         PROBE_ENDS_OFFBOARDING: String(props.probeEndsOffboarding),
         HUMAN_REPLY_HOLD_SECONDS: String(props.humanReplyHoldSeconds),
       },
-      // Reads (a message's outcome and send claim: one Query); the reset clears the status records (UpdateItem), records itself in the timeline (PutItem) and asks for
+      // Reads (a message's outcome and send claim: one Query); the reset clears the status records (UpdateItem), records itself in the timeline (UpdateItem) and asks for
       // a release of the client's parked messages.
     })
-      .bindTable(props.table, { items: ['GetItem', 'Query', 'UpdateItem', 'PutItem'] })
+      .bindTable(props.table, { items: ['GetItem', 'Query', 'UpdateItem'] })
       .bindQueue(props.releaseQueue, 'RELEASE_QUEUE_URL');
 
     this.api = new HttpApi(this, 'Api', { createDefaultStage: false, description: 'coexistence-relay webhook and status API' });

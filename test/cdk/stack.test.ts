@@ -276,8 +276,8 @@ describe('least privilege', () => {
   const relayEvents = ['kms:Decrypt', 'kms:GenerateDataKey', 'sns:Publish'];
 
   it.each([
-    ['webhook', webhookId, ['dynamodb:BatchGetItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'secretsmanager:GetSecretValue', 'sqs:SendMessage', ...relayEvents]],
-    ['status', statusId, ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'sqs:SendMessage']],
+    ['webhook', webhookId, ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem', 'secretsmanager:GetSecretValue', 'sqs:SendMessage', ...relayEvents]],
+    ['status', statusId, ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'sqs:SendMessage']],
     [
       'consumer',
       consumerId,

@@ -1,7 +1,7 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBDocumentClient, UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import type { HoldRecord, ProbeRecord } from '../../core/health/client-health.js';
 import type { ClientHealthStore } from '../../core/health/ports.js';
+import { conditionalUpdate } from './conditional.js';
 import { HEALTH_ATTRIBUTES, keys, OFFBOARDED_INDEX_PK, OFFBOARDED_INDEX_SK, OFFBOARDED_INDEX_VALUE } from './table.js';
 
 /** Each method is one conditional UpdateItem on the client's status item; a refused condition is an answer, not an error. */
@@ -11,14 +11,8 @@ export class DynamoClientHealthStore implements ClientHealthStore {
     private readonly tableName: string,
   ) {}
 
-  async #conditional(input: ConstructorParameters<typeof UpdateCommand>[0]): Promise<boolean> {
-    try {
-      await this.doc.send(new UpdateCommand(input));
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+  async #conditional(input: UpdateCommandInput): Promise<boolean> {
+    return (await conditionalUpdate(this.doc, input)).written;
   }
 
   tripHold(wabaId: string, hold: HoldRecord, replacing: string | null): Promise<boolean> {

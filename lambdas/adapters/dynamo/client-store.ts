@@ -1,5 +1,5 @@
-import { ConditionalCheckFailedException, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { type LatestByClass, orderKeyOf, STATUS_CLASSES, type StatusClass, type StatusEventRecord } from '../../core/status/client-status.js';
 import { UnstorableError } from '../../core/shared/errors.js';
 import type { OffboardedIndex, OffboardedListing } from '../../core/health/offboarded-sweep.js';
@@ -19,8 +19,10 @@ import {
   phoneNumberIdFromItem,
   TIMELINE_PREFIX,
   timelineFromItem,
+  timelineItemUpdate,
   RELEASE_ATTRS,
 } from './table.js';
+import { conditionalUpdate } from './conditional.js';
 import { DynamoParkedStore } from './release-stores.js';
 
 /**
@@ -62,39 +64,30 @@ export class DynamoClientStore implements ClientStore {
     // event sets the release's drain flag in it.
     const offboarding = cls === 'OFFBOARDED';
     const drain = options.drainSince !== undefined;
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.status(wabaId),
-          UpdateExpression: `SET #cls = :rec, wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now), updatedAt = :now${
-            offboarding ? `, ${OFFBOARDED_INDEX_PK} = :idx, ${OFFBOARDED_INDEX_SK} = :key` : ''
-          }${drain ? `, ${RELEASE_ATTRS.drainSince} = if_not_exists(${RELEASE_ATTRS.drainSince}, :drain)` : ''}`,
-          // The whole ordering guarantee: only a strictly later event of the same class replaces the stored one.
-          ConditionExpression: 'attribute_not_exists(#cls) OR #cls.orderKey < :key',
-          ExpressionAttributeNames: { '#cls': classAttr(cls) },
-          ExpressionAttributeValues: {
-            ':rec': record,
-            ':waba': wabaId,
-            ':now': record.appliedAt,
-            ':key': record.orderKey,
-            ...(offboarding ? { ':idx': OFFBOARDED_INDEX_VALUE } : {}),
-            ...(drain ? { ':drain': options.drainSince } : {}),
-          },
-          ReturnValues: 'ALL_OLD',
-        }),
-      );
-      return { before: latestFromItem(out.Attributes), written: true, beforeHealth: healthFromItem(out.Attributes) };
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) {
-        // Refused: an equal or later event of this class is stored. Read what is there to explain it.
-        const current = await this.doc.send(
-          new GetCommand({ TableName: this.tableName, Key: keys.status(wabaId), ConsistentRead: true }),
-        );
-        return { before: latestFromItem(current.Item), written: false };
-      }
+    const w = await conditionalUpdate(this.doc, {
+      TableName: this.tableName,
+      Key: keys.status(wabaId),
+      UpdateExpression: `SET #cls = :rec, wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now), updatedAt = :now${
+        offboarding ? `, ${OFFBOARDED_INDEX_PK} = :idx, ${OFFBOARDED_INDEX_SK} = :key` : ''
+      }${drain ? `, ${RELEASE_ATTRS.drainSince} = if_not_exists(${RELEASE_ATTRS.drainSince}, :drain)` : ''}`,
+      // The whole ordering guarantee: only a strictly later event of the same class replaces the stored one.
+      ConditionExpression: 'attribute_not_exists(#cls) OR #cls.orderKey < :key',
+      ExpressionAttributeNames: { '#cls': classAttr(cls) },
+      ExpressionAttributeValues: {
+        ':rec': record,
+        ':waba': wabaId,
+        ':now': record.appliedAt,
+        ':key': record.orderKey,
+        ...(offboarding ? { ':idx': OFFBOARDED_INDEX_VALUE } : {}),
+        ...(drain ? { ':drain': options.drainSince } : {}),
+      },
+      ReturnValues: 'ALL_OLD',
+    }).catch((error: unknown) => {
       throw classifyWriteError(error);
-    }
+    });
+    if (w.written) return { before: latestFromItem(w.attributes), written: true, beforeHealth: healthFromItem(w.attributes) };
+    // Refused: an equal or later event of this class is stored; the item that refused it says what is there.
+    return { before: latestFromItem(w.old ?? undefined), written: false };
   }
 
   async touchClient(wabaId: string, nowIso: string): Promise<LatestByClass> {
@@ -119,40 +112,33 @@ export class DynamoClientStore implements ClientStore {
     STATUS_CLASSES.forEach((cls, i) => {
       names[`#c${i}`] = classAttr(cls);
     });
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.status(wabaId),
-          // Every class record and the offboarded listing go in one write; only an existing client is reset.
-          UpdateExpression: `SET updatedAt = :now, lastResetAt = :now REMOVE ${STATUS_CLASSES.map((_, i) => `#c${i}`).join(', ')}, #idx, #idxKey`,
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeNames: names,
-          ExpressionAttributeValues: { ':now': nowIso },
-          ReturnValues: 'ALL_OLD',
-        }),
-      );
-      return latestFromItem(out.Attributes);
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return null; // never seen: nothing to reset
-      throw error;
-    }
+    const w = await conditionalUpdate(this.doc, {
+      TableName: this.tableName,
+      Key: keys.status(wabaId),
+      // Every class record and the offboarded listing go in one write; only an existing client is reset.
+      UpdateExpression: `SET updatedAt = :now, lastResetAt = :now REMOVE ${STATUS_CLASSES.map((_, i) => `#c${i}`).join(', ')}, #idx, #idxKey`,
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: { ':now': nowIso },
+      ReturnValues: 'ALL_OLD',
+    });
+    return w.written ? latestFromItem(w.attributes) : null; // refused: never seen, nothing to reset
   }
 
   async putTimelineEntry(entry: TimelineEntry): Promise<TimelineEntry> {
     const orderKey = orderKeyOf(entry.eventTimeMs, entry.eventId);
     const key = keys.timeline(entry.wabaId, orderKey);
-    try {
-      await this.doc.send(
-        new PutCommand({ TableName: this.tableName, Item: { ...key, ...entry }, ConditionExpression: 'attribute_not_exists(pk)' }),
-      );
-      return entry;
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw classifyWriteError(error);
-    }
-    // Already recorded (a redelivery): keep the first account and return it. Only redeliveries pay this read.
-    const out = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: key, ConsistentRead: true }));
-    return out.Item ? timelineFromItem(out.Item) : entry;
+    // Written only when new: an UpdateItem setting every attribute is the put, and a refusal returns the entry stored.
+    const w = await conditionalUpdate(this.doc, {
+      TableName: this.tableName,
+      Key: key,
+      ...timelineItemUpdate(entry),
+      ConditionExpression: 'attribute_not_exists(pk)',
+    }).catch((error: unknown) => {
+      throw classifyWriteError(error);
+    });
+    // Already recorded (a redelivery): keep the first account and return it.
+    return w.written || !w.old ? entry : timelineFromItem(w.old);
   }
 
   async getClient(wabaId: string): Promise<ClientRecord | null> {
@@ -189,26 +175,16 @@ export class DynamoClientStore implements ClientStore {
 
   /** "Keep the latest" by order key, like the status classes: commutative, so arrival order does not matter. */
   async #keepLatest(wabaId: string, attribute: string, value: unknown, orderKey: string, appliedAt: string): Promise<boolean> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.status(wabaId),
-          UpdateExpression: 'SET #a = :v, wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now)',
-          ConditionExpression: 'attribute_not_exists(#a) OR #a.orderKey < :key',
-          ExpressionAttributeNames: { '#a': attribute },
-          ExpressionAttributeValues: { ':v': value, ':waba': wabaId, ':now': appliedAt, ':key': orderKey },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    const w = await conditionalUpdate(this.doc, {
+      TableName: this.tableName,
+      Key: keys.status(wabaId),
+      UpdateExpression: 'SET #a = :v, wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now)',
+      ConditionExpression: 'attribute_not_exists(#a) OR #a.orderKey < :key',
+      ExpressionAttributeNames: { '#a': attribute },
+      ExpressionAttributeValues: { ':v': value, ':waba': wabaId, ':now': appliedAt, ':key': orderKey },
+    });
+    return w.written;
   }
-
-
-
 }
 
 /** The sparse offboarded index: queried page by page, never scanned. */
@@ -247,21 +223,15 @@ export class DynamoOffboardedIndex implements OffboardedIndex {
   }
 
   async unlist(wabaId: string, listingKey: string): Promise<void> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.status(wabaId),
-          UpdateExpression: 'REMOVE #pk, #sk',
-          ConditionExpression: '#sk = :key',
-          ExpressionAttributeNames: { '#pk': OFFBOARDED_INDEX_PK, '#sk': OFFBOARDED_INDEX_SK },
-          ExpressionAttributeValues: { ':key': listingKey },
-        }),
-      );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return; // offboarded again meanwhile: stays listed
-      throw error;
-    }
+    // Refused: offboarded again meanwhile, the client stays listed.
+    await conditionalUpdate(this.doc, {
+      TableName: this.tableName,
+      Key: keys.status(wabaId),
+      UpdateExpression: 'REMOVE #pk, #sk',
+      ConditionExpression: '#sk = :key',
+      ExpressionAttributeNames: { '#pk': OFFBOARDED_INDEX_PK, '#sk': OFFBOARDED_INDEX_SK },
+      ExpressionAttributeValues: { ':key': listingKey },
+    });
   }
 }
 

@@ -1,8 +1,8 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { BatchGetCommand, type DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { chunk } from '../../core/shared/concurrency.js';
 import type { PhoneOwner, PhoneOwnership, PhoneOwnershipSource } from '../../core/outbound/ports.js';
 import { classifyWriteError } from './client-store.js';
+import { conditionalUpdate } from './conditional.js';
 import { keys, PHONE_PREFIX, phoneOwnerFromItem } from './table.js';
 
 /** BatchGetItem reads up to 100 keys per request. */
@@ -18,21 +18,16 @@ export class DynamoPhoneOwnership implements PhoneOwnership {
   ) {}
 
   async learn(phoneNumberId: string, wabaId: string, source: PhoneOwnershipSource, atMs: number): Promise<void> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: keys.phoneOwner(phoneNumberId),
-          UpdateExpression: 'SET wabaId = :waba, learnedFrom = :from, learnedAt = :at',
-          // Keep the latest sighting: an equal or older one (a redelivery, a stale webhook) changes nothing.
-          ConditionExpression: 'attribute_not_exists(learnedAt) OR learnedAt < :at',
-          ExpressionAttributeValues: { ':waba': wabaId, ':from': source, ':at': atMs },
-        }),
-      );
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return;
+    await conditionalUpdate(this.doc, {
+      TableName: this.tableName,
+      Key: keys.phoneOwner(phoneNumberId),
+      UpdateExpression: 'SET wabaId = :waba, learnedFrom = :from, learnedAt = :at',
+      // Keep the latest sighting: an equal or older one (a redelivery, a stale webhook) changes nothing.
+      ConditionExpression: 'attribute_not_exists(learnedAt) OR learnedAt < :at',
+      ExpressionAttributeValues: { ':waba': wabaId, ':from': source, ':at': atMs },
+    }).catch((error: unknown) => {
       throw classifyWriteError(error);
-    }
+    });
   }
 
   async ownerOf(phoneNumberIds: readonly string[]): Promise<ReadonlyMap<string, PhoneOwner>> {

@@ -1,4 +1,3 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   BatchWriteCommand,
   type DynamoDBDocumentClient,
@@ -12,6 +11,7 @@ import { chunk } from '../../core/shared/concurrency.js';
 import type { BeginRelease, Pacer, ParkedCopy, ParkedRef, ParkedStore, ReleaseGate, ReleaseProgress, ReleaseStore, StoredParkedCopy } from '../../core/release/ports.js';
 import { describeIssues } from '../../core/shared/zod.js';
 import { DEFAULTS } from '../../core/shared/defaults.js';
+import { conditionalUpdate } from './conditional.js';
 import { classAttr, keys, LEGACY_PARKED_MARKER, latestFromItem, PARKED_PREFIX, RELEASE_ATTRS } from './table.js';
 
 const parkedKey = (ref: ParkedRef) => keys.parkedCopy(ref.wabaId, ref.orderKey);
@@ -138,19 +138,14 @@ export class DynamoParkedStore implements ParkedStore {
   }
 
   async updateCounters(ref: ParkedRef, counters: { sendAttempts: number; rateLimitHits: number }): Promise<void> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: parkedKey(ref),
-          UpdateExpression: 'SET sendAttempts = :a, rateLimitHits = :r',
-          ConditionExpression: 'attribute_exists(pk)',
-          ExpressionAttributeValues: { ':a': counters.sendAttempts, ':r': counters.rateLimitHits },
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error; // gone meanwhile: nothing to record
-    }
+    // Refused: the copy is gone meanwhile, nothing to record.
+    await conditionalUpdate(this.doc, {
+      TableName: this.tableName,
+      Key: parkedKey(ref),
+      UpdateExpression: 'SET sendAttempts = :a, rateLimitHits = :r',
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeValues: { ':a': counters.sendAttempts, ':r': counters.rateLimitHits },
+    });
   }
 }
 
@@ -184,89 +179,68 @@ export class DynamoReleaseStore implements ReleaseStore {
   }
 
   async begin(wabaId: string, releaseId: string, nowMs: number, leaseMs: number, progress: ReleaseProgress): Promise<BeginRelease> {
-    try {
-      const out = await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: this.#key(wabaId),
-          UpdateExpression:
-            'SET #lid = :id, #lu = :until, #beat = :now, #drain = if_not_exists(#drain, :now), #last = :p, wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :iso)',
-          ConditionExpression: 'attribute_not_exists(#lu) OR #lu < :now OR #lid = :id',
-          ExpressionAttributeNames: {
-            '#lid': RELEASE_ATTRS.leaseId,
-            '#lu': RELEASE_ATTRS.leaseUntil,
-            '#beat': RELEASE_ATTRS.beatAt,
-            '#drain': RELEASE_ATTRS.drainSince,
-            '#last': RELEASE_ATTRS.last,
-          },
-          ExpressionAttributeValues: {
-            ':id': releaseId,
-            ':until': nowMs + leaseMs,
-            ':now': nowMs,
-            ':p': progress,
-            ':waba': wabaId,
-            ':iso': new Date(nowMs).toISOString(),
-          },
-          ReturnValues: 'ALL_OLD',
-        }),
-      );
-      const old = out.Attributes;
-      return { ok: true, drainSince: numOrNull(old?.[RELEASE_ATTRS.drainSince]) ?? nowMs, previous: (old?.[RELEASE_ATTRS.last] as ReleaseProgress | undefined) ?? null };
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const cur = await this.doc.send(new GetCommand({ TableName: this.tableName, Key: this.#key(wabaId), ConsistentRead: true }));
-      return { ok: false, leaseUntilMs: numOrNull(cur.Item?.[RELEASE_ATTRS.leaseUntil]) ?? nowMs };
-    }
+    const w = await conditionalUpdate(this.doc, {
+      TableName: this.tableName,
+      Key: this.#key(wabaId),
+      UpdateExpression:
+        'SET #lid = :id, #lu = :until, #beat = :now, #drain = if_not_exists(#drain, :now), #last = :p, wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :iso)',
+      ConditionExpression: 'attribute_not_exists(#lu) OR #lu < :now OR #lid = :id',
+      ExpressionAttributeNames: {
+        '#lid': RELEASE_ATTRS.leaseId,
+        '#lu': RELEASE_ATTRS.leaseUntil,
+        '#beat': RELEASE_ATTRS.beatAt,
+        '#drain': RELEASE_ATTRS.drainSince,
+        '#last': RELEASE_ATTRS.last,
+      },
+      ExpressionAttributeValues: {
+        ':id': releaseId,
+        ':until': nowMs + leaseMs,
+        ':now': nowMs,
+        ':p': progress,
+        ':waba': wabaId,
+        ':iso': new Date(nowMs).toISOString(),
+      },
+      ReturnValues: 'ALL_OLD',
+    });
+    if (!w.written) return { ok: false, leaseUntilMs: numOrNull(w.old?.[RELEASE_ATTRS.leaseUntil]) ?? nowMs };
+    const old = w.attributes;
+    return { ok: true, drainSince: numOrNull(old?.[RELEASE_ATTRS.drainSince]) ?? nowMs, previous: (old?.[RELEASE_ATTRS.last] as ReleaseProgress | undefined) ?? null };
   }
 
   async heartbeat(wabaId: string, releaseId: string, nowMs: number, leaseMs: number, progress: ReleaseProgress): Promise<boolean> {
-    try {
-      await this.doc.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: this.#key(wabaId),
-          UpdateExpression: 'SET #lu = :until, #beat = :now, #last = :p',
-          ConditionExpression: '#lid = :id',
-          ExpressionAttributeNames: { '#lid': RELEASE_ATTRS.leaseId, '#lu': RELEASE_ATTRS.leaseUntil, '#beat': RELEASE_ATTRS.beatAt, '#last': RELEASE_ATTRS.last },
-          ExpressionAttributeValues: { ':id': releaseId, ':until': nowMs + leaseMs, ':now': nowMs, ':p': progress },
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+    const w = await conditionalUpdate(this.doc, {
+      TableName: this.tableName,
+      Key: this.#key(wabaId),
+      UpdateExpression: 'SET #lu = :until, #beat = :now, #last = :p',
+      ConditionExpression: '#lid = :id',
+      ExpressionAttributeNames: { '#lid': RELEASE_ATTRS.leaseId, '#lu': RELEASE_ATTRS.leaseUntil, '#beat': RELEASE_ATTRS.beatAt, '#last': RELEASE_ATTRS.last },
+      ExpressionAttributeValues: { ':id': releaseId, ':until': nowMs + leaseMs, ':now': nowMs, ':p': progress },
+    });
+    return w.written;
   }
 
   async finish(wabaId: string, releaseId: string, progress: ReleaseProgress, clearDrainIf: number | null): Promise<boolean> {
     const attempt = async (clear: boolean): Promise<boolean> => {
-      try {
-        await this.doc.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: this.#key(wabaId),
-            UpdateExpression: `SET #last = :p, #beat = :now REMOVE #lid, #lu${clear ? ', #drain' : ''}`,
-            ConditionExpression: clear ? '#lid = :id AND #drain = :drain' : '#lid = :id',
-            ExpressionAttributeNames: {
-              '#lid': RELEASE_ATTRS.leaseId,
-              '#lu': RELEASE_ATTRS.leaseUntil,
-              '#beat': RELEASE_ATTRS.beatAt,
-              '#last': RELEASE_ATTRS.last,
-              ...(clear ? { '#drain': RELEASE_ATTRS.drainSince } : {}),
-            },
-            ExpressionAttributeValues: {
-              ':id': releaseId,
-              ':p': progress,
-              ':now': Date.parse(progress.updatedAt),
-              ...(clear ? { ':drain': clearDrainIf } : {}),
-            },
-          }),
-        );
-        return true;
-      } catch (error) {
-        if (error instanceof ConditionalCheckFailedException) return false;
-        throw error;
-      }
+      const w = await conditionalUpdate(this.doc, {
+        TableName: this.tableName,
+        Key: this.#key(wabaId),
+        UpdateExpression: `SET #last = :p, #beat = :now REMOVE #lid, #lu${clear ? ', #drain' : ''}`,
+        ConditionExpression: clear ? '#lid = :id AND #drain = :drain' : '#lid = :id',
+        ExpressionAttributeNames: {
+          '#lid': RELEASE_ATTRS.leaseId,
+          '#lu': RELEASE_ATTRS.leaseUntil,
+          '#beat': RELEASE_ATTRS.beatAt,
+          '#last': RELEASE_ATTRS.last,
+          ...(clear ? { '#drain': RELEASE_ATTRS.drainSince } : {}),
+        },
+        ExpressionAttributeValues: {
+          ':id': releaseId,
+          ':p': progress,
+          ':now': Date.parse(progress.updatedAt),
+          ...(clear ? { ':drain': clearDrainIf } : {}),
+        },
+      });
+      return w.written;
     };
     if (clearDrainIf !== null && (await attempt(true))) return true;
     await attempt(false);
@@ -301,35 +275,24 @@ export class DynamoPacer implements Pacer {
   async reserve(phoneNumberId: string, nowMs: number): Promise<number> {
     const ttl = Math.floor(nowMs / 1000) + 86_400;
     for (let attempt = 0; attempt < 20; attempt++) {
-      try {
-        const out = await this.doc.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: keys.pace(phoneNumberId),
-            UpdateExpression: 'SET nextSlotMs = nextSlotMs + :i, expiresAt = :ttl',
-            ConditionExpression: 'nextSlotMs > :now',
-            ExpressionAttributeValues: { ':i': this.intervalMs, ':now': nowMs, ':ttl': ttl },
-            ReturnValues: 'UPDATED_NEW',
-          }),
-        );
-        return Number(out.Attributes?.nextSlotMs) - this.intervalMs;
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      }
-      try {
-        await this.doc.send(
-          new UpdateCommand({
-            TableName: this.tableName,
-            Key: keys.pace(phoneNumberId),
-            UpdateExpression: 'SET nextSlotMs = :next, expiresAt = :ttl',
-            ConditionExpression: 'attribute_not_exists(nextSlotMs) OR nextSlotMs <= :now',
-            ExpressionAttributeValues: { ':next': nowMs + this.intervalMs, ':now': nowMs, ':ttl': ttl },
-          }),
-        );
-        return nowMs;
-      } catch (error) {
-        if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      }
+      const ahead = await conditionalUpdate(this.doc, {
+        TableName: this.tableName,
+        Key: keys.pace(phoneNumberId),
+        UpdateExpression: 'SET nextSlotMs = nextSlotMs + :i, expiresAt = :ttl',
+        ConditionExpression: 'nextSlotMs > :now',
+        ExpressionAttributeValues: { ':i': this.intervalMs, ':now': nowMs, ':ttl': ttl },
+        ReturnValues: 'UPDATED_NEW',
+      });
+      if (ahead.written) return Number(ahead.attributes?.nextSlotMs) - this.intervalMs;
+      // Refused: no slot ahead; take now, unless another reservation moved the slot ahead meanwhile (then try again).
+      const now = await conditionalUpdate(this.doc, {
+        TableName: this.tableName,
+        Key: keys.pace(phoneNumberId),
+        UpdateExpression: 'SET nextSlotMs = :next, expiresAt = :ttl',
+        ConditionExpression: 'attribute_not_exists(nextSlotMs) OR nextSlotMs <= :now',
+        ExpressionAttributeValues: { ':next': nowMs + this.intervalMs, ':now': nowMs, ':ttl': ttl },
+      });
+      if (now.written) return nowMs;
     }
     throw new Error(`pace slot for ${phoneNumberId} not reserved after 20 attempts`);
   }

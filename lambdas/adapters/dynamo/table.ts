@@ -136,6 +136,16 @@ export const clientFromItem = (item: Record<string, unknown>): ClientRecord => (
 export const timelineFromItem = (item: Record<string, unknown>): TimelineEntry =>
   readStoredTimelineEntry(item, typeof item.wabaId === 'string' ? item.wabaId : String(item.pk ?? '').replace(/^CLIENT#/, ''));
 
+/** The UpdateItem parts that write a whole timeline entry, as a put would (its keys come from `keys.timeline`). */
+export const timelineItemUpdate = (entry: TimelineEntry) => {
+  const attrs = Object.entries(entry).filter(([, v]) => v !== undefined);
+  return {
+    UpdateExpression: `SET ${attrs.map((_, i) => `#t${i} = :t${i}`).join(', ')}`,
+    ExpressionAttributeNames: Object.fromEntries(attrs.map(([k], i) => [`#t${i}`, k])),
+    ExpressionAttributeValues: Object.fromEntries(attrs.map(([, v], i) => [`:t${i}`, v])),
+  };
+};
+
 /** A phone number owner item; an unknown `learnedFrom` reads as a webhook, a missing `learnedAt` as 0. */
 export const phoneOwnerFromItem = (item: Record<string, unknown>): PhoneOwner | null =>
   typeof item.wabaId === 'string'
