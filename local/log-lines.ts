@@ -77,3 +77,20 @@ export const routeJsonLogs = (log: (line: string) => void): (() => void) => {
     for (const r of restore) r();
   };
 };
+
+/**
+ * The sweeper reports the offboarded and held clients on every run: every 5 minutes in AWS, every few seconds here.
+ * Locally that report is printed when it changes (counts, longest client), not when only its age or last probe does;
+ * every other line passes unchanged.
+ */
+export const quietRepeatedSweeps = (log: (line: string) => void): ((line: string) => void) => {
+  let last: string | undefined;
+  return (line) => {
+    if (line.startsWith('sweeper    offboarded clients (')) {
+      const key = line.replace(/, longestSeconds=\d+/, '').replace(/, lastProbe=.*\)$/, ')');
+      if (key === last) return;
+      last = key;
+    }
+    log(line);
+  };
+};

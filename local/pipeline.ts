@@ -5,7 +5,9 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, SQSBatc
 import { apiGatewayEvent } from './api-gateway-event.js';
 import { CloudApiStandIn } from './cloud-api-stand-in.js';
 import { lambdaContext } from './lambda-context.js';
-import { routeJsonLogs } from './log-lines.js';
+import { quietRepeatedSweeps, routeJsonLogs } from './log-lines.js';
+import { LocalSchedule, scheduledEvent } from './schedule.js';
+import type { LambdaName } from '../lib/lambda-entry.js';
 import { DEFAULTS } from '../lambdas/core/shared/defaults.js';
 import {
   ensureConsumedQueue,
@@ -44,6 +46,16 @@ export const LOCAL_DEFAULTS = {
   RELAY_EVENTS_TOPIC_NAME: 'relay-events',
   /** Subscribed to the relay-events topic (raw delivery): what `npm run cli -- events tail` reads. */
   RELAY_EVENTS_TAIL_QUEUE_NAME: 'relay-events-tail',
+  /** How often the sweeper runs (in AWS an EventBridge rule, every 5 minutes by default). */
+  LOCAL_SWEEP_EVERY_SECONDS: '5',
+  /**
+   * Probe turns for a held client (in AWS 60 s doubling to 900 s, within 2% of Meta's management-call budget): short
+   * enough that a number the stand-in accepts again is found within seconds, and at most 180 probes an hour for a real
+   * number (3.6% of the budget).
+   */
+  PROBE_INTERVAL_SECONDS: '5',
+  PROBE_MAX_INTERVAL_SECONDS: '20',
+  PROBE_BUDGET_PERCENT: '20',
 } as const;
 
 /** The caller a reset records locally (in AWS: the IAM principal's ARN). */
@@ -76,6 +88,10 @@ export interface PipelineInfo {
   /** The redrive DLQ behind each consumed queue (`<queue name>-redrive-dlq`), as in the stack. */
   readonly redriveDlqs: { readonly outbound: string; readonly delay: string; readonly inboundEvents: string; readonly release: string };
   readonly secretsFromDefaults: readonly string[];
+  /** The functions running here: every one the stack deploys. */
+  readonly functions: readonly LambdaName[];
+  /** The sweeper's local schedule. */
+  readonly sweepEverySeconds: number;
 }
 
 export interface RunningPipeline {
@@ -137,11 +153,15 @@ export const startPipeline = async (
   };
   try {
     // The entry points' structured JSON logs become readable lines here (restored when the pipeline stops).
-    const unroute = routeJsonLogs(log);
+    const unroute = routeJsonLogs(quietRepeatedSweeps(log));
     started.push({ stop: async () => unroute() });
     const cfg = { ...LOCAL_DEFAULTS, ...Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== '')) } as Env & typeof LOCAL_DEFAULTS;
     const port = Number(cfg.PORT);
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT "${cfg.PORT}" is not a port number`);
+    const sweepEverySeconds = Number(cfg.LOCAL_SWEEP_EVERY_SECONDS);
+    if (!Number.isInteger(sweepEverySeconds) || sweepEverySeconds < 1 || sweepEverySeconds > 3600) {
+      throw new Error(`LOCAL_SWEEP_EVERY_SECONDS "${cfg.LOCAL_SWEEP_EVERY_SECONDS}" is not a whole number of seconds from 1 to 3600`);
+    }
 
     const secretsFromDefaults: string[] = [];
     for (const [name, value] of Object.entries(DEV_SECRETS)) {
@@ -255,18 +275,24 @@ export const startPipeline = async (
       META_APP_SECRET: cfg.META_APP_SECRET,
       WEBHOOK_VERIFY_TOKEN: cfg.WEBHOOK_VERIFY_TOKEN,
       WHATSAPP_ACCESS_TOKEN: cfg.WHATSAPP_ACCESS_TOKEN,
+      // Local probe turns unless set (consumer, releaser and sweeper read them); the functions check their range.
+      PROBE_INTERVAL_SECONDS: cfg.PROBE_INTERVAL_SECONDS,
+      PROBE_MAX_INTERVAL_SECONDS: cfg.PROBE_MAX_INTERVAL_SECONDS,
+      PROBE_BUDGET_PERCENT: cfg.PROBE_BUDGET_PERCENT,
       POWERTOOLS_METRICS_DISABLED: process.env.POWERTOOLS_METRICS_DISABLED ?? 'true',
       // INFO: every decision the functions log (status changed, sent, released, ...) is one line locally.
       POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL || 'INFO',
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
     });
-    // The real entry points, each invoked with a Lambda context as in AWS (its request id goes on every log line).
+    // The real entry points, each invoked with a Lambda context as in AWS (its request id goes on every log line):
+    // every function the stack deploys (`satisfies` fails the build when one is added there and not here).
     const entries = {
       webhook: (await import('../lambdas/webhook/index.js')).handler,
       status: (await import('../lambdas/status/index.js')).handler,
       consumer: (await import('../lambdas/consumer/index.js')).handler,
       releaser: (await import('../lambdas/releaser/index.js')).handler,
-    };
+      sweeper: (await import('../lambdas/sweeper/index.js')).handler,
+    } satisfies Record<LambdaName, unknown>;
     const webhook: HttpHandler = (event) => entries.webhook(event, lambdaContext('webhook'));
     const status: HttpHandler = (event) => entries.status(event, lambdaContext('status'));
     const consumer: SqsHandler = (event) => entries.consumer(event, lambdaContext('consumer'));
@@ -279,6 +305,13 @@ export const startPipeline = async (
       s.start();
       started.push(s);
     }
+    // The sweeper on its rate rule: holds probed on their backoff, long offboardings probed, the offboarded index kept.
+    const sweeps = new LocalSchedule(
+      sweepEverySeconds,
+      () => entries.sweeper(scheduledEvent('sweeper', region), lambdaContext('sweeper')),
+      (error) => log(`sweeper    run failed; the next run tries again: ${(error as Error).message}`),
+    ).start();
+    started.push(sweeps);
 
     let ready = false;
     let info: PipelineInfo | undefined;
@@ -360,6 +393,8 @@ export const startPipeline = async (
       queues,
       redriveDlqs,
       secretsFromDefaults,
+      functions: Object.keys(entries) as LambdaName[],
+      sweepEverySeconds,
     };
     if (cloudApi) {
       // Status webhooks the stand-in sends (`cloud-api statuses`) come back signed to this pipeline, as Meta's would.

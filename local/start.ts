@@ -47,6 +47,7 @@ coexistence-relay is running locally
   SNS                ${info.snsEndpoint}
     relay events     ${info.relayEvents.topicArn}
     tail queue       ${info.relayEvents.tailQueue}  (npm run cli -- events tail)
+  sweeper            every ${info.sweepEverySeconds} s (LOCAL_SWEEP_EVERY_SECONDS): probes held numbers, counts offboarded clients
   Cloud API          ${info.cloudApiUrl}${info.cloudApiEmbedded ? ' (embedded stand-in: accepts every message)' : ''}
   app secret         ${secret('META_APP_SECRET')}
   verify token       ${secret('WEBHOOK_VERIFY_TOKEN')}

@@ -244,6 +244,19 @@ describe('environment variables', () => {
     expect(localDocumented.filter((v) => !(v in LOCAL_DEFAULTS) && !localSources.includes(v)).map((v) => `${v} is not read by npm start`)).toEqual([]);
   });
 
+  it('the local table gives npm start\'s own default of each variable it sets', () => {
+    const problems = localRows.flatMap(([names = '', def = '']) =>
+      ticked(names)
+        .filter((name) => name in LOCAL_DEFAULTS && ticked(def)[0] !== LOCAL_DEFAULTS[name as keyof typeof LOCAL_DEFAULTS])
+        .map((name) => `docs/configuration.md, "Local pipeline only": ${name} documented ${def}, npm start's default is ${LOCAL_DEFAULTS[name as keyof typeof LOCAL_DEFAULTS]}`),
+    );
+    expect(problems).toEqual([]);
+    // A Lambda variable npm start sets to a value other than the function's default (the probe turns) has a row here too.
+    const shared = Object.keys(LOCAL_DEFAULTS).filter((name) => schemaDefault.has(name) && schemaDefault.get(name) !== LOCAL_DEFAULTS[name as keyof typeof LOCAL_DEFAULTS]);
+    expect(shared.length).toBeGreaterThan(0);
+    expect(shared.filter((name) => !localDocumented.includes(name)).map((name) => `docs/configuration.md, "Local pipeline only": add ${name} (npm start's default ${LOCAL_DEFAULTS[name as keyof typeof LOCAL_DEFAULTS]})`)).toEqual([]);
+  });
+
   it('"Missing secrets" gives the development value of every secret npm start falls back to (the banner shows none whole)', () => {
     const quotedHere = quoted(section(configuration, 'Missing secrets'));
     expect(Object.entries(DEV_SECRETS).filter(([name, value]) => !quotedHere.includes(`${name}=${value}`)).map(([name, value]) => `docs/configuration.md, "Missing secrets": quote \`${name}=${value}\``)).toEqual([]);

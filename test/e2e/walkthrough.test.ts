@@ -100,4 +100,53 @@ describe('README walkthrough', () => {
     // One readable line per decision: no raw JSON from the functions' logger.
     expect(output.split('\n').filter((l) => l.trim().startsWith('{'))).toEqual([]);
   }, 180_000);
+
+  /** A quote from the README (`...` stands for anything) found in `text`. */
+  const quoted = (text: string, quote: string): boolean =>
+    new RegExp(quote.split('...').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*?')).test(text);
+
+  it('a number the Cloud API refuses: held, probed by the sweeper, released within about a minute, as the README says', async () => {
+    const start = walkthrough.indexOf('A number the Cloud API refuses');
+    const refusedBlock = /```sh\n([\s\S]*?)```/.exec(walkthrough.slice(start))?.[1] ?? '';
+    const refusedParagraph = /\n(The pipeline prints one [\s\S]*?)\n\n/.exec(walkthrough.slice(start))?.[1] ?? '';
+    const lines = refusedBlock.split('\n').filter((l) => l.startsWith('npm run cli -- '));
+    expect(lines.map((l) => parse(l).argv.slice(0, 2).join(' '))).toEqual(['cloud-api refuse', 'send --waba', 'send --waba', 'status 2029384756', 'cloud-api accept']);
+    const began = Date.now();
+    let accepted = 0;
+    for (const line of lines) {
+      const { argv, comment } = parse(line);
+      const r = await cli(argv);
+      expect(r.code, `${line}\n${r.out}`).toBe(0);
+      if (argv[0] === 'status') {
+        let out = r.out;
+        for (let i = 0; i < 60 && !comment.split('; ').every((piece) => quoted(out, piece)); i++) {
+          await new Promise((res) => setTimeout(res, 500));
+          out = (await cli(argv)).out;
+        }
+        for (const piece of comment.split('; ')) expect(quoted(out, piece), `${line}\n${out}`).toBe(true);
+      }
+      if (argv[1] === 'accept') accepted = Date.now();
+    }
+    // Every quote with a space in it is output: the pipeline's log or `status`.
+    const quotes = [...refusedParagraph.matchAll(/`([^`]+)`/g)].map((m) => m[1] as string).filter((q) => q.includes(' '));
+    expect(quotes.length).toBeGreaterThanOrEqual(6);
+    const waba = '2029384756';
+    // "About half a minute after accept": the probe backoff is at most 20 s and the sweeper runs every 5 s.
+    const deadline = accepted + 45_000;
+    const missing = async () => {
+      const status = (await cli(['status', waba])).out;
+      return quotes.filter((q) => !quoted(`${output}\n${status}`, q));
+    };
+    let left = await missing();
+    while (left.length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 1000));
+      left = await missing();
+    }
+    expect(left, output).toEqual([]);
+    // Each CLI command above takes a few seconds to start; the whole walkthrough still takes about a minute.
+    expect(Date.now() - began).toBeLessThan(100_000);
+    // The sweeper ended the hold: the can-send probe that ended it was the sweeper's.
+    expect(output).toMatch(new RegExp(`sweeper {4}probe: the number can send; hold ended \\(wabaId=${waba}, `));
+    expect(output.split('\n').filter((l) => l.includes('refused a send from 555002'))).toHaveLength(1);
+  }, 120_000);
 });
