@@ -83,6 +83,7 @@ describe('status configuration', () => {
       reconnectSkewMs: 300_000,
       timelineRetentionDays: 30,
       probeEndsOffboarding: false,
+      humanReplyHoldSeconds: 1_800,
     });
     expect(loadStatusConfig({ TABLE_NAME: 't', RELEASE_QUEUE_URL: 'http://r', PROBE_ENDS_OFFBOARDING: 'TRUE' }).probeEndsOffboarding).toBe(true);
     expect(() => loadStatusConfig({ TABLE_NAME: 't', RELEASE_QUEUE_URL: 'http://r', PROBE_ENDS_OFFBOARDING: 'yes' })).toThrow('PROBE_ENDS_OFFBOARDING');
