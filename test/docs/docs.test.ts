@@ -5,6 +5,8 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { consumerConfigSchema } from '../../lambdas/consumer/config.js';
 import { DEAD_LETTER_REASONS } from '../../lambdas/core/outbound/outbound-decision.js';
+import { RELAY_EVENT_DETAIL_SHAPES } from '../../lambdas/core/outcomes/relay-event-schema.js';
+import { RELAY_EVENT_TYPES, type RelayEventType } from '../../lambdas/core/outcomes/relay-events.js';
 import { releaserConfigSchema } from '../../lambdas/releaser/config.js';
 import { statusConfigSchema } from '../../lambdas/status/config.js';
 import { sweeperConfigSchema } from '../../lambdas/sweeper/config.js';
@@ -371,6 +373,54 @@ describe('dead letters', () => {
     const table = tableRows(section(page('docs/dead-letters.md'), 'Reasons')).flatMap((r) => ticked(r[0] as string));
     expect(DEAD_LETTER_REASONS.filter((r) => !table.includes(r)).map((r) => `docs/dead-letters.md, "Reasons": add ${r}`)).toEqual([]);
     expect(table.filter((r) => !(DEAD_LETTER_REASONS as readonly string[]).includes(r)).map((r) => `docs/dead-letters.md: ${r} is not a dead-letter reason`)).toEqual([]);
+  });
+});
+
+describe('relay events', () => {
+  /** A table cell's fields: its ticked names outside parentheses (values and sub-fields go in parentheses). */
+  const fieldsOf = (cell: string): string[] => ticked(cell.replace(/\([^()]*(\([^()]*\)[^()]*)*\)/g, ''));
+  const problemsOf = (rows: string[][]): string[] => {
+    const problems: string[] = [];
+    const documented = new Set<string>();
+    for (const [types = '', , detail = ''] of rows) {
+      const [required = '', optional = ''] = detail.split(/;\s*optional:/);
+      for (const type of ticked(types).filter((t): t is RelayEventType => (RELAY_EVENT_TYPES as readonly string[]).includes(t))) {
+        documented.add(type);
+        const shape = RELAY_EVENT_DETAIL_SHAPES[type] as Record<string, { safeParse(v: unknown): { success: boolean } }>;
+        const want = (opt: boolean) => Object.keys(shape).filter((k) => (shape[k] as { safeParse(v: unknown): { success: boolean } }).safeParse(undefined).success === opt).sort().join(', ');
+        const said = (cell: string) => fieldsOf(cell).sort().join(', ');
+        if (said(required) !== want(false)) problems.push(`docs/relay-events.md, ${type}: detail fields documented "${said(required)}", always present in the schema "${want(false)}"`);
+        if (said(optional) !== want(true)) problems.push(`docs/relay-events.md, ${type}: optional detail fields documented "${said(optional)}", optional in the schema "${want(true)}"`);
+      }
+    }
+    for (const type of RELAY_EVENT_TYPES.filter((t) => !documented.has(t))) problems.push(`docs/relay-events.md: add a row for ${type}`);
+    return problems;
+  };
+  const table = () => {
+    const text = section(page('docs/relay-events.md'), 'The event');
+    return tableRows(text.slice(text.indexOf('| `type` | when |')));
+  };
+
+  it('documents every event type\'s detail, field for field and which are optional, as the schema has it', () => {
+    expect(table().length).toBeGreaterThan(4);
+    expect(problemsOf(table())).toEqual([]);
+  });
+
+  it('the check refuses an empty detail, a missing field and a field said required that is optional', () => {
+    const rows = table().map((r) => [...r]);
+    const sent = rows.find((r) => r[0] === '`message.sent`') as string[];
+    sent[2] = '';
+    const parked = rows.find((r) => r[0] === '`message.parked`') as string[];
+    parked[2] = '`outcome` (`parked`)';
+    const failed = rows.find((r) => r[0] === '`message.failed`') as string[];
+    failed[2] = '`outcome`, `source`, `reason`; optional: `errors`, `pricing`, `conversation`, `fallbackMessageId`';
+    expect(problemsOf(rows)).toEqual([
+      expect.stringContaining('message.parked: detail fields documented "outcome"'),
+      expect.stringContaining('message.sent: detail fields documented ""'),
+      expect.stringContaining('message.sent: optional detail fields documented ""'),
+      expect.stringContaining('message.failed: detail fields documented "outcome, reason, source"'),
+      expect.stringContaining('message.failed: optional detail fields documented "conversation, errors, fallbackMessageId, pricing"'),
+    ]);
   });
 });
 
