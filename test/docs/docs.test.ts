@@ -5,11 +5,14 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { consumerConfigSchema } from '../../lambdas/consumer/config.js';
 import { DEAD_LETTER_REASONS } from '../../lambdas/core/outbound/outbound-decision.js';
+import { RELAY_EVENT_DETAIL_SHAPES } from '../../lambdas/core/outcomes/relay-event-schema.js';
+import { RELAY_EVENT_TYPES, type RelayEventType } from '../../lambdas/core/outcomes/relay-events.js';
 import { releaserConfigSchema } from '../../lambdas/releaser/config.js';
 import { statusConfigSchema } from '../../lambdas/status/config.js';
 import { sweeperConfigSchema } from '../../lambdas/sweeper/config.js';
 import { webhookConfigSchema } from '../../lambdas/webhook/config.js';
 import { RelayStack } from '../../lib/relay-stack.js';
+import { STACK_OUTPUTS } from '../../lib/stack-outputs.js';
 import { STAGE_CONFIGS, STAGES, type StageName } from '../../lib/stage-config.js';
 import { runCli } from '../../local/cli.js';
 import { DEV_SECRETS, LOCAL_DEFAULTS } from '../../local/pipeline.js';
@@ -353,6 +356,122 @@ describe('deploying', () => {
   });
 });
 
+/** A count as the docs write it: digits or a word up to twelve. */
+const NUMBER_WORDS = ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten', 'eleven', 'twelve'];
+const COUNT = `(\\d+|${NUMBER_WORDS.join('|')})`;
+const countOf = (word: string): number => (/^\d+$/.test(word) ? Number(word) : NUMBER_WORDS.indexOf(word.toLowerCase()));
+const resourcesOf = (template: ReturnType<typeof build>['template'], type: string) => Object.values(template.Resources).filter((r) => r.Type === type);
+/** Every "<count> <what>" in the pages, with its count and where it is. */
+const claims = (what: string, text: string = pages.map((p) => p.text).join('\n')): number[] =>
+  [...text.replace(/\s+/g, ' ').matchAll(new RegExp(`\\b${COUNT} ${what}\\b`, 'gi'))].map((m) => countOf(m[1] as string));
+
+/**
+ * What `prod` keeps on teardown, as docs/deploying.md's list names it: each retained resource type, and the words
+ * that count it (no count: one).
+ */
+const RETAINED_AS: Readonly<Record<string, RegExp>> = {
+  'AWS::DynamoDB::GlobalTable': /^the DynamoDB table\b/,
+  'AWS::DynamoDB::Table': /^the DynamoDB table\b/,
+  'AWS::SQS::Queue': new RegExp(`^the ${COUNT} queues\\b`),
+  'AWS::SecretsManager::Secret': new RegExp(`^the ${COUNT} secrets\\b`),
+  'AWS::Logs::LogGroup': new RegExp(`^the ${COUNT} log groups\\b`),
+  'AWS::KMS::Key': new RegExp(`^the ${COUNT} KMS keys\\b`),
+};
+
+/** What is wrong with deploying.md's counts and lists, judged by the synthesized stacks. */
+const deployingProblems = (deploying: string): string[] => {
+  const problems: string[] = [];
+  for (const stage of STAGES) {
+    const { template } = stage === 'prod' ? prod : build(stage);
+    const alarms = resourcesOf(template, 'AWS::CloudWatch::Alarm').length;
+    const keys = resourcesOf(template, 'AWS::KMS::Key').length;
+    const alarmClaims = claims('(?:CloudWatch )?alarms', deploying);
+    if (alarmClaims.length === 0) problems.push('docs/deploying.md: say how many CloudWatch alarms the stack has (they are priced)');
+    for (const n of alarmClaims.filter((c) => c !== alarms)) problems.push(`docs/deploying.md says ${n} CloudWatch alarms; the ${stage} stack has ${alarms}`);
+    const keyClaims = claims('KMS keys?', deploying);
+    if (keyClaims.length === 0) problems.push('docs/deploying.md: say how many KMS keys the stack has (they are priced)');
+    for (const n of keyClaims.filter((c) => c !== keys)) problems.push(`docs/deploying.md says ${n} KMS keys; the ${stage} stack has ${keys}`);
+  }
+  // What prod retains: one list item per retained resource type, with its count; nothing listed that is not retained.
+  const retained = new Map<string, number>();
+  for (const r of Object.values(prod.template.Resources) as { Type: string; DeletionPolicy?: string }[]) {
+    if (r.DeletionPolicy === 'Retain') retained.set(r.Type, (retained.get(r.Type) ?? 0) + 1);
+  }
+  const items = section(deploying, 'Teardown')
+    .split('\n')
+    .filter((l) => l.startsWith('- '))
+    .map((l) => l.slice(2));
+  for (const [type, n] of retained) {
+    const words = RETAINED_AS[type];
+    if (!words) {
+      problems.push(`prod retains ${type}: name it in docs/deploying.md's teardown list and in RETAINED_AS here`);
+      continue;
+    }
+    const item = items.map((i) => words.exec(i)).find((m) => m !== null);
+    if (!item) problems.push(`docs/deploying.md, "Teardown": prod retains ${n} ${type}; the list does not name it (${words.source})`);
+    else if ((item[1] === undefined ? 1 : countOf(item[1])) !== n) problems.push(`docs/deploying.md, "Teardown": "${item[0]}", but prod retains ${n} ${type}`);
+  }
+  for (const i of items.filter((x) => !Object.entries(RETAINED_AS).some(([type, words]) => retained.has(type) && words.test(x)))) {
+    problems.push(`docs/deploying.md, "Teardown": "${i}" is not something prod retains`);
+  }
+  // The IAM resource ARN of every IAM-authorized route, and no other.
+  const iamRoutes = resourcesOf(prod.template, 'AWS::ApiGatewayV2::Route').filter((r) => r.Properties.AuthorizationType === 'AWS_IAM');
+  const arnOf = (routeKey: string) => {
+    const [method, path = ''] = routeKey.split(' ');
+    return `arn:aws:execute-api:<region>:<account>:<api id>/$default/${method}/${path.slice(1).replace(/\{[^}]+\}/g, '*')}`;
+  };
+  const quotedArns = quoted(deploying).filter((q) => q.startsWith('arn:aws:execute-api:'));
+  for (const r of iamRoutes) {
+    const arn = arnOf(r.Properties.RouteKey as string);
+    if (!quotedArns.includes(arn)) problems.push(`docs/deploying.md: give operators the resource ARN of ${r.Properties.RouteKey as string}: \`${arn}\``);
+  }
+  for (const arn of quotedArns.filter((a) => !iamRoutes.some((r) => arnOf(r.Properties.RouteKey as string) === a))) problems.push(`docs/deploying.md: ${arn} is the ARN of no IAM route`);
+  return problems;
+};
+
+describe('counts and lists against the synthesized stack', () => {
+  const deploying = page('docs/deploying.md');
+
+  it('deploying.md: the alarms and KMS keys it prices, what prod retains, an IAM resource ARN per operator route', () => {
+    expect(deployingProblems(deploying)).toEqual([]);
+  });
+
+  it('the check refuses a wrong count, a retained resource left out and a route without its ARN', () => {
+    const drifted = deploying
+      .replace(/\b26 CloudWatch alarms/, '23 CloudWatch alarms')
+      .replace(/- the two KMS keys[^\n]*\n/, '')
+      .replace(/`arn:aws:execute-api:[^`]*GET\/messages[^`]*`/, 'nothing');
+    const problems = deployingProblems(drifted);
+    expect(problems).toContain('docs/deploying.md says 23 CloudWatch alarms; the prod stack has 26');
+    expect(problems).toContainEqual(expect.stringMatching(/"Teardown": prod retains 2 AWS::KMS::Key; the list does not name it/));
+    expect(problems).toContainEqual(expect.stringMatching(/resource ARN of GET \/messages\/\{wabaId\}\/\{messageId\}/));
+  });
+
+  it('operations.md: the CLI commands that work against a stack are the ones its help lists for a stack', async () => {
+    const help = await cliOutput(['--help']);
+    const block = (title: string) =>
+      (help.split(`${title}\n`)[1] ?? '')
+        .split('\n\n')[0]
+        ?.split('\n')
+        .map((l) => (l.trim().split(/\s{2,}/)[0] ?? '').split(' ').filter((w) => !/^[<[]/.test(w)).join(' '))
+        .filter(Boolean) ?? [];
+    const stack = block('Commands (local pipeline or stack):');
+    const localOnly = block('Commands (local pipeline only):');
+    expect(stack.length).toBeGreaterThan(4);
+    expect(localOnly.length).toBeGreaterThan(2);
+    const operations = page('docs/operations.md');
+    const rows = tableRows(section(operations, 'Operating a deployed stack from the CLI'))
+      .map((r) => (ticked(r[0] as string)[0] ?? '').split(' ').filter((w) => !/^[<[]|^\.\.\.$/.test(w)).join(' '));
+    expect(stack.filter((c) => !rows.includes(c)).map((c) => `docs/operations.md, "Operating a deployed stack": add \`${c}\` to the table`)).toEqual([]);
+    expect(rows.filter((c) => !stack.includes(c)).map((c) => `docs/operations.md: \`${c}\` is not a command that works against a stack (npm run cli -- --help)`)).toEqual([]);
+    // The outputs the CLI reads, as the page lists them.
+    const reads = /The CLI reads\s+the outputs ([^;.]*)/.exec(operations.replace(/\s+/g, ' '))?.[1] ?? '';
+    expect(ticked(reads).sort()).toEqual(Object.values(STACK_OUTPUTS).sort());
+    const outputs = Object.keys(prod.template.Outputs ?? {});
+    expect(ticked(reads).filter((o) => !outputs.includes(o))).toEqual([]);
+  });
+});
+
 describe('operations', () => {
   it('has a runbook for every alarm of the stack, and none for an alarm it does not have', () => {
     const alarms = prod.stack.monitoring.alarms.map((a) => a.node.id);
@@ -371,6 +490,54 @@ describe('dead letters', () => {
     const table = tableRows(section(page('docs/dead-letters.md'), 'Reasons')).flatMap((r) => ticked(r[0] as string));
     expect(DEAD_LETTER_REASONS.filter((r) => !table.includes(r)).map((r) => `docs/dead-letters.md, "Reasons": add ${r}`)).toEqual([]);
     expect(table.filter((r) => !(DEAD_LETTER_REASONS as readonly string[]).includes(r)).map((r) => `docs/dead-letters.md: ${r} is not a dead-letter reason`)).toEqual([]);
+  });
+});
+
+describe('relay events', () => {
+  /** A table cell's fields: its ticked names outside parentheses (values and sub-fields go in parentheses). */
+  const fieldsOf = (cell: string): string[] => ticked(cell.replace(/\([^()]*(\([^()]*\)[^()]*)*\)/g, ''));
+  const problemsOf = (rows: string[][]): string[] => {
+    const problems: string[] = [];
+    const documented = new Set<string>();
+    for (const [types = '', , detail = ''] of rows) {
+      const [required = '', optional = ''] = detail.split(/;\s*optional:/);
+      for (const type of ticked(types).filter((t): t is RelayEventType => (RELAY_EVENT_TYPES as readonly string[]).includes(t))) {
+        documented.add(type);
+        const shape = RELAY_EVENT_DETAIL_SHAPES[type] as Record<string, { safeParse(v: unknown): { success: boolean } }>;
+        const want = (opt: boolean) => Object.keys(shape).filter((k) => (shape[k] as { safeParse(v: unknown): { success: boolean } }).safeParse(undefined).success === opt).sort().join(', ');
+        const said = (cell: string) => fieldsOf(cell).sort().join(', ');
+        if (said(required) !== want(false)) problems.push(`docs/relay-events.md, ${type}: detail fields documented "${said(required)}", always present in the schema "${want(false)}"`);
+        if (said(optional) !== want(true)) problems.push(`docs/relay-events.md, ${type}: optional detail fields documented "${said(optional)}", optional in the schema "${want(true)}"`);
+      }
+    }
+    for (const type of RELAY_EVENT_TYPES.filter((t) => !documented.has(t))) problems.push(`docs/relay-events.md: add a row for ${type}`);
+    return problems;
+  };
+  const table = () => {
+    const text = section(page('docs/relay-events.md'), 'The event');
+    return tableRows(text.slice(text.indexOf('| `type` | when |')));
+  };
+
+  it('documents every event type\'s detail, field for field and which are optional, as the schema has it', () => {
+    expect(table().length).toBeGreaterThan(4);
+    expect(problemsOf(table())).toEqual([]);
+  });
+
+  it('the check refuses an empty detail, a missing field and a field said required that is optional', () => {
+    const rows = table().map((r) => [...r]);
+    const sent = rows.find((r) => r[0] === '`message.sent`') as string[];
+    sent[2] = '';
+    const parked = rows.find((r) => r[0] === '`message.parked`') as string[];
+    parked[2] = '`outcome` (`parked`)';
+    const failed = rows.find((r) => r[0] === '`message.failed`') as string[];
+    failed[2] = '`outcome`, `source`, `reason`; optional: `errors`, `pricing`, `conversation`, `fallbackMessageId`';
+    expect(problemsOf(rows)).toEqual([
+      expect.stringContaining('message.parked: detail fields documented "outcome"'),
+      expect.stringContaining('message.sent: detail fields documented ""'),
+      expect.stringContaining('message.sent: optional detail fields documented ""'),
+      expect.stringContaining('message.failed: detail fields documented "outcome, reason, source"'),
+      expect.stringContaining('message.failed: optional detail fields documented "conversation, errors, fallbackMessageId, pricing"'),
+    ]);
   });
 });
 

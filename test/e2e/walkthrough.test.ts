@@ -101,6 +101,32 @@ describe('README walkthrough', () => {
     expect(output.split('\n').filter((l) => l.trim().startsWith('{'))).toEqual([]);
   }, 180_000);
 
+  it('"Also try": every command succeeds, and the output its comments quote is printed', async () => {
+    const alsoTry = walkthrough.slice(walkthrough.indexOf('Also try:'));
+    const lines = (/```sh\n([\s\S]*?)```/.exec(alsoTry)?.[1] ?? '').split('\n').filter((l) => l.startsWith('npm run cli -- '));
+    expect(lines.length).toBeGreaterThanOrEqual(6);
+    /** A comment that quotes output: `<placeholder>` stands for one word, spaces for any run of blanks (tabs too). */
+    const asOutput = (comment: string) =>
+      new RegExp(comment.split(/(<[^>]+>)/).map((part) => (/^<.*>$/.test(part) ? '\\S+' : part.trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&').replace(/\s+/g, '\\s+'))).join('\\s+'));
+    for (const line of lines) {
+      const { argv, comment } = parse(line);
+      let r = await cli(argv);
+      expect(r.code, `${line}\n${r.out}`).toBe(0);
+      if (argv[0] === 'dead-letters' && argv[1] === 'list') {
+        // The send before it is dead-lettered by the consumer a moment after it was enqueued.
+        for (let i = 0; i < 20 && !asOutput(comment).test(r.out); i++) {
+          await new Promise((res) => setTimeout(res, 500));
+          r = await cli(argv);
+        }
+        expect(r.out, line).toMatch(asOutput(comment));
+      }
+    }
+    // The redriven message is sent once the client is back.
+    const deadline = Date.now() + 30_000;
+    while (!output.includes('cloud-api  accepted "hi" to 15551234567 from 555001') && Date.now() < deadline) await new Promise((res) => setTimeout(res, 500));
+    expect(output).toContain('cloud-api  accepted "hi" to 15551234567 from 555001');
+  }, 120_000);
+
   /** A quote from the README (`...` stands for anything) found in `text`. */
   const quoted = (text: string, quote: string): boolean =>
     new RegExp(quote.split('...').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*?')).test(text);

@@ -42,7 +42,7 @@ const T = Date.UTC(2026, 0, 10, 12);
 const statusEvent = (wabaId: string, n = 0) =>
   clientStatusChanged(wabaId, { eventId: `evt-${n}`, event: 'ACCOUNT_OFFBOARDED', eventTimeMs: T + n, from: 'CONNECTED', to: 'OFFBOARDED' });
 const sentEvent = (wabaId: string, messageId: string, detail: Record<string, unknown> = {}) =>
-  relayEvent('message.sent', { time: T, wabaId, messageId, wamid: `wamid.${messageId}` }, [wabaId, messageId], detail);
+  relayEvent('message.sent', { time: T, wabaId, messageId, wamid: `wamid.${messageId}` }, [wabaId, messageId], { outcome: 'sent', source: 'relay', ...detail });
 
 const bodies = (messages: readonly Message[]) => messages.map((m) => parseRelayEvent(m.Body ?? ''));
 

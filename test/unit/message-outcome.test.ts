@@ -73,6 +73,27 @@ describe('message outcome', () => {
     expect(outcomeEvent(key, read, fold([read]))?.id).toBe(e?.id);
   });
 
+  it('gives each fact its own id: the relay\'s `sent` and Meta\'s `sent` status differ; a redelivery of either keeps its id', () => {
+    // Prepare: the relay's own sent (no pricing) and Meta's sent status (with pricing) for the same message.
+    const relaySent: OutcomeEntry = { state: 'sent', atMs: T0, source: 'relay', wamid: 'wamid.A' };
+    const metaSent = entry(status('sent', 1, { pricing: { billable: true, category: 'utility' } }));
+    // Act
+    const ours = outcomeEvent(key, relaySent, { sent: relaySent });
+    const meta = outcomeEvent(key, metaSent, { sent: metaSent });
+    // Assess: a subscriber that drops repeats by id keeps both, and with them the pricing.
+    expect(meta?.detail).toMatchObject({ source: 'webhook', pricing: { category: 'utility' } });
+    expect(ours?.detail).not.toHaveProperty('pricing');
+    expect(ours?.id).not.toBe(meta?.id);
+    // The same fact again: the relay's send retried a moment later, Meta's status delivered twice.
+    const retried: OutcomeEntry = { ...relaySent, atMs: T0 + 900 };
+    expect(outcomeEvent(key, retried, { sent: retried })?.id).toBe(ours?.id);
+    expect(outcomeEvent(key, entry(status('sent', 1, { pricing: { billable: true, category: 'utility' } })), { sent: metaSent })?.id).toBe(meta?.id);
+    // A refused send and Meta's failed status are two facts too.
+    const refused: OutcomeEntry = { state: 'failed', atMs: T0, source: 'relay', errors: [{ code: 131047 }], reason: 'window-closed' };
+    const failed = entry(status('failed', 2, { errors: [{ code: 131047 }] }));
+    expect(outcomeEvent(key, refused, { failed: refused })?.id).not.toBe(outcomeEvent(key, failed, { failed })?.id);
+  });
+
   it('property: any order and duplication of statuses gives the history and outcome of the sorted sequence', () => {
     const arbEntry = fc.record({
       state: fc.constantFrom(...OUTCOME_STATES),

@@ -131,6 +131,9 @@ const EVENT_TYPE: Readonly<Record<OutcomeState, RelayEventType>> = {
 /**
  * The relay event for an entry the store kept, when that entry is the message's outcome now. A late status (delivered
  * after read) publishes nothing; a duplicate of the outcome's own entry publishes the same event again (same id).
+ * The id names the fact by its message, state and source: the relay's own `sent` (its send was accepted) and Meta's
+ * `sent` status (with `pricing`) are two facts with two ids, and each keeps its id when it is seen again (a retried
+ * batch, a redelivered webhook); its time is not part of it.
  */
 export const outcomeEvent = (
   key: MessageKey,
@@ -149,7 +152,7 @@ export const outcomeEvent = (
   return relayEvent(
     EVENT_TYPE[entry.state],
     { time: entry.atMs, wabaId: key.wabaId, messageId: key.messageId, ...(entry.wamid !== undefined ? { wamid: entry.wamid } : {}) },
-    [key.wabaId, key.messageId, entry.state],
+    [key.wabaId, key.messageId, entry.state, entry.source],
     detail,
   );
 };

@@ -4,7 +4,9 @@
  */
 import * as z from 'zod/mini';
 import { CLIENT_STATUSES } from '../status/client-status.js';
-import { RELAY_EVENT_TYPES, type RelayEvent } from './relay-events.js';
+import { DEAD_LETTER_REASONS } from '../outbound/outbound-decision.js';
+import { WINDOW_CLOSED } from './message-outcome.js';
+import { RELAY_EVENT_TYPES, type RelayEvent, type RelayEventType } from './relay-events.js';
 import { describeIssues } from '../shared/zod.js';
 
 const isoTime = z.string().check(z.refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO-8601 time'));
@@ -25,12 +27,68 @@ const common = {
   wamid: z.optional(nonEmpty),
 };
 
-const MESSAGE_TYPES = RELAY_EVENT_TYPES.filter((t) => t !== 'client.status_changed') as Exclude<(typeof RELAY_EVENT_TYPES)[number], 'client.status_changed'>[];
+/** An error of a refused send or of Meta's status, bounded as the relay stores it. */
+const outcomeError = z.object({
+  code: z.nullable(z.number()),
+  title: z.optional(z.string()),
+  message: z.optional(z.string()),
+  details: z.optional(z.string()),
+});
+const metaObject = z.record(z.string(), z.unknown());
+/** What a status webhook from Meta adds, as Meta sent it (bounded). */
+const fromMeta = {
+  errors: z.optional(z.array(outcomeError)),
+  pricing: z.optional(metaObject),
+  conversation: z.optional(metaObject),
+};
 
-/** Every relay event; `client.status_changed` details are checked field by field, the others as objects. */
+/**
+ * Each type's `detail`, field by field: the contract docs/relay-events.md documents (its table is checked against
+ * these shapes). `outcome` is the message's outcome the event reports; `source` who said so: `relay` (it did it) or
+ * `webhook` (Meta's status).
+ */
+export const RELAY_EVENT_DETAIL_SHAPES = {
+  'client.status_changed': clientStatusChangedDetailSchema.shape,
+  'message.parked': { outcome: z.literal('parked'), source: z.literal('relay') },
+  'message.released': { releaseId: nonEmpty, firstParkedAt: isoTime, fallbackMessageId: z.optional(nonEmpty) },
+  'message.sent': { outcome: z.literal('sent'), source: z.enum(['relay', 'webhook']), ...fromMeta },
+  'message.delivered': { outcome: z.literal('delivered'), source: z.literal('webhook'), ...fromMeta },
+  'message.read': { outcome: z.literal('read'), source: z.literal('webhook'), ...fromMeta },
+  'message.failed': {
+    outcome: z.literal('failed'),
+    source: z.enum(['relay', 'webhook']),
+    ...fromMeta,
+    reason: z.optional(z.literal(WINDOW_CLOSED)),
+    fallbackMessageId: z.optional(nonEmpty),
+  },
+  'message.dead_lettered': { outcome: z.literal('dead-lettered'), source: z.literal('relay'), reason: z.enum(DEAD_LETTER_REASONS), detail: z.optional(z.string()) },
+} as const satisfies Record<RelayEventType, Record<string, z.ZodMiniType>>;
+
+/**
+ * The detail of an event too large for SNS (256 KiB), as it is published instead: the first 16 KiB of its JSON, that
+ * JSON's length and its SHA-256 (`adapters/sns-events.ts`).
+ */
+export const truncatedDetailSchema = z.strictObject({
+  truncated: z.object({ originalBytes: z.number(), sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)), text: z.string() }),
+});
+
+const eventOf = <T extends RelayEventType>(type: T) =>
+  // Fields added later are kept, not refused: a subscriber's parser reads the fields it knows.
+  z.object({ ...common, type: z.literal(type), detail: z.looseObject(RELAY_EVENT_DETAIL_SHAPES[type]) });
+
+/** An event of any type whose detail was truncated. */
+const truncatedEventSchema = z.object({ ...common, type: z.enum(RELAY_EVENT_TYPES), detail: truncatedDetailSchema });
+
+/** Every relay event, its `detail` checked field by field for its type. */
 export const relayEventSchema = z.discriminatedUnion('type', [
-  z.object({ ...common, type: z.literal('client.status_changed'), detail: clientStatusChangedDetailSchema }),
-  z.object({ ...common, type: z.enum(MESSAGE_TYPES), detail: z.record(z.string(), z.unknown()) }),
+  eventOf('client.status_changed'),
+  eventOf('message.parked'),
+  eventOf('message.released'),
+  eventOf('message.sent'),
+  eventOf('message.delivered'),
+  eventOf('message.read'),
+  eventOf('message.failed'),
+  eventOf('message.dead_lettered'),
 ]);
 
 export type ParsedRelayEvent = z.infer<typeof relayEventSchema>;
@@ -43,7 +101,9 @@ export const parseRelayEvent = (body: string): RelayEvent => {
   } catch {
     throw new TypeError('relay event: body is not JSON');
   }
-  const r = relayEventSchema.safeParse(json);
+  const detail = (json as { detail?: unknown } | null)?.detail;
+  const truncated = typeof detail === 'object' && detail !== null && Object.keys(detail).length === 1 && 'truncated' in detail;
+  const r = (truncated ? truncatedEventSchema : relayEventSchema).safeParse(json);
   if (!r.success) throw new TypeError(`relay event: ${describeIssues(r.error, 3)}`);
   return r.data;
 };

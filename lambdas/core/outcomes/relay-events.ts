@@ -40,8 +40,9 @@ export interface RelayEvent {
 }
 
 /**
- * The id of an event: a hash of its type and the parts that identify the fact (for example the WABA and message id
- * for `message.sent`, the wamid and status for `message.delivered`). Not random: the same fact always gets the same id.
+ * The id of an event: a hash of its type and the parts that identify the fact (for a message's outcome the WABA, the
+ * message id, the state and who said so, the relay or Meta's webhook). Not random: the same fact always gets the same
+ * id, and two facts (the relay's `sent` and Meta's `sent` status) never share one.
  */
 export const relayEventId = (type: RelayEventType, ...parts: readonly string[]): string =>
   createHash('sha256').update([type, ...parts].join('\u0000')).digest('base64url').slice(0, 32);
