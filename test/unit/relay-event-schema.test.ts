@@ -3,12 +3,17 @@ import { describe, expect, it } from 'vitest';
 import { DEAD_LETTER_REASONS } from '../../lambdas/core/outbound/outbound-decision.js';
 import { type OutcomeEntry, outcomeEvent } from '../../lambdas/core/outcomes/message-outcome.js';
 import { parseRelayEvent, RELAY_EVENT_DETAIL_SHAPES } from '../../lambdas/core/outcomes/relay-event-schema.js';
-import { clientStatusChanged, RELAY_EVENT_TYPES, type RelayEvent, relayEvent } from '../../lambdas/core/outcomes/relay-events.js';
+import { humanReplied, clientStatusChanged, RELAY_EVENT_TYPES, type RelayEvent, relayEvent } from '../../lambdas/core/outcomes/relay-events.js';
 
 const T0 = Date.parse('2026-12-03T10:00:00Z');
 const key = { wabaId: '1029384756', messageId: 'order-1' };
 const errors = [{ code: 131047, title: 'Re-engagement message', message: 'more than 24 hours', details: 'window' }];
-const meta = { errors, pricing: { billable: true, category: 'utility' }, conversation: { id: 'c1' } };
+const meta = {
+  errors,
+  pricing: { billable: true, category: 'utility' },
+  conversation: { id: 'c1' },
+  recipient: { recipientId: '15551234567', userId: 'US.13491208655302741918', parentUserId: 'US.ENT.11815799212886844830' },
+};
 
 /** Every detail the relay's code builds, each with every field it can carry. */
 const emitted = (): RelayEvent[] => {
@@ -26,6 +31,7 @@ const emitted = (): RelayEvent[] => {
     ...entries.map(([e, extra]) => outcomeEvent(key, e, { [e.state]: e }, extra) as RelayEvent),
     // As release-copy.ts builds it.
     relayEvent('message.released', { time: T0, ...key, wamid: 'wamid.A' }, [key.wabaId, key.messageId, 'released'], { releaseId: 'r-1', firstParkedAt: new Date(T0).toISOString(), fallbackMessageId: 'order-1:fallback' }),
+    humanReplied({ wabaId: key.wabaId, phoneNumberId: '555001', customer: '15551234567', atMs: T0 }),
     clientStatusChanged(key.wabaId, { eventId: 'e-1', event: 'ACCOUNT_OFFBOARDED', eventTimeMs: T0, from: 'CONNECTED', to: 'OFFBOARDED' }),
   ];
 };

@@ -40,6 +40,8 @@ const fromMeta = {
   errors: z.optional(z.array(outcomeError)),
   pricing: z.optional(metaObject),
   conversation: z.optional(metaObject),
+  /** Who Meta says received it: phone number, business-scoped user id (BSUID), parent BSUID, as the status named them. */
+  recipient: z.optional(z.object({ recipientId: z.optional(nonEmpty), userId: z.optional(nonEmpty), parentUserId: z.optional(nonEmpty) })),
 };
 
 /**
@@ -62,6 +64,7 @@ export const RELAY_EVENT_DETAIL_SHAPES = {
     fallbackMessageId: z.optional(nonEmpty),
   },
   'message.dead_lettered': { outcome: z.literal('dead-lettered'), source: z.literal('relay'), reason: z.enum(DEAD_LETTER_REASONS), detail: z.optional(z.string()) },
+  'conversation.human_replied': { phoneNumberId: nonEmpty, customer: nonEmpty, repliedAt: isoTime },
 } as const satisfies Record<RelayEventType, Record<string, z.ZodMiniType>>;
 
 /**
@@ -89,6 +92,7 @@ export const relayEventSchema = z.discriminatedUnion('type', [
   eventOf('message.read'),
   eventOf('message.failed'),
   eventOf('message.dead_lettered'),
+  eventOf('conversation.human_replied'),
 ]);
 
 export type ParsedRelayEvent = z.infer<typeof relayEventSchema>;

@@ -86,3 +86,14 @@ export const clientStatusChanged = (
   const detail: ClientStatusChangedDetail = { from: change.from, to: change.to, event: change.event, eventId: change.eventId };
   return relayEvent('client.status_changed', { time: change.eventTimeMs, wabaId }, [wabaId, change.eventId], detail);
 };
+
+/**
+ * `conversation.human_replied`: the business owner wrote to a customer from the WhatsApp Business app, later than any
+ * reply seen before for that customer. One id per reply (a redelivered echo keeps it).
+ */
+export const humanReplied = (r: { readonly wabaId: string; readonly phoneNumberId: string; readonly customer: string; readonly atMs: number }): RelayEvent =>
+  relayEvent('conversation.human_replied', { time: r.atMs, wabaId: r.wabaId }, [r.wabaId, r.phoneNumberId, r.customer, String(r.atMs)], {
+    phoneNumberId: r.phoneNumberId,
+    customer: r.customer,
+    repliedAt: new Date(r.atMs).toISOString(),
+  });

@@ -19,7 +19,7 @@ import { MAX_CHANGES_PER_POST, parseWebhook } from './webhook-payload.js';
 export const MAX_WEBHOOK_BYTES = 3 * 1024 * 1024;
 
 import type { HumanReply, HumanReplyRecorder } from '../outbound/ports.js';
-import { relayEvent } from '../outcomes/relay-events.js';
+import { humanReplied } from '../outcomes/relay-events.js';
 import { readEchoes } from './echoes.js';
 
 /** How long the owner's last reply to a customer is kept: longer than the longest HUMAN_REPLY_HOLD_SECONDS (7 days). */
@@ -211,10 +211,7 @@ export class WebhookService {
     if (humans && echoes.length > 0) {
       // One conditional write per customer (only a later reply moves it), and an event for each reply that did.
       tasks.push(async () => {
-        for (const r of await humans.record(echoes, HUMAN_REPLY_RETENTION_SECONDS)) {
-          const detail = { phoneNumberId: r.phoneNumberId, customer: r.customer, repliedAt: new Date(r.atMs).toISOString() };
-          toPublish.push(relayEvent('conversation.human_replied', { time: r.atMs, wabaId: r.wabaId }, [r.wabaId, r.phoneNumberId, r.customer, String(r.atMs)], detail));
-        }
+        for (const r of await humans.record(echoes, HUMAN_REPLY_RETENTION_SECONDS)) toPublish.push(humanReplied(r));
         t.count('HumanRepliesSeen', echoes.length);
         return 'learned';
       });
