@@ -10,7 +10,7 @@ import { describeIssues } from '../shared/zod.js';
 const isoTime = z.string().check(z.refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO-8601 time'));
 const nonEmpty = z.string().check(z.minLength(1));
 
-export const clientStatusChangedDetailSchema = z.object({
+const clientStatusChangedDetailSchema = z.object({
   from: z.enum(CLIENT_STATUSES),
   to: z.enum(CLIENT_STATUSES),
   event: nonEmpty,
@@ -28,12 +28,10 @@ const common = {
 const MESSAGE_TYPES = RELAY_EVENT_TYPES.filter((t) => t !== 'client.status_changed') as Exclude<(typeof RELAY_EVENT_TYPES)[number], 'client.status_changed'>[];
 
 /** Every relay event; `client.status_changed` details are checked field by field, the others as objects. */
-export const relayEventSchema = z.discriminatedUnion('type', [
+const relayEventSchema = z.discriminatedUnion('type', [
   z.object({ ...common, type: z.literal('client.status_changed'), detail: clientStatusChangedDetailSchema }),
   z.object({ ...common, type: z.enum(MESSAGE_TYPES), detail: z.record(z.string(), z.unknown()) }),
 ]);
-
-export type ParsedRelayEvent = z.infer<typeof relayEventSchema>;
 
 /** Parses one delivered message body (raw message delivery: the event's JSON). Throws with the first problems. */
 export const parseRelayEvent = (body: string): RelayEvent => {

@@ -16,7 +16,7 @@ import { AccountUpdateWriter } from './account-update-writer.js';
 import { MAX_CHANGES_PER_POST, parseWebhook } from './webhook-payload.js';
 
 /** Meta's maximum webhook payload. */
-export const MAX_WEBHOOK_BYTES = 3 * 1024 * 1024;
+const MAX_WEBHOOK_BYTES = 3 * 1024 * 1024;
 
 export interface WebhookServiceOptions {
   readonly verifier: SignatureVerifier;
@@ -244,7 +244,6 @@ export class WebhookService {
       ...(messageStatuses ? { messageStatuses } : {}),
     };
   }
-
 
   /**
    * Runs one store step; when the store refuses it for good the change goes to `forwardTo` as unreadable (with the
