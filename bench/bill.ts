@@ -20,7 +20,7 @@ export const PRICES = {
 } as const;
 
 /** Memory of each function in the stack (the releaser gets the consumer's: lib/relay-stack.ts). */
-export const FUNCTION_MEMORY_MIB: Readonly<Record<string, number>> = {
+const FUNCTION_MEMORY_MIB: Readonly<Record<string, number>> = {
   webhook: STAGE_CONFIGS.prod.webhook.memoryMiB,
   consumer: STAGE_CONFIGS.prod.consumer.memoryMiB,
   releaser: STAGE_CONFIGS.prod.consumer.memoryMiB,

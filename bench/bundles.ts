@@ -10,7 +10,7 @@ import { lambdaEntry } from '../lib/lambda-entry.js';
 import { median } from './measure.js';
 
 const run = promisify(execFile);
-export const FUNCTIONS = ['webhook', 'consumer', 'status', 'releaser'] as const;
+const FUNCTIONS = ['webhook', 'consumer', 'status', 'releaser'] as const;
 /** Not a function: the AWS SDK clients alone, the floor for bundle size and cold init. */
 export const SDK_FLOOR_NAME = 'aws-sdk-clients-only';
 type BenchBundle = (typeof FUNCTIONS)[number] | typeof SDK_FLOOR_NAME;
@@ -28,7 +28,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 export const clients = [DynamoDBDocumentClient.from(new DynamoDBClient({})), new SQSClient({})];
 `;
 
-export const bundleFunction = async (name: BenchBundle, outdir: string): Promise<string> => {
+const bundleFunction = async (name: BenchBundle, outdir: string): Promise<string> => {
   const outfile = join(outdir, name, 'index.mjs');
   await esbuild.build({
     ...esbuildOptions(),

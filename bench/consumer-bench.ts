@@ -35,7 +35,7 @@ const enqueue = async (sqs: SQSClient, queueUrl: string, bodies: readonly string
   }
 };
 
-export const buildService = (s: BenchServices, tableName: string, delayUrl: string, dlqUrl: string) => {
+const buildService = (s: BenchServices, tableName: string, delayUrl: string, dlqUrl: string) => {
   const doc = documentClient(s.dynamo);
   return new OutboundService({
     statuses: new DynamoStatusReader(doc, tableName),
@@ -134,7 +134,7 @@ export const throughputBench = async (s: BenchServices, messages: number, poller
 };
 
 /** Counts requests per SDK command on a client (an SDK middleware: counted, not estimated). */
-export const countRequests = (client: DynamoDBClient | SQSClient) => {
+const countRequests = (client: DynamoDBClient | SQSClient) => {
   const counts = new Map<string, number>();
   const statusKeys = { n: 0 };
   type Next = (args: { input: unknown }) => Promise<unknown>;

@@ -48,7 +48,7 @@ export interface Budget {
   readonly ok: boolean;
 }
 
-export const BUDGETS = {
+const BUDGETS = {
   bundleBytes: 460 * 1024,
   coldInitMs: 100,
   statusReadsPerClientPerBatch: 1,
@@ -109,7 +109,7 @@ export const checkBudgets = (r: BenchReport): Budget[] => {
 };
 
 /** The bill's rows from the measured usage (bench/bill.ts holds the prices). */
-export const releaseBill = (resume: ResumeResult, drain: DrainResult, parkHour: ParkHourResult): BillRow[] => {
+const releaseBill = (resume: ResumeResult, drain: DrainResult, parkHour: ParkHourResult): BillRow[] => {
   const hourly = (u: ParkHourResult['alone']['perHop']) => ({
     sqsRequests: u.sqsRequests * parkHour.hopsPerHour,
     readUnits: u.readUnits * parkHour.hopsPerHour,

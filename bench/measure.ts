@@ -1,15 +1,3 @@
-/** Median of `rounds` timings, each the mean over `iterations` calls, in microseconds per call. */
-export const timeAsync = async (fn: () => Promise<unknown>, iterations: number, rounds = 5): Promise<number> => {
-  for (let i = 0; i < Math.min(iterations, 20); i++) await fn(); // warm up
-  const samples: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    const start = process.hrtime.bigint();
-    for (let i = 0; i < iterations; i++) await fn();
-    samples.push(Number(process.hrtime.bigint() - start) / 1000 / iterations);
-  }
-  return median(samples);
-};
-
 export const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);

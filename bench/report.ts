@@ -6,7 +6,7 @@ import type { BenchReport, Budget } from './index.js';
 export const REPORT_WIDTH = 120;
 
 /** Columns padded to their widest cell, two spaces apart. */
-export const table = (data: readonly (readonly string[])[]): string => {
+const table = (data: readonly (readonly string[])[]): string => {
   const widths = (data[0] ?? []).map((_, i) => Math.max(...data.map((row) => (row[i] ?? '').length)));
   return data.map((row) => row.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');
 };

@@ -13,7 +13,7 @@ import { percentile, seeded } from './measure.js';
  * completes within a few minutes", sometimes takes hours.
  *   60% uniform 0-3 min, 25% uniform 3-10 min, 10% uniform 10-60 min, 5% uniform 1-6 h.
  */
-export const RECONNECT_MIX = [
+const RECONNECT_MIX = [
   { share: 0.6, from: 0, to: 180 },
   { share: 0.25, from: 180, to: 600 },
   { share: 0.1, from: 600, to: 3600 },
@@ -28,7 +28,6 @@ const drawReconnect = (random: () => number): number => {
   }
   return RECONNECT_MIX[RECONNECT_MIX.length - 1]!.to;
 };
-
 
 export interface ScheduleResult {
   readonly schedule: string;
@@ -79,4 +78,4 @@ export const scheduleBench = (samples: number, requestsPerHop: number): Schedule
 ];
 
 /** The default before releases existed: short hops, so the loop alone resumed within about a minute (p50). */
-export const EARLIER_DEFAULT_SCHEDULE = '10,20,30,60,120,240,480,900';
+const EARLIER_DEFAULT_SCHEDULE = '10,20,30,60,120,240,480,900';

@@ -2,9 +2,9 @@ import { type BundlingOptions, OutputFormat, SourceMapMode } from 'aws-cdk-lib/a
 import type { BuildOptions } from 'esbuild';
 
 /** The SDK's default credential chain, as its clients import it. */
-export const DEFAULT_CREDENTIALS_MODULE = '@aws-sdk/credential-provider-node';
+const DEFAULT_CREDENTIALS_MODULE = '@aws-sdk/credential-provider-node';
 /** What Lambda bundles use instead (a path from the project root, where esbuild runs). */
-export const ENV_CREDENTIALS_MODULE = './lambdas/adapters/env-credentials.ts';
+const ENV_CREDENTIALS_MODULE = './lambdas/adapters/env-credentials.ts';
 
 /**
  * How every function is bundled: locally by esbuild (no Docker), minified ESM with source maps, the AWS SDK bundled

@@ -40,7 +40,7 @@ export interface Refusing {
 }
 
 /** The phone number node of a connected coexistence number, as a probe reads it. */
-export const connectedNumber = (phoneNumberId: string): CloudApiReply => ({
+const connectedNumber = (phoneNumberId: string): CloudApiReply => ({
   status: 200,
   body: {
     id: phoneNumberId,
@@ -54,11 +54,11 @@ export const connectedNumber = (phoneNumberId: string): CloudApiReply => ({
 });
 
 /** How the stand-in refuses sends from a number it treats as offboarded (the reference's "may mean offboarded" row). */
-export const refusedSend = (r: Refusing): CloudApiReply =>
+const refusedSend = (r: Refusing): CloudApiReply =>
   metaError(400, r.code, r.code === 100 ? 'Unsupported post request' : 'Account not registered', r.subcode);
 
 /** A probe of a number off the Cloud API: reading the node fails with 100/33 (secondary sources). */
-export const unreadableNumber = (): CloudApiReply => metaError(400, 100, 'Unsupported get request', 33);
+const unreadableNumber = (): CloudApiReply => metaError(400, 100, 'Unsupported get request', 33);
 
 const CONTROL = /^\/_stand-in\/numbers\/([^/]+)$/;
 

@@ -28,7 +28,7 @@ const show = (value: unknown): string => {
 };
 
 /** One Powertools JSON line as a readable line, or null when the text is not one. */
-export const readableLogLine = (text: string): string | null => {
+const readableLogLine = (text: string): string | null => {
   const trimmed = text.trim();
   if (!trimmed.startsWith('{') || trimmed.includes('\n')) return null;
   let entry: Record<string, unknown>;

@@ -59,7 +59,7 @@ export const LOCAL_DEFAULTS = {
 } as const;
 
 /** The caller a reset records locally (in AWS: the IAM principal's ARN). */
-export const LOCAL_OPERATOR = 'local-operator';
+const LOCAL_OPERATOR = 'local-operator';
 
 /** Visibility timeout of the local queues: as in AWS, at least six times the consumer's 30 s budget is not needed here. */
 const LOCAL_VISIBILITY_TIMEOUT_SECONDS = 30;
@@ -104,7 +104,7 @@ type HttpHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStr
 type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
 
 /** Turns an HTTP request into the API Gateway HTTP API (payload 2.0) event Lambda receives in AWS. */
-export const toApiGatewayEvent = (req: IncomingMessage, body: Buffer, routeKey: string, pathParameters?: Record<string, string>): APIGatewayProxyEventV2 => {
+const toApiGatewayEvent = (req: IncomingMessage, body: Buffer, routeKey: string, pathParameters?: Record<string, string>): APIGatewayProxyEventV2 => {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(',') : v;

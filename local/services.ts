@@ -23,7 +23,7 @@ import {
 } from '../lambdas/adapters/dynamo/table.js';
 
 /** Local stand-ins accept any credentials; these keep the SDK from searching for real ones. */
-export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
+const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 
 export const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
@@ -45,7 +45,7 @@ export interface RunningService {
   stop(): Promise<void>;
 }
 
-export const javaAvailable = (): Promise<boolean> =>
+const javaAvailable = (): Promise<boolean> =>
   new Promise((resolve) => {
     const p = spawn('java', ['-version'], { stdio: 'ignore' });
     p.on('error', () => resolve(false));
@@ -109,7 +109,7 @@ export const startDynamoDbLocal = async (port?: number): Promise<RunningService>
 };
 
 /** Pure-Node fallback when Java is missing. Lacks transactions, which this project does not use. */
-export const startDynalite = async (port?: number): Promise<RunningService> => {
+const startDynalite = async (port?: number): Promise<RunningService> => {
   const chosen = port ?? (await freePort());
   const { default: dynalite } = await import('dynalite');
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
@@ -214,7 +214,7 @@ export const ensureQueue = async (sqs: SQSClient, spec: QueueSpec): Promise<stri
 };
 
 /** SQS's longest retention, which the stack gives every redrive DLQ. */
-export const REDRIVE_DLQ_RETENTION_SECONDS = 14 * 86_400;
+const REDRIVE_DLQ_RETENTION_SECONDS = 14 * 86_400;
 
 /** The redrive DLQ behind a consumed queue: `<name>-redrive-dlq`, 14 days, as in the stack. */
 export const redriveDlqName = (queueName: string): string => `${queueName}-redrive-dlq`;

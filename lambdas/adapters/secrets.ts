@@ -5,7 +5,7 @@ import { ConfigError } from '../core/shared/errors.js';
 export type SecretRef = { readonly value: string } | { readonly secretId: string };
 
 /** Seconds a secret fetched from Secrets Manager is reused before it is read again (so rotation takes effect). */
-export const SECRET_MAX_AGE_SECONDS = 300;
+const SECRET_MAX_AGE_SECONDS = 300;
 
 /**
  * Reads a secret either from its configured value (local) or from Secrets Manager (AWS, cached by Powertools).

@@ -6,7 +6,7 @@ import { toSqsJson } from '../core/shared/sqs-body.js';
 import { type SnsBatchSender, SnsRequestError } from './sns-batch.js';
 
 /** SNS takes up to 10 entries per PublishBatch. */
-export const SNS_MAX_BATCH_ENTRIES = 10;
+const SNS_MAX_BATCH_ENTRIES = 10;
 /** SNS's largest payload, for one message and for a whole batch: 256 KiB, message bodies and attributes together. */
 export const SNS_MAX_PAYLOAD_BYTES = 262_144;
 
@@ -48,7 +48,7 @@ const attributeBytes = (attributes: Readonly<Record<string, string>>): number =>
  * An event too large for SNS (a detail that is not meant to be that large) goes out with its detail truncated (the
  * first 16 KiB of its JSON, its length and SHA-256) rather than never.
  */
-export const snsMessageOf = (event: RelayEvent): Outgoing => {
+const snsMessageOf = (event: RelayEvent): Outgoing => {
   const attributes = { [RELAY_EVENT_TYPE_ATTRIBUTE]: event.type, wabaId: event.wabaId };
   const overhead = attributeBytes(attributes);
   let body = toSqsJson(event);

@@ -34,7 +34,7 @@ export interface OutgoingMessage {
   readonly attributes?: Readonly<Record<string, string>>;
 }
 
-export class QueueSendError extends Error {
+class QueueSendError extends Error {
   override readonly name = 'QueueSendError';
   constructor(
     message: string,
@@ -106,7 +106,7 @@ export const sendBatches = async (
 };
 
 /** Largest message body forwarded whole; SQS refuses messages over 1 MiB (body and attributes). */
-export const MAX_INBOUND_BODY_BYTES = 900 * 1024;
+const MAX_INBOUND_BODY_BYTES = 900 * 1024;
 
 /**
  * The SQS message for one inbound event: JSON with every non-ASCII character escaped (every SQS accepts it, and
@@ -114,7 +114,7 @@ export const MAX_INBOUND_BODY_BYTES = 900 * 1024;
  * `JSON.stringify`, is forwarded as `unreadable` with the first 16 KiB of its JSON text, its length and its SHA-256
  * (`truncated`), instead of failing the webhook forever.
  */
-export const inboundMessage = (e: InboundEvent): { readonly body: string; readonly field: string } => {
+const inboundMessage = (e: InboundEvent): { readonly body: string; readonly field: string } => {
   let body: string | undefined;
   let reason = 'too-large';
   try {

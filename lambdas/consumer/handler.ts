@@ -6,7 +6,7 @@ import type { Telemetry } from '../core/shared/telemetry.js';
 /** Tells from a record's `eventSourceARN` whether it came from the relay's delay queue. */
 export type DelayQueueTest = (eventSourceArn: string | undefined) => boolean;
 
-export const toOutboundRecord = (r: SQSEvent['Records'][number], fromDelayQueue: DelayQueueTest): OutboundRecord => {
+const toOutboundRecord = (r: SQSEvent['Records'][number], fromDelayQueue: DelayQueueTest): OutboundRecord => {
   const attributes: Record<string, string> = {};
   for (const [k, v] of Object.entries(r.messageAttributes ?? {})) if (v.stringValue !== undefined) attributes[k] = v.stringValue;
   const sent = epochMs(r.attributes?.SentTimestamp);

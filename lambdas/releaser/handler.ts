@@ -3,7 +3,7 @@ import type { Telemetry } from '../core/shared/telemetry.js';
 import { parseReleaseRequest, type ReleaseService } from '../core/release/release.js';
 
 /** Time kept back from the function's limit: the run stops this early and queues its continuation. */
-export const RELEASE_DEADLINE_MARGIN_MS = 10_000;
+const RELEASE_DEADLINE_MARGIN_MS = 10_000;
 
 /**
  * The release queue's consumer: one release run per request, side by side. A request that cannot be read, or a run

@@ -7,7 +7,7 @@ import type { Context } from 'aws-lambda';
 import type { Telemetry } from '../core/shared/telemetry.js';
 
 /** Default namespace; the stack sets POWERTOOLS_METRICS_NAMESPACE per stage so stages never mix. */
-export const METRICS_NAMESPACE = 'CoexistenceRelay';
+const METRICS_NAMESPACE = 'CoexistenceRelay';
 
 export interface Runtime {
   readonly telemetry: Telemetry;

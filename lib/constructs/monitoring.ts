@@ -25,7 +25,7 @@ import { CLIENT_STATUSES } from '../../lambdas/core/status/client-status.js';
 import type { LambdaName } from '../lambda-entry.js';
 
 /** A release request older than this on the release queue raises ReleaseStalled (continuations wait at most 900 s). */
-export const RELEASE_STALLED_AFTER = Duration.minutes(20);
+const RELEASE_STALLED_AFTER = Duration.minutes(20);
 
 export interface MonitoringProps {
   readonly metricsNamespace: string;

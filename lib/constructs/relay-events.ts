@@ -4,7 +4,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 
 /** The topic's name after the stack's (`CoexistenceRelay-<stage>-relay-events`): one per stage, as the queues are. */
-export const relayEventsTopicName = (stackName: string): string => `${stackName}-relay-events`;
+const relayEventsTopicName = (stackName: string): string => `${stackName}-relay-events`;
 
 export interface RelayEventsProps {
   readonly removalPolicy: RemovalPolicy;

@@ -2,7 +2,7 @@
 import { DEAD_LETTER_REASONS } from '../../lambdas/core/outbound/outbound-decision.js';
 import { RELAY_EVENT_TYPES } from '../../lambdas/core/outcomes/relay-events.js';
 
-export const TARGET_HELP = `Target (default: the local pipeline):
+const TARGET_HELP = `Target (default: the local pipeline):
   --url <url>          The local pipeline's URL (default http://127.0.0.1:$PORT, PORT defaulting to 3000)
   --stage <name>       A deployed stack, CoexistenceRelay-<name>, read from CloudFormation with your AWS credentials
   --stack <name>       A deployed stack by its name

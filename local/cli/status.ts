@@ -6,7 +6,7 @@ import { checkJson } from './json.js';
 import { formatStatus, StatusView } from './status-view.js';
 
 /** The status route's answer, or a one-line error (404: never seen; 400: the route's own message). */
-export const readAnswer = async (r: Response, command: string, waba: string): Promise<unknown> => {
+const readAnswer = async (r: Response, command: string, waba: string): Promise<unknown> => {
   const text = await r.text();
   if (r.status === 404) throw new CliError(`${command}: no events received for WABA ${waba}`);
   if (r.status === 403) throw new CliError(`${command}: forbidden (${r.status}): the AWS principal may not call the status route`);

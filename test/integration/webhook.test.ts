@@ -4,7 +4,8 @@ import { DynamoClientStore } from '../../lambdas/adapters/dynamo/client-store.js
 import { SqsInboundEventSink } from '../../lambdas/adapters/sqs.js';
 import { SqsReleaseQueue } from '../../lambdas/adapters/sqs-release.js';
 import type { ReleaseRequester } from '../../lambdas/core/release/ports.js';
-import { RELEASE_ATTRS, keys } from '../../lambdas/adapters/dynamo/table.js';
+import { RELEASE_ATTRS } from '../../lambdas/adapters/dynamo/status-item.js';
+import { keys } from '../../lambdas/adapters/dynamo/table.js';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { ClientView } from '../../lambdas/core/status/client-view.js';
 import { signBody } from '../../lambdas/core/webhook/signature.js';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { DeleteMessageBatchCommand, PurgeQueueCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { inject } from 'vitest';
 import { DynamoClientStore, documentClient } from '../../lambdas/adapters/dynamo/client-store.js';
@@ -48,8 +48,6 @@ export const takeAll = async (sqs: SQSClient, queueUrl: string): Promise<Message
     );
   }
 };
-
-export const purge = (sqs: SQSClient, queueUrl: string) => sqs.send(new PurgeQueueCommand({ QueueUrl: queueUrl }));
 
 /** An API Gateway HTTP API (payload 2.0) event, as Lambda receives it. */
 export const httpEvent = (init: ApiGatewayEventInit): APIGatewayProxyEventV2 => apiGatewayEvent(init);

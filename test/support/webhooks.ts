@@ -1,10 +1,4 @@
 /** Event factories for webhook bodies, shaped like the examples in Meta's documentation. */
-export interface AccountUpdateOptions {
-  readonly entryId?: string;
-  readonly time?: number | string;
-  readonly value?: Record<string, unknown>;
-}
-
 export const accountUpdate = (wabaId: string, event: string, time: number | string, extra: Record<string, unknown> = {}) => ({
   object: 'whatsapp_business_account',
   entry: [{ id: wabaId, time, changes: [{ field: 'account_update', value: { event, ...extra } }] }],

@@ -2,7 +2,8 @@ import type { DynamoDBDocumentClient, UpdateCommandInput } from '@aws-sdk/lib-dy
 import type { HoldRecord, ProbeRecord } from '../../core/health/client-health.js';
 import type { ClientHealthStore } from '../../core/health/ports.js';
 import { conditionalUpdate } from './conditional.js';
-import { HEALTH_ATTRIBUTES, keys, OFFBOARDED_INDEX_PK, OFFBOARDED_INDEX_SK, OFFBOARDED_INDEX_VALUE } from './table.js';
+import { clientCreateSet, HEALTH_ATTRIBUTES } from './status-item.js';
+import { keys, OFFBOARDED_INDEX_PK, OFFBOARDED_INDEX_SK, OFFBOARDED_INDEX_VALUE } from './table.js';
 
 /** Each method is one conditional UpdateItem on the client's status item; a refused condition is an answer, not an error. */
 export class DynamoClientHealthStore implements ClientHealthStore {
@@ -21,7 +22,7 @@ export class DynamoClientHealthStore implements ClientHealthStore {
       TableName: this.tableName,
       Key: keys.status(wabaId),
       UpdateExpression:
-        'SET #hold = :hold, #attempt = :zero, wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now), #idx = :idx, #idxKey = :idxKey',
+        `SET #hold = :hold, #attempt = :zero, ${clientCreateSet(':now')}, #idx = :idx, #idxKey = :idxKey`,
       // Compare-and-swap on the hold's identity: a hold another worker started since our read is never replaced.
       ConditionExpression: replacing === null ? 'attribute_not_exists(#hold)' : 'attribute_not_exists(#hold) OR #hold.holdId = :seen',
       ExpressionAttributeNames: {

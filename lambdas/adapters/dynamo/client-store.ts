@@ -5,23 +5,9 @@ import { UnstorableError } from '../../core/shared/errors.js';
 import type { OffboardedIndex, OffboardedListing } from '../../core/health/offboarded-sweep.js';
 import type { DisableWarningRecord, RestrictionRecord } from '../../core/health/client-health.js';
 import type { ApplyStatusEventResult, ClientRecord, ClientStore, TimelineEntry } from '../../core/status/ports.js';
-import {
-  classAttr,
-  clientFromItem,
-  HEALTH_ATTRIBUTES,
-  healthFromItem,
-  keys,
-  latestFromItem,
-  OFFBOARDED_INDEX,
-  OFFBOARDED_INDEX_PK,
-  OFFBOARDED_INDEX_SK,
-  OFFBOARDED_INDEX_VALUE,
-  phoneNumberIdFromItem,
-  TIMELINE_PREFIX,
-  timelineFromItem,
-  timelineItemUpdate,
-  RELEASE_ATTRS,
-} from './table.js';
+import { classAttr, clientFromItem, HEALTH_ATTRIBUTES, healthFromItem, latestFromItem, phoneNumberIdFromItem, RELEASE_ATTRS, clientCreateSet, STATUS_ATTRS } from './status-item.js';
+import { keys, OFFBOARDED_INDEX, OFFBOARDED_INDEX_PK, OFFBOARDED_INDEX_SK, OFFBOARDED_INDEX_VALUE, TIMELINE_PREFIX } from './table.js';
+import { timelineFromItem, timelineItemUpdate } from './timeline-item.js';
 import { conditionalUpdate } from './conditional.js';
 import { DynamoParkedStore } from './release-stores.js';
 
@@ -67,7 +53,7 @@ export class DynamoClientStore implements ClientStore {
     const w = await conditionalUpdate(this.doc, {
       TableName: this.tableName,
       Key: keys.status(wabaId),
-      UpdateExpression: `SET #cls = :rec, wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now), updatedAt = :now${
+      UpdateExpression: `SET #cls = :rec, ${clientCreateSet(':now')}, ${STATUS_ATTRS.updatedAt} = :now${
         offboarding ? `, ${OFFBOARDED_INDEX_PK} = :idx, ${OFFBOARDED_INDEX_SK} = :key` : ''
       }${drain ? `, ${RELEASE_ATTRS.drainSince} = if_not_exists(${RELEASE_ATTRS.drainSince}, :drain)` : ''}`,
       // The whole ordering guarantee: only a strictly later event of the same class replaces the stored one.
@@ -96,7 +82,7 @@ export class DynamoClientStore implements ClientStore {
         new UpdateCommand({
           TableName: this.tableName,
           Key: keys.status(wabaId),
-          UpdateExpression: 'SET wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now)',
+          UpdateExpression: `SET ${clientCreateSet(':now')}`,
           ExpressionAttributeValues: { ':waba': wabaId, ':now': nowIso },
           ReturnValues: 'ALL_NEW',
         }),
@@ -116,7 +102,7 @@ export class DynamoClientStore implements ClientStore {
       TableName: this.tableName,
       Key: keys.status(wabaId),
       // Every class record and the offboarded listing go in one write; only an existing client is reset.
-      UpdateExpression: `SET updatedAt = :now, lastResetAt = :now REMOVE ${STATUS_CLASSES.map((_, i) => `#c${i}`).join(', ')}, #idx, #idxKey`,
+      UpdateExpression: `SET ${STATUS_ATTRS.updatedAt} = :now, ${STATUS_ATTRS.lastResetAt} = :now REMOVE ${STATUS_CLASSES.map((_, i) => `#c${i}`).join(', ')}, #idx, #idxKey`,
       ConditionExpression: 'attribute_exists(pk)',
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: { ':now': nowIso },
@@ -178,7 +164,7 @@ export class DynamoClientStore implements ClientStore {
     const w = await conditionalUpdate(this.doc, {
       TableName: this.tableName,
       Key: keys.status(wabaId),
-      UpdateExpression: 'SET #a = :v, wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now)',
+      UpdateExpression: `SET #a = :v, ${clientCreateSet(':now')}`,
       ConditionExpression: 'attribute_not_exists(#a) OR #a.orderKey < :key',
       ExpressionAttributeNames: { '#a': attribute },
       ExpressionAttributeValues: { ':v': value, ':waba': wabaId, ':now': appliedAt, ':key': orderKey },
@@ -210,7 +196,7 @@ export class DynamoOffboardedIndex implements OffboardedIndex {
       );
       for (const item of out.Items ?? []) {
         listings.push({
-          wabaId: String(item.wabaId),
+          wabaId: String(item[STATUS_ATTRS.wabaId]),
           latest: latestFromItem(item),
           listingKey: String(item[OFFBOARDED_INDEX_SK]),
           health: healthFromItem(item),

@@ -1,41 +1,14 @@
 import { BatchGetCommand, type DynamoDBDocumentClient, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { chunk } from '../../core/shared/concurrency.js';
-import { entryKey, OUTCOME_STATES, type OutcomeEntry, type OutcomeHistory, type OutcomeState } from '../../core/outcomes/message-outcome.js';
+import { entryKey, type OutcomeEntry, type OutcomeHistory } from '../../core/outcomes/message-outcome.js';
 import type { MessageOutcomeStore, MessageRecord, StoredFallback } from '../../core/outcomes/ports.js';
 import type { MessageKey } from '../../core/outbound/send-ledger.js';
 import { classifyWriteError } from './client-store.js';
 import { conditionalUpdate } from './conditional.js';
+import { fallbackFromItem, historyFromItem, LEDGER_ATTRS, ledgerRecordFromItem, LEGACY_OUTCOME_SK, messageKeyFromWamidItem, OUTCOME_ATTRS } from './message-item.js';
 import { keys, TABLE_TTL_ATTRIBUTE, ttlAfterDays } from './table.js';
 
-/** The outcome item's attributes: one entry and its sort key per state (see `core/message-outcome.ts`). */
-export const OUTCOME_ATTRS = {
-  entry: (s: OutcomeState): string => `out_${s.replace('-', '_')}`,
-  key: (s: OutcomeState): string => `outKey_${s.replace('-', '_')}`,
-  fallback: 'fallback',
-} as const;
-
 const BATCH_GET_MAX = 100;
-
-const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-/** Reads the history of an outcome item; an entry that is not readable is left out, never a reason to fail. */
-export const historyFromItem = (item: Record<string, unknown> | undefined): OutcomeHistory => {
-  const h: OutcomeHistory = {};
-  if (!item) return h;
-  for (const s of OUTCOME_STATES) {
-    const e = item[OUTCOME_ATTRS.entry(s)];
-    if (isObj(e) && e.state === s && typeof e.atMs === 'number') h[s] = e as unknown as OutcomeEntry;
-  }
-  return h;
-};
-
-const fallbackFromItem = (item: Record<string, unknown> | undefined): StoredFallback | null => {
-  const f = item?.[OUTCOME_ATTRS.fallback];
-  return isObj(f) && typeof f.phoneNumberId === 'string' && isObj(f.payload) ? { phoneNumberId: f.phoneNumberId, payload: f.payload } : null;
-};
-
-/** Where outcomes lived before they moved onto the message item: still read until those items expire. */
-const LEGACY_OUTCOME_SK = 'OUTCOME';
 
 /**
  * Message outcomes in the relay's table, on the message item itself (beside its ledger state and wamid: a status from
@@ -62,8 +35,8 @@ export class DynamoMessageOutcomeStore implements MessageOutcomeStore {
     const w = await conditionalUpdate(this.doc, {
       TableName: this.tableName,
       Key: keys.message(key.wabaId, key.messageId),
-      UpdateExpression: 'SET #e = :e, #k = :k, wabaId = :w, messageId = :m, #ttl = :ttl',
-      ConditionExpression: expectWamid === undefined ? keep : `(${keep}) AND wamid = :wamid`,
+      UpdateExpression: `SET #e = :e, #k = :k, ${LEDGER_ATTRS.wabaId} = :w, ${LEDGER_ATTRS.messageId} = :m, #ttl = :ttl`,
+      ConditionExpression: expectWamid === undefined ? keep : `(${keep}) AND ${LEDGER_ATTRS.wamid} = :wamid`,
       ExpressionAttributeNames: { '#e': OUTCOME_ATTRS.entry(entry.state), '#k': OUTCOME_ATTRS.key(entry.state), '#ttl': TABLE_TTL_ATTRIBUTE },
       ExpressionAttributeValues: {
         ':e': entry,
@@ -78,7 +51,7 @@ export class DynamoMessageOutcomeStore implements MessageOutcomeStore {
       throw classifyWriteError(error);
     });
     if (w.written) return { history: historyFromItem(w.attributes), fallback: fallbackFromItem(w.attributes) };
-    if (expectWamid !== undefined && w.old?.wamid !== expectWamid) return 'wamid-mismatch';
+    if (expectWamid !== undefined && w.old?.[LEDGER_ATTRS.wamid] !== expectWamid) return 'wamid-mismatch';
     return null;
   }
 
@@ -91,7 +64,7 @@ export class DynamoMessageOutcomeStore implements MessageOutcomeStore {
             new UpdateCommand({
               TableName: this.tableName,
               Key: keys.wamid(send.wamid),
-              UpdateExpression: 'SET wabaId = :w, messageId = :m, #ttl = :ttl',
+              UpdateExpression: `SET ${LEDGER_ATTRS.wabaId} = :w, ${LEDGER_ATTRS.messageId} = :m, #ttl = :ttl`,
               ExpressionAttributeNames: { '#ttl': TABLE_TTL_ATTRIBUTE },
               ExpressionAttributeValues: { ':w': key.wabaId, ':m': key.messageId, ':ttl': ttl },
             }),
@@ -102,7 +75,7 @@ export class DynamoMessageOutcomeStore implements MessageOutcomeStore {
             new UpdateCommand({
               TableName: this.tableName,
               Key: keys.message(key.wabaId, key.messageId),
-              UpdateExpression: 'SET #f = :f, wabaId = :w, messageId = :m, #ttl = :ttl',
+              UpdateExpression: `SET #f = :f, ${LEDGER_ATTRS.wabaId} = :w, ${LEDGER_ATTRS.messageId} = :m, #ttl = :ttl`,
               ExpressionAttributeNames: { '#f': OUTCOME_ATTRS.fallback, '#ttl': TABLE_TTL_ATTRIBUTE },
               ExpressionAttributeValues: { ':f': send.fallback, ':w': key.wabaId, ':m': key.messageId, ':ttl': ttl },
             }),
@@ -121,9 +94,8 @@ export class DynamoMessageOutcomeStore implements MessageOutcomeStore {
         if (round === 5) throw new Error(`wamid read left ${pending.length} keys unprocessed`);
         const out = await this.doc.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: pending } } }));
         for (const item of out.Responses?.[this.tableName] ?? []) {
-          if (typeof item.wabaId === 'string' && typeof item.messageId === 'string') {
-            found.set(String(item.pk).slice('WAMID#'.length), { wabaId: item.wabaId, messageId: item.messageId });
-          }
+          const message = messageKeyFromWamidItem(item);
+          if (message) found.set(String(item.pk).slice('WAMID#'.length), message);
         }
         pending = out.UnprocessedKeys?.[this.tableName]?.Keys as Record<string, unknown>[] | undefined;
       }
@@ -145,17 +117,10 @@ export class DynamoMessageOutcomeStore implements MessageOutcomeStore {
     const legacy = items.find((i) => i.sk === LEGACY_OUTCOME_SK);
     const message = items.find((i) => i.sk === keys.message(key.wabaId, key.messageId).sk);
     if (!legacy && !message) return null;
-    const ledger = message && typeof message.state === 'string' ? message : undefined;
     return {
       history: { ...historyFromItem(legacy), ...historyFromItem(message) },
       fallback: fallbackFromItem(message) ?? fallbackFromItem(legacy),
-      ledger: ledger
-        ? {
-            state: typeof ledger.state === 'string' ? ledger.state : 'unknown',
-            wamid: typeof ledger.wamid === 'string' ? ledger.wamid : null,
-            sentAt: typeof ledger.sentAt === 'string' ? ledger.sentAt : null,
-          }
-        : null,
+      ledger: ledgerRecordFromItem(message),
     };
   }
 }

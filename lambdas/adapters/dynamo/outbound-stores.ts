@@ -9,13 +9,11 @@ import { type LatestByClass, STATUS_CLASSES } from '../../core/status/client-sta
 import { chunk } from '../../core/shared/concurrency.js';
 import { type ActivityRecorder, type BatchContext, type BatchContextReader, type ClientActivity, type CustomerKey, customerIdentity, messageIdentity, type PhoneOwner } from '../../core/outbound/ports.js';
 import type { ClientStatusReader } from '../../core/status/ports.js';
-import { releaseGateFromItem } from './release-stores.js';
 import {
   CLAIMABLE_STATES,
   type ClaimResult,
   isFinal,
   isResend,
-  LEDGER_STATES,
   type LedgerState,
   type LedgerView,
   type MessageKey,
@@ -23,20 +21,20 @@ import {
   type SendLedger,
 } from '../../core/outbound/send-ledger.js';
 import { conditionalUpdate } from './conditional.js';
+import { LEDGER_ATTRS, ledgerViewFromItem } from './message-item.js';
+import { PHONE_OWNER_ATTRS, phoneOwnerFromItem } from './phone-items.js';
 import {
   classAttr,
   HEALTH_ATTRIBUTES,
   HEALTH_PROJECTION,
   healthFromItem,
-  keys,
   latestFromItem,
-  PHONE_PREFIX,
   RELEASE_ATTRS,
-  phoneOwnerFromItem,
-  type TableKey,
-  TABLE_TTL_ATTRIBUTE,
-  ttlAfterDays,
-} from './table.js';
+  clientCreateSet,
+  releaseGateFromItem,
+  STATUS_ATTRS,
+} from './status-item.js';
+import { keys, PHONE_PREFIX, type TableKey, TABLE_TTL_ATTRIBUTE, ttlAfterDays } from './table.js';
 
 const BATCH_GET_MAX = 100;
 const BATCH_GET_ROUNDS = 5;
@@ -71,7 +69,7 @@ const batchGet = async (
  * Only what the decisions need: the latest event of each class, the client's health evidence, a phone number's owner,
  * a message's ledger state.
  */
-const PROJECTED = ['pk', 'sk', 'wabaId', 'learnedFrom', 'learnedAt', 'state', 'wamid', 'repliedAtMs', ...STATUS_CLASSES.map(classAttr), ...HEALTH_PROJECTION, RELEASE_ATTRS.drainSince, RELEASE_ATTRS.beatAt];
+const PROJECTED = ['pk', 'sk', STATUS_ATTRS.wabaId, PHONE_OWNER_ATTRS.learnedFrom, PHONE_OWNER_ATTRS.learnedAt, LEDGER_ATTRS.state, LEDGER_ATTRS.wamid, 'repliedAtMs', ...STATUS_CLASSES.map(classAttr), ...HEALTH_PROJECTION, RELEASE_ATTRS.drainSince, RELEASE_ATTRS.beatAt];
 /** Names go through placeholders: some attribute names (`hold`) are DynamoDB reserved words. */
 const PROJECTION = {
   expression: PROJECTED.map((_, i) => `#p${i}`).join(', '),
@@ -127,10 +125,11 @@ export class DynamoStatusReader implements ClientStatusReader, BatchContextReade
         const owner = phoneOwnerFromItem(item);
         if (owner) phoneOwners.set(pk.slice(PHONE_PREFIX.length), owner);
       } else {
-        latest.set(String(item.wabaId), latestFromItem(item));
-        health.set(String(item.wabaId), healthFromItem(item));
+        const wabaId = String(item[STATUS_ATTRS.wabaId]);
+        latest.set(wabaId, latestFromItem(item));
+        health.set(wabaId, healthFromItem(item));
         const gate = releaseGateFromItem(item);
-        releases.set(String(item.wabaId), { drainSince: gate.drainSince, beatAt: gate.beatAt });
+        releases.set(wabaId, { drainSince: gate.drainSince, beatAt: gate.beatAt });
       }
     }
     return { latest, health, phoneOwners, releases, ledger, humanReplies };
@@ -141,15 +140,9 @@ export class DynamoStatusReader implements ClientStatusReader, BatchContextReade
  * A claim may take the entry: none yet (or only an outcome written before any claim), a claimable state, SENDING whose
  * lease expired (its worker died).
  */
-const CLAIM_CONDITION = `attribute_not_exists(#state) OR #state IN (${CLAIMABLE_STATES.map((s) => `:${s}`).join(', ')}) OR (#state = :SENDING AND leaseUntil < :now)`;
+const CLAIM_CONDITION = `attribute_not_exists(#state) OR #state IN (${CLAIMABLE_STATES.map((s) => `:${s}`).join(', ')}) OR (#state = :SENDING AND ${LEDGER_ATTRS.leaseUntil} < :now)`;
 /** Only the claim's own holder may settle it: a worker whose lease was taken over changes nothing. */
 const HOLDER_CONDITION = '#token = :token';
-
-/** The ledger part of a message item as read back (the consumer's batch read, a refused claim). */
-export const ledgerViewFromItem = (item: Record<string, unknown> | null | undefined): LedgerView | null =>
-  item && typeof item.state === 'string' && (LEDGER_STATES as readonly string[]).includes(item.state)
-    ? { state: item.state as LedgerState, wamid: typeof item.wamid === 'string' ? item.wamid : null }
-    : null;
 
 /**
  * The send ledger (`lambdas/core/send-ledger.ts`) in DynamoDB, one item per `(wabaId, messageId)`, with a lease on
@@ -169,9 +162,9 @@ export class DynamoSendLedger implements SendLedger {
     const w = await conditionalUpdate(this.doc, {
       TableName: this.tableName,
       Key: keys.ledger(wabaId, messageId),
-      UpdateExpression: `SET #state = :SENDING, #token = :token, leaseUntil = :lease, wabaId = :waba, #ttl = :ttl ADD claims :one`,
+      UpdateExpression: `SET #state = :SENDING, #token = :token, ${LEDGER_ATTRS.leaseUntil} = :lease, ${LEDGER_ATTRS.wabaId} = :waba, #ttl = :ttl ADD ${LEDGER_ATTRS.claims} :one`,
       ConditionExpression: CLAIM_CONDITION,
-      ExpressionAttributeNames: { '#state': 'state', '#token': 'token', '#ttl': TABLE_TTL_ATTRIBUTE },
+      ExpressionAttributeNames: { '#state': LEDGER_ATTRS.state, '#token': LEDGER_ATTRS.token, '#ttl': TABLE_TTL_ATTRIBUTE },
       ExpressionAttributeValues: {
         ':SENDING': 'SENDING' satisfies LedgerState,
         ...Object.fromEntries(CLAIMABLE_STATES.map((s) => [`:${s}`, s])),
@@ -194,24 +187,24 @@ export class DynamoSendLedger implements SendLedger {
     const w = await conditionalUpdate(this.doc, {
       TableName: this.tableName,
       Key: keys.ledger(wabaId, messageId),
-      UpdateExpression: 'SET #state = :released, redrivenAt = :at REMOVE #token, leaseUntil',
-      ConditionExpression: '#state = :dead AND deadLetteredAt = :at',
-      ExpressionAttributeNames: { '#state': 'state', '#token': 'token' },
+      UpdateExpression: `SET #state = :released, ${LEDGER_ATTRS.redrivenAt} = :at REMOVE #token, ${LEDGER_ATTRS.leaseUntil}`,
+      ConditionExpression: `#state = :dead AND ${LEDGER_ATTRS.deadLetteredAt} = :at`,
+      ExpressionAttributeNames: { '#state': LEDGER_ATTRS.state, '#token': LEDGER_ATTRS.token },
       ExpressionAttributeValues: { ':released': SETTLED_STATE.release, ':dead': SETTLED_STATE.markDeadLettered, ':at': deadLetteredAt },
     });
     return w.written;
   }
 
   async markSent(key: MessageKey, token: string, wamid: string, nowMs: number): Promise<void> {
-    await this.#transition(key, token, SETTLED_STATE.markSent, { wamid, sentAt: new Date(nowMs).toISOString() });
+    await this.#transition(key, token, SETTLED_STATE.markSent, { [LEDGER_ATTRS.wamid]: wamid, [LEDGER_ATTRS.sentAt]: new Date(nowMs).toISOString() });
   }
 
   async markDeadLettered(key: MessageKey, token: string, dead: { readonly reason: string; readonly deadLetteredAt: string }): Promise<void> {
-    await this.#transition(key, token, SETTLED_STATE.markDeadLettered, { deadLetterReason: dead.reason, deadLetteredAt: dead.deadLetteredAt });
+    await this.#transition(key, token, SETTLED_STATE.markDeadLettered, { [LEDGER_ATTRS.deadLetterReason]: dead.reason, [LEDGER_ATTRS.deadLetteredAt]: dead.deadLetteredAt });
   }
 
   async markReplaced(key: MessageKey, token: string, fallbackMessageId: string): Promise<void> {
-    await this.#transition(key, token, SETTLED_STATE.markReplaced, { fallbackMessageId });
+    await this.#transition(key, token, SETTLED_STATE.markReplaced, { [LEDGER_ATTRS.fallbackMessageId]: fallbackMessageId });
   }
 
   async release(key: MessageKey, token: string): Promise<void> {
@@ -223,7 +216,7 @@ export class DynamoSendLedger implements SendLedger {
   }
 
   async #transition(key: MessageKey, token: string, state: LedgerState, extra: Record<string, string> = {}): Promise<void> {
-    const names: Record<string, string> = { '#state': 'state', '#token': 'token' };
+    const names: Record<string, string> = { '#state': LEDGER_ATTRS.state, '#token': LEDGER_ATTRS.token };
     const values: Record<string, unknown> = { ':state': state, ':token': token };
     let set = '#state = :state';
     for (const [k, v] of Object.entries(extra)) {
@@ -235,7 +228,7 @@ export class DynamoSendLedger implements SendLedger {
     await conditionalUpdate(this.doc, {
       TableName: this.tableName,
       Key: keys.ledger(key.wabaId, key.messageId),
-      UpdateExpression: `SET ${set} REMOVE leaseUntil`,
+      UpdateExpression: `SET ${set} REMOVE ${LEDGER_ATTRS.leaseUntil}`,
       ConditionExpression: HOLDER_CONDITION,
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
@@ -263,9 +256,9 @@ export class DynamoActivityRecorder implements ActivityRecorder {
             new UpdateCommand({
               TableName: this.tableName,
               Key: keys.status(a.wabaId),
-              UpdateExpression: `SET wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :now)${
+              UpdateExpression: `SET ${clientCreateSet(':now')}${
                 a.phoneNumberId ? `, ${HEALTH_ATTRIBUTES.phoneNumberId} = :pn` : ''
-              } ADD parkedTotal :p, sentTotal :s, deadLetteredTotal :d, ambiguousResends :a`,
+              } ADD ${STATUS_ATTRS.parkedTotal} :p, ${STATUS_ATTRS.sentTotal} :s, ${STATUS_ATTRS.deadLetteredTotal} :d, ${STATUS_ATTRS.ambiguousResends} :a`,
               ExpressionAttributeValues: {
                 ...(a.phoneNumberId ? { ':pn': a.phoneNumberId } : {}),
                 ':waba': a.wabaId,

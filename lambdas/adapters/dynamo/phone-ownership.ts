@@ -3,7 +3,8 @@ import { chunk } from '../../core/shared/concurrency.js';
 import type { PhoneOwner, PhoneOwnership, PhoneOwnershipSource } from '../../core/outbound/ports.js';
 import { classifyWriteError } from './client-store.js';
 import { conditionalUpdate } from './conditional.js';
-import { keys, PHONE_PREFIX, phoneOwnerFromItem } from './table.js';
+import { PHONE_OWNER_ATTRS, phoneOwnerFromItem } from './phone-items.js';
+import { keys, PHONE_PREFIX } from './table.js';
 
 /** BatchGetItem reads up to 100 keys per request. */
 const MAX_BATCH_GET = 100;
@@ -21,9 +22,10 @@ export class DynamoPhoneOwnership implements PhoneOwnership {
     await conditionalUpdate(this.doc, {
       TableName: this.tableName,
       Key: keys.phoneOwner(phoneNumberId),
-      UpdateExpression: 'SET wabaId = :waba, learnedFrom = :from, learnedAt = :at',
+      UpdateExpression: 'SET #waba = :waba, #from = :from, #at = :at',
       // Keep the latest sighting: an equal or older one (a redelivery, a stale webhook) changes nothing.
-      ConditionExpression: 'attribute_not_exists(learnedAt) OR learnedAt < :at',
+      ConditionExpression: 'attribute_not_exists(#at) OR #at < :at',
+      ExpressionAttributeNames: { '#waba': PHONE_OWNER_ATTRS.wabaId, '#from': PHONE_OWNER_ATTRS.learnedFrom, '#at': PHONE_OWNER_ATTRS.learnedAt },
       ExpressionAttributeValues: { ':waba': wabaId, ':from': source, ':at': atMs },
     }).catch((error: unknown) => {
       throw classifyWriteError(error);

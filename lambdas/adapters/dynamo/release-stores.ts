@@ -5,41 +5,18 @@ import {
   QueryCommand,
   UpdateCommand,
 } from '@aws-sdk/lib-dynamodb';
-import * as z from 'zod/mini';
-import { STATUS_CLASSES } from '../../core/status/client-status.js';
 import { chunk } from '../../core/shared/concurrency.js';
 import type { BeginRelease, Pacer, ParkedCopy, ParkedRef, ParkedStore, ReleaseGate, ReleaseProgress, ReleaseStore, StoredParkedCopy } from '../../core/release/ports.js';
-import { describeIssues } from '../../core/shared/zod.js';
-import { DEFAULTS } from '../../core/shared/defaults.js';
 import { conditionalUpdate } from './conditional.js';
-import { classAttr, keys, LEGACY_PARKED_MARKER, latestFromItem, PARKED_PREFIX, RELEASE_ATTRS } from './table.js';
+import { DEFAULT_PARKED_TTL_SECONDS, LEGACY_PARKED_MARKER, PARKED_ATTRS, parkedFromItem, parkedItem } from './parked-item.js';
+import { PACE_ATTRS, paceTtl } from './phone-items.js';
+import { clientCreateSet, RELEASE_ATTRS, RELEASE_PROJECTION, releaseGateFromItem } from './status-item.js';
+import { keys, PARKED_PREFIX, TABLE_TTL_ATTRIBUTE } from './table.js';
 
 const parkedKey = (ref: ParkedRef) => keys.parkedCopy(ref.wabaId, ref.orderKey);
 const clientPk = keys.clientPk;
 
 const BATCH_WRITE_MAX = 25;
-
-const copyItemSchema = z.object({
-  wabaId: z.string(),
-  messageId: z.string(),
-  firstEnqueuedMs: z.number(),
-  firstParkedAt: z.string(),
-  phoneNumberId: z.string(),
-  recipient: z.string(),
-  parkCount: z.number(),
-  sendAttempts: z.number(),
-  rateLimitHits: z.optional(z.number()),
-  body: z.string(),
-});
-
-const toStored = (item: Record<string, unknown>, wabaId: string): StoredParkedCopy => {
-  const orderKey = String(item.sk).slice(PARKED_PREFIX.length);
-  const r = copyItemSchema.safeParse(item);
-  if (r.success) return { ok: true, copy: { ...r.data, rateLimitHits: r.data.rateLimitHits ?? 0, orderKey } };
-  const { pk: _pk, sk: _sk, ...rest } = item;
-  const raw = typeof item.body === 'string' ? item.body : JSON.stringify(rest);
-  return { ok: false, wabaId, orderKey, raw, problem: describeIssues(r.error, 3) };
-};
 
 const batchWrite = async (doc: DynamoDBDocumentClient, tableName: string, requests: Record<string, unknown>[]): Promise<Record<string, unknown>[]> => {
   let pending: Record<string, unknown>[] | undefined = requests;
@@ -57,7 +34,7 @@ export class DynamoParkedStore implements ParkedStore {
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
     /** Seconds after the first park that DynamoDB may drop a copy left behind (longer than MAX_PARK_SECONDS). */
-    private readonly ttlSeconds: number = DEFAULTS.maxParkSeconds + 86_400,
+    private readonly ttlSeconds: number = DEFAULT_PARKED_TTL_SECONDS,
   ) {}
 
   async put(copies: readonly ParkedCopy[]): Promise<ReadonlySet<string>> {
@@ -68,14 +45,7 @@ export class DynamoParkedStore implements ParkedStore {
           const left = await batchWrite(
             this.doc,
             this.tableName,
-            batch.map((c) => {
-              const { orderKey: _o, ...attrs } = c;
-              return {
-                PutRequest: {
-                  Item: { ...parkedKey(c), ...attrs, expiresAt: Math.floor(Date.parse(c.firstParkedAt) / 1000) + this.ttlSeconds },
-                },
-              };
-            }),
+            batch.map((c) => ({ PutRequest: { Item: { ...parkedKey(c), ...parkedItem(c, this.ttlSeconds) } } })),
           );
           for (const l of left) failed.add(String((l.PutRequest as { Item: { messageId: string } }).Item.messageId));
         } catch {
@@ -111,7 +81,7 @@ export class DynamoParkedStore implements ParkedStore {
     const legacy: Record<string, unknown>[] = [];
     for (const item of out.Items ?? []) {
       if (LEGACY_PARKED_MARKER.test(String(item.sk))) legacy.push({ DeleteRequest: { Key: { pk: item.pk, sk: item.sk } } });
-      else items.push(toStored(item, wabaId));
+      else items.push(parkedFromItem(item, wabaId));
     }
     if (legacy.length > 0) await batchWrite(this.doc, this.tableName, legacy);
     const next = out.LastEvaluatedKey?.sk;
@@ -132,8 +102,8 @@ export class DynamoParkedStore implements ParkedStore {
       start = out.LastEvaluatedKey;
     } while (start);
     if (count === 0) return { count, oldestParkedAt: null };
-    const first = await this.doc.send(new QueryCommand({ ...base, ProjectionExpression: 'firstParkedAt', Limit: 1 }));
-    const at = first.Items?.[0]?.firstParkedAt;
+    const first = await this.doc.send(new QueryCommand({ ...base, ProjectionExpression: PARKED_ATTRS.firstParkedAt, Limit: 1 }));
+    const at = first.Items?.[0]?.[PARKED_ATTRS.firstParkedAt];
     return { count, oldestParkedAt: typeof at === 'string' ? at : null };
   }
 
@@ -142,23 +112,15 @@ export class DynamoParkedStore implements ParkedStore {
     await conditionalUpdate(this.doc, {
       TableName: this.tableName,
       Key: parkedKey(ref),
-      UpdateExpression: 'SET sendAttempts = :a, rateLimitHits = :r',
+      UpdateExpression: 'SET #a = :a, #r = :r',
       ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeNames: { '#a': PARKED_ATTRS.sendAttempts, '#r': PARKED_ATTRS.rateLimitHits },
       ExpressionAttributeValues: { ':a': counters.sendAttempts, ':r': counters.rateLimitHits },
     });
   }
 }
 
-const RELEASE_PROJECTION = ['wabaId', ...STATUS_CLASSES.map(classAttr), ...Object.values(RELEASE_ATTRS)].join(', ');
 const numOrNull = (v: unknown): number | null => (typeof v === 'number' ? v : null);
-
-/** Reads the release part of a status item. */
-export const releaseGateFromItem = (item: Record<string, unknown> | undefined): ReleaseGate => ({
-  latest: latestFromItem(item),
-  drainSince: numOrNull(item?.[RELEASE_ATTRS.drainSince]),
-  beatAt: numOrNull(item?.[RELEASE_ATTRS.beatAt]),
-  lastRelease: (item?.[RELEASE_ATTRS.last] as ReleaseProgress | undefined) ?? null,
-});
 
 /** The release lease, drain flag and progress, as conditional writes on the client's status item. */
 export class DynamoReleaseStore implements ReleaseStore {
@@ -183,7 +145,7 @@ export class DynamoReleaseStore implements ReleaseStore {
       TableName: this.tableName,
       Key: this.#key(wabaId),
       UpdateExpression:
-        'SET #lid = :id, #lu = :until, #beat = :now, #drain = if_not_exists(#drain, :now), #last = :p, wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :iso)',
+        `SET #lid = :id, #lu = :until, #beat = :now, #drain = if_not_exists(#drain, :now), #last = :p, ${clientCreateSet(':iso')}`,
       ConditionExpression: 'attribute_not_exists(#lu) OR #lu < :now OR #lid = :id',
       ExpressionAttributeNames: {
         '#lid': RELEASE_ATTRS.leaseId,
@@ -252,7 +214,7 @@ export class DynamoReleaseStore implements ReleaseStore {
       new UpdateCommand({
         TableName: this.tableName,
         Key: this.#key(wabaId),
-        UpdateExpression: 'SET #drain = if_not_exists(#drain, :now), wabaId = :waba, firstSeenAt = if_not_exists(firstSeenAt, :iso)',
+        UpdateExpression: `SET #drain = if_not_exists(#drain, :now), ${clientCreateSet(':iso')}`,
         ExpressionAttributeNames: { '#drain': RELEASE_ATTRS.drainSince },
         ExpressionAttributeValues: { ':now': nowMs, ':waba': wabaId, ':iso': new Date(nowMs).toISOString() },
       }),
@@ -273,23 +235,26 @@ export class DynamoPacer implements Pacer {
   ) {}
 
   async reserve(phoneNumberId: string, nowMs: number): Promise<number> {
-    const ttl = Math.floor(nowMs / 1000) + 86_400;
+    const ttl = paceTtl(nowMs);
+    const names = { '#next': PACE_ATTRS.nextSlotMs, '#ttl': TABLE_TTL_ATTRIBUTE };
     for (let attempt = 0; attempt < 20; attempt++) {
       const ahead = await conditionalUpdate(this.doc, {
         TableName: this.tableName,
         Key: keys.pace(phoneNumberId),
-        UpdateExpression: 'SET nextSlotMs = nextSlotMs + :i, expiresAt = :ttl',
-        ConditionExpression: 'nextSlotMs > :now',
+        UpdateExpression: 'SET #next = #next + :i, #ttl = :ttl',
+        ConditionExpression: '#next > :now',
+        ExpressionAttributeNames: names,
         ExpressionAttributeValues: { ':i': this.intervalMs, ':now': nowMs, ':ttl': ttl },
         ReturnValues: 'UPDATED_NEW',
       });
-      if (ahead.written) return Number(ahead.attributes?.nextSlotMs) - this.intervalMs;
+      if (ahead.written) return Number(ahead.attributes?.[PACE_ATTRS.nextSlotMs]) - this.intervalMs;
       // Refused: no slot ahead; take now, unless another reservation moved the slot ahead meanwhile (then try again).
       const now = await conditionalUpdate(this.doc, {
         TableName: this.tableName,
         Key: keys.pace(phoneNumberId),
-        UpdateExpression: 'SET nextSlotMs = :next, expiresAt = :ttl',
-        ConditionExpression: 'attribute_not_exists(nextSlotMs) OR nextSlotMs <= :now',
+        UpdateExpression: 'SET #next = :next, #ttl = :ttl',
+        ConditionExpression: 'attribute_not_exists(#next) OR #next <= :now',
+        ExpressionAttributeNames: names,
         ExpressionAttributeValues: { ':next': nowMs + this.intervalMs, ':now': nowMs, ':ttl': ttl },
       });
       if (now.written) return nowMs;

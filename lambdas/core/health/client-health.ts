@@ -87,8 +87,6 @@ export interface ClientHealth {
   readonly disableWarning?: DisableWarningRecord;
 }
 
-export const NO_HEALTH: ClientHealth = {};
-
 export type HoldState =
   | { readonly state: 'none' }
   | { readonly state: 'in-force'; readonly hold: HoldRecord }

@@ -50,7 +50,7 @@ export interface SweepPolicy {
 }
 
 /** Pure: who is offboarded or held, for how long, who to unlist and who to probe. */
-export const summarizeOffboarded = (listings: readonly OffboardedListing[], nowMs: number, policy: SweepPolicy): SweepSummary => {
+const summarizeOffboarded = (listings: readonly OffboardedListing[], nowMs: number, policy: SweepPolicy): SweepSummary => {
   let offboarded = 0;
   let held = 0;
   let longestSeconds = 0;

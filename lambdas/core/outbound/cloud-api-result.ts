@@ -36,7 +36,7 @@ export type SendVerdict =
   | { readonly verdict: 'reject'; readonly why: string; readonly windowClosed?: true; readonly recipientTypeNotSupported?: true };
 
 /** 131062: this type of message cannot go to a business-scoped user id (authentication templates, for one). */
-export const BSUID_NOT_SUPPORTED_CODE = 131062;
+const BSUID_NOT_SUPPORTED_CODE = 131062;
 /** 131047: the 24-hour customer-service window closed (only a template may be sent). */
 export const WINDOW_CLOSED_CODE = 131047;
 /** Transient errors: back off and retry. */

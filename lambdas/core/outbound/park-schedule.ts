@@ -4,7 +4,7 @@ import { ConfigError } from '../shared/errors.js';
 export const MAX_SQS_DELAY_SECONDS = 900;
 
 /** Share of each delay randomised, so messages parked together do not all wake at the same second. */
-export const PARK_JITTER = 0.2;
+const PARK_JITTER = 0.2;
 
 export class InvalidScheduleError extends ConfigError {
   override readonly name = 'InvalidScheduleError';

@@ -66,7 +66,7 @@ const TERMINAL: Partial<Record<ClientStatus, DeadLetterReason>> = {
 const timeText = (ms: number): string => (Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? new Date(ms).toISOString() : String(ms));
 
 /** Why the envelope's phone number may not be used for its WABA, or null when it may (or nobody knows). */
-export const phoneMismatch = (envelope: OutboundEnvelope, owner: PhoneOwner | undefined): string | null =>
+const phoneMismatch = (envelope: OutboundEnvelope, owner: PhoneOwner | undefined): string | null =>
   owner !== undefined && owner.wabaId !== envelope.wabaId
     ? `phone number ${envelope.phoneNumberId} belongs to WABA ${owner.wabaId} (learnt from a ${owner.learnedFrom} at ${timeText(owner.learnedAt)}), not ${envelope.wabaId}`
     : null;

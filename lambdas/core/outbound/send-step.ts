@@ -191,7 +191,7 @@ export const claimToDeadLetter = async (
  * callback data, the fallback should it fail with 131047), then `message.sent`. Best effort: the message is sent
  * whatever happens here (counted and logged; never a reason to send again).
  */
-export const afterAccepted = async (deps: SendStepDeps, envelope: OutboundEnvelope, wamid: string, ours: boolean, log: Record<string, unknown>): Promise<void> => {
+const afterAccepted = async (deps: SendStepDeps, envelope: OutboundEnvelope, wamid: string, ours: boolean, log: Record<string, unknown>): Promise<void> => {
   const key = { wabaId: envelope.wabaId, messageId: envelope.messageId };
   const fallback = envelope.fallback && !isFallbackId(envelope.messageId) ? { phoneNumberId: envelope.phoneNumberId, payload: envelope.fallback } : undefined;
   const messages = deps.messages;

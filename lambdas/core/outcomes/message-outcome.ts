@@ -23,17 +23,14 @@ export type OutcomeState = (typeof OUTCOME_STATES)[number];
 /** The rank of each state: the outcome is the present state of highest rank. */
 export const OUTCOME_RANK: Readonly<Record<OutcomeState, number>> = { parked: 0, sent: 1, delivered: 2, read: 3, failed: 4, 'dead-lettered': 5 };
 
-export const FINAL_STATES: readonly OutcomeState[] = ['failed', 'dead-lettered'];
-
 /** Meta's status values (`value.statuses[].status`) that move an outcome; others (`deleted`, `warning`) do not. */
-export const META_STATUS_STATES: Readonly<Record<string, OutcomeState>> = { sent: 'sent', delivered: 'delivered', read: 'read', failed: 'failed' };
+const META_STATUS_STATES: Readonly<Record<string, OutcomeState>> = { sent: 'sent', delivered: 'delivered', read: 'read', failed: 'failed' };
 
-export { WINDOW_CLOSED_CODE };
 /** The outcome reason (and dead-letter reason) of a message refused because the window closed. */
 export const WINDOW_CLOSED = 'window-closed';
 
 /** The messageId of a message's fallback: sent once, under the same exactly-once rules as any message. */
-export const FALLBACK_SUFFIX = ':fallback';
+const FALLBACK_SUFFIX = ':fallback';
 export const fallbackIdOf = (messageId: string): string => `${messageId}${FALLBACK_SUFFIX}`;
 export const isFallbackId = (messageId: string): boolean => messageId.endsWith(FALLBACK_SUFFIX);
 
@@ -86,7 +83,7 @@ const canonical = (v: unknown): unknown => {
 };
 
 /** Whether `incoming` becomes the kept entry of its state (an identical entry counts: re-applying it is a no-op). */
-export const keeps = (current: OutcomeEntry | undefined, incoming: OutcomeEntry): boolean =>
+const keeps = (current: OutcomeEntry | undefined, incoming: OutcomeEntry): boolean =>
   current === undefined || entryKey(incoming) <= entryKey(current);
 
 /** The history after one entry: the model of the store's conditional write. */
@@ -178,7 +175,7 @@ export interface MessageStatusUpdate {
   readonly conversation?: Readonly<Record<string, unknown>>;
 }
 
-export const isWindowClosed = (errors: readonly OutcomeError[] | undefined): boolean => (errors ?? []).some((e) => e.code === WINDOW_CLOSED_CODE);
+const isWindowClosed = (errors: readonly OutcomeError[] | undefined): boolean => (errors ?? []).some((e) => e.code === WINDOW_CLOSED_CODE);
 
 /** The outcome entry a status gives, or null for a status value that does not move outcomes. */
 export const entryFromStatus = (s: MessageStatusUpdate, receivedAtMs: number): OutcomeEntry | null => {
@@ -209,7 +206,7 @@ export const entryFromStatus = (s: MessageStatusUpdate, receivedAtMs: number): O
 // Correlation: the relay's `biz_opaque_callback_data`
 
 /** Meta's limit on `biz_opaque_callback_data`. */
-export const MAX_CALLBACK_DATA = 512;
+const MAX_CALLBACK_DATA = 512;
 const CALLBACK_PREFIX = 'cxr1.';
 
 /**

@@ -5,7 +5,7 @@ import type { MessageOutcomeStore, MessageRecord } from './ports.js';
 import type { MessageKey } from '../outbound/send-ledger.js';
 
 /** Longest messageId the route accepts: an envelope's 128 characters plus `:fallback`. */
-export const MAX_MESSAGE_ID_LENGTH = 137;
+const MAX_MESSAGE_ID_LENGTH = 137;
 
 export interface MessageHistoryEntry {
   readonly state: OutcomeState;

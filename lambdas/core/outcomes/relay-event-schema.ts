@@ -12,7 +12,7 @@ import { describeIssues } from '../shared/zod.js';
 const isoTime = z.string().check(z.refine((s) => !Number.isNaN(Date.parse(s)), 'must be an ISO-8601 time'));
 const nonEmpty = z.string().check(z.minLength(1));
 
-export const clientStatusChangedDetailSchema = z.object({
+const clientStatusChangedDetailSchema = z.object({
   from: z.enum(CLIENT_STATUSES),
   to: z.enum(CLIENT_STATUSES),
   event: nonEmpty,
@@ -71,7 +71,7 @@ export const RELAY_EVENT_DETAIL_SHAPES = {
  * The detail of an event too large for SNS (256 KiB), as it is published instead: the first 16 KiB of its JSON, that
  * JSON's length and its SHA-256 (`adapters/sns-events.ts`).
  */
-export const truncatedDetailSchema = z.strictObject({
+const truncatedDetailSchema = z.strictObject({
   truncated: z.object({ originalBytes: z.number(), sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)), text: z.string() }),
 });
 
@@ -83,7 +83,7 @@ const eventOf = <T extends RelayEventType>(type: T) =>
 const truncatedEventSchema = z.object({ ...common, type: z.enum(RELAY_EVENT_TYPES), detail: truncatedDetailSchema });
 
 /** Every relay event, its `detail` checked field by field for its type. */
-export const relayEventSchema = z.discriminatedUnion('type', [
+const relayEventSchema = z.discriminatedUnion('type', [
   eventOf('client.status_changed'),
   eventOf('message.parked'),
   eventOf('message.released'),
@@ -94,8 +94,6 @@ export const relayEventSchema = z.discriminatedUnion('type', [
   eventOf('message.dead_lettered'),
   eventOf('conversation.human_replied'),
 ]);
-
-export type ParsedRelayEvent = z.infer<typeof relayEventSchema>;
 
 /** Parses one delivered message body (raw message delivery: the event's JSON). Throws with the first problems. */
 export const parseRelayEvent = (body: string): RelayEvent => {

@@ -4,9 +4,9 @@ import { ID_PATTERN, ID_RULE } from '../shared/ids.js';
 import type { ReleaseRequest, ReleaseTrigger } from './ports.js';
 import { describeIssues } from '../shared/zod.js';
 
-export const RELEASE_TRIGGERS = ['status-connected', 'probe-can-send', 'restriction-expired', 'operator'] as const satisfies readonly ReleaseTrigger[];
+const RELEASE_TRIGGERS = ['status-connected', 'probe-can-send', 'restriction-expired', 'operator'] as const satisfies readonly ReleaseTrigger[];
 
-export const releaseRequestSchema = z.strictObject({
+const releaseRequestSchema = z.strictObject({
   wabaId: z.string().check(z.regex(ID_PATTERN, ID_RULE)),
   trigger: z.enum(RELEASE_TRIGGERS),
   requestedAt: z.iso.datetime({ offset: true }),

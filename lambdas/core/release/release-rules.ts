@@ -31,7 +31,7 @@ export const releaseDue = (cls: StatusClass | null, statusBefore: ClientStatus, 
   statusAfter === 'CONNECTED' && (statusBefore !== 'CONNECTED' || (cls !== null && CONNECTING_CLASSES.includes(cls)));
 
 /** A release whose last sign of life is older than this is taken to be lost: the consumer asks for a new one. */
-export const RELEASE_STALL_MS = 60_000;
+const RELEASE_STALL_MS = 60_000;
 
 /**
  * Does a new message for this client wait behind a release? Yes while the drain flag is set on a CONNECTED client.

@@ -68,7 +68,7 @@ const serializeIteratively = (root: unknown): string => {
 };
 
 /** How much of a value that cannot be forwarded whole is kept: its first 16 KiB of JSON text. */
-export const TRUNCATED_TEXT_CHARS = 16 * 1024;
+const TRUNCATED_TEXT_CHARS = 16 * 1024;
 
 /** A value too large (or too deep) to forward whole: its first characters, marked, with what identifies the rest. */
 export interface TruncatedValue {
@@ -82,7 +82,7 @@ export interface TruncatedValue {
 
 export const truncateValue = (value: unknown, keepChars: number = TRUNCATED_TEXT_CHARS): TruncatedValue => truncateText(serializeJson(value), keepChars);
 
-export const truncateText = (text: string, keepChars: number = TRUNCATED_TEXT_CHARS): TruncatedValue => ({
+const truncateText = (text: string, keepChars: number = TRUNCATED_TEXT_CHARS): TruncatedValue => ({
   originalBytes: Buffer.byteLength(text),
   sha256: createHash('sha256').update(text).digest('hex'),
   text: text.slice(0, keepChars),

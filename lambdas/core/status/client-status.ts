@@ -155,17 +155,6 @@ export type EventEffect =
   /** An operator cleared the client's status records (`POST /clients/{wabaId}/reset`). */
   | 'operator-reset';
 
-/** Every timeline effect, for schemas and docs. */
-export const EVENT_EFFECTS: readonly EventEffect[] = [
-  'status-changed',
-  'status-unchanged',
-  'older-than-latest',
-  'duplicate',
-  'informational',
-  'rejected-time',
-  'operator-reset',
-];
-
 /** Whether a new event of a class would replace the stored latest of that class. */
 export const supersedes = (current: StatusEventRecord | undefined, orderKey: string): boolean =>
   current === undefined || current.orderKey < orderKey;

@@ -90,7 +90,7 @@ const ageSeconds = (since: string | null, nowMs: number): number | null => {
   return Number.isNaN(t) ? null : Math.max(0, Math.round((nowMs - t) / 1000));
 };
 
-export const toClientView = (
+const toClientView = (
   client: ClientRecord,
   timeline: readonly TimelineEntry[],
   skewMs: number,

@@ -11,7 +11,7 @@ import type { Telemetry } from '../shared/telemetry.js';
 import { describeIssues } from '../shared/zod.js';
 
 /** The event name of reset entries in the timeline. */
-export const OPERATOR_RESET_EVENT = 'OPERATOR_RESET';
+const OPERATOR_RESET_EVENT = 'OPERATOR_RESET';
 
 /** Body of `POST /clients/{wabaId}/reset`: optional, `{ "reason": "..." }`. */
 export const resetRequestSchema = z.strictObject({ reason: z.optional(z.string().check(z.minLength(1), z.maxLength(500))) });

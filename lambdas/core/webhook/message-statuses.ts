@@ -33,7 +33,7 @@ const statusItem = z.looseObject({
 });
 
 /** Most statuses read from one change (Meta batches up to 1000 updates per POST). */
-export const MAX_STATUSES_PER_CHANGE = 1000;
+const MAX_STATUSES_PER_CHANGE = 1000;
 
 /** The clock event times are checked against. */
 export interface EventTimeContext {

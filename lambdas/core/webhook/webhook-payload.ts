@@ -19,9 +19,9 @@ import { id, lenient, text } from './payload-fields.js';
 
 /** Reading a verified webhook body: entries and changes into {@link ParsedChange}s (their types in parsed-change.ts). */
 
-export const WABA_OBJECT = 'whatsapp_business_account';
-export const ACCOUNT_UPDATE = 'account_update';
-export const MESSAGES = 'messages';
+const WABA_OBJECT = 'whatsapp_business_account';
+const ACCOUNT_UPDATE = 'account_update';
+const MESSAGES = 'messages';
 /** Meta's documented maximum number of updates in one POST. */
 export const MAX_CHANGES_PER_POST = 1000;
 

@@ -16,7 +16,7 @@ import { AccountUpdateWriter } from './account-update-writer.js';
 import { MAX_CHANGES_PER_POST, parseWebhook } from './webhook-payload.js';
 
 /** Meta's maximum webhook payload. */
-export const MAX_WEBHOOK_BYTES = 3 * 1024 * 1024;
+const MAX_WEBHOOK_BYTES = 3 * 1024 * 1024;
 
 import type { HumanReply, HumanReplyRecorder } from '../outbound/ports.js';
 import { humanReplied } from '../outcomes/relay-events.js';
@@ -266,7 +266,6 @@ export class WebhookService {
       ...(messageStatuses ? { messageStatuses } : {}),
     };
   }
-
 
   /**
    * Runs one store step; when the store refuses it for good the change goes to `forwardTo` as unreadable (with the
