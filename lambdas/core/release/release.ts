@@ -224,6 +224,8 @@ export class ReleaseService {
     const envelope = parsed.envelope;
     const lane = laneOf(copy);
     if (run.blocked.has(lane) || run.restricted.has(lane)) return; // an earlier message to this recipient waits: so do the later ones
+    // The facts are at most `statusCheckMs` old when a message is decided (the watcher keeps them so between messages).
+    if (this.#o.now() - run.facts.atMs >= this.#o.statusCheckMs) await refresh(this.#factsDeps, run);
     const d = decide(this.#factsDeps, run, envelope, state);
     if (d.action !== 'send') return this.#notNow(run, copy, envelope, state, d, null);
     for (let throttled = 0; ; throttled++) {
