@@ -45,10 +45,12 @@ export const maxPerWindow = (timesMs: readonly number[], windowMs = 1000): numbe
 };
 
 /**
- * The last line of the pace inside one process: call starts per key (phone number) in a sliding one-second log. A call
- * may start only while fewer than `rate` calls started in the last second, so however late a slot's call leaves (a
- * busy event loop), this process never starts more than `rate` calls in any one-second window. Across processes the
- * DynamoDB slots ({@link paceIntervalMs} apart) keep the sum under the rate.
+ * The last line of the pace inside one process: call starts per key (phone number) in a sliding log of one second plus
+ * {@link PACE_MARGIN_MS}. A call may start only while fewer than `rate` calls started in that window, so however late a
+ * slot's call leaves (a busy event loop), any two calls `rate` apart start at least `1000 + margin` ms apart, as on-time
+ * slots do: a call that left late and the network's jitter together cannot put one call too many into a second
+ * measured where the calls arrive. On-time calls are never delayed by it. Across processes the DynamoDB slots
+ * ({@link paceIntervalMs} apart) keep the sum under the rate.
  */
 export class CallWindow {
   readonly #starts = new Map<string, number[]>();
@@ -57,20 +59,21 @@ export class CallWindow {
     private readonly ratePerSecond: number,
     private readonly now: () => number = Date.now,
     private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+    private readonly windowMs: number = 1000 + PACE_MARGIN_MS,
   ) {}
 
   /** Resolves when a call for `key` may start now, and counts it as started. */
   async admit(key: string): Promise<void> {
     for (;;) {
       const t = this.now();
-      const recent = (this.#starts.get(key) ?? []).filter((s) => t - s < 1000);
+      const recent = (this.#starts.get(key) ?? []).filter((s) => t - s < this.windowMs);
       if (recent.length < this.ratePerSecond) {
         recent.push(t);
         this.#starts.set(key, recent);
         return;
       }
       this.#starts.set(key, recent);
-      await this.sleep(1000 - (t - (recent[0] as number)));
+      await this.sleep(this.windowMs - (t - (recent[0] as number)));
     }
   }
 }
