@@ -4,16 +4,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as z from 'zod';
+import { describeIssues } from '../../lambdas/core/shared/zod.js';
 import { CliError } from './errors.js';
 
 export type JsonCheck<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: string };
-
-/** The first problems of a failed check, as `path: message` (zod's classic and mini schemas both report issues). */
-const describe = (issues: readonly z.core.$ZodIssue[], max = 3): string =>
-  issues
-    .slice(0, max)
-    .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
-    .join('; ') || 'invalid';
 
 /** JSON text checked by `schema`; `problem` says what is wrong ("not JSON (...)" or the first issues). */
 export const checkJson = <S extends z.core.$ZodType>(text: string, schema: S): JsonCheck<z.output<S>> => {
@@ -24,7 +18,7 @@ export const checkJson = <S extends z.core.$ZodType>(text: string, schema: S): J
     return { ok: false, problem: `not JSON (${(error as Error).message})` };
   }
   const r = z.safeParse(schema, json);
-  return r.success ? { ok: true, value: r.data } : { ok: false, problem: describe(r.error.issues) };
+  return r.success ? { ok: true, value: r.data } : { ok: false, problem: describeIssues(r.error, 3) };
 };
 
 /**

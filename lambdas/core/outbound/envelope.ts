@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import { ID_PATTERN, ID_RULE } from '../shared/ids.js';
-import { describeIssues } from '../shared/zod.js';
+import { parseJson } from '../shared/zod.js';
 
 const ID = ID_PATTERN;
 const ID_MESSAGE = ID_RULE;
@@ -74,12 +74,6 @@ export const MAX_ENVELOPE_BYTES = 128 * 1024;
 export const parseEnvelope = (body: string): EnvelopeParse => {
   const bytes = Buffer.byteLength(body);
   if (bytes > MAX_ENVELOPE_BYTES) return { ok: false, problem: `body is ${bytes} bytes, over the ${MAX_ENVELOPE_BYTES}-byte limit` };
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return { ok: false, problem: 'body is not JSON' };
-  }
-  const r = outboundEnvelopeSchema.safeParse(json);
-  return r.success ? { ok: true, envelope: r.data } : { ok: false, problem: describeIssues(r.error, 5) };
+  const r = parseJson(body, outboundEnvelopeSchema, 5);
+  return r.ok ? { ok: true, envelope: r.value } : r;
 };

@@ -2,7 +2,7 @@
 import * as z from 'zod/mini';
 import { ID_PATTERN, ID_RULE } from '../shared/ids.js';
 import type { ReleaseRequest, ReleaseTrigger } from './ports.js';
-import { describeIssues } from '../shared/zod.js';
+import { parseJson } from '../shared/zod.js';
 
 const RELEASE_TRIGGERS = ['status-connected', 'probe-can-send', 'restriction-expired', 'operator'] as const satisfies readonly ReleaseTrigger[];
 
@@ -17,12 +17,6 @@ const releaseRequestSchema = z.strictObject({
 export type ReleaseRequestParse = { readonly ok: true; readonly request: ReleaseRequest } | { readonly ok: false; readonly problem: string };
 
 export const parseReleaseRequest = (body: string): ReleaseRequestParse => {
-  let json: unknown;
-  try {
-    json = JSON.parse(body);
-  } catch {
-    return { ok: false, problem: 'body is not JSON' };
-  }
-  const r = releaseRequestSchema.safeParse(json);
-  return r.success ? { ok: true, request: r.data } : { ok: false, problem: describeIssues(r.error, 3) };
+  const r = parseJson(body, releaseRequestSchema, 3);
+  return r.ok ? { ok: true, request: r.value } : r;
 };

@@ -17,3 +17,24 @@ export const describeIssues = (
     .slice(0, max)
     .map((i) => `${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
     .join('; ') || 'invalid';
+
+type Issues = Parameters<typeof describeIssues>[0];
+
+/**
+ * JSON text read by `schema`: the value, or what is wrong (`body is not JSON`, or the first `maxIssues` issues). The
+ * relay's one reader of a queue message body.
+ */
+export const parseJson = <T>(
+  body: string,
+  schema: { safeParse(value: unknown): { success: true; data: T } | { success: false; error: Issues } },
+  maxIssues: number,
+): { readonly ok: true; readonly value: T } | { readonly ok: false; readonly problem: string } => {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch {
+    return { ok: false, problem: 'body is not JSON' };
+  }
+  const r = schema.safeParse(json);
+  return r.success ? { ok: true, value: r.data } : { ok: false, problem: describeIssues(r.error, maxIssues) };
+};
