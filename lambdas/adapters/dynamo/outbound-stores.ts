@@ -21,7 +21,7 @@ import {
   type SendLedger,
 } from '../../core/outbound/send-ledger.js';
 import { conditionalUpdate } from './conditional.js';
-import { LEDGER_ATTRS, ledgerViewFromItem } from './message-item.js';
+import { LEDGER_ATTRS, ledgerViewFromItem, OUTCOME_ATTRS } from './message-item.js';
 import { PHONE_OWNER_ATTRS, phoneOwnerFromItem } from './phone-items.js';
 import {
   classAttr,
@@ -187,9 +187,15 @@ export class DynamoSendLedger implements SendLedger {
     const w = await conditionalUpdate(this.doc, {
       TableName: this.tableName,
       Key: keys.ledger(wabaId, messageId),
-      UpdateExpression: `SET #state = :released, ${LEDGER_ATTRS.redrivenAt} = :at REMOVE #token, ${LEDGER_ATTRS.leaseUntil}`,
+      // The redrive reopens the outcome too: the dead letter it undoes is no longer what became of the message.
+      UpdateExpression: `SET #state = :released, ${LEDGER_ATTRS.redrivenAt} = :at REMOVE #token, ${LEDGER_ATTRS.leaseUntil}, #dle, #dlk`,
       ConditionExpression: `#state = :dead AND ${LEDGER_ATTRS.deadLetteredAt} = :at`,
-      ExpressionAttributeNames: { '#state': LEDGER_ATTRS.state, '#token': LEDGER_ATTRS.token },
+      ExpressionAttributeNames: {
+        '#state': LEDGER_ATTRS.state,
+        '#token': LEDGER_ATTRS.token,
+        '#dle': OUTCOME_ATTRS.entry('dead-lettered'),
+        '#dlk': OUTCOME_ATTRS.key('dead-lettered'),
+      },
       ExpressionAttributeValues: { ':released': SETTLED_STATE.release, ':dead': SETTLED_STATE.markDeadLettered, ':at': deadLetteredAt },
     });
     return w.written;
