@@ -3,7 +3,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { HttpCloudApi, SecretTokenProvider } from '../lambdas/adapters/cloud-api.js';
 import { documentClient, DynamoClientStore } from '../lambdas/adapters/dynamo/client-store.js';
-import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../lambdas/adapters/dynamo/outbound-stores.js';
+import { DynamoClientPhoneNumbers, DynamoSendLedger, DynamoStatusReader } from '../lambdas/adapters/dynamo/outbound-stores.js';
 import { DynamoPhoneOwnership } from '../lambdas/adapters/dynamo/phone-ownership.js';
 import { SqsOutboundQueues } from '../lambdas/adapters/sqs.js';
 import { DynamoParkedStore } from '../lambdas/adapters/dynamo/release-stores.js';
@@ -41,7 +41,7 @@ const buildService = (s: BenchServices, tableName: string, delayUrl: string, dlq
     statuses: new DynamoStatusReader(doc, tableName),
     phones: new DynamoPhoneOwnership(doc, tableName),
     ledger: new DynamoSendLedger(doc, tableName, 30_000, 1),
-    activity: new DynamoActivityRecorder(doc, tableName),
+    phoneNumbers: new DynamoClientPhoneNumbers(doc, tableName),
     queues: new SqsOutboundQueues(s.sqs, delayUrl, dlqUrl),
     cloudApi: new HttpCloudApi(s.api.url, 'v25.0', 5_000),
     tokens: new SecretTokenProvider(async () => 'bench-token'),

@@ -9,7 +9,7 @@ import { type SendMessageBatchRequestEntry, SendMessageBatchCommand, type SQSCli
 import type { Context, SQSEvent } from 'aws-lambda';
 import { HttpCloudApi, SecretTokenProvider } from '../lambdas/adapters/cloud-api.js';
 import { DynamoClientStore, documentClient } from '../lambdas/adapters/dynamo/client-store.js';
-import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../lambdas/adapters/dynamo/outbound-stores.js';
+import { DynamoClientPhoneNumbers, DynamoSendLedger, DynamoStatusReader } from '../lambdas/adapters/dynamo/outbound-stores.js';
 import { DynamoPhoneOwnership } from '../lambdas/adapters/dynamo/phone-ownership.js';
 import { DynamoPacer, DynamoParkedStore, DynamoReleaseStore } from '../lambdas/adapters/dynamo/release-stores.js';
 import { isQueueArnOf, SqsInboundEventSink, SqsOutboundQueues, sendBatches } from '../lambdas/adapters/sqs.js';
@@ -134,7 +134,7 @@ const rig = async (endpoints: { dynamo: string; sqs: string }, apiUrl: string): 
     statuses: new DynamoStatusReader(doc, tableName),
     phones: new DynamoPhoneOwnership(doc, tableName),
     ledger: new DynamoSendLedger(doc, tableName, ledgerLeaseMs, DEFAULTS.sendLedgerRetentionDays),
-    activity: new DynamoActivityRecorder(doc, tableName),
+    phoneNumbers: new DynamoClientPhoneNumbers(doc, tableName),
     queues: new SqsOutboundQueues(sqs, queues.delay, queues.dlq),
     cloudApi,
     tokens,
@@ -167,7 +167,6 @@ const rig = async (endpoints: { dynamo: string; sqs: string }, apiUrl: string): 
       },
       callWindow: new CallWindow(rate),
       ledger: new DynamoSendLedger(doc, tableName, ledgerLeaseMs, DEFAULTS.sendLedgerRetentionDays),
-      activity: new DynamoActivityRecorder(doc, tableName),
       tokens,
       cloudApi: {
         send: (phone, payload, token) => {

@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 
 /** The relay's Lambda functions. Each name is also its Powertools service name: the `service` metric dimension. */
-export const LAMBDA_NAMES = ['webhook', 'consumer', 'status', 'sweeper', 'releaser'] as const;
+export const LAMBDA_NAMES = ['webhook', 'consumer', 'status', 'sweeper', 'releaser', 'tally'] as const;
 export type LambdaName = (typeof LAMBDA_NAMES)[number];
 
 /** Absolute path of a function's entry module: the one place that knows where the entry files live. */

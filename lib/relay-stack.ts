@@ -1,7 +1,8 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { ClientCounters } from './constructs/client-counters.js';
 import { ClientStatusTable } from './constructs/client-status-table.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { OffboardedSweeper } from './constructs/offboarded-sweeper.js';
@@ -138,6 +139,15 @@ export class RelayStack extends Stack {
       sourceMapsAtRuntime: c.sourceMapsAtRuntime,
     });
 
+    const counters = new ClientCounters(this, 'ClientCounters', {
+      table: this.statusTable.table,
+      window: Duration.seconds(c.relay.counterWindowSeconds),
+      metricsNamespace,
+      logRetention,
+      logRemovalPolicy: c.removalPolicy,
+      sourceMapsAtRuntime: c.sourceMapsAtRuntime,
+    });
+
     // Relay events: the functions that learn or do the facts publish them.
     this.relayEvents = new RelayEvents(this, 'RelayEvents', { removalPolicy: c.removalPolicy });
     const publishers = { webhook: this.webhookApi.webhookFunction, consumer: this.outbound.consumer, releaser: this.release.releaser } as const;
@@ -156,6 +166,7 @@ export class RelayStack extends Stack {
         Consumer: this.outbound.consumer,
         Sweeper: sweeper.fn,
         Releaser: this.release.releaser,
+        Tally: counters.fn,
       },
       releaseQueue: this.releaseQueue.queue,
       relayEvents: { topic: this.relayEvents.topic, publishers: Object.keys(publishers) as (keyof typeof publishers)[] },

@@ -63,6 +63,8 @@ export interface StageConfig {
     readonly timelineRetentionDays: number;
     /** Most sends per second a release makes from one phone number. */
     readonly releaseRatePerSecond: number;
+    /** How long the client counters' stream batches gather (0-300 s): one counter write per client per batch. */
+    readonly counterWindowSeconds: number;
   };
   /** Holds and probes (consumer, sweeper and status route). */
   readonly health: {
@@ -111,6 +113,7 @@ const base = {
     maxParkSeconds: DEFAULTS.maxParkSeconds,
     maxSendAttempts: DEFAULTS.maxSendAttempts,
     humanReplyHoldSeconds: DEFAULTS.humanReplyHoldSeconds,
+    counterWindowSeconds: DEFAULTS.counterWindowSeconds,
     graphApiVersion: DEFAULTS.graphApiVersion,
     graphApiBaseUrl: DEFAULTS.graphApiBaseUrl,
     reconnectSkewSeconds: DEFAULTS.reconnectSkewSeconds,

@@ -23,6 +23,7 @@ import {
   subscribeQueue,
 } from './services.js';
 import { SqsEventSource } from './sqs-event-source.js';
+import { LocalStreamSource } from './stream-source.js';
 import { SqsObserver } from './sqs-observer.js';
 
 type Env = Record<string, string | undefined>;
@@ -92,6 +93,8 @@ export interface PipelineInfo {
   readonly functions: readonly LambdaName[];
   /** The sweeper's local schedule. */
   readonly sweepEverySeconds: number;
+  /** The tally function reads the table's stream (false on dynalite, which has none: the client counters stay 0). */
+  readonly countersFromStream: boolean;
 }
 
 export interface RunningPipeline {
@@ -292,6 +295,7 @@ export const startPipeline = async (
       consumer: (await import('../lambdas/consumer/index.js')).handler,
       releaser: (await import('../lambdas/releaser/index.js')).handler,
       sweeper: (await import('../lambdas/sweeper/index.js')).handler,
+      tally: (await import('../lambdas/tally/index.js')).handler,
     } satisfies Record<LambdaName, unknown>;
     const webhook: HttpHandler = (event) => entries.webhook(event, lambdaContext('webhook'));
     const status: HttpHandler = (event) => entries.status(event, lambdaContext('status'));
@@ -312,6 +316,12 @@ export const startPipeline = async (
       (error) => log(`sweeper    run failed; the next run tries again: ${(error as Error).message}`),
     ).start();
     started.push(sweeps);
+    // The tally function on the table's stream, as its event source would call it (every second here).
+    const stream = new LocalStreamSource(dynamodbEndpoint as string, cfg.TABLE_NAME, (event) => entries.tally(event, lambdaContext('tally')), (error) =>
+      log(`tally      stream batch failed; delivered again: ${(error as Error).message}`),
+    );
+    const counting = await stream.start();
+    started.push(stream);
 
     let ready = false;
     let info: PipelineInfo | undefined;
@@ -395,6 +405,7 @@ export const startPipeline = async (
       secretsFromDefaults,
       functions: Object.keys(entries) as LambdaName[],
       sweepEverySeconds,
+      countersFromStream: counting,
     };
     if (cloudApi) {
       // Status webhooks the stand-in sends (`cloud-api statuses`) come back signed to this pipeline, as Meta's would.

@@ -19,6 +19,7 @@ import {
   OFFBOARDED_INDEX_SK,
   TABLE_PARTITION_KEY,
   TABLE_SORT_KEY,
+  TABLE_STREAM_VIEW,
   TABLE_TTL_ATTRIBUTE,
 } from '../lambdas/adapters/dynamo/table.js';
 
@@ -134,6 +135,7 @@ export const ensureTable = async (dynamo: DynamoDBClient, tableName: string): Pr
       new CreateTableCommand({
         TableName: tableName,
         BillingMode: 'PAY_PER_REQUEST',
+        StreamSpecification: { StreamEnabled: true, StreamViewType: TABLE_STREAM_VIEW },
         AttributeDefinitions: [
           { AttributeName: TABLE_PARTITION_KEY, AttributeType: 'S' },
           { AttributeName: TABLE_SORT_KEY, AttributeType: 'S' },

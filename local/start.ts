@@ -48,6 +48,7 @@ coexistence-relay is running locally
     relay events     ${info.relayEvents.topicArn}
     tail queue       ${info.relayEvents.tailQueue}  (npm run cli -- events tail)
   sweeper            every ${info.sweepEverySeconds} s (LOCAL_SWEEP_EVERY_SECONDS): probes held numbers, counts offboarded clients
+  tally              ${info.countersFromStream ? "the table's stream, every second: the client counters" : 'off: the table has no stream (dynalite serves none; Java 17 gives DynamoDB Local), the client counters stay 0'}
   Cloud API          ${info.cloudApiUrl}${info.cloudApiEmbedded ? ' (embedded stand-in: accepts every message)' : ''}
   app secret         ${secret('META_APP_SECRET')}
   verify token       ${secret('WEBHOOK_VERIFY_TOKEN')}

@@ -4,7 +4,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { HttpCloudApi } from '../adapters/cloud-api.js';
 import { DynamoClientHealthStore } from '../adapters/dynamo/client-health-store.js';
 import { DynamoMessageOutcomeStore } from '../adapters/dynamo/message-outcome-store.js';
-import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../adapters/dynamo/outbound-stores.js';
+import { DynamoClientPhoneNumbers, DynamoSendLedger, DynamoStatusReader } from '../adapters/dynamo/outbound-stores.js';
 import { DynamoPhoneOwnership } from '../adapters/dynamo/phone-ownership.js';
 import { DynamoParkedStore } from '../adapters/dynamo/release-stores.js';
 import { SqsOutboundQueues } from '../adapters/sqs.js';
@@ -34,7 +34,7 @@ export const composeConsumer = (config: ConsumerConfig, c: ConsumerClients): Out
     statuses: new DynamoStatusReader(doc, config.tableName),
     phones: new DynamoPhoneOwnership(doc, config.tableName),
     ledger: new DynamoSendLedger(doc, config.tableName, config.graphApiTimeoutMs * 2 + 5_000, config.sendLedgerRetentionDays),
-    activity: new DynamoActivityRecorder(doc, config.tableName),
+    phoneNumbers: new DynamoClientPhoneNumbers(doc, config.tableName),
     queues:
       c.queues ??
       new SqsOutboundQueues(c.sqs, config.delayQueueUrl, config.deadLetterQueueUrl, (what, errors) => telemetry.error(`${what} send failed`, { errors: errors.slice(0, 3) })),

@@ -4,7 +4,7 @@ import type { SQSClient } from '@aws-sdk/client-sqs';
 import { HttpCloudApi } from '../adapters/cloud-api.js';
 import { DynamoClientHealthStore } from '../adapters/dynamo/client-health-store.js';
 import { DynamoMessageOutcomeStore } from '../adapters/dynamo/message-outcome-store.js';
-import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../adapters/dynamo/outbound-stores.js';
+import { DynamoSendLedger, DynamoStatusReader } from '../adapters/dynamo/outbound-stores.js';
 import { DynamoPacer, DynamoParkedStore, DynamoReleaseStore } from '../adapters/dynamo/release-stores.js';
 import { sendBatches } from '../adapters/sqs.js';
 import { SqsReleaseQueue } from '../adapters/sqs-release.js';
@@ -38,7 +38,6 @@ export const composeReleaser = (config: ReleaserConfig, c: ReleaserClients): Rel
     pacer: new DynamoPacer(doc, config.tableName, paceIntervalMs(config.releaseRatePerSecond)),
     callWindow: new CallWindow(config.releaseRatePerSecond),
     ledger: new DynamoSendLedger(doc, config.tableName, config.graphApiTimeoutMs * 2 + 5_000, config.sendLedgerRetentionDays),
-    activity: new DynamoActivityRecorder(doc, config.tableName),
     tokens: c.tokens,
     cloudApi,
     queues: {

@@ -1,5 +1,5 @@
 import type { RemovalPolicy } from 'aws-cdk-lib';
-import { AttributeType, Billing, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
+import { AttributeType, Billing, StreamViewType, TableEncryptionV2, TableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
 import {
   OFFBOARDED_INDEX,
@@ -7,6 +7,7 @@ import {
   OFFBOARDED_INDEX_SK,
   TABLE_PARTITION_KEY,
   TABLE_SORT_KEY,
+  TABLE_STREAM_VIEW,
   TABLE_TTL_ATTRIBUTE,
 } from '../../lambdas/adapters/dynamo/table.js';
 
@@ -17,7 +18,7 @@ export interface ClientStatusTableProps {
 
 /**
  * The single table: client status, event timeline, parked-message markers and send claims. On-demand, encrypted,
- * point-in-time recovery, TTL for the timeline and claims. Its logical id must never change (a new id is a new,
+ * point-in-time recovery, TTL for the timeline and claims, a stream of old and new images (the client counters). Its logical id must never change (a new id is a new,
  * empty table).
  */
 export class ClientStatusTable extends Construct {
@@ -32,6 +33,8 @@ export class ClientStatusTable extends Construct {
       encryption: TableEncryptionV2.awsManagedKey(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
       timeToLiveAttribute: TABLE_TTL_ATTRIBUTE,
+      // Read by the tally function (the client counters); Lambda's reads of it cost nothing.
+      dynamoStream: StreamViewType[TABLE_STREAM_VIEW],
       deletionProtection: props.deletionProtection,
       removalPolicy: props.removalPolicy,
       globalSecondaryIndexes: [

@@ -10,7 +10,7 @@ import { isQueueArnOf } from '../../lambdas/adapters/sqs.js';
 import { createConsumerHandler } from '../../lambdas/consumer/handler.js';
 import { MemoryParkedStore, RecordingReleases } from '../support/release.js';
 import { NoTokenError } from '../../lambdas/core/shared/errors.js';
-import type { ClientActivity, PhoneOwner, QueueMessage } from '../../lambdas/core/outbound/ports.js';
+import type { ClientPhoneNumber, PhoneOwner, QueueMessage } from '../../lambdas/core/outbound/ports.js';
 import type { ClaimResult, MessageKey, SendLedger } from '../../lambdas/core/outbound/send-ledger.js';
 import { localResources } from '../support/aws.js';
 import { RecordingTelemetry } from '../support/telemetry.js';
@@ -80,7 +80,9 @@ const setup = async (
     owners?: Record<string, PhoneOwner>;
     api?: (phone: string) => CloudApiResult;
     failQueue?: 'park' | 'dead-letter';
-    failActivity?: boolean;
+    failPhoneNumbers?: boolean;
+    /** The client phone numbers the batch read finds. */
+    phoneNumbers?: Record<string, string>;
     failTokens?: boolean | 'no-token';
     failLearn?: boolean;
     failCopies?: boolean;
@@ -92,7 +94,7 @@ const setup = async (
   const ledger = new FaultyLedger(doc, tableName);
   const parked: QueueMessage[] = [];
   const dead: QueueMessage[] = [];
-  const activity: ClientActivity[][] = [];
+  const phoneNumbers: ClientPhoneNumber[][] = [];
   const calls: string[] = [];
   const learnt: [string, string, string][] = [];
   const telemetry = new RecordingTelemetry();
@@ -108,6 +110,7 @@ const setup = async (
         releases: new Map(ids.map((i) => [i, { drainSince: opts.drainSince ?? null, beatAt: opts.beatAt ?? null }])),
         ledger: new Map(),
         humanReplies: new Map(),
+        phoneNumbers: new Map(Object.entries(opts.phoneNumbers ?? {})),
       }),
     },
     parked: copies,
@@ -119,10 +122,10 @@ const setup = async (
       },
     },
     ledger,
-    activity: {
+    phoneNumbers: {
       record: async (a) => {
-        if (opts.failActivity) throw new Error('counters down');
-        activity.push([...a]);
+        if (opts.failPhoneNumbers) throw new Error('status item write failed');
+        phoneNumbers.push([...a]);
       },
     },
     queues: {
@@ -158,7 +161,7 @@ const setup = async (
     now: () => NOW,
     random: () => 0.5,
   });
-  return { service, ledger, parked, dead, activity, calls, learnt, telemetry, copies, releases };
+  return { service, ledger, parked, dead, phoneNumbers, calls, learnt, telemetry, copies, releases };
 };
 
 /** A record; one with park attributes comes from the delay queue unless `fromDelayQueue` says otherwise. */
@@ -244,21 +247,34 @@ describe('OutboundService', () => {
     expect((await dl.service.processBatch([{ id: 'x', body: 'nope', attributes: {}, fromDelayQueue: false }])).failedIds).toEqual(['x']);
   });
 
-  it('does not fail records when the client counters cannot be written', async () => {
-    const { service, calls } = await setup({ failActivity: true });
+  it('does not fail records when the client phone number cannot be written', async () => {
+    const { service, calls, telemetry } = await setup({ failPhoneNumbers: true });
     expect((await service.processBatch([record('a')])).failedIds).toEqual([]);
     expect(calls).toEqual(['pn-a']);
+    expect(telemetry.logs.filter((l) => l.level === 'warn').map((l) => l.message)).toContain('client phone numbers not recorded');
+  });
+
+  it("writes a client's phone number only when it differs from the one the batch read found (no counter writes)", async () => {
+    const known = await setup({ phoneNumbers: { w: 'pn-a' } });
+    await known.service.processBatch([record('a'), record('b')]);
+    expect(known.calls).toEqual(['pn-a', 'pn-b']);
+    // The batch's latest message of the client went from pn-b: one write, for the change.
+    expect(known.phoneNumbers).toEqual([[{ wabaId: 'w', phoneNumberId: 'pn-b' }]]);
+    const same = await setup({ phoneNumbers: { w: 'pn-a' } });
+    await same.service.processBatch([record('a')]);
+    expect(same.phoneNumbers).toEqual([]);
   });
 
   it('marks a timed-out send ambiguous so the next attempt is counted as a resend', async () => {
     let answer: CloudApiResult = { kind: 'no-answer', ambiguous: true, message: 'timeout' };
-    const { service, ledger, parked, activity } = await setup({ api: () => answer });
+    const { service, ledger, parked } = await setup({ api: () => answer });
     await service.processBatch([record('a')]);
     expect(await ledger.state('w:m-a')).toBe('AMBIGUOUS');
     expect(parked[0]?.attributes).toMatchObject({ 'relay-send-attempts': '1' });
     answer = { kind: 'accepted', wamid: 'wamid.x' };
     await service.processBatch([{ ...record('a'), attributes: parked[0]?.attributes ?? {}, fromDelayQueue: true }]);
-    expect(activity.at(-1)?.[0]).toMatchObject({ sent: 1, ambiguousResends: 1 });
+    // Counted by the tally function from the ledger's AMBIGUOUS -> SENDING change (test/unit/tally.test.ts).
+    expect(await ledger.state('w:m-a')).toBe('SENT');
   });
 
   it('dead-letters a message that waited past MAX_PARK_SECONDS when the Cloud API still says not connected', async () => {
@@ -269,7 +285,7 @@ describe('OutboundService', () => {
   });
 
   it('keeps a parked copy, keyed by the first-enqueued time, and deletes it when the message leaves', async () => {
-    const { service, copies, activity, telemetry, parked } = await setup({ latest: { w: offboarded } });
+    const { service, copies, telemetry, parked } = await setup({ latest: { w: offboarded } });
     const enqueuedAt = NOW - 5_000;
     await service.processBatch([{ ...record('a'), sentTimestampMs: enqueuedAt }]);
     const [copy] = copies.copies.values();
@@ -282,9 +298,7 @@ describe('OutboundService', () => {
     const first = new Date(NOW - 120_000).toISOString();
     await back.service.processBatch([{ ...record('a', {}, { ...parked[0]?.attributes, 'relay-first-parked-at': first }), sentTimestampMs: NOW }]);
     expect(back.copies.copies.size).toBe(0);
-    expect(back.activity[0]?.[0]).toMatchObject({ sent: 1 });
     expect(back.telemetry.durations).toContainEqual({ metric: 'ResumedAfterParkSeconds', value: 120 });
-    expect(activity[0]?.[0]).toMatchObject({ parked: 1 });
     expect(telemetry.get('ParkedCopyWriteFailures')).toBe(0);
   });
 

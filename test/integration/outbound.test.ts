@@ -5,7 +5,7 @@ import type { SQSBatchResponse } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeCallbackData } from '../../lambdas/core/outcomes/message-outcome.js';
 import { HttpCloudApi, SecretTokenProvider } from '../../lambdas/adapters/cloud-api.js';
-import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../../lambdas/adapters/dynamo/outbound-stores.js';
+import { DynamoClientPhoneNumbers, DynamoSendLedger, DynamoStatusReader } from '../../lambdas/adapters/dynamo/outbound-stores.js';
 import { DynamoPhoneOwnership } from '../../lambdas/adapters/dynamo/phone-ownership.js';
 import { isQueueArnOf, SqsInboundEventSink, SqsOutboundQueues } from '../../lambdas/adapters/sqs.js';
 import { SqsReleaseQueue } from '../../lambdas/adapters/sqs-release.js';
@@ -24,11 +24,15 @@ import { createWebhookHandler } from '../../lambdas/webhook/handler.js';
 import { accepted, CloudApiStandIn, metaError } from '../../local/cloud-api-stand-in.js';
 import { pollOnce } from '../../local/sqs-event-source.js';
 import { drain, httpEvent, localResources } from '../support/aws.js';
+import { startTally } from '../support/tally.js';
+import { DynamoMessageOutcomeStore } from '../../lambdas/adapters/dynamo/message-outcome-store.js';
 import { RecordingTelemetry } from '../support/telemetry.js';
 import { offboarded, partnerEvent, reconnected } from '../support/webhooks.js';
 
 const SECRET = 'outbound-secret';
 let env: Awaited<ReturnType<typeof localResources>>;
+/** The client counters come from the table's stream: drained before each read of a client. */
+let tally: Awaited<ReturnType<typeof startTally>>;
 let api: CloudApiStandIn;
 let telemetry: RecordingTelemetry;
 let consumer: ReturnType<typeof createConsumerHandler>;
@@ -40,7 +44,9 @@ const buildService = (overrides: { delayQueueUrl?: string; timeoutMs?: number; s
     statuses: overrides.statuses ?? new DynamoStatusReader(env.doc, env.tableName),
     phones: new DynamoPhoneOwnership(env.doc, env.tableName),
     ledger: new DynamoSendLedger(env.doc, env.tableName, 2_000, 15),
-    activity: new DynamoActivityRecorder(env.doc, env.tableName),
+    phoneNumbers: new DynamoClientPhoneNumbers(env.doc, env.tableName),
+    // Outcomes on the message items: what the tally counts parks from.
+    messages: new DynamoMessageOutcomeStore(env.doc, env.tableName, 1),
     queues: new SqsOutboundQueues(env.sqs, overrides.delayQueueUrl ?? (env.queues.delay as string), env.queues.dlq as string),
     cloudApi: new HttpCloudApi(api.url, 'v25.0', overrides.timeoutMs ?? 400),
     tokens: new SecretTokenProvider(overrides.tokens ?? (async () => JSON.stringify({ default: 'default-token', byWaba: { 'waba-own-token': 'client-token' } }))),
@@ -57,6 +63,7 @@ const buildService = (overrides: { delayQueueUrl?: string; timeoutMs?: number; s
 beforeAll(async () => {
   env = await localResources(['outbound', 'delay', 'dlq', 'inbound', 'release']);
   api = await new CloudApiStandIn().start();
+  tally = await startTally(env);
   telemetry = new RecordingTelemetry();
   const service = buildService();
   consumer = createConsumerHandler(async () => service, telemetry, (arn) => isQueueArnOf(arn, env.queues.delay as string));
@@ -74,6 +81,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await api.stop();
+  await tally?.stop();
 });
 
 let seq = Math.floor(Math.random() * 1e6);
@@ -131,7 +139,6 @@ const releaser = (ratePerSecond = 50) =>
         pacer: new DynamoPacer(env.doc, env.tableName, paceIntervalMs(ratePerSecond)),
         callWindow: new CallWindow(ratePerSecond),
         ledger: new DynamoSendLedger(env.doc, env.tableName, 2_000, 15),
-        activity: new DynamoActivityRecorder(env.doc, env.tableName),
         tokens: new SecretTokenProvider(async () => JSON.stringify({ default: 'default-token', byWaba: {} })),
         cloudApi: new HttpCloudApi(api.url, 'v25.0', 400),
         queues: new SqsOutboundQueues(env.sqs, env.queues.delay as string, env.queues.dlq as string),
@@ -155,6 +162,7 @@ const pumpRelease = async (ratePerSecond = 50) => {
 const sentTo = (to: string) => api.requests.filter((r) => r.body.to === to);
 const deadLetters = async (): Promise<DeadLetterBody[]> => (await drain(env.sqs, env.queues.dlq as string)).map((m) => JSON.parse(m.Body ?? '{}'));
 const view = async (wabaId: string): Promise<ClientView> => {
+  await tally.drain();
   const r = await status(httpEvent({ method: 'GET', path: `/clients/${wabaId}`, pathParameters: { wabaId } }));
   return JSON.parse(r.body ?? '{}');
 };

@@ -1,7 +1,7 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HttpCloudApi, SecretTokenProvider } from '../../lambdas/adapters/cloud-api.js';
-import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../../lambdas/adapters/dynamo/outbound-stores.js';
+import { DynamoSendLedger, DynamoStatusReader } from '../../lambdas/adapters/dynamo/outbound-stores.js';
 import { DynamoPacer, DynamoParkedStore, DynamoReleaseStore } from '../../lambdas/adapters/dynamo/release-stores.js';
 import { keys } from '../../lambdas/adapters/dynamo/table.js';
 import { SqsOutboundQueues } from '../../lambdas/adapters/sqs.js';
@@ -39,7 +39,6 @@ const service = (overrides: Partial<ReleaseServiceOptions> = {}) =>
     tokens: new SecretTokenProvider(async () => 'release-token'),
     cloudApi: new HttpCloudApi(api.url, 'v25.0', 2_000),
     queues: new SqsOutboundQueues(env.sqs, env.queues.delay as string, env.queues.dlq as string),
-    activity: new DynamoActivityRecorder(env.doc, env.tableName),
     telemetry,
     maxSendAttempts: 3,
     maxParkSeconds: 3600,

@@ -42,13 +42,14 @@ const setup = async (script: Record<string, CloudApiResult> = {}, offboarded = f
         releases: new Map(),
         ledger: new Map(),
         humanReplies: new Map(),
+        phoneNumbers: new Map(),
       }),
     },
     parked: new MemoryParkedStore(),
     releases: new RecordingReleases(),
     phones: { learn: async () => undefined },
     ledger: new DynamoSendLedger(doc, tableName, 60_000, 15),
-    activity: { record: async () => undefined },
+    phoneNumbers: { record: async () => undefined },
     queues: {
       park: async (m) => {
         parked.push(...m);

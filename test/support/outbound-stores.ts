@@ -1,5 +1,5 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../../lambdas/adapters/dynamo/outbound-stores.js';
+import { DynamoClientPhoneNumbers, DynamoSendLedger, DynamoStatusReader } from '../../lambdas/adapters/dynamo/outbound-stores.js';
 import { DynamoPhoneOwnership } from '../../lambdas/adapters/dynamo/phone-ownership.js';
 import { DynamoParkedStore } from '../../lambdas/adapters/dynamo/release-stores.js';
 
@@ -8,6 +8,6 @@ export const dynamoOutboundStores = (doc: DynamoDBDocumentClient, tableName: str
   statuses: new DynamoStatusReader(doc, tableName),
   phones: new DynamoPhoneOwnership(doc, tableName),
   ledger: new DynamoSendLedger(doc, tableName, ledger.leaseMs, ledger.retentionDays),
-  activity: new DynamoActivityRecorder(doc, tableName),
+  phoneNumbers: new DynamoClientPhoneNumbers(doc, tableName),
   parked: new DynamoParkedStore(doc, tableName),
 });

@@ -1,5 +1,5 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DynamoActivityRecorder, DynamoSendLedger, DynamoStatusReader } from '../../lambdas/adapters/dynamo/outbound-stores.js';
+import { DynamoSendLedger, DynamoStatusReader } from '../../lambdas/adapters/dynamo/outbound-stores.js';
 import { DynamoPacer, DynamoParkedStore, DynamoReleaseStore } from '../../lambdas/adapters/dynamo/release-stores.js';
 import { CallWindow, paceIntervalMs } from '../../lambdas/core/release/pacing.js';
 import type { CloudApi } from '../../lambdas/core/outbound/ports.js';
@@ -112,7 +112,6 @@ export const runRelease = async (
     pacer: new DynamoPacer(doc, tableName, paceIntervalMs(50)),
     callWindow: new CallWindow(50),
     ledger: new DynamoSendLedger(doc, tableName, 5_000, 1),
-    activity: new DynamoActivityRecorder(doc, tableName),
     tokens: { tokenFor: async () => 'release-token' },
     cloudApi,
     queues: { deadLetter: async () => new Set<string>() },

@@ -6,8 +6,8 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import type { ClientHealth } from '../../core/health/client-health.js';
 import { type LatestByClass, STATUS_CLASSES } from '../../core/status/client-status.js';
-import { chunk } from '../../core/shared/concurrency.js';
-import { type ActivityRecorder, type BatchContext, type BatchContextReader, type ClientActivity, type CustomerKey, customerIdentity, messageIdentity, type PhoneOwner } from '../../core/outbound/ports.js';
+import { chunk, mapLimit } from '../../core/shared/concurrency.js';
+import { type BatchContext, type BatchContextReader, type ClientPhoneNumber, type ClientPhoneNumbers, type CustomerKey, customerIdentity, messageIdentity, type PhoneOwner } from '../../core/outbound/ports.js';
 import type { ClientStatusReader } from '../../core/status/ports.js';
 import {
   CLAIMABLE_STATES,
@@ -29,6 +29,7 @@ import {
   HEALTH_PROJECTION,
   healthFromItem,
   latestFromItem,
+  phoneNumberIdFromItem,
   RELEASE_ATTRS,
   clientCreateSet,
   releaseGateFromItem,
@@ -112,6 +113,7 @@ export class DynamoStatusReader implements ClientStatusReader, BatchContextReade
     const health = new Map<string, ClientHealth>();
     const phoneOwners = new Map<string, PhoneOwner>();
     const releases = new Map<string, { drainSince: number | null; beatAt: number | null }>();
+    const phoneNumbers = new Map<string, string>();
     for (const item of await batchGet(this.doc, this.tableName, wanted, PROJECTION)) {
       const pk = String(item.pk);
       const message = messagePks.get(pk);
@@ -130,9 +132,11 @@ export class DynamoStatusReader implements ClientStatusReader, BatchContextReade
         health.set(wabaId, healthFromItem(item));
         const gate = releaseGateFromItem(item);
         releases.set(wabaId, { drainSince: gate.drainSince, beatAt: gate.beatAt });
+        const phoneNumberId = phoneNumberIdFromItem(item);
+        if (phoneNumberId) phoneNumbers.set(wabaId, phoneNumberId);
       }
     }
-    return { latest, health, phoneOwners, releases, ledger, humanReplies };
+    return { latest, health, phoneOwners, releases, ledger, humanReplies, phoneNumbers };
   }
 }
 
@@ -243,41 +247,26 @@ export class DynamoSendLedger implements SendLedger {
 }
 
 /**
- * Per-client counters, one UpdateItem per client per batch (parked messages themselves are kept as parked copies, see
- * `release-stores.ts`).
+ * The phone number of each client's latest outbound message, on its status item (what a stale-offboarding probe reads);
+ * the consumer calls it only for clients whose number changed, so a steady client costs no write here.
  */
-export class DynamoActivityRecorder implements ActivityRecorder {
+export class DynamoClientPhoneNumbers implements ClientPhoneNumbers {
   constructor(
     private readonly doc: DynamoDBDocumentClient,
     private readonly tableName: string,
   ) {}
 
-  async record(activity: readonly ClientActivity[], nowMs: number): Promise<void> {
+  async record(latest: readonly ClientPhoneNumber[], nowMs: number): Promise<void> {
     const nowIso = new Date(nowMs).toISOString();
-    await Promise.all([
-      ...activity
-        .filter((a) => a.parked + a.sent + a.deadLettered + a.ambiguousResends > 0)
-        .map((a) =>
-          this.doc.send(
-            new UpdateCommand({
-              TableName: this.tableName,
-              Key: keys.status(a.wabaId),
-              UpdateExpression: `SET ${clientCreateSet(':now')}${
-                a.phoneNumberId ? `, ${HEALTH_ATTRIBUTES.phoneNumberId} = :pn` : ''
-              } ADD ${STATUS_ATTRS.parkedTotal} :p, ${STATUS_ATTRS.sentTotal} :s, ${STATUS_ATTRS.deadLetteredTotal} :d, ${STATUS_ATTRS.ambiguousResends} :a`,
-              ExpressionAttributeValues: {
-                ...(a.phoneNumberId ? { ':pn': a.phoneNumberId } : {}),
-                ':waba': a.wabaId,
-                ':now': nowIso,
-                ':p': a.parked,
-                ':s': a.sent,
-                ':d': a.deadLettered,
-                ':a': a.ambiguousResends,
-              },
-            }),
-          ),
-        ),
-    ]);
+    await mapLimit(latest, 10, (c) =>
+      this.doc.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: keys.status(c.wabaId),
+          UpdateExpression: `SET ${clientCreateSet(':now')}, ${HEALTH_ATTRIBUTES.phoneNumberId} = :pn`,
+          ExpressionAttributeValues: { ':waba': c.wabaId, ':now': nowIso, ':pn': c.phoneNumberId },
+        }),
+      ),
+    );
   }
 }
-

@@ -3,10 +3,11 @@ import { type ClientHealth, PROBE_VERDICTS, type ProbeRecord } from '../../core/
 import type { ClientRecord } from '../../core/status/ports.js';
 import type { ReleaseGate, ReleaseProgress } from '../../core/release/ports.js';
 import { readStoredRecord } from '../../core/status/stored-records.js';
+import { countersFromItems } from './counters-item.js';
 
 /**
- * The client status item (`keys.status`): the latest event of each status class, the client's counters, the release's
- * lease and drain flag, and its health evidence. Its attribute names and its item -> record mapping, in one place.
+ * The client status item (`keys.status`): the latest event of each status class, the release's lease and drain flag,
+ * and its health evidence (the counters have their own item, `counters-item.ts`). Its attribute names and its item -> record mapping, in one place.
  */
 
 /** Plain attributes of the status item. */
@@ -15,10 +16,6 @@ export const STATUS_ATTRS = {
   firstSeenAt: 'firstSeenAt',
   updatedAt: 'updatedAt',
   lastResetAt: 'lastResetAt',
-  parkedTotal: 'parkedTotal',
-  sentTotal: 'sentTotal',
-  deadLetteredTotal: 'deadLetteredTotal',
-  ambiguousResends: 'ambiguousResends',
 } as const;
 
 /**
@@ -51,18 +48,12 @@ export const latestFromItem = (item: Record<string, unknown> | undefined): Lates
   return latest;
 };
 
-const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
-
 export const clientFromItem = (item: Record<string, unknown>): ClientRecord => ({
   wabaId: typeof item[STATUS_ATTRS.wabaId] === 'string' ? (item[STATUS_ATTRS.wabaId] as string) : String(item.pk ?? '').replace(/^CLIENT#/, ''),
   firstSeenAt: typeof item[STATUS_ATTRS.firstSeenAt] === 'string' ? (item[STATUS_ATTRS.firstSeenAt] as string) : '',
   latest: latestFromItem(item),
-  counters: {
-    parked: num(item[STATUS_ATTRS.parkedTotal]),
-    sent: num(item[STATUS_ATTRS.sentTotal]),
-    deadLettered: num(item[STATUS_ATTRS.deadLetteredTotal]),
-    ambiguousResends: num(item[STATUS_ATTRS.ambiguousResends]),
-  },
+  // Counters written before they moved to their own item; `getClient` adds the counters item.
+  counters: countersFromItems(item),
   release: {
     drainSince: typeof item[RELEASE_ATTRS.drainSince] === 'number' ? (item[RELEASE_ATTRS.drainSince] as number) : null,
     last: (item[RELEASE_ATTRS.last] as ReleaseProgress | undefined) ?? null,

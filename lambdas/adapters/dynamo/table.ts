@@ -5,6 +5,7 @@
  * | item | pk | sk |
  * |---|---|---|
  * | client status | `CLIENT#<wabaId>` | `STATUS` |
+| client message counters (written by the tally function only) | `CLIENT#<wabaId>` | `COUNTERS` |
  * | timeline entry | `CLIENT#<wabaId>` | `EVENT#<event time ms, padded>#<eventId>` |
  * | parked copy | `CLIENT#<wabaId>` | `PARKED#<first enqueued ms, padded>#<messageId>` (see `parkedOrderKey`) |
  * | message: its lifecycle (ledger state, wamid), outcome history, fallback | `WABA#<wabaId>#MSG#<messageId>` | `SEND` |
@@ -27,6 +28,8 @@ export const TABLE_PARTITION_KEY = 'pk';
 export const TABLE_SORT_KEY = 'sk';
 /** Epoch seconds after which DynamoDB deletes the item (timeline entries, parked markers, ledger entries). */
 export const TABLE_TTL_ATTRIBUTE = 'expiresAt';
+/** The table's stream: old and new images, so the tally function sees what a write changed (`message-stream.ts`). */
+export const TABLE_STREAM_VIEW = 'NEW_AND_OLD_IMAGES';
 
 /**
  * Sparse index of clients that received an ACCOUNT_OFFBOARDED: the OFFBOARDED status write sets both attributes; the
@@ -42,18 +45,29 @@ export interface TableKey {
   readonly sk: string;
 }
 
-const clientPk = (wabaId: string): string => `CLIENT#${wabaId}`;
-/** Everything about one message (its send claim, its outcome) shares this partition: one Query reads it all. */
-const messagePk = (wabaId: string, messageId: string): string => `WABA#${wabaId}#MSG#${messageId}`;
 export const TIMELINE_PREFIX = 'EVENT#';
+/** Every message item's partition key starts so, and no other item's. */
+export const MESSAGE_PREFIX = 'WABA#';
 export const PARKED_PREFIX = 'PARKED#';
 export const PHONE_PREFIX = 'PHONE#';
 export const HUMAN_PREFIX = 'HUMAN#';
+
+const clientPk = (wabaId: string): string => `CLIENT#${wabaId}`;
+/** Everything about one message (its send claim, its outcome) shares this partition: one Query reads it all. */
+const messagePk = (wabaId: string, messageId: string): string => `${MESSAGE_PREFIX}${wabaId}#MSG#${messageId}`;
+/** The WABA id in a message item's partition key, null when `pk` is not one. */
+export const wabaIdOfMessagePk = (pk: string): string | null => {
+  if (!pk.startsWith(MESSAGE_PREFIX)) return null;
+  const end = pk.indexOf('#MSG#', MESSAGE_PREFIX.length);
+  return end > MESSAGE_PREFIX.length ? pk.slice(MESSAGE_PREFIX.length, end) : null;
+};
 
 export const keys = {
   clientPk,
   messagePk,
   status: (wabaId: string): TableKey => ({ pk: clientPk(wabaId), sk: 'STATUS' }),
+  /** The client's message counters, kept by the tally function from the table's stream (`status/tally.ts`). */
+  counters: (wabaId: string): TableKey => ({ pk: clientPk(wabaId), sk: 'COUNTERS' }),
   timeline: (wabaId: string, orderKey: string): TableKey => ({ pk: clientPk(wabaId), sk: `${TIMELINE_PREFIX}${orderKey}` }),
   /**
    * A message: its send ledger entry (`core/send-ledger.ts`), its outcome history (one entry per state reached, see

@@ -1,7 +1,7 @@
 /**
  * The consumer's settle phase for one batch, after every message has its outcome: parked copies first (a message that
  * parks without a copy gets one, whatever happened to it before), then the delay-queue and dead-letter sends, then the
- * claims of dead-lettered messages (final only once their dead letter is queued), outcomes and their events, counters,
+ * claims of dead-lettered messages (final only once their dead letter is queued), outcomes and their events, the clients' phone numbers,
  * phone owners learnt, and the parked copies of messages that left.
  */
 import type { DeadLetterReason, ParkState } from './outbound-decision.js';
@@ -10,7 +10,7 @@ import { PARK_ATTRIBUTES } from './outbound-decision.js';
 import { type OutboundEnvelope, recipientOf } from './envelope.js';
 import { mapLimit } from '../shared/concurrency.js';
 import type { OutcomeEntry } from '../outcomes/message-outcome.js';
-import type { ActivityRecorder, ClientActivity, OutboundQueues, PhoneOwnership, QueueMessage } from './ports.js';
+import type { ClientPhoneNumbers, OutboundQueues, PhoneOwnership, QueueMessage } from './ports.js';
 import type { ParkedCopy, ParkedRef, ParkedStore } from '../release/ports.js';
 import type { Telemetry } from '../shared/telemetry.js';
 import { PARKED_COPY_MAX_BODY_BYTES, parkedOrderKey } from '../release/release-rules.js';
@@ -57,7 +57,7 @@ interface SettleItem {
 interface SettleDeps {
   readonly queues: OutboundQueues;
   readonly parked: ParkedStore;
-  readonly activity: ActivityRecorder;
+  readonly phoneNumbers: ClientPhoneNumbers;
   readonly phones: Pick<PhoneOwnership, 'learn'>;
   readonly telemetry: Telemetry;
 }
@@ -66,7 +66,14 @@ const firstEnqueued = (item: SettleItem, nowMs: number): number => item.state.fi
 const orderKeyOf = (item: SettleItem, env: OutboundEnvelope, nowMs: number): string => parkedOrderKey(firstEnqueued(item, nowMs), env.messageId, env.sequence);
 
 /** Settles the batch; returns the ids of the records that must come back. */
-export const settleBatch = async (deps: SettleDeps, send: SendStepDeps, items: readonly SettleItem[], nowMs: number): Promise<string[]> => {
+export const settleBatch = async (
+  deps: SettleDeps,
+  send: SendStepDeps,
+  items: readonly SettleItem[],
+  nowMs: number,
+  /** Each client's phone number as the batch read found it: only a change is written. */
+  knownPhoneNumbers: ReadonlyMap<string, string>,
+): Promise<string[]> => {
   const t = deps.telemetry;
   await writeCopies(deps, items, nowMs);
   const parks = items.flatMap((i) => (i.outcome?.kind === 'park' ? [i.outcome.message] : []));
@@ -89,7 +96,7 @@ export const settleBatch = async (deps: SettleDeps, send: SendStepDeps, items: r
     else await settleDeadLetter(send, o.claim, { reason: o.reason, deadLetteredAt: o.deadLetteredAt });
   });
   await recordOutcomes(send, items, failed, nowMs);
-  await countAndClean(deps, items, failed, nowMs);
+  await countAndClean(deps, items, failed, nowMs, knownPhoneNumbers);
   if (parkFailed.size + dlFailed.size > 0) t.error('queue send failed; messages kept for retry', { park: parkFailed.size, deadLetter: dlFailed.size });
   return [...failed];
 };
@@ -166,10 +173,19 @@ const recordOutcomes = async (send: SendStepDeps, items: readonly SettleItem[], 
   await publish(send, out, { events: out.length });
 };
 
-/** Metrics, the client counters, phone owners learnt from sends, and the parked copies of messages that left. */
-const countAndClean = async (deps: SettleDeps, items: readonly SettleItem[], failed: ReadonlySet<string>, nowMs: number): Promise<void> => {
+/**
+ * Metrics, the clients' latest phone numbers (when changed), phone owners learnt from sends, and the parked copies of
+ * messages that left. The client counters are not written here: the tally function counts them from the table's stream.
+ */
+const countAndClean = async (
+  deps: SettleDeps,
+  items: readonly SettleItem[],
+  failed: ReadonlySet<string>,
+  nowMs: number,
+  knownPhoneNumbers: ReadonlyMap<string, string>,
+): Promise<void> => {
   const t = deps.telemetry;
-  const activity = new Map<string, { parked: number; sent: number; deadLettered: number; ambiguousResends: number; phoneNumberId?: string }>();
+  const latestPhone = new Map<string, string>();
   const unparked: ParkedRef[] = [];
   const learnt = new Map<string, string>();
   let parked = 0;
@@ -183,18 +199,10 @@ const countAndClean = async (deps: SettleDeps, items: readonly SettleItem[], fai
     if (o.kind === 'done' && o.sent) sent++;
     const env = item.envelope;
     if (!env) continue;
-    const a = activity.get(env.wabaId) ?? { parked: 0, sent: 0, deadLettered: 0, ambiguousResends: 0 };
-    activity.set(env.wabaId, a);
-    a.phoneNumberId = env.phoneNumberId;
+    if (o.kind === 'dead-letter' || (o.kind === 'park' && o.firstPark) || (o.kind === 'done' && o.sent)) latestPhone.set(env.wabaId, env.phoneNumberId);
     // A message that left the park (sent, found final, dead-lettered): its copy goes (a copy already gone is fine).
     if ((item.state.parkedCopy || item.state.firstParkedAt !== null) && o.kind !== 'park') unparked.push({ wabaId: env.wabaId, orderKey: orderKeyOf(item, env, nowMs) });
-    if (o.kind === 'park' && o.firstPark) a.parked++;
-    if (o.kind === 'done' && o.sent) {
-      a.sent++;
-      if (o.ambiguousResend) a.ambiguousResends++;
-      if (o.learnPhone) learnt.set(env.phoneNumberId, env.wabaId);
-    }
-    if (o.kind === 'dead-letter') a.deadLettered++;
+    if (o.kind === 'done' && o.sent && o.learnPhone) learnt.set(env.phoneNumberId, env.wabaId);
     // Another copy of the message finished it first (a redelivery, a duplicate enqueue, its delay-queue copy).
     if (o.kind === 'done' && o.final) t.count('DuplicateSuppressed');
     if (item.state.firstParkedAt) {
@@ -208,11 +216,9 @@ const countAndClean = async (deps: SettleDeps, items: readonly SettleItem[], fai
   t.count('MessagesParked', parked);
   t.count('MessagesDeadLettered', deadLettered);
   t.count('BatchItemFailures', failed.size);
-  const changes = [...activity.entries()]
-    .map(([wabaId, a]) => ({ wabaId, ...a }) satisfies ClientActivity)
-    .filter((a) => a.parked + a.sent + a.deadLettered + a.ambiguousResends > 0);
+  const changed = [...latestPhone].filter(([wabaId, phoneNumberId]) => knownPhoneNumbers.get(wabaId) !== phoneNumberId).map(([wabaId, phoneNumberId]) => ({ wabaId, phoneNumberId }));
   await Promise.all([
-    changes.length > 0 ? deps.activity.record(changes, nowMs).catch((error) => t.warn('client counters not updated', { error: String(error) })) : undefined,
+    changed.length > 0 ? deps.phoneNumbers.record(changed, nowMs).catch((error) => t.warn('client phone numbers not recorded', { error: String(error) })) : undefined,
     // A copy left behind is harmless: a release finds its message final and deletes it then.
     unparked.length > 0 ? deps.parked.remove(unparked).catch((error) => t.warn('parked copies not deleted', { error: String(error) })) : undefined,
     // A send the Cloud API accepted ties the phone number to the WABA, for numbers nobody has named yet.

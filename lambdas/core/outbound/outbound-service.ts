@@ -21,7 +21,7 @@ import { isFinal, type MessageKey, type SendLedger } from './send-ledger.js';
 import { EventBuffer } from '../outcomes/event-buffer.js';
 import { claimToDeadLetter, type SendStepDeps, type SendStepResult, sendOnce } from './send-step.js';
 import { type GateDecision, gate } from './send-policy.js';
-import { type ActivityRecorder, type BatchContextReader, type CloudApi, type CustomerKey, customerIdentity, messageIdentity, type OutboundQueues, type PhoneOwner, type PhoneOwnership, type TokenProvider } from './ports.js';
+import { type ClientPhoneNumbers, type BatchContextReader, type CloudApi, type CustomerKey, customerIdentity, messageIdentity, type OutboundQueues, type PhoneOwner, type PhoneOwnership, type TokenProvider } from './ports.js';
 import type { MessageOutcomeStore, RelayEventPublisher } from '../outcomes/ports.js';
 import type { ParkedStore, ReleaseRequester } from '../release/ports.js';
 import type { Telemetry } from '../shared/telemetry.js';
@@ -48,7 +48,8 @@ export interface OutboundServiceOptions extends AfterSendPolicy {
   /** Learns the owner of a phone number from a successful send (best effort). */
   readonly phones: Pick<PhoneOwnership, 'learn'>;
   readonly ledger: SendLedger;
-  readonly activity: ActivityRecorder;
+  /** Each client's latest phone number, written when it changed. */
+  readonly phoneNumbers: ClientPhoneNumbers;
   readonly queues: OutboundQueues;
   readonly cloudApi: CloudApi;
   readonly tokens: TokenProvider;
@@ -132,7 +133,7 @@ export class OutboundService {
         for (const i of valid) i.outcome ??= { kind: 'retry-later' };
       }
     }
-    const failedIds = await settleBatch(this.#o, deps, items, nowMs);
+    const failedIds = await settleBatch(this.#o, deps, items, nowMs, run?.context.phoneNumbers ?? new Map());
     await events?.flush();
     if (run) {
       // After the parks are durable: probe held clients (a can-send answer releases what was just parked).

@@ -39,6 +39,8 @@ export interface BatchContext {
   readonly ledger: ReadonlyMap<string, LedgerView>;
   /** When the owner last wrote to each customer asked for, from the app (epoch ms), by {@link customerIdentity}. */
   readonly humanReplies: ReadonlyMap<string, number>;
+  /** The phone number of each client's latest outbound message, as recorded (a client with none is absent). */
+  readonly phoneNumbers: ReadonlyMap<string, string>;
 }
 
 /** A customer of one phone number of one client: whom automated messages may have to leave to a human. */
@@ -62,19 +64,18 @@ export interface BatchContextReader {
   readBatch(wabaIds: readonly string[], phoneNumberIds: readonly string[], messages?: readonly MessageKey[], customers?: readonly CustomerKey[]): Promise<BatchContext>;
 }
 
-/** What one batch did for one client; written as a single counter update (observability, best effort). */
-export interface ClientActivity {
+/** The phone number of a client's latest outbound message: what a stale-offboarding probe reads. */
+export interface ClientPhoneNumber {
   readonly wabaId: string;
-  readonly parked: number;
-  readonly sent: number;
-  readonly deadLettered: number;
-  readonly ambiguousResends: number;
-  /** The phone number of the client's latest message in the batch: what a stale-offboarding probe reads. */
-  readonly phoneNumberId?: string;
+  readonly phoneNumberId: string;
 }
 
-export interface ActivityRecorder {
-  record(activity: readonly ClientActivity[], nowMs: number): Promise<void>;
+/**
+ * Remembers each client's latest phone number; the consumer writes only the ones that changed (the counters are not
+ * the send path's to write: the tally function counts them from the table's stream).
+ */
+export interface ClientPhoneNumbers {
+  record(latest: readonly ClientPhoneNumber[], nowMs: number): Promise<void>;
 }
 
 export interface QueueMessage {

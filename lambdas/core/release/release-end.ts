@@ -1,11 +1,11 @@
 /**
  * A release run's state and how a run ends: done (the drain flag cleared), continued (time limit, recipients that must
- * wait, a number the Cloud API refuses), or stopped (the client may no longer send). Progress and counters are written
+ * wait, a number the Cloud API refuses), or stopped (the client may no longer send). Progress is written
  * here; what to send is decided in release.ts through the send policy.
  */
 import type { EventBuffer } from '../outcomes/event-buffer.js';
 import type { SendStepDeps } from '../outbound/send-step.js';
-import type { ActivityRecorder, BatchContext, CustomerKey } from '../outbound/ports.js';
+import type { BatchContext, CustomerKey } from '../outbound/ports.js';
 import type { ParkedCopy, ParkedRef, ParkedStore, ReleaseProgress, ReleaseQueue, ReleaseRequest, ReleaseStore } from './ports.js';
 import type { Telemetry } from '../shared/telemetry.js';
 
@@ -48,8 +48,6 @@ export interface RunState {
   readonly phonePausedUntil: Map<string, number>;
   /** Copies whose message is final, not yet deleted. */
   readonly toRemove: ParkedRef[];
-  /** Counters already added to the client's totals. */
-  recorded: { sent: number; deadLettered: number };
   lastBeat: number;
   readonly deadlineMs: number;
   /** The send step's dependencies for this run: its relay events are buffered and go out with each flush. */
@@ -63,7 +61,6 @@ export interface EndDeps {
   readonly parked: ParkedStore;
   readonly control: ReleaseStore;
   readonly requests: ReleaseQueue;
-  readonly activity: ActivityRecorder;
   readonly telemetry: Telemetry;
   readonly now: () => number;
   readonly leaseMs: number;
@@ -106,13 +103,6 @@ export const flush = async (deps: EndDeps, run: RunState): Promise<void> => {
   const refs = run.toRemove.splice(0);
   if (refs.length > 0) await deps.parked.remove(refs);
   await run.events?.flush();
-  const { sent, deadLettered } = run.progress;
-  const delta = { sent: sent - run.recorded.sent, deadLettered: deadLettered - run.recorded.deadLettered };
-  if (delta.sent + delta.deadLettered === 0) return;
-  run.recorded = { sent, deadLettered };
-  await deps.activity
-    .record([{ wabaId: run.request.wabaId, parked: 0, ambiguousResends: 0, ...delta }], deps.now())
-    .catch((error) => deps.telemetry.warn('client counters not updated', { error: String(error) }));
 };
 
 /**

@@ -134,7 +134,6 @@ export const newRun = (
     restricted: new Map(),
     phonePausedUntil: new Map(),
     toRemove: [],
-    recorded: { sent: p.sent, deadLettered: p.deadLettered },
     lastBeat: nowMs,
     deadlineMs,
     humanHeld: false,

@@ -22,7 +22,7 @@ import { type OutboundEnvelope, parseEnvelope } from '../outbound/envelope.js';
 import { NoTokenError } from '../shared/errors.js';
 import type { AfterSendPolicy, ParkState } from '../outbound/outbound-decision.js';
 import type { CallWindow } from './pacing.js';
-import type { ActivityRecorder, BatchContextReader, CloudApi, OutboundQueues, TokenProvider } from '../outbound/ports.js';
+import type { BatchContextReader, CloudApi, OutboundQueues, TokenProvider } from '../outbound/ports.js';
 import type { MessageOutcomeStore, RelayEventPublisher } from '../outcomes/ports.js';
 import type { Pacer, ParkedCopy, ParkedStore, ReleaseQueue, ReleaseRequest, ReleaseStore, StoredParkedCopy } from './ports.js';
 import type { Telemetry } from '../shared/telemetry.js';
@@ -50,8 +50,6 @@ export interface ReleaseServiceOptions extends Partial<Pick<AfterSendPolicy, 'pa
   readonly tokens: TokenProvider;
   readonly cloudApi: CloudApi;
   readonly queues: Pick<OutboundQueues, 'deadLetter'>;
-  /** The client's message counters (sent, dead-lettered), as the consumer keeps them. */
-  readonly activity: ActivityRecorder;
   readonly telemetry: Telemetry;
   readonly maxSendAttempts: number;
   readonly maxParkSeconds: number;

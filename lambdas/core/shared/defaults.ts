@@ -27,6 +27,11 @@ export const DEFAULTS = {
    * customer, short enough that automation resumes the same day and well inside the 24-hour window. 0 turns it off.
    */
   humanReplyHoldSeconds: 1_800,
+  /**
+   * How long the tally function's event source gathers message changes before one call (0-300 s): each call writes each
+   * client's counters once, so a longer window is fewer writes and later counters.
+   */
+  counterWindowSeconds: 30,
   /** Retryable Cloud API failures before a message is dead-lettered. */
   maxSendAttempts: 8,
   graphApiBaseUrl: 'https://graph.facebook.com',

@@ -1,6 +1,7 @@
 import type { ClientHealth, DisableWarningRecord, RestrictionRecord } from '../health/client-health.js';
 import type { ReleaseProgress } from '../release/ports.js';
 import type { ClientStatus, EventEffect, LatestByClass, StatusClass, StatusEventRecord } from './client-status.js';
+import type { ClientTally } from './tally.js';
 
 /** The ports of client status: the status store and what it returns. */
 /** What the relay knows about one client WABA. */
@@ -22,6 +23,12 @@ export interface ClientCounters {
   readonly sent: number;
   readonly deadLettered: number;
   readonly ambiguousResends: number;
+}
+
+/** Where the tally function adds what a batch of message changes counted (`tally.ts`). */
+export interface CounterStore {
+  /** Adds each client's tally once: the same `batchId` again (a retried batch) adds nothing. */
+  add(tallies: readonly ClientTally[], batchId: string, nowMs: number): Promise<void>;
 }
 
 export interface TimelineEntry {

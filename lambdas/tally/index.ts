@@ -1,0 +1,13 @@
+/** Lambda entry point on the table's stream: the client counters (wiring only). */
+import { dynamoClient } from '../adapters/aws-clients.js';
+import { documentClient } from '../adapters/dynamo/client-store.js';
+import { DynamoCounterStore } from '../adapters/dynamo/counters-item.js';
+import { createRuntime, lambdaHandler } from '../shared/runtime.js';
+import { loadTallyConfig } from './config.js';
+import { createTallyHandler } from './handler.js';
+
+const config = loadTallyConfig();
+const runtime = createRuntime('tally');
+const doc = documentClient(dynamoClient(config.region, config.dynamodbEndpoint));
+
+export const handler = lambdaHandler(runtime, createTallyHandler(new DynamoCounterStore(doc, config.tableName), runtime.telemetry));
