@@ -57,7 +57,7 @@ describe('functions', () => {
   it.each(Object.keys(templates))('%s: Node.js 22 on arm64 with JSON logs, a retained log group, source maps and X-Ray', (stage) => {
     const t = templates[stage as StageName];
     const fns = resources(t, 'AWS::Lambda::Function');
-    expect(fns).toHaveLength(5);
+    expect(fns).toHaveLength(6);
     for (const [, fn] of fns) {
       expect(fn.Properties).toMatchObject({
         Runtime: 'nodejs22.x',
@@ -98,7 +98,7 @@ describe('functions', () => {
 
   it.each(Object.keys(templates))('%s: the outbound, delay and release queues feed their functions with partial batch responses and the stage concurrency', (stage) => {
     const t = templates[stage as StageName];
-    const mappings = resources(t, 'AWS::Lambda::EventSourceMapping');
+    const mappings = resources(t, 'AWS::Lambda::EventSourceMapping').filter(([, m]) => !m.Properties.StartingPosition);
     expect(mappings).toHaveLength(3);
     for (const [, m] of mappings) {
       expect(m.Properties).toMatchObject({
@@ -107,6 +107,40 @@ describe('functions', () => {
         ScalingConfig: { MaximumConcurrency: STAGE_CONFIGS[stage as StageName].consumer.maxConcurrency },
       });
     }
+  });
+});
+
+describe('client counters (the tally function on the table stream)', () => {
+  const [tallyId, tallyFn] = functionByDescription(prod, 'Counts each client');
+
+  it('streams old and new images and counts only message items, gathered for the stage window, retried then split', () => {
+    const [, table] = resources(prod, 'AWS::DynamoDB::GlobalTable')[0] ?? [];
+    expect(table?.Properties.StreamSpecification).toEqual({ StreamViewType: 'NEW_AND_OLD_IMAGES' });
+    const streamMappings = resources(prod, 'AWS::Lambda::EventSourceMapping').filter(([, m]) => m.Properties.StartingPosition);
+    expect(streamMappings).toHaveLength(1);
+    const [, m] = streamMappings[0] as [string, { Properties: Record<string, unknown> }];
+    expect(m.Properties).toMatchObject({
+      FunctionName: { Ref: tallyId },
+      StartingPosition: 'TRIM_HORIZON',
+      BatchSize: 1000,
+      MaximumBatchingWindowInSeconds: STAGE_CONFIGS.prod.relay.counterWindowSeconds,
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: 10,
+      MaximumRecordAgeInSeconds: 86_400,
+    });
+    const patterns = (m.Properties.FilterCriteria as { Filters: { Pattern: string }[] }).Filters.map((f) => JSON.parse(f.Pattern));
+    expect(patterns).toEqual([{ eventName: ['INSERT', 'MODIFY'], dynamodb: { Keys: { pk: { S: [{ prefix: 'WABA#' }] } } } }]);
+    expect(tallyFn.Properties.Environment.Variables).toMatchObject({ TABLE_NAME: expect.anything() });
+  });
+
+  it('may only update items of the table and read its stream', () => {
+    const actions = actionsOf(policyOf(prod, tallyId));
+    expect(actions.filter((a) => a.startsWith('dynamodb:') && !a.startsWith('dynamodb:GetRecords') && !a.startsWith('dynamodb:GetShardIterator') && !a.startsWith('dynamodb:DescribeStream') && !a.startsWith('dynamodb:ListStreams')).sort()).toEqual(['dynamodb:UpdateItem']);
+    expect(actions.filter((a) => a.startsWith('sqs:') || a.startsWith('sns:') || a.startsWith('secretsmanager:'))).toEqual([]);
+  });
+
+  it('refuses a window outside 0-300 s', () => {
+    expect(() => build({ ...STAGE_CONFIGS.dev, relay: { ...STAGE_CONFIGS.dev.relay, counterWindowSeconds: 301 } })).toThrow('0-300');
   });
 });
 
@@ -394,8 +428,8 @@ describe('monitoring', () => {
       ]),
     );
     // dead letters + 4 redrive DLQs + oldest age + 5xx + signatures + offboarded + held + recursion + release stalled +
-    // release failed + token refused + relay events not published + not delivered + 5x(errors, throttles)
-    expect(alarms).toHaveLength(26);
+    // release failed + token refused + relay events not published + not delivered + 6x(errors, throttles)
+    expect(alarms).toHaveLength(28);
     expect(metrics).toEqual(expect.arrayContaining(['CoexistenceRelay/prod/ReleaseErrors', 'AWS/SNS/NumberOfNotificationsFailed']));
     const [[topicId, topic]] = resources(prod, 'AWS::SNS::Topic').filter(([id]) => id.startsWith('MonitoringAlarmTopic')) as [[string, Res]];
     expect(topic.Properties.KmsMasterKeyId).toBeDefined();

@@ -1,6 +1,7 @@
 import type { DynamoDBStreamEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoCounterStore } from '../../lambdas/adapters/dynamo/counters-item.js';
+import { readMessageChanges } from '../../lambdas/adapters/dynamo/message-stream.js';
 import { DynamoMessageOutcomeStore } from '../../lambdas/adapters/dynamo/message-outcome-store.js';
 import { DynamoSendLedger } from '../../lambdas/adapters/dynamo/outbound-stores.js';
 import type { CounterStore } from '../../lambdas/core/status/ports.js';
@@ -33,7 +34,7 @@ const source = (failures = 0, seen: DynamoDBStreamEvent[] = []) => {
       await real.add(t.slice(1), batchId, now);
     },
   };
-  const handler = createTallyHandler(counters, new RecordingTelemetry());
+  const handler = createTallyHandler(readMessageChanges, counters, new RecordingTelemetry());
   const errors: unknown[] = [];
   const s = new LocalStreamSource(env.dynamoEndpoint, env.tableName, async (e) => { seen.push(e); return handler(e); }, (e) => errors.push(e), 60_000);
   return { s, errors };

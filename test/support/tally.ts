@@ -1,4 +1,5 @@
 import { DynamoCounterStore } from '../../lambdas/adapters/dynamo/counters-item.js';
+import { readMessageChanges } from '../../lambdas/adapters/dynamo/message-stream.js';
 import { createTallyHandler } from '../../lambdas/tally/handler.js';
 import { LocalStreamSource } from '../../local/stream-source.js';
 import type { localResources } from './aws.js';
@@ -10,7 +11,7 @@ import { RecordingTelemetry } from './telemetry.js';
  */
 export const startTally = async (env: Pick<Awaited<ReturnType<typeof localResources>>, 'dynamoEndpoint' | 'doc' | 'tableName'>, everyMs = 60_000) => {
   const telemetry = new RecordingTelemetry();
-  const handler = createTallyHandler(new DynamoCounterStore(env.doc, env.tableName), telemetry);
+  const handler = createTallyHandler(readMessageChanges, new DynamoCounterStore(env.doc, env.tableName), telemetry);
   const source = new LocalStreamSource(env.dynamoEndpoint, env.tableName, handler, (error) => {
     throw error;
   }, everyMs);

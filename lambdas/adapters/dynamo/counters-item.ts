@@ -10,7 +10,7 @@ import { keys } from './table.js';
  * written only by the tally function. Releases before this item kept the same attributes on the status item; a reader
  * adds both (`countersFromItems`).
  */
-export const COUNTER_ATTRS = {
+const COUNTER_ATTRS = {
   parked: 'parkedTotal',
   sent: 'sentTotal',
   deadLettered: 'deadLetteredTotal',

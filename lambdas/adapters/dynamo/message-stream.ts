@@ -1,4 +1,4 @@
-import type { DynamoDBRecord } from 'aws-lambda';
+import type { DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import { LEDGER_STATES, type LedgerState } from '../../core/outbound/send-ledger.js';
 import type { MessageItemChange, MessageItemImage } from '../../core/status/tally.js';
 import { LEDGER_ATTRS, OUTCOME_ATTRS } from './message-item.js';
@@ -37,3 +37,12 @@ export const messageChangeOf = (record: DynamoDBRecord): MessageItemChange | nul
 /** Names one batch of records: a retry of the same batch has the same name (see `DynamoCounterStore`). */
 export const batchIdOf = (records: readonly DynamoDBRecord[]): string =>
   `${records[0]?.eventID ?? ''}..${records.at(-1)?.eventID ?? ''}#${records.length}`;
+
+/** A stream event as the tally function reads it: its message changes and its batch's name. */
+export const readMessageChanges = (event: DynamoDBStreamEvent): { changes: MessageItemChange[]; batchId: string } => ({
+  changes: event.Records.flatMap((r) => {
+    const c = messageChangeOf(r);
+    return c ? [c] : [];
+  }),
+  batchId: batchIdOf(event.Records),
+});
