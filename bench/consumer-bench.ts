@@ -14,6 +14,7 @@ import { createConsumerHandler } from '../lambdas/consumer/handler.js';
 import type { CloudApiStandIn } from '../local/cloud-api-stand-in.js';
 import { ensureQueue, ensureTable } from '../local/services.js';
 import { pollOnce } from '../local/sqs-event-source.js';
+import { median } from './measure.js';
 
 export interface BenchServices {
   readonly dynamo: DynamoDBClient;
@@ -67,19 +68,30 @@ export interface ThroughputResult {
   readonly messages: number;
   readonly consumerPerSecond: number;
   readonly floorPerSecond: number;
+  /** floor / consumer: how many times slower the consumer is than the floor. */
   readonly ratio: number;
+  /** consumer / floor: the share of the floor's throughput the consumer reaches (the budget's figure). */
+  readonly shareOfFloor: number;
+  /** Timed rounds per side (median reported) and each side's range over them. */
+  readonly rounds: number;
+  readonly consumerRange: readonly [number, number];
+  readonly floorRange: readonly [number, number];
 }
 
 /**
  * Messages per second through the real consumer (fauxqs -> handler -> DynamoDB Local + Cloud API stand-in ->
  * delete), against the floor: the same stand-ins driven by a loop that only receives, posts and deletes.
- * Both use `pollers` concurrent event-source loops.
+ * Both use `pollers` concurrent loops on the same queue, batches of 10, and ask the queue for the same attributes.
+ * Each side first drains one untimed round (JIT, DynamoDB Local's JVM, connections), then they alternate
+ * (consumer, floor, consumer, ...) and the median of each is reported: the side measured first no longer pays for
+ * the warm-up, and noise from a shared machine hits both.
  */
-export const throughputBench = async (s: BenchServices, messages: number, pollers = 4): Promise<ThroughputResult> => {
+export const throughputBench = async (s: BenchServices, messages: number, pollers = 4, rounds = 3): Promise<ThroughputResult> => {
   const r = await setup(s);
   const handler = createConsumerHandler(async () => buildService(s, r.tableName, r.delay, r.dlq), silentTelemetry, () => false);
   const clients = Array.from({ length: 10 }, (_, i) => `bench-waba-${i}`);
-  const bodies = Array.from({ length: messages }, (_, i) => envelope(clients[i % clients.length] as string, i));
+  // New message ids every round: a message id already sent is acknowledged without a send.
+  const bodiesFor = () => Array.from({ length: messages }, (_, i) => envelope(clients[i % clients.length] as string, i));
 
   const drainWith = async (poll: () => Promise<number>): Promise<number> => {
     let done = 0;
@@ -98,38 +110,60 @@ export const throughputBench = async (s: BenchServices, messages: number, poller
     return messages / seconds;
   };
 
-  const sentBefore = s.api.requests.length;
-  await enqueue(s.sqs, r.outbound, bodies);
-  const consumerPerSecond = await drainWith(async () => {
-    const res = await pollOnce(s.sqs, r.outbound, handler, { waitTimeSeconds: 0 });
-    return res.received - res.failed;
-  });
-  if (s.api.requests.length - sentBefore !== messages) throw new Error('the consumer did not send every message exactly once');
+  const consumerRound = async (): Promise<number> => {
+    const sentBefore = s.api.requests.length;
+    await enqueue(s.sqs, r.outbound, bodiesFor());
+    const perSecond = await drainWith(async () => {
+      const res = await pollOnce(s.sqs, r.outbound, handler, { waitTimeSeconds: 0 });
+      return res.received - res.failed;
+    });
+    if (s.api.requests.length - sentBefore !== messages) throw new Error('the consumer did not send every message exactly once');
+    return perSecond;
+  };
+  const floorRound = async (): Promise<number> => {
+    await enqueue(s.sqs, r.outbound, bodiesFor());
+    return drainWith(async () => {
+      const out = await s.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: r.outbound, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'] }),
+      );
+      const msgs = out.Messages ?? [];
+      if (msgs.length === 0) return 0;
+      await Promise.all(
+        msgs.map(async (m) => {
+          const e = JSON.parse(m.Body ?? '{}');
+          const res = await fetch(`${s.api.url}/v25.0/${e.phoneNumberId}/messages`, {
+            method: 'POST',
+            headers: { authorization: 'Bearer bench', 'content-type': 'application/json' },
+            body: JSON.stringify(e.payload),
+          });
+          await res.json();
+        }),
+      );
+      await s.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: r.outbound, Entries: msgs.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
+      return msgs.length;
+    });
+  };
 
-  await enqueue(s.sqs, r.outbound, bodies);
-  const floorPerSecond = await drainWith(async () => {
-    const out = await s.sqs.send(new ReceiveMessageCommand({ QueueUrl: r.outbound, MaxNumberOfMessages: 10 }));
-    const msgs = out.Messages ?? [];
-    if (msgs.length === 0) return 0;
-    await Promise.all(
-      msgs.map(async (m) => {
-        const e = JSON.parse(m.Body ?? '{}');
-        const res = await fetch(`${s.api.url}/v25.0/${e.phoneNumberId}/messages`, {
-          method: 'POST',
-          headers: { authorization: 'Bearer bench', 'content-type': 'application/json' },
-          body: JSON.stringify(e.payload),
-        });
-        await res.json();
-      }),
-    );
-    await s.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: r.outbound, Entries: msgs.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
-    return msgs.length;
-  });
+  await consumerRound();
+  await floorRound();
+  const consumer: number[] = [];
+  const floor: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    consumer.push(await consumerRound());
+    floor.push(await floorRound());
+  }
+  const consumerPerSecond = median(consumer);
+  const floorPerSecond = median(floor);
+  const range = (xs: readonly number[]): [number, number] => [Math.round(Math.min(...xs)), Math.round(Math.max(...xs))];
   return {
     messages,
     consumerPerSecond: Math.round(consumerPerSecond),
     floorPerSecond: Math.round(floorPerSecond),
     ratio: Math.round((floorPerSecond / consumerPerSecond) * 100) / 100,
+    shareOfFloor: Math.round((consumerPerSecond / floorPerSecond) * 100) / 100,
+    rounds,
+    consumerRange: range(consumer),
+    floorRange: range(floor),
   };
 };
 

@@ -53,6 +53,8 @@ const BUDGETS = {
   coldInitMs: 100,
   statusReadsPerClientPerBatch: 1,
   webhookRatio1k: 3,
+  /** Consumer throughput as a share of its floor (receive, post, delete on the same queue and stand-in), at least. */
+  consumerShareOfFloor: 0.5,
   refusedCallsPerOffboardingEpisode: 1,
   resumeP50Ms: 2000,
   resumeP99Ms: 5000,
@@ -75,6 +77,8 @@ export const checkBudgets = (r: BenchReport): Budget[] => {
   out.push({ name: 'status reads per distinct client per batch', value: worstReads, limit: 1, ok: worstReads <= 1 });
   const small = r.webhook.find((w) => w.name.startsWith('1 KB') && w.name.includes('in-memory'));
   if (small) out.push({ name: 'webhook 1 KB handler / floor', value: small.ratio, limit: BUDGETS.webhookRatio1k, ok: small.ratio <= BUDGETS.webhookRatio1k });
+  const share = r.consumer.shareOfFloor;
+  out.push({ name: 'consumer throughput / floor', value: share, limit: BUDGETS.consumerShareOfFloor, ok: share >= BUDGETS.consumerShareOfFloor });
   const refused = r.health.refusedPerEpisode;
   out.push({
     name: 'Cloud API calls refused per offboarding episode',
@@ -171,7 +175,7 @@ export const runBench = async (options: BenchOptions = {}): Promise<BenchReport>
 
     log('consumer throughput...');
     const services = { dynamo, sqs, api };
-    const consumer = await throughputBench(services, quick ? 20 : 1000);
+    const consumer = await throughputBench(services, quick ? 20 : 500, 4, quick ? 1 : 3);
     log('requests per message...');
     const requests = await requestsBench(services);
     log('refused calls per offboarding episode (randomized run, virtual clock)...');

@@ -31,8 +31,13 @@ export const renderReport = (r: BenchReport, budgets: readonly Budget[]): string
   const c = r.consumer;
   sections.push(
     table([
-      ['consumer', 'throughput', 'floor: receive, post, delete', 'ratio'],
-      [`${c.messages} messages, 10 clients, 4 pollers`, `${c.consumerPerSecond} msg/s`, `${c.floorPerSecond} msg/s`, `${c.ratio}x`],
+      ['consumer (median of rounds: range)', 'throughput', 'floor: receive, post, delete', 'of floor'],
+      [
+        `${c.messages} messages x ${c.rounds}, 10 clients, 4 pollers`,
+        `${c.consumerPerSecond} msg/s: ${c.consumerRange.join('-')}`,
+        `${c.floorPerSecond} msg/s: ${c.floorRange.join('-')}`,
+        `${c.shareOfFloor}`,
+      ],
     ]),
   );
   sections.push(

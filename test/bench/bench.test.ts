@@ -24,6 +24,8 @@ describe('npm run bench (quick)', () => {
     for (const b of r.bundles) expect(b.bytes).toBeGreaterThan(100_000);
     const names = checkBudgets(r).map((b) => b.name);
     expect(names).toContain('webhook 1 KB handler / floor');
+    expect(names).toContain('consumer throughput / floor');
+    expect(r.consumer.shareOfFloor).toBeGreaterThan(0);
     expect(names).toContain('status reads per distinct client per batch');
     expect(names).toContain('Cloud API calls refused per offboarding episode');
     // Holds: at most one refused call in any episode; without them the same run refuses more.

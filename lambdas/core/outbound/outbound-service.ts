@@ -10,7 +10,7 @@
 import type { HoldRecord } from '../health/client-health.js';
 import { clientGate, type ClientGate } from '../health/client-health.js';
 import type { ClientHealthService } from '../health/client-health-service.js';
-import { mapLimit } from '../shared/concurrency.js';
+import { limiter, mapLimit } from '../shared/concurrency.js';
 import type { DeadLetterBody } from './dead-letter.js';
 import { type OutboundEnvelope, parseEnvelope, recipientOf } from './envelope.js';
 import { NoTokenError } from '../shared/errors.js';
@@ -190,13 +190,14 @@ export class OutboundService {
       else firsts.set(id, item);
     }
     // One message per client goes first (a pilot): when the Cloud API refuses it as if the number were not connected,
-    // the client's other messages in this batch park without a call. One refused call per episode.
-    const pilots = new Map<string, Item>();
-    const followers: Item[] = [];
+    // the client's other messages in this batch park without a call. One refused call per episode. Each client's lane
+    // waits for its own pilot only, never for another client's.
+    const lanes = new Map<string, Item[]>();
     for (const item of firsts.values()) {
       const w = (item.envelope as OutboundEnvelope).wabaId;
-      if (pilots.has(w)) followers.push(item);
-      else pilots.set(w, item);
+      const lane = lanes.get(w);
+      if (lane) lane.push(item);
+      else lanes.set(w, [item]);
     }
     const sendOne = async (item: Item) => {
       try {
@@ -207,8 +208,13 @@ export class OutboundService {
         item.outcome = { kind: 'retry-later' };
       }
     };
-    await mapLimit([...pilots.values()], this.#o.sendConcurrency ?? 10, sendOne);
-    await mapLimit(followers, this.#o.sendConcurrency ?? 10, sendOne);
+    const slot = limiter(this.#o.sendConcurrency ?? 10);
+    await Promise.all(
+      [...lanes.values()].map(async ([pilot, ...followers]) => {
+        await slot(() => sendOne(pilot as Item));
+        await Promise.all(followers.map((item) => slot(() => sendOne(item))));
+      }),
+    );
     for (const item of repeats) {
       const first = firsts.get(messageIdentity(item.envelope as OutboundEnvelope));
       const settled = first?.outcome?.kind === 'done';

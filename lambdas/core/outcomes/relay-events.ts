@@ -6,7 +6,7 @@
  * This module is the contract: the event types, the envelope every event shares, and the id rule. Publishing lives
  * behind the `RelayEventPublisher` port.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { ClientStatus } from '../status/client-status.js';
 
 export const RELAY_EVENT_TYPES = [
@@ -45,7 +45,7 @@ export interface RelayEvent {
  * id, and two facts (the relay's `sent` and Meta's `sent` status) never share one.
  */
 export const relayEventId = (type: RelayEventType, ...parts: readonly string[]): string =>
-  createHash('sha256').update([type, ...parts].join('\u0000')).digest('base64url').slice(0, 32);
+  hash('sha256', [type, ...parts].join('\u0000'), 'base64url').slice(0, 32);
 
 export const relayEvent = (
   type: RelayEventType,

@@ -26,6 +26,26 @@ export const mapLimit = async <T, R>(
   return results;
 };
 
+/**
+ * A runner that lets at most `limit` calls be in flight at once, across every caller that shares it; the others wait
+ * their turn in arrival order (a finishing call hands its slot straight to the next, so none slips in between).
+ */
+export const limiter = (limit: number) => {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async <R>(fn: () => Promise<R>): Promise<R> => {
+    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    else active++;
+    try {
+      return await fn();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
+};
+
 export const chunk = <T>(items: readonly T[], size: number): T[][] => {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
