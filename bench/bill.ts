@@ -9,6 +9,8 @@ import type { UnitUsage } from './release-bench.js';
  *   eventually consistent).
  * - Lambda: per invocation, and per GB-second on arm64 (the stack's functions run on arm64: lib/constructs/relay-function.ts).
  * - API Gateway HTTP API: per request (512 KB increments), in front of the webhook.
+ * - SNS standard topic: per publish request, every 64 KB of a request's messages one request (a PublishBatch of ten
+ *   small events is one); deliveries to SQS subscriptions cost nothing.
  */
 export const PRICES = {
   sqsPerMillionRequests: 0.4,
@@ -17,6 +19,7 @@ export const PRICES = {
   lambdaPerMillionRequests: 0.2,
   lambdaPerGbSecondArm64: 0.0000133334,
   httpApiPerMillionRequests: 1.0,
+  snsPerMillionRequests: 0.5,
 } as const;
 
 /** Memory of each function in the stack (the releaser gets the consumer's: lib/relay-stack.ts). */
@@ -30,6 +33,7 @@ export interface BillRow {
   readonly what: string;
   /** USD per million units, by service. */
   readonly sqs: number;
+  readonly sns: number;
   readonly dynamo: number;
   readonly lambda: number;
   readonly api: number;
@@ -39,6 +43,7 @@ export interface BillRow {
 /** USD per million units of work that each used `u` (plus `httpRequests` API Gateway requests per unit). */
 export const billFor = (what: string, u: UnitUsage, httpRequests = 0): BillRow => {
   const sqs = u.sqsRequests * PRICES.sqsPerMillionRequests;
+  const sns = u.snsRequests * PRICES.snsPerMillionRequests;
   const dynamo = u.writeUnits * PRICES.dynamoPerMillionWriteUnits + u.readUnits * PRICES.dynamoPerMillionReadUnits;
   let lambda = 0;
   for (const [fn, l] of Object.entries(u.lambda)) {
@@ -48,5 +53,5 @@ export const billFor = (what: string, u: UnitUsage, httpRequests = 0): BillRow =
   }
   const api = httpRequests * PRICES.httpApiPerMillionRequests;
   const round = (x: number) => Math.round(x * 100) / 100;
-  return { what, sqs: round(sqs), dynamo: round(dynamo), lambda: round(lambda), api: round(api), total: round(sqs + dynamo + lambda + api) };
+  return { what, sqs: round(sqs), sns: round(sns), dynamo: round(dynamo), lambda: round(lambda), api: round(api), total: round(sqs + sns + dynamo + lambda + api) };
 };

@@ -236,6 +236,7 @@ export const requestsBench = async (s: BenchServices): Promise<RequestsResult[]>
   };
   const results: RequestsResult[] = [];
   const phones = new DynamoPhoneOwnership(documentClient(s.dynamo), r.tableName);
+  const clientPhones = new DynamoClientPhoneNumbers(documentClient(s.dynamo), r.tableName);
   const scenario = async (name: string, wabaIds: readonly string[], attributes: (i: number) => Record<string, string> = () => ({})) => {
     const records: OutboundRecord[] = Array.from({ length: 10 }, (_, i) => ({
       id: `r${i}`,
@@ -243,8 +244,10 @@ export const requestsBench = async (s: BenchServices): Promise<RequestsResult[]>
       attributes: attributes(i),
       fromDelayQueue: Object.keys(attributes(i)).length > 0,
     }));
-    // Steady state: the owners of the phone numbers are known (a `messages` webhook or an earlier send taught them).
+    // Steady state: the owners of the phone numbers are known (a `messages` webhook or an earlier send taught them), and
+    // so is each client's phone number (its first message recorded it).
     for (const w of wabaIds) await phones.learn(`pn-${w}`, w, 'webhook', Date.now());
+    await clientPhones.record(wabaIds.map((w) => ({ wabaId: w, phoneNumberId: `pn-${w}` })), Date.now());
     dynamoCount.reset();
     sqsCount.reset();
     const out = await service.processBatch(records);

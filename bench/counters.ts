@@ -12,6 +12,8 @@ export interface UsageSnapshot {
   readonly sqsRequests: number;
   /** ReceiveMessage calls that returned no message. */
   readonly emptyReceives: number;
+  /** SNS publish requests as billed: every 64 KB of a Publish or PublishBatch request's messages is one request. */
+  readonly snsRequests: number;
   /** DynamoDB read and write request units (on-demand), as DynamoDB Local reports consumed capacity. */
   readonly readUnits: number;
   readonly writeUnits: number;
@@ -43,6 +45,7 @@ const itemsOf = (input: Record<string, unknown>): number => {
 export class UsageCounter {
   #sqs = new Map<string, number>();
   #emptyReceives = 0;
+  #sns = 0;
   #read = 0;
   #write = 0;
   #lambda = new Map<string, { invocations: number; billedMs: number }>();
@@ -59,6 +62,21 @@ export class UsageCounter {
         return out;
       },
       { step: 'initialize', name: `benchSqsUsage-${randomUUID()}` },
+    );
+  }
+
+  /** Counts SNS publishing as SNS bills it: per 64 KB chunk of the messages of each Publish / PublishBatch request. */
+  watchSns(client: { middlewareStack: unknown }): void {
+    (client.middlewareStack as unknown as Stack).add(
+      (next, context) => async (args) => {
+        const name = String(context.commandName ?? 'unknown');
+        const out = await next(args);
+        const input = args.input as { Message?: string; PublishBatchRequestEntries?: { Message?: string }[] };
+        const messages = name === 'PublishCommand' ? [input.Message ?? ''] : name === 'PublishBatchCommand' ? (input.PublishBatchRequestEntries ?? []).map((e) => e.Message ?? '') : null;
+        if (messages) this.#sns += Math.max(1, Math.ceil(messages.reduce((n, m) => n + Buffer.byteLength(m), 0) / 65_536));
+        return out;
+      },
+      { step: 'initialize', name: `benchSnsUsage-${randomUUID()}` },
     );
   }
 
@@ -109,6 +127,7 @@ export class UsageCounter {
   reset(): void {
     this.#sqs = new Map();
     this.#emptyReceives = 0;
+    this.#sns = 0;
     this.#read = 0;
     this.#write = 0;
     this.#lambda = new Map();
@@ -120,6 +139,7 @@ export class UsageCounter {
       sqs,
       sqsRequests: Object.values(sqs).reduce((a, b) => a + b, 0),
       emptyReceives: this.#emptyReceives,
+      snsRequests: this.#sns,
       readUnits: this.#read,
       writeUnits: this.#write,
       lambda: Object.fromEntries([...this.#lambda].map(([k, v]) => [k, { ...v }])),

@@ -65,6 +65,14 @@ const BUDGETS = {
   /** A status carrying the relay's callback data finds its message without a read. */
   readsPerStatusWithRelayCallbackData: 0.1,
   outcomeWritesPerStatus: 1,
+  /** A sent message: its claim and its confirmation, each on an item under 1 KB (issue 19). */
+  writeUnitsPerSentMessage: 2,
+  /** An account_update: the status item and the timeline entry. */
+  writeUnitsPerAccountUpdate: 3,
+  /** Relay events go out per batch: one PublishBatch per ten sent messages at most. */
+  snsRequestsPerSentMessage: 0.1,
+  /** USD per million sent messages, every service included. */
+  billPerMillionSent: 1.5,
 } as const;
 
 export const checkBudgets = (r: BenchReport): Budget[] => {
@@ -109,6 +117,14 @@ export const checkBudgets = (r: BenchReport): Budget[] => {
   out.push({ name: "DynamoDB reads per status (relay's callback data)", value: reads, limit: BUDGETS.readsPerStatusWithRelayCallbackData, ok: reads <= BUDGETS.readsPerStatusWithRelayCallbackData });
   const writes = Math.max(...r.outcomes.map((o) => o.outcomeWritesPerStatus));
   out.push({ name: 'outcome writes per status', value: writes, limit: BUDGETS.outcomeWritesPerStatus, ok: writes <= BUDGETS.outcomeWritesPerStatus });
+  const round = (x: number) => Math.round(x * 100) / 100;
+  const max = (name: string, value: number, limit: number) => out.push({ name, value: round(value), limit, ok: round(value) <= limit });
+  const sent = rel.parkHour.sentPerMessage;
+  max('DynamoDB write units per sent message (10 clients a batch)', sent.writeUnits, BUDGETS.writeUnitsPerSentMessage);
+  max('DynamoDB write units per account_update webhook', rel.resume.perWebhook.writeUnits, BUDGETS.writeUnitsPerAccountUpdate);
+  max('SNS requests per sent message (10 a batch)', sent.snsRequests, BUDGETS.snsRequestsPerSentMessage);
+  const bill = rel.bill.find((b) => b.what.startsWith('sent messages'));
+  if (bill) max('USD per million sent messages (bill)', bill.total, BUDGETS.billPerMillionSent);
   return out;
 };
 
@@ -116,6 +132,7 @@ export const checkBudgets = (r: BenchReport): Budget[] => {
 const releaseBill = (resume: ResumeResult, drain: DrainResult, parkHour: ParkHourResult): BillRow[] => {
   const hourly = (u: ParkHourResult['alone']['perHop']) => ({
     sqsRequests: u.sqsRequests * parkHour.hopsPerHour,
+    snsRequests: u.snsRequests * parkHour.hopsPerHour,
     readUnits: u.readUnits * parkHour.hopsPerHour,
     writeUnits: u.writeUnits * parkHour.hopsPerHour,
     lambda: Object.fromEntries(

@@ -10,7 +10,10 @@ import type { Context, SQSEvent } from 'aws-lambda';
 import { HttpCloudApi, SecretTokenProvider } from '../lambdas/adapters/cloud-api.js';
 import { DynamoClientStore, documentClient } from '../lambdas/adapters/dynamo/client-store.js';
 import { DynamoClientPhoneNumbers, DynamoSendLedger, DynamoStatusReader } from '../lambdas/adapters/dynamo/outbound-stores.js';
+import { DynamoMessageOutcomeStore } from '../lambdas/adapters/dynamo/message-outcome-store.js';
 import { DynamoPhoneOwnership } from '../lambdas/adapters/dynamo/phone-ownership.js';
+import { SdkSnsBatchSender } from '../lambdas/adapters/sns-batch.js';
+import { SnsRelayEventPublisher } from '../lambdas/adapters/sns-events.js';
 import { DynamoPacer, DynamoParkedStore, DynamoReleaseStore } from '../lambdas/adapters/dynamo/release-stores.js';
 import { isQueueArnOf, SqsInboundEventSink, SqsOutboundQueues, sendBatches } from '../lambdas/adapters/sqs.js';
 import { SqsReleaseQueue } from '../lambdas/adapters/sqs-release.js';
@@ -26,7 +29,7 @@ import { createReleaserHandler } from '../lambdas/releaser/handler.js';
 import { createWebhookHandler } from '../lambdas/webhook/handler.js';
 import type { CloudApiRequest, CloudApiStandIn } from '../local/cloud-api-stand-in.js';
 import { lambdaContext } from '../local/lambda-context.js';
-import { ensureQueue, ensureTable, localDynamo, localSqs } from '../local/services.js';
+import { ensureQueue, ensureTable, ensureTopic, localDynamo, localSns, localSqs } from '../local/services.js';
 import { pollOnce, type SqsHandler } from '../local/sqs-event-source.js';
 import { type UsageSnapshot, UsageCounter } from './counters.js';
 import { benchEvent } from './events.js';
@@ -81,6 +84,8 @@ const textOf = (r: CloudApiRequest): string => String((r.body.text as { body?: s
 interface Rig {
   readonly sqs: SQSClient;
   readonly usage: UsageCounter;
+  /** The webhook's own requests (its own clients), also counted in `usage`. */
+  readonly webhookUsage: UsageCounter;
   readonly tableName: string;
   readonly queues: { readonly outbound: string; readonly delay: string; readonly dlq: string; readonly release: string; readonly inbound: string };
   readonly parked: DynamoParkedStore;
@@ -98,16 +103,30 @@ interface Rig {
 /** Wires the functions as `lambdas/<fn>/index.ts` does, on a fresh table and fresh queues, with counted clients. */
 const rig = async (endpoints: { dynamo: string; sqs: string }, apiUrl: string): Promise<Rig> => {
   const usage = new UsageCounter();
+  const webhookUsage = new UsageCounter();
   const dynamo = localDynamo(endpoints.dynamo);
   const sqs = localSqs(endpoints.sqs);
+  const sns = localSns(endpoints.sqs);
   usage.watchDynamo(dynamo);
   usage.watchSqs(sqs);
+  usage.watchSns(sns);
+  // The webhook on clients of its own, as its Lambda has: its usage apart from what its webhooks set off.
+  const hook = { dynamo: localDynamo(endpoints.dynamo), sqs: localSqs(endpoints.sqs), sns: localSns(endpoints.sqs) };
+  for (const u of [usage, webhookUsage]) {
+    u.watchDynamo(hook.dynamo);
+    u.watchSqs(hook.sqs);
+    u.watchSns(hook.sns);
+  }
+  const hookDoc = documentClient(hook.dynamo);
   const doc = documentClient(dynamo);
   const suffix = randomUUID().slice(0, 8);
   const tableName = `bench-release-${suffix}`;
   await ensureTable(dynamo, tableName);
   const q = (n: string) => ensureQueue(sqs, { name: `${n}-${suffix}`, visibilityTimeoutSeconds: 120 });
   const queues = { outbound: await q('outbound'), delay: await q('delay'), dlq: await q('dlq'), release: await q('release'), inbound: await q('inbound') };
+  // Relay events as the stack publishes them (each function's events of one unit of work in PublishBatch requests).
+  const topicArn = await ensureTopic(sns, `bench-events-${suffix}`);
+  const events = new SnsRelayEventPublisher(new SdkSnsBatchSender(sns), topicArn);
   const parked = new DynamoParkedStore(doc, tableName, DEFAULTS.maxParkSeconds + 86_400);
   const releases = new SqsReleaseQueue(sqs, queues.release);
   const tokens = new SecretTokenProvider(async () => 'bench-token');
@@ -115,10 +134,11 @@ const rig = async (endpoints: { dynamo: string; sqs: string }, apiUrl: string): 
   const ledgerLeaseMs = DEFAULTS.graphApiTimeoutMs * 2 + 5_000;
 
   const webhookHandler = createWebhookHandler({
-    store: new DynamoClientStore(doc, tableName),
-    phones: new DynamoPhoneOwnership(doc, tableName),
-    inbound: new SqsInboundEventSink(sqs, queues.inbound),
-    releases,
+    store: new DynamoClientStore(hookDoc, tableName),
+    phones: new DynamoPhoneOwnership(hookDoc, tableName),
+    inbound: new SqsInboundEventSink(hook.sqs, queues.inbound),
+    releases: new SqsReleaseQueue(hook.sqs, queues.release),
+    events: new SnsRelayEventPublisher(new SdkSnsBatchSender(hook.sns), topicArn),
     telemetry: silentTelemetry,
     secrets: async () => ({ appSecrets: [SECRET], verifyToken: 'bench' }),
     reconnectSkewMs: DEFAULTS.reconnectSkewSeconds * 1000,
@@ -141,6 +161,8 @@ const rig = async (endpoints: { dynamo: string; sqs: string }, apiUrl: string): 
     telemetry: silentTelemetry,
     parked,
     releases,
+    events,
+    messages: new DynamoMessageOutcomeStore(doc, tableName, DEFAULTS.sendLedgerRetentionDays),
     parkDelaySchedule: parseDelaySchedule(DEFAULTS.parkDelaySchedule),
     maxParkSeconds: DEFAULTS.maxParkSeconds,
     maxSendAttempts: DEFAULTS.maxSendAttempts,
@@ -175,6 +197,8 @@ const rig = async (endpoints: { dynamo: string; sqs: string }, apiUrl: string): 
         },
       },
       queues: { deadLetter: async (messages) => (await sendBatches(sqs, queues.dlq, messages)).failed },
+      events,
+      messages: new DynamoMessageOutcomeStore(doc, tableName, DEFAULTS.sendLedgerRetentionDays),
       telemetry: silentTelemetry,
       maxSendAttempts: DEFAULTS.maxSendAttempts,
       maxParkSeconds: DEFAULTS.maxParkSeconds,
@@ -210,6 +234,7 @@ const rig = async (endpoints: { dynamo: string; sqs: string }, apiUrl: string): 
   return {
     sqs,
     usage,
+    webhookUsage,
     tableName,
     queues,
     parked,
@@ -219,8 +244,7 @@ const rig = async (endpoints: { dynamo: string; sqs: string }, apiUrl: string): 
     releaser,
     poll,
     close: () => {
-      dynamo.destroy();
-      sqs.destroy();
+      for (const c of [dynamo, sqs, sns, hook.dynamo, hook.sqs, hook.sns]) c.destroy();
     },
   };
 };
@@ -274,6 +298,7 @@ const parkedCount = async (r: Rig, wabaIds: readonly string[]) => {
 /** Usage per unit of work (message, hop, webhook). */
 export interface UnitUsage {
   readonly sqsRequests: number;
+  readonly snsRequests: number;
   readonly readUnits: number;
   readonly writeUnits: number;
   /** Lambda invocations and billed milliseconds per unit, by function. */
@@ -282,6 +307,7 @@ export interface UnitUsage {
 
 const perUnit = (u: UsageSnapshot, units: number): UnitUsage => ({
   sqsRequests: u.sqsRequests / units,
+  snsRequests: u.snsRequests / units,
   readUnits: u.readUnits / units,
   writeUnits: u.writeUnits / units,
   lambda: Object.fromEntries(Object.entries(u.lambda).map(([k, v]) => [k, { invocations: v.invocations / units, billedMs: v.billedMs / units }])),
@@ -315,24 +341,26 @@ export const resumeBench = async (
     // `warmup` episodes first are not counted: the first requests of a fresh JVM and code path are not what AWS shows.
     const clients = Array.from({ length: episodes + warmup }, (_, i) => ({ wabaId: `bench-resume-${tag}-${i}`, phone: `pn-resume-${tag}-${i}` }));
     const offAt = Math.floor(Date.now() / 1000) - 60;
-    r.usage.reset();
+    // The webhook's own requests only (its clients): what its reconnections set off (a release) is not the webhook's.
+    r.webhookUsage.reset();
     for (const c of clients) await r.webhook(accountUpdate(c.wabaId, 'ACCOUNT_OFFBOARDED', offAt));
-    const offboardUsage = r.usage.snapshot();
+    const offboardUsage = r.webhookUsage.snapshot();
     const bodies = clients.flatMap((c) => Array.from({ length: perEpisode }, (_, j) => envelope(c.wabaId, c.phone, `1555000${String(j).padStart(4, '0')}`, `resume ${j}`)));
     await enqueue(r, bodies);
     await waitFor('parking every message', async () => (await parkedCount(r, clients.map((c) => c.wabaId))) === bodies.length, 120_000, 100);
 
     const latencies: number[] = [];
-    const reconnects = { sqs: 0, read: 0, write: 0, billedMs: 0 };
+    const reconnects = { sqs: 0, sns: 0, read: 0, write: 0, billedMs: 0 };
     for (const [i, c] of clients.entries()) {
       const from = api.requests.length;
       const mine = () => api.requests.slice(from).filter((q) => q.phoneNumberId === c.phone);
-      r.usage.reset();
+      r.webhookUsage.reset();
       await r.webhook(accountUpdate(c.wabaId, 'ACCOUNT_RECONNECTED', Math.floor(Date.now() / 1000)));
       const answeredAt = Date.now();
       if (i >= warmup) {
-        const u = r.usage.snapshot();
+        const u = r.webhookUsage.snapshot();
         reconnects.sqs += u.sqsRequests;
+        reconnects.sns += u.snsRequests;
         reconnects.read += u.readUnits;
         reconnects.write += u.writeUnits;
         reconnects.billedMs += u.lambda.webhook?.billedMs ?? 0;
@@ -346,6 +374,7 @@ export const resumeBench = async (
     const webhookUsage: UsageSnapshot = {
       ...offboardUsage,
       sqsRequests: offboardUsage.sqsRequests / n + reconnects.sqs / episodes,
+      snsRequests: offboardUsage.snsRequests / n + reconnects.sns / episodes,
       readUnits: offboardUsage.readUnits / n + reconnects.read / episodes,
       writeUnits: offboardUsage.writeUnits / n + reconnects.write / episodes,
       lambda: { webhook: { invocations: 2, billedMs: (offboardUsage.lambda.webhook?.billedMs ?? 0) / n + reconnects.billedMs / episodes } },
@@ -528,12 +557,18 @@ export const parkHourBench = async (endpoints: { dynamo: string; sqs: string }, 
 
     // Sent: ten connected clients, batches of ten through the consumer.
     const wabaIds = Array.from({ length: 10 }, (_, i) => `bench-sent-${tag}-${i}`);
+    const sendAll = async (n: number, from: number) => {
+      await enqueue(r, Array.from({ length: n }, (_, i) => envelope(wabaIds[i % 10] as string, `pn-sent-${tag}-${i % 10}`, `1555300${String(from + i).padStart(4, '0')}`, `sent ${from + i}`)));
+      const before = api.requests.length;
+      let idle = 0;
+      while (api.requests.length - before < n && idle < 5) idle = (await pollOnce(r.sqs, r.queues.outbound, r.consumer)).received === 0 ? idle + 1 : 0;
+      if (api.requests.length - before !== n) throw new Error(`bench: ${api.requests.length - before} of ${n} sent`);
+    };
+    // Steady state: each client's first message (it records the client's phone number and the number's owner) is not
+    // what a connected client's messages cost.
+    await sendAll(10, 0);
     r.usage.reset();
-    await enqueue(r, Array.from({ length: sentMessages }, (_, i) => envelope(wabaIds[i % 10] as string, `pn-sent-${tag}-${i % 10}`, `1555300${String(i).padStart(4, '0')}`, `sent ${i}`)));
-    const before = api.requests.length;
-    let idle = 0;
-    while (api.requests.length - before < sentMessages && idle < 5) idle = (await pollOnce(r.sqs, r.queues.outbound, r.consumer)).received === 0 ? idle + 1 : 0;
-    if (api.requests.length - before !== sentMessages) throw new Error(`bench: ${api.requests.length - before} of ${sentMessages} sent`);
+    await sendAll(sentMessages, 10);
     const sentPerMessage = perUnit(r.usage.snapshot(), sentMessages);
     return { schedule: DEFAULTS.parkDelaySchedule, hopsPerHour: hops, alone, tenPerBatch, sentPerMessage };
   } finally {

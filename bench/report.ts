@@ -107,12 +107,13 @@ export const renderReport = (r: BenchReport, budgets: readonly Budget[]): string
   sections.push(
     [
       table([
-        ['AWS bill, USD per million', 'SQS', 'DynamoDB', 'Lambda', 'API Gateway', 'total'],
-        ...rel.bill.map((b) => [b.what, usd(b.sqs), usd(b.dynamo), usd(b.lambda), usd(b.api), usd(b.total)]),
+        ['AWS bill, USD per million', 'SQS', 'SNS', 'DynamoDB', 'Lambda', 'API Gateway', 'total'],
+        ...rel.bill.map((b) => [b.what, usd(b.sqs), usd(b.sns), usd(b.dynamo), usd(b.lambda), usd(b.api), usd(b.total)]),
       ]),
       `prices (us-east-1 list, on-demand): SQS $${PRICES.sqsPerMillionRequests}/M requests; DynamoDB $${PRICES.dynamoPerMillionWriteUnits}/M WRU, ` +
         `$${PRICES.dynamoPerMillionReadUnits}/M RRU;`,
-      `Lambda $${PRICES.lambdaPerMillionRequests}/M requests, $${PRICES.lambdaPerGbSecondArm64}/GB-s (arm64); HTTP API $${PRICES.httpApiPerMillionRequests}/M requests`,
+      `Lambda $${PRICES.lambdaPerMillionRequests}/M requests, $${PRICES.lambdaPerGbSecondArm64}/GB-s (arm64); HTTP API $${PRICES.httpApiPerMillionRequests}/M requests;`,
+      `SNS $${PRICES.snsPerMillionRequests}/M publish requests (64 KB each); the tally function's counter writes are not in these rows (see docs/performance.md)`,
     ].join('\n'),
   );
   sections.push(
