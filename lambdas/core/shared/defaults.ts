@@ -27,6 +27,11 @@ export const DEFAULTS = {
    * customer, short enough that automation resumes the same day and well inside the 24-hour window. 0 turns it off.
    */
   humanReplyHoldSeconds: 1_800,
+  /**
+   * How long the S3 objects of changes too large for one SQS message (`valueRef`) are kept: as long as SQS keeps a
+   * message at most (14 days), so an object outlives every message that points at it.
+   */
+  inboundObjectExpiryDays: 14,
   /** Retryable Cloud API failures before a message is dead-lettered. */
   maxSendAttempts: 8,
   graphApiBaseUrl: 'https://graph.facebook.com',

@@ -4,7 +4,7 @@ import { toSqsJson } from '../shared/sqs-body.js';
 import type { InboundEvent, LargeValueStore, ValueRef } from './ports.js';
 
 /** Largest message body forwarded inline; SQS refuses messages over 1 MiB (body and attributes). */
-export const MAX_INBOUND_BODY_BYTES = 900 * 1024;
+const MAX_INBOUND_BODY_BYTES = 900 * 1024;
 
 /**
  * Meta's own limit for one webhook POST, 3 MB. A change whose JSON is larger cannot be one Meta sent whole (the
@@ -12,11 +12,14 @@ export const MAX_INBOUND_BODY_BYTES = 900 * 1024;
  */
 export const META_MAX_CHANGE_BYTES = 3_000_000;
 
+/** Every stored value's key starts with this (the webhook may put objects under it only; consumers read under it). */
+export const LARGE_VALUE_PREFIX = 'inbound/';
+
 /**
  * Where a change's value is stored: `inbound/<wabaId>/<dedupeId>.json`. Both parts come from the change itself (the
  * dedupe id is a hash of it), never from the clock, so a redelivery overwrites the same object instead of adding one.
  */
-export const largeValueKey = (e: Pick<InboundEvent, 'wabaId' | 'dedupeId'>): string => `inbound/${e.wabaId ?? 'no-waba'}/${e.dedupeId}.json`;
+export const largeValueKey = (e: Pick<InboundEvent, 'wabaId' | 'dedupeId'>): string => `${LARGE_VALUE_PREFIX}${e.wabaId ?? 'no-waba'}/${e.dedupeId}.json`;
 
 /** One inbound-events SQS message: its body and message attributes. */
 export interface InboundMessage {
@@ -48,7 +51,7 @@ const truncated = (e: InboundEvent, reason: string, detail: string): InboundMess
  *   first 16 KiB (`truncated`), never failing the webhook forever.
  * A store failure throws: the POST fails (5xx) before anything of it is queued, and Meta delivers it again.
  */
-export const inboundMessage = async (e: InboundEvent, store: LargeValueStore | undefined): Promise<InboundMessage> => {
+const inboundMessage = async (e: InboundEvent, store: LargeValueStore | undefined): Promise<InboundMessage> => {
   let body: string;
   try {
     body = toSqsJson(e);
