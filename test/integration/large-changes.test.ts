@@ -112,8 +112,8 @@ describe('a change too large for one SQS message', () => {
 
   it('S3 failing answers 500 and queues nothing of the POST, not even its small changes; the redelivery forwards all', async () => {
     const waba = uniqueWaba();
-    const payload = historyWebhook(waba, 1_500_000);
-    (payload.entry[0]?.changes as unknown[]).push(messagesChange(waba, 1_767_000_000));
+    const history = historyWebhook(waba, 1_500_000);
+    const payload = { ...history, entry: history.entry.map((e) => ({ ...e, changes: [...e.changes, messagesChange(waba, 1_767_000_000)] })) };
     const body = Buffer.from(JSON.stringify(payload));
     let puts = 0;
     const failing: typeof fetch = async () => {
