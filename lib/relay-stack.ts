@@ -2,8 +2,10 @@ import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { LARGE_VALUE_PREFIX } from '../lambdas/core/webhook/inbound-message.js';
 import { ClientCounters } from './constructs/client-counters.js';
 import { ClientStatusTable } from './constructs/client-status-table.js';
+import { InboundBucket } from './constructs/inbound-bucket.js';
 import { Monitoring } from './constructs/monitoring.js';
 import { OffboardedSweeper } from './constructs/offboarded-sweeper.js';
 import { OutboundPipeline } from './constructs/outbound-pipeline.js';
@@ -38,6 +40,7 @@ export class RelayStack extends Stack {
   readonly outbound: OutboundPipeline;
   readonly inboundEvents: RelayQueue;
   readonly releaseQueue: RelayQueue;
+  readonly inboundBucket: InboundBucket;
   readonly release: ReleasePipeline;
   readonly relayEvents: RelayEvents;
   readonly monitoring: Monitoring;
@@ -99,6 +102,10 @@ export class RelayStack extends Stack {
       removalPolicy: c.removalPolicy,
       sourceMapsAtRuntime: c.sourceMapsAtRuntime,
     });
+
+    // A change too large for one SQS message goes whole to the inbound bucket; the webhook may only put objects there.
+    this.inboundBucket = new InboundBucket(this, 'InboundObjects', { expiryDays: c.webhook.inboundObjectExpiryDays, removalPolicy: c.removalPolicy });
+    this.webhookApi.webhookFunction.bindBucketPut(this.inboundBucket.bucket, LARGE_VALUE_PREFIX, 'INBOUND_BUCKET_NAME');
 
     // A fallback due after an asynchronous 131047 (window closed) goes from the webhook to the outbound queue.
     this.webhookApi.webhookFunction.bindQueue(this.outbound.outbound.queue, 'OUTBOUND_QUEUE_URL');
@@ -189,6 +196,7 @@ export class RelayStack extends Stack {
     // What `npm run cli -- --stage <name>` reads besides the status URL and the outbound and dead-letter queue URLs.
     new CfnOutput(this, STACK_OUTPUTS.inboundEventsQueueUrl, { value: this.inboundEvents.queue.queueUrl, description: 'Inbound events (every webhook change) for the partner platform' });
     new CfnOutput(this, STACK_OUTPUTS.tableName, { value: this.statusTable.table.tableName, description: 'Client status, timeline and parked copies' });
+    new CfnOutput(this, 'InboundBucketName', { value: this.inboundBucket.bucket.bucketName, description: 'Changes too large for one SQS message (valueRef on the inbound-events queue); consumers need s3:GetObject under inbound/' });
     new CfnOutput(this, STACK_OUTPUTS.region, { value: this.region, description: 'The region the stack runs in' });
   }
 }

@@ -42,6 +42,8 @@ export interface StageConfig {
      * account quota must be at least 100 + this; leave it out on accounts with a smaller quota.
      */
     readonly reservedConcurrency?: number;
+    /** Days the S3 objects of changes too large for one SQS message (`valueRef`) are kept. */
+    readonly inboundObjectExpiryDays: number;
   };
   readonly api: {
     /** Stage-wide throttling (every route). */
@@ -106,7 +108,7 @@ export interface StageConfig {
 const base = {
   queues: { retention: Duration.days(4), maxReceiveCount: DEFAULTS.maxReceiveCount },
   consumer: { timeout: Duration.seconds(30), memoryMiB: 512, batchSize: 10 },
-  webhook: { timeout: Duration.seconds(10), memoryMiB: 512 },
+  webhook: { timeout: Duration.seconds(10), memoryMiB: 512, inboundObjectExpiryDays: DEFAULTS.inboundObjectExpiryDays },
   relay: {
     parkDelaySchedule: DEFAULTS.parkDelaySchedule,
     releaseRatePerSecond: DEFAULTS.releaseRatePerSecond,

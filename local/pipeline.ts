@@ -10,11 +10,13 @@ import { LocalSchedule, scheduledEvent } from './schedule.js';
 import type { LambdaName } from '../lib/lambda-entry.js';
 import { DEFAULTS } from '../lambdas/core/shared/defaults.js';
 import {
+  ensureBucket,
   ensureConsumedQueue,
   ensureQueue,
   ensureTable,
   ensureTopic,
   localDynamo,
+  localS3,
   localSns,
   localSqs,
   type RunningService,
@@ -44,6 +46,8 @@ export const LOCAL_DEFAULTS = {
   DEAD_LETTER_QUEUE_NAME: 'outbound-dead-letter',
   INBOUND_EVENTS_QUEUE_NAME: 'inbound-events',
   RELEASE_QUEUE_NAME: 'release',
+  /** Where the webhook puts a change too large for one SQS message (created if missing, in fauxqs's S3). */
+  INBOUND_BUCKET_NAME: 'coexistence-relay-inbound',
   RELAY_EVENTS_TOPIC_NAME: 'relay-events',
   /** Subscribed to the relay-events topic (raw delivery): what `npm run cli -- events tail` reads. */
   RELAY_EVENTS_TAIL_QUEUE_NAME: 'relay-events-tail',
@@ -74,6 +78,10 @@ export interface PipelineInfo {
   readonly sqsObservedEndpoint: string;
   /** fauxqs serves SNS on its SQS port; AWS_ENDPOINT_URL_SNS points elsewhere. */
   readonly snsEndpoint: string;
+  /** fauxqs serves S3 on its SQS port too; AWS_ENDPOINT_URL_S3 points elsewhere. */
+  readonly s3Endpoint: string;
+  /** The bucket of changes too large for one SQS message (`valueRef` on the inbound-events queue). */
+  readonly inboundBucket: string;
   /** The relay-events topic and the local queue subscribed to it. */
   readonly relayEvents: { readonly topicArn: string; readonly tailQueue: string };
   readonly cloudApiUrl: string;
@@ -222,19 +230,23 @@ export const startPipeline = async (
     }
 
     const snsEndpoint = cfg.AWS_ENDPOINT_URL_SNS ?? sqsEndpoint;
+    const s3Endpoint = cfg.AWS_ENDPOINT_URL_S3 ?? sqsEndpoint;
 
     const region = cfg.AWS_REGION;
     const ddb = localDynamo(dynamodbEndpoint, region);
     const sqs: SQSClient = localSqs(sqsEndpoint, region);
     const sns = localSns(snsEndpoint, region);
+    const s3 = localS3(s3Endpoint, region);
     started.push({
       stop: async () => {
         ddb.destroy();
         sqs.destroy();
         sns.destroy();
+        s3.destroy();
       },
     });
     await ensureTable(ddb, cfg.TABLE_NAME);
+    const inboundBucket = await ensureBucket(s3, cfg.INBOUND_BUCKET_NAME);
     // The same redrive policies as the stack: a message that keeps failing moves to `<queue>-redrive-dlq`.
     const consumed = (name: string) =>
       ensureConsumedQueue(sqs, { name, visibilityTimeoutSeconds: LOCAL_VISIBILITY_TIMEOUT_SECONDS, maxReceiveCount: DEFAULTS.maxReceiveCount });
@@ -265,6 +277,8 @@ export const startPipeline = async (
       AWS_ENDPOINT_URL_DYNAMODB: dynamodbEndpoint,
       AWS_ENDPOINT_URL_SQS: functionsSqsEndpoint,
       AWS_ENDPOINT_URL_SNS: snsEndpoint,
+      AWS_ENDPOINT_URL_S3: s3Endpoint,
+      INBOUND_BUCKET_NAME: inboundBucket,
       RELAY_EVENTS_TOPIC_ARN: relayEventsTopicArn,
       AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID ?? 'local',
       AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY ?? 'local',
@@ -396,6 +410,8 @@ export const startPipeline = async (
       sqsEndpoint,
       sqsObservedEndpoint: functionsSqsEndpoint,
       snsEndpoint,
+      s3Endpoint,
+      inboundBucket,
       relayEvents: { topicArn: relayEventsTopicArn, tailQueue },
       cloudApiUrl,
       cloudApiEmbedded: cloudApi !== undefined,

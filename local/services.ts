@@ -11,6 +11,7 @@ import {
   ResourceInUseException,
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { CreateTopicCommand, SNSClient, SubscribeCommand } from '@aws-sdk/client-sns';
 import { CreateQueueCommand, GetQueueAttributesCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import {
@@ -243,6 +244,23 @@ export const localDynamo = (endpoint: string, region = 'us-east-1'): DynamoDBCli
 
 export const localSqs = (endpoint: string, region = 'us-east-1'): SQSClient =>
   new SQSClient({ endpoint, region, credentials: LOCAL_CREDENTIALS, useQueueUrlAsEndpoint: false, maxAttempts: 2 });
+
+/**
+ * fauxqs serves S3 on the SQS port too. Path style (`<endpoint>/<bucket>/<key>`): the default virtual-hosted style
+ * would need `<bucket>.127.0.0.1` to resolve.
+ */
+export const localS3 = (endpoint: string, region = 'us-east-1'): S3Client =>
+  new S3Client({ endpoint, region, credentials: LOCAL_CREDENTIALS, forcePathStyle: true, maxAttempts: 2 });
+
+/** Creates the bucket if missing (CreateBucket on a bucket of one's own is idempotent in fauxqs and us-east-1). */
+export const ensureBucket = async (s3: S3Client, name: string): Promise<string> => {
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: name }));
+  } catch (error) {
+    if ((error as Error).name !== 'BucketAlreadyOwnedByYou') throw error;
+  }
+  return name;
+};
 
 /** fauxqs serves SNS on the SQS port (as LocalStack does). */
 export const localSns = (endpoint: string, region = 'us-east-1'): SNSClient =>

@@ -47,6 +47,8 @@ coexistence-relay is running locally
   SNS                ${info.snsEndpoint}
     relay events     ${info.relayEvents.topicArn}
     tail queue       ${info.relayEvents.tailQueue}  (npm run cli -- events tail)
+  S3                 ${info.s3Endpoint}
+    inbound bucket   ${info.inboundBucket}  (changes too large for one SQS message; inbound tail follows them)
   sweeper            every ${info.sweepEverySeconds} s (LOCAL_SWEEP_EVERY_SECONDS): probes held numbers, counts offboarded clients
   tally              ${info.countersFromStream ? "the table's stream, every second: the client counters" : 'off: the table has no stream (dynalite serves none; Java 17 gives DynamoDB Local), the client counters stay 0'}
   Cloud API          ${info.cloudApiUrl}${info.cloudApiEmbedded ? ' (embedded stand-in: accepts every message)' : ''}

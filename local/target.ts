@@ -4,18 +4,19 @@
  * file `cdk deploy --outputs-file` writes). Every command reads the same {@link RelayTarget}, so a command written
  * for the local pipeline works against a stack too.
  */
-import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { defaultProvider } from '@aws-sdk/credential-provider-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { z } from 'zod';
+import { Sha256 } from '../lambdas/adapters/sha256.js';
 import { CLIENT_STATUS_ROUTE, STACK_OUTPUTS, stackNameOf } from '../lib/stack-outputs.js';
 import { CliError } from './cli/errors.js';
 import { readJsonFile } from './cli/json.js';
 import type { PipelineInfo } from './pipeline.js';
-import { localDynamo, localSqs } from './services.js';
+import { localDynamo, localS3, localSqs } from './services.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -39,6 +40,8 @@ export interface RelayTarget {
   tableName(): Promise<string>;
   sqs(): Promise<SQSClient>;
   dynamo(): Promise<DynamoDBClient>;
+  /** Reads the objects `valueRef` points at (inbound changes too large for one SQS message). */
+  s3(): Promise<S3Client>;
   /** The local pipeline's description (local only: the Cloud API stand-in lives there). */
   pipeline(): Promise<PipelineInfo>;
   destroy(): void;
@@ -79,6 +82,7 @@ const localTarget = (url: string, fetchFn: typeof fetch): RelayTarget => {
       return track(localSqs(p.sqsObservedEndpoint ?? p.sqsEndpoint));
     },
     dynamo: async () => track(localDynamo((await pipeline()).dynamodbEndpoint)),
+    s3: async () => track(localS3((await pipeline()).s3Endpoint)),
     pipeline,
     destroy: () => {
       for (const c of clients) c.destroy();
@@ -114,35 +118,6 @@ const fromCloudFormation = async (stackName: string, env: Env): Promise<Record<s
     cfn.destroy();
   }
 };
-
-/** SHA-256 and HMAC-SHA-256 from node:crypto, in the shape SignatureV4 asks for. */
-export class Sha256 {
-  readonly #secret: Uint8Array | undefined;
-  #hash: Hash | Hmac;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.#secret = secret === undefined ? undefined : bytes(secret);
-    this.#hash = this.#fresh();
-  }
-  #fresh(): Hash | Hmac {
-    return this.#secret ? createHmac('sha256', this.#secret) : createHash('sha256');
-  }
-  update(data: string | ArrayBuffer | ArrayBufferView): void {
-    this.#hash.update(bytes(data));
-  }
-  async digest(): Promise<Uint8Array> {
-    return new Uint8Array(this.#hash.digest());
-  }
-  reset(): void {
-    this.#hash = this.#fresh();
-  }
-}
-
-const bytes = (data: string | ArrayBuffer | ArrayBufferView): Uint8Array =>
-  typeof data === 'string'
-    ? Buffer.from(data, 'utf8')
-    : ArrayBuffer.isView(data)
-      ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
-      : new Uint8Array(data);
 
 /** An explicit endpoint when one is configured (local emulators): the SQS client then ignores the queue URL's host. */
 const sqsFor = (region: string, env: Env): SQSClient =>
@@ -202,6 +177,8 @@ const stackTarget = (stackName: string, outputs: Record<string, string>, env: En
     sqs: async () => track(sqsFor(needRegion(), env)),
     dynamo: async () =>
       track(new DynamoDBClient({ region: needRegion(), maxAttempts: 3, ...(env.AWS_ENDPOINT_URL_DYNAMODB ? { endpoint: env.AWS_ENDPOINT_URL_DYNAMODB } : {}) })),
+    s3: async () =>
+      track(new S3Client({ region: needRegion(), maxAttempts: 3, ...(env.AWS_ENDPOINT_URL_S3 ? { endpoint: env.AWS_ENDPOINT_URL_S3, forcePathStyle: true } : {}) })),
     pipeline: async () => {
       throw new CliError(`this command drives the local pipeline only, not ${stackName}`);
     },

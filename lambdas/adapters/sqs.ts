@@ -4,9 +4,9 @@ import {
   type SendMessageBatchRequestEntry,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { truncateValue } from '../core/shared/bounded-json.js';
 import type { OutboundEnvelope } from '../core/outbound/envelope.js';
-import type { InboundEvent, InboundEventSink } from '../core/webhook/ports.js';
+import { inboundMessages } from '../core/webhook/inbound-message.js';
+import type { InboundEvent, InboundEventSink, LargeValueStore } from '../core/webhook/ports.js';
 import type { OutboundEnqueuer } from '../core/outcomes/ports.js';
 import type { OutboundQueues, QueueMessage } from '../core/outbound/ports.js';
 import { toSqsJson } from '../core/shared/sqs-body.js';
@@ -105,44 +105,22 @@ export const sendBatches = async (
   return { failed, errors };
 };
 
-/** Largest message body forwarded whole; SQS refuses messages over 1 MiB (body and attributes). */
-const MAX_INBOUND_BODY_BYTES = 900 * 1024;
-
 /**
- * The SQS message for one inbound event: JSON with every non-ASCII character escaped (every SQS accepts it, and
- * `JSON.parse` gives the original characters back). A change too large for one message, or nested too deep for
- * `JSON.stringify`, is forwarded as `unreadable` with the first 16 KiB of its JSON text, its length and its SHA-256
- * (`truncated`), instead of failing the webhook forever.
+ * Forwards non-`account_update` changes to the inbound-events queue, one message per change. A change too large for
+ * one message goes whole to `largeValues` first (core/webhook/inbound-message.ts decides); without a store it is
+ * forwarded as unreadable, truncated.
  */
-const inboundMessage = (e: InboundEvent): { readonly body: string; readonly field: string } => {
-  let body: string | undefined;
-  let reason = 'too-large';
-  try {
-    body = toSqsJson(e);
-  } catch (error) {
-    if (!(error instanceof RangeError)) throw error;
-    reason = 'too-deep';
-  }
-  if (body !== undefined && body.length <= MAX_INBOUND_BODY_BYTES) return { body, field: e.field };
-  const { value, raw, ...rest } = e;
-  const truncated = truncateValue(value ?? raw);
-  const problem = e.field === 'unreadable' ? (e.problem ?? reason) : `${reason}: a "${e.field}" change of ${truncated.originalBytes} bytes, forwarded truncated`;
-  return { body: toSqsJson({ ...rest, field: 'unreadable', problem, truncated }), field: 'unreadable' };
-};
-
-/** Forwards non-`account_update` changes to the inbound-events queue, one message per change. */
 export class SqsInboundEventSink implements InboundEventSink {
   constructor(
     private readonly sqs: SQSClient,
     private readonly queueUrl: string,
+    private readonly largeValues?: LargeValueStore,
   ) {}
 
   async forward(events: readonly InboundEvent[]): Promise<void> {
-    const messages = events.map((e, i) => {
-      const { body, field } = inboundMessage(e);
-      // Attribute values are plain ASCII by construction: fields and WABA ids are checked, the dedupe id is hex.
-      return { id: String(i), body, attributes: { field, ...(e.wabaId ? { wabaId: e.wabaId } : {}), dedupeId: e.dedupeId } };
-    });
+    // Every large value is stored before anything is queued: a failed store queues nothing of this POST.
+    // Attribute values are plain ASCII by construction: fields and WABA ids are checked, the dedupe id is hex.
+    const messages = (await inboundMessages(events, this.largeValues)).map((m, i) => ({ id: String(i), body: m.body, attributes: m.attributes }));
     const { failed, errors } = await sendBatches(this.sqs, this.queueUrl, messages);
     if (failed.size > 0) {
       throw new QueueSendError(`${failed.size} of ${events.length} inbound events not queued: ${errors[0] ?? ''}`, [

@@ -9,6 +9,10 @@ export const webhookConfigSchema = z.pipe(
     ...relayEventsEnv,
     INBOUND_EVENTS_QUEUE_URL: nonEmpty,
     RELEASE_QUEUE_URL: nonEmpty,
+    /** The bucket where a change too large for one SQS message goes whole (`valueRef`). */
+    INBOUND_BUCKET_NAME: nonEmpty,
+    /** A local S3 emulator (requests go path-style to it); unset in AWS. */
+    AWS_ENDPOINT_URL_S3: optionalNonEmpty,
     /** Where a fallback goes when a sent message fails because the window closed (unset: no fallback is sent). */
     OUTBOUND_QUEUE_URL: optionalNonEmpty,
     SEND_LEDGER_RETENTION_DAYS: intFrom(DEFAULTS.sendLedgerRetentionDays, 1, 365),
@@ -26,6 +30,8 @@ export const webhookConfigSchema = z.pipe(
       ...relayEventsFrom(c),
       inboundEventsQueueUrl: c.INBOUND_EVENTS_QUEUE_URL,
       releaseQueueUrl: c.RELEASE_QUEUE_URL,
+      inboundBucketName: c.INBOUND_BUCKET_NAME,
+      s3Endpoint: c.AWS_ENDPOINT_URL_S3,
       outboundQueueUrl: c.OUTBOUND_QUEUE_URL,
       sendLedgerRetentionDays: c.SEND_LEDGER_RETENTION_DAYS,
       reconnectSkewMs: c.RECONNECT_SKEW_SECONDS * 1000,

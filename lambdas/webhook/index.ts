@@ -7,6 +7,7 @@ import { DynamoClientStore, documentClient } from '../adapters/dynamo/client-sto
 import { DynamoHumanReplyStore } from '../adapters/dynamo/human-reply-store.js';
 import { DynamoPhoneOwnership } from '../adapters/dynamo/phone-ownership.js';
 import { readSecret, splitSecrets } from '../adapters/secrets.js';
+import { S3LargeValueStore } from '../adapters/s3-large-values.js';
 import { SqsInboundEventSink, SqsOutboundEnqueuer } from '../adapters/sqs.js';
 import { DynamoMessageOutcomeStore } from '../adapters/dynamo/message-outcome-store.js';
 import { MessageOutcomeService } from '../core/outcomes/message-outcome-service.js';
@@ -27,6 +28,7 @@ const secrets = async () => {
 await secrets(); // fail the cold start, not a request, when a secret is missing
 const sqs = sqsClient(config.region, config.sqsEndpoint);
 
+const largeValues = new S3LargeValueStore({ bucket: config.inboundBucketName, region: config.region, endpoint: config.s3Endpoint });
 const doc = documentClient(dynamoClient(config.region, config.dynamodbEndpoint));
 const events = relayEventPublisher(config.relayEventsTopicArn, () => snsPublisher(config.region, config.snsEndpoint), runtime.telemetry);
 export const handler = lambdaHandler(
@@ -41,7 +43,7 @@ export const handler = lambdaHandler(
       telemetry: runtime.telemetry,
       ...(config.outboundQueueUrl ? { fallbacks: new SqsOutboundEnqueuer(sqs, config.outboundQueueUrl) } : {}),
     }),
-    inbound: new SqsInboundEventSink(sqs, config.inboundEventsQueueUrl),
+    inbound: new SqsInboundEventSink(sqs, config.inboundEventsQueueUrl, largeValues),
     releases: new SqsReleaseQueue(sqs, config.releaseQueueUrl),
     events,
     telemetry: runtime.telemetry,

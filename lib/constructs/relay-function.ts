@@ -1,11 +1,12 @@
 import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
-import { Validations } from 'aws-cdk-lib';
+import { type CfnElement, Stack, Validations } from 'aws-cdk-lib';
 import type { ITableV2 } from 'aws-cdk-lib/aws-dynamodb';
 import { PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, LoggingFormat, RecursiveLoop, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, type RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { IBucket } from 'aws-cdk-lib/aws-s3';
 import type { ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { ITopic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
@@ -120,6 +121,21 @@ export class RelayFunction extends NodejsFunction {
     this.addEnvironment(envName, topic.topicArn);
     this.allow(['sns:Publish'], topic.topicArn);
     if (topic.masterKey) this.allow(['kms:Decrypt', 'kms:GenerateDataKey'], topic.masterKey.keyArn);
+    return this;
+  }
+
+  /** A bucket the function writes objects to: its name in `envName`, s3:PutObject on keys under `prefix` only. */
+  bindBucketPut(bucket: IBucket, prefix: string, envName: string): this {
+    this.addEnvironment(envName, bucket.bucketName);
+    this.allow(['s3:PutObject'], bucket.arnForObjects(`${prefix}*`));
+    const stack = Stack.of(this);
+    const bucketId = stack.resolve(stack.getLogicalId(bucket.node.defaultChild as CfnElement)) as string;
+    if (this.role) {
+      Validations.of(this.role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${bucketId}.Arn>/${prefix}*]`,
+        reason: 'Object keys are made per change (inbound/<wabaId>/<dedupeId>.json); the wildcard is the key prefix of one bucket, for s3:PutObject only.',
+      });
+    }
     return this;
   }
 

@@ -134,8 +134,9 @@ they are read: run one tail at a time. Against a stack, subscribe a queue of you
   inbound: `Usage: npm run cli -- inbound tail [--max <n>] [--follow] [target]
 
 Prints the events waiting on the inbound-events queue (every change of every webhook, forwarded for the partner
-platform), one line each: received at, field, WABA, event, dedupe id. They stay on the queue. --follow keeps
-printing new ones until Ctrl-C. --max (default 100) bounds how many are read per pass.
+platform), one line each: received at, field, WABA, event, dedupe id. They stay on the queue. A change too large for
+one SQS message (valueRef) is read from its S3 object, whose bytes and sha256 are checked; the line says when the
+object is missing or differs. --follow keeps printing new ones until Ctrl-C. --max (default 100) bounds how many are read per pass.
 
 ${TARGET_HELP}`,
 };

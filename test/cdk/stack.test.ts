@@ -279,7 +279,7 @@ describe('API', () => {
   it('refuses webhook route limits above the stage limits, and a reserved concurrency below 1', () => {
     expect(() => build({ ...STAGE_CONFIGS.dev, api: { ...STAGE_CONFIGS.dev.api, webhookRateLimit: 51 } })).toThrow("webhook route's throttling");
     expect(() => build({ ...STAGE_CONFIGS.dev, webhook: { ...STAGE_CONFIGS.dev.webhook, reservedConcurrency: 0 } })).toThrow('reservedConcurrency');
-    const unreserved = build({ ...STAGE_CONFIGS.dev, webhook: { timeout: STAGE_CONFIGS.dev.webhook.timeout, memoryMiB: 512 } }).template;
+    const unreserved = build({ ...STAGE_CONFIGS.dev, webhook: { timeout: STAGE_CONFIGS.dev.webhook.timeout, memoryMiB: 512, inboundObjectExpiryDays: 14 } }).template;
     expect(resources(unreserved, 'AWS::Lambda::Function').every(([, f]) => f.Properties.ReservedConcurrentExecutions === undefined)).toBe(true);
   });
 
@@ -310,7 +310,7 @@ describe('least privilege', () => {
   const relayEvents = ['kms:Decrypt', 'kms:GenerateDataKey', 'sns:Publish'];
 
   it.each([
-    ['webhook', webhookId, ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem', 'secretsmanager:GetSecretValue', 'sqs:SendMessage', ...relayEvents]],
+    ['webhook', webhookId, ['dynamodb:BatchGetItem', 'dynamodb:UpdateItem', 's3:PutObject', 'secretsmanager:GetSecretValue', 'sqs:SendMessage', ...relayEvents]],
     ['status', statusId, ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem', 'sqs:SendMessage']],
     [
       'consumer',
@@ -471,6 +471,60 @@ describe('monitoring', () => {
   });
 });
 
+describe('inbound bucket (changes too large for one SQS message)', () => {
+  const bucketOf = (t: Template): [string, Res] => {
+    const buckets = resources(t, 'AWS::S3::Bucket');
+    expect(buckets).toHaveLength(1);
+    return buckets[0] as [string, Res];
+  };
+
+  it.each(Object.keys(templates))('%s: S3-managed encryption, public access blocked, no ACLs, objects expire after the stage setting', (stage) => {
+    const [, bucket] = bucketOf(templates[stage as StageName]);
+    expect(bucket.Properties.BucketEncryption).toEqual({ ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] });
+    expect(bucket.Properties.PublicAccessBlockConfiguration).toEqual({ BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true });
+    expect(bucket.Properties.OwnershipControls).toEqual({ Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] });
+    const rules = bucket.Properties.LifecycleConfiguration.Rules as { ExpirationInDays?: number; Status: string; Prefix?: string }[];
+    expect(rules.filter((r) => r.Status === 'Enabled' && r.Prefix === undefined).map((r) => r.ExpirationInDays)).toContain(STAGE_CONFIGS[stage as StageName].webhook.inboundObjectExpiryDays);
+  });
+
+  it('keeps objects 14 days by default, takes another number of days from the stage config, and refuses a bad one', () => {
+    expect(STAGE_CONFIGS.prod.webhook.inboundObjectExpiryDays).toBe(14);
+    const t = build({ ...STAGE_CONFIGS.dev, webhook: { ...STAGE_CONFIGS.dev.webhook, inboundObjectExpiryDays: 3 } }).template;
+    expect(bucketOf(t)[1].Properties.LifecycleConfiguration.Rules).toEqual([expect.objectContaining({ ExpirationInDays: 3, Status: 'Enabled' })]);
+    expect(() => build({ ...STAGE_CONFIGS.dev, webhook: { ...STAGE_CONFIGS.dev.webhook, inboundObjectExpiryDays: 0 } })).toThrow('expiryDays');
+  });
+
+  it('denies requests without TLS in the bucket policy', () => {
+    const [bucketId] = bucketOf(prod);
+    const [[, policy]] = resources(prod, 'AWS::S3::BucketPolicy') as [[string, Res]];
+    expect(policy.Properties.Bucket).toEqual({ Ref: bucketId });
+    expect(policy.Properties.PolicyDocument.Statement).toEqual(
+      expect.arrayContaining([expect.objectContaining({ Effect: 'Deny', Action: 's3:*', Principal: { AWS: '*' }, Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+    );
+  });
+
+  it.each([
+    ['prod', 'Retain'],
+    ['staging', 'Delete'],
+    ['dev', 'Delete'],
+  ] as const)('%s: removal policy %s, like the table', (stage, policy) => {
+    expect(bucketOf(templates[stage])[1].DeletionPolicy).toBe(policy);
+  });
+
+  it('lets the webhook only put objects under inbound/, gives it the bucket name, and outputs the name', () => {
+    const [bucketId] = bucketOf(prod);
+    const [webhookId, webhook] = functionByDescription(prod, 'Verifies Meta webhooks');
+    const s3 = policyOf(prod, webhookId).filter((s) => actionsOf([s]).some((a) => a.startsWith('s3:')));
+    expect(s3.map((s) => [s.Action, s.Resource])).toEqual([['s3:PutObject', { 'Fn::Join': ['', [{ 'Fn::GetAtt': [bucketId, 'Arn'] }, '/inbound/*']] }]]);
+    expect(webhook.Properties.Environment.Variables.INBOUND_BUCKET_NAME).toEqual({ Ref: bucketId });
+    for (const d of ['Answers GET /clients', 'Sends, parks or dead-letters', 'Releases a client', 'Counts offboarded and held clients']) {
+      const [id] = functionByDescription(prod, d);
+      expect(actionsOf(policyOf(prod, id)).filter((a) => a.startsWith('s3:'))).toEqual([]);
+    }
+    expect((prod.toJSON().Outputs as Record<string, { Value: unknown }>).InboundBucketName?.Value).toEqual({ Ref: bucketId });
+  });
+});
+
 describe('relay events', () => {
   const [[topicId, topic]] = resources(prod, 'AWS::SNS::Topic').filter(([id]) => id.startsWith('RelayEventsTopic')) as [[string, Res]];
 
@@ -518,6 +572,8 @@ describe('stateful resources keep their logical ids', () => {
         'ReleaseRedriveDlq5EB0D14A',
       ].sort(),
     );
+    // Consumers' policies name the bucket of valueRef objects.
+    expect(Object.keys(t.findResources('AWS::S3::Bucket'))).toEqual(['InboundObjectsBucketC078B650']);
     // Partners' subscriptions point at the topic: a new one would leave them subscribed to nothing.
     expect(Object.keys(t.findResources('AWS::SNS::Topic')).filter((id) => id.startsWith('RelayEvents'))).toEqual(['RelayEventsTopicBA542A0F']);
   });

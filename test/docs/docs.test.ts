@@ -376,6 +376,7 @@ const RETAINED_AS: Readonly<Record<string, RegExp>> = {
   'AWS::SecretsManager::Secret': new RegExp(`^the ${COUNT} secrets\\b`),
   'AWS::Logs::LogGroup': new RegExp(`^the ${COUNT} log groups\\b`),
   'AWS::KMS::Key': new RegExp(`^the ${COUNT} KMS keys\\b`),
+  'AWS::S3::Bucket': /^the S3 bucket\b/,
 };
 
 /** What is wrong with deploying.md's counts and lists, judged by the synthesized stacks. */

@@ -57,7 +57,7 @@ const sigV4Proxy = (upstream: string): Server =>
     if (m && m[1] === ACCESS_KEY && m[2] === REGION && /^\d{8}T\d{6}Z$/.test(amzDate)) {
       const signedHeaders = (m[3] as string).split(';');
       const headers = Object.fromEntries(signedHeaders.map((h) => [h, String(req.headers[h] ?? '')]));
-      const signer = new SignatureV4({ service: 'execute-api', region: REGION, credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, sha256: (await import('../../local/target.js')).Sha256 });
+      const signer = new SignatureV4({ service: 'execute-api', region: REGION, credentials: { accessKeyId: ACCESS_KEY, secretAccessKey: SECRET_KEY }, sha256: (await import('../../lambdas/adapters/sha256.js')).Sha256 });
       const [host, port] = String(req.headers.host).split(':');
       const expected = await signer.sign(
         {

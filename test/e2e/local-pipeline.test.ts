@@ -1,11 +1,16 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../lambdas/core/shared/defaults.js';
 import { CloudApiStandIn } from '../../local/cloud-api-stand-in.js';
 import { runCli } from '../../local/cli.js';
 import type { PipelineInfo } from '../../local/pipeline.js';
-import { freePort, localSqs, queueArn } from '../../local/services.js';
+import { freePort, localS3, localSqs, queueArn } from '../../local/services.js';
+import { putBack, receiveAll } from '../../local/cli/sqs.js';
+import { signBody } from '../../lambdas/core/webhook/signature.js';
+import { historyWebhook } from '../support/webhooks.js';
 
 /**
  * Starts `npm start`'s entry point as a child process, drives it only over HTTP and SQS (through the CLI, as a
@@ -278,6 +283,47 @@ describe('npm start', () => {
     expect((await cli('message', '7029384756', 'never-sent')).code).not.toBe(0);
     await api.settled();
   });
+
+  it('a 2.9 MB history change posted to the pipeline reaches inbound tail whole; tail says when an object is missing or differs', async () => {
+    expect(output).toContain(`inbound bucket   ${info.inboundBucket}`);
+    const waba = '8029384756';
+    const payload = historyWebhook(waba, 2_900_000);
+    const body = Buffer.from(JSON.stringify(payload));
+    const r = await fetch(`${url}/webhook`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-hub-signature-256': signBody(body, 'e2e-secret') } });
+    expect(r.status).toBe(200);
+
+    // What a consumer reads: the message, then the object it points at.
+    const sqs = localSqs(info.sqsEndpoint);
+    const s3 = localS3(info.s3Endpoint);
+    try {
+      const mine = (await receiveAll(sqs, info.queues.inboundEvents, 5, 200)).filter((m) => m.MessageAttributes?.wabaId?.StringValue === waba);
+      await putBack(sqs, info.queues.inboundEvents, mine);
+      expect(mine).toHaveLength(1);
+      expect(mine[0]?.MessageAttributes?.valueRef?.StringValue).toBe('true');
+      const ref = JSON.parse(mine[0]?.Body ?? '{}').valueRef as { bucket: string; key: string; bytes: number; sha256: string };
+      expect(ref.bucket).toBe(info.inboundBucket);
+      const object = await s3.send(new GetObjectCommand({ Bucket: ref.bucket, Key: ref.key }));
+      const bytes = Buffer.from(await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+      expect([bytes.length, createHash('sha256').update(bytes).digest('hex')]).toEqual([ref.bytes, ref.sha256]);
+      expect(JSON.parse(bytes.toString('utf8'))).toEqual(payload.entry[0]?.changes[0]?.value);
+
+      // The same message pointing at a key that is not there, and at the object with another sha256.
+      const send = (wabaId: string, valueRef: unknown) =>
+        sqs.send(new SendMessageCommand({ QueueUrl: info.queues.inboundEvents, MessageBody: JSON.stringify({ dedupeId: `d${wabaId}`, wabaId, field: 'history', entryTime: null, receivedAt: '2026-01-01T00:00:00.000Z', valueRef }), MessageAttributes: { wabaId: { DataType: 'String', StringValue: wabaId }, valueRef: { DataType: 'String', StringValue: 'true' } } }));
+      await send('8029384757', { ...ref, key: 'inbound/8029384757/gone.json' });
+      await send('8029384758', { ...ref, sha256: '0'.repeat(64) });
+
+      const tail = await cli('inbound', 'tail', '--max', '500');
+      expect(tail.code).toBe(0);
+      const lineOf = (w: string) => tail.out.split('\n').find((l) => l.includes(`WABA ${w}`)) ?? '';
+      expect(lineOf(waba)).toContain(`history  WABA ${waba}  -  ${JSON.parse(mine[0]?.Body ?? '{}').dedupeId}  (${ref.bytes} bytes from s3://${ref.bucket}/${ref.key}, sha256 checked)`);
+      expect(lineOf('8029384757')).toContain(`valueRef s3://${ref.bucket}/inbound/8029384757/gone.json: object missing`);
+      expect(lineOf('8029384758')).toContain(`valueRef s3://${ref.bucket}/${ref.key}: sha256 differs (object ${ref.sha256}, ${ref.bytes} bytes; message ${'0'.repeat(64)}, ${ref.bytes} bytes)`);
+    } finally {
+      sqs.destroy();
+      s3.destroy();
+    }
+  }, 60_000);
 
   it('stops on SIGTERM and leaves no process behind', async () => {
     const dynamoPort = new URL(info.dynamodbEndpoint).port;

@@ -26,9 +26,9 @@ const base = { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCES
 
 describe('Lambda entry points fail closed at start-up', () => {
   it.each([
-    ['webhook without an app secret', 'webhook', { ...base, INBOUND_EVENTS_QUEUE_URL: 'http://q', RELEASE_QUEUE_URL: 'http://r', WEBHOOK_VERIFY_TOKEN: 'v' }, 'META_APP_SECRET'],
-    ['webhook with an empty app secret list', 'webhook', { ...base, INBOUND_EVENTS_QUEUE_URL: 'http://q', RELEASE_QUEUE_URL: 'http://r', WEBHOOK_VERIFY_TOKEN: 'v', META_APP_SECRET: ' , ' }, 'META_APP_SECRET'],
-    ['webhook without a verify token', 'webhook', { ...base, INBOUND_EVENTS_QUEUE_URL: 'http://q', RELEASE_QUEUE_URL: 'http://r', META_APP_SECRET: 's' }, 'WEBHOOK_VERIFY_TOKEN'],
+    ['webhook without an app secret', 'webhook', { ...base, INBOUND_EVENTS_QUEUE_URL: 'http://q', INBOUND_BUCKET_NAME: 'b', RELEASE_QUEUE_URL: 'http://r', WEBHOOK_VERIFY_TOKEN: 'v' }, 'META_APP_SECRET'],
+    ['webhook with an empty app secret list', 'webhook', { ...base, INBOUND_EVENTS_QUEUE_URL: 'http://q', INBOUND_BUCKET_NAME: 'b', RELEASE_QUEUE_URL: 'http://r', WEBHOOK_VERIFY_TOKEN: 'v', META_APP_SECRET: ' , ' }, 'META_APP_SECRET'],
+    ['webhook without a verify token', 'webhook', { ...base, INBOUND_EVENTS_QUEUE_URL: 'http://q', INBOUND_BUCKET_NAME: 'b', RELEASE_QUEUE_URL: 'http://r', META_APP_SECRET: 's' }, 'WEBHOOK_VERIFY_TOKEN'],
     ['consumer without a token', 'consumer', { ...base, DELAY_QUEUE_URL: 'http://d', DEAD_LETTER_QUEUE_URL: 'http://x', RELEASE_QUEUE_URL: 'http://r' }, 'WHATSAPP_ACCESS_TOKEN'],
     ['consumer with a malformed token secret', 'consumer', { ...base, DELAY_QUEUE_URL: 'http://d', DEAD_LETTER_QUEUE_URL: 'http://x', RELEASE_QUEUE_URL: 'http://r', WHATSAPP_ACCESS_TOKEN: '{"default":' }, 'WHATSAPP_ACCESS_TOKEN'],
     ['status without a table', 'status', { AWS_REGION: 'us-east-1' }, 'TABLE_NAME'],
@@ -40,7 +40,7 @@ describe('Lambda entry points fail closed at start-up', () => {
   });
 
   it('the real webhook entry point starts with its configuration and rejects an unsigned POST', async () => {
-    const env = { ...base, INBOUND_EVENTS_QUEUE_URL: 'http://q', RELEASE_QUEUE_URL: 'http://r', META_APP_SECRET: 's', WEBHOOK_VERIFY_TOKEN: 'v', AWS_ENDPOINT_URL_DYNAMODB: inject('dynamoEndpoint') };
+    const env = { ...base, INBOUND_EVENTS_QUEUE_URL: 'http://q', INBOUND_BUCKET_NAME: 'b', RELEASE_QUEUE_URL: 'http://r', META_APP_SECRET: 's', WEBHOOK_VERIFY_TOKEN: 'v', AWS_ENDPOINT_URL_DYNAMODB: inject('dynamoEndpoint') };
     const r = await coldStart('webhook', env, `const res = await m.handler({ requestContext: { http: { method: 'POST' }, requestId: 'r' }, headers: {}, body: '{}', isBase64Encoded: false }, lambdaContext('webhook')); console.log(res.statusCode);`);
     expect(r).toMatchObject({ code: 0, stdout: '401\n' });
   });

@@ -13,4 +13,5 @@ export const isolatedPipelineEnv = (tag: string): Record<string, string> => ({
   DEAD_LETTER_QUEUE_NAME: `${tag}-dlq`,
   INBOUND_EVENTS_QUEUE_NAME: `${tag}-inbound`,
   RELEASE_QUEUE_NAME: `${tag}-release`,
+  INBOUND_BUCKET_NAME: `${tag.toLowerCase()}-inbound`,
 });

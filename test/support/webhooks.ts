@@ -83,3 +83,53 @@ export const statusesWebhook = (wabaId: string, changes: readonly unknown[]) => 
   object: 'whatsapp_business_account',
   entry: [{ id: wabaId, changes }],
 });
+
+/**
+ * A coexistence `history` webhook (the client's chat history, sent at onboarding) of about `targetBytes` of JSON: one
+ * change whose `value.history[]` chunk holds threads of past messages, shaped like Meta's examples (`metadata` with
+ * `phase`, `chunk_order`, `progress`; each message with `history_context.status`). Text mixes ASCII, accents and emoji.
+ */
+export const historyWebhook = (wabaId: string, targetBytes: number, phoneNumberId = '555001') => {
+  const threads: { id: string; messages: Record<string, unknown>[] }[] = [];
+  const body = {
+    object: 'whatsapp_business_account',
+    entry: [
+      {
+        id: wabaId,
+        changes: [
+          {
+            field: 'history',
+            value: {
+              messaging_product: 'whatsapp',
+              metadata: { display_phone_number: '15550001111', phone_number_id: phoneNumberId },
+              history: [{ metadata: { phase: 0, chunk_order: 1, progress: 55 }, threads }],
+            },
+          },
+        ],
+      },
+    ],
+  };
+  const texts = ['Olá! Seu pedido já saiu para entrega 🚚', 'Can I change the delivery address?', 'Claro, qual é o novo endereço? Rua São João, 123', 'Thanks 🙏 see you tomorrow'];
+  let bytes = Buffer.byteLength(JSON.stringify(body));
+  for (let t = 0; bytes < targetBytes; t++) {
+    const customer = String(15551000000 + t);
+    const thread = { id: customer, messages: [] as Record<string, unknown>[] };
+    threads.push(thread);
+    bytes += Buffer.byteLength(JSON.stringify(thread)) + 1;
+    for (let i = 0; i < 40 && bytes < targetBytes; i++) {
+      const fromCustomer = i % 2 === 0;
+      const m = {
+        from: fromCustomer ? customer : '15550001111',
+        ...(fromCustomer ? {} : { to: customer }),
+        id: `wamid.HBgL${wabaId}${t.toString(36)}x${i.toString(36)}AA==`,
+        timestamp: String(1_767_000_000 + t * 3600 + i * 60),
+        type: 'text',
+        text: { body: texts[(t + i) % texts.length] as string },
+        history_context: { status: fromCustomer ? 'READ' : 'DELIVERED' },
+      };
+      thread.messages.push(m);
+      bytes += Buffer.byteLength(JSON.stringify(m)) + 1;
+    }
+  }
+  return body;
+};

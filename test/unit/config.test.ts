@@ -6,7 +6,7 @@ import { loadSweeperConfig } from '../../lambdas/sweeper/config.js';
 import { loadWebhookConfig } from '../../lambdas/webhook/config.js';
 import { ConfigError } from '../../lambdas/core/shared/errors.js';
 
-const webhookEnv = { TABLE_NAME: 't', INBOUND_EVENTS_QUEUE_URL: 'http://q', RELEASE_QUEUE_URL: 'http://r', META_APP_SECRET: 's', WEBHOOK_VERIFY_TOKEN: 'v' };
+const webhookEnv = { TABLE_NAME: 't', INBOUND_EVENTS_QUEUE_URL: 'http://q', INBOUND_BUCKET_NAME: 'b', RELEASE_QUEUE_URL: 'http://r', META_APP_SECRET: 's', WEBHOOK_VERIFY_TOKEN: 'v' };
 const consumerEnv = { TABLE_NAME: 't', DELAY_QUEUE_URL: 'http://d', DEAD_LETTER_QUEUE_URL: 'http://x', RELEASE_QUEUE_URL: 'http://r', WHATSAPP_ACCESS_TOKEN: 'tok' };
 
 describe('webhook configuration', () => {

@@ -32,6 +32,11 @@ export const DEFAULTS = {
    * client's counters once, so a longer window is fewer writes and later counters.
    */
   counterWindowSeconds: 30,
+  /**
+   * How long the S3 objects of changes too large for one SQS message (`valueRef`) are kept: as long as SQS keeps a
+   * message at most (14 days), so an object outlives every message that points at it.
+   */
+  inboundObjectExpiryDays: 14,
   /** Retryable Cloud API failures before a message is dead-lettered. */
   maxSendAttempts: 8,
   graphApiBaseUrl: 'https://graph.facebook.com',
