@@ -137,7 +137,7 @@ describe('hold on refusal', () => {
     expect(v.status).toBe('CONNECTED');
     expect(v.health.hold).toMatchObject({ state: 'in-force', code: '133010', phoneNumberId: `pn-${w}` });
     expect(v.health.lastProbe).toMatchObject({ verdict: 'cannot-send', reason: 'hold-started' });
-    expect(v.messages.parked).toBe(10);
+    expect(v.messages.parkedNow).toBe(10); // the running totals are the tally function's (test/integration/tally.test.ts)
 
     // The next batch reads the hold with the status: no call at all, and no probe before the interval.
     c.clock.now += 30_000;
