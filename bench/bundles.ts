@@ -1,16 +1,16 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as esbuild from 'esbuild';
 import { esbuildOptions } from '../lib/bundling.js';
-import { lambdaEntry } from '../lib/lambda-entry.js';
+import { LAMBDA_NAMES, lambdaEntry } from '../lib/lambda-entry.js';
 import { median } from './measure.js';
 
 const run = promisify(execFile);
-const FUNCTIONS = ['webhook', 'consumer', 'status', 'releaser'] as const;
+const FUNCTIONS = LAMBDA_NAMES;
 /** Not a function: the AWS SDK clients alone, the floor for bundle size and cold init. */
 export const SDK_FLOOR_NAME = 'aws-sdk-clients-only';
 type BenchBundle = (typeof FUNCTIONS)[number] | typeof SDK_FLOOR_NAME;
@@ -28,17 +28,37 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 export const clients = [DynamoDBDocumentClient.from(new DynamoDBClient({})), new SQSClient({})];
 `;
 
-const bundleFunction = async (name: BenchBundle, outdir: string): Promise<string> => {
+/** Where a bundle's bytes come from: a package (`@aws-sdk/client-dynamodb`) or a folder of this project (`lambdas/core`). */
+const moduleOf = (input: string): string => {
+  const nm = input.lastIndexOf('node_modules/');
+  if (nm >= 0) {
+    const parts = input.slice(nm + 'node_modules/'.length).split('/');
+    return parts[0]?.startsWith('@') ? `${parts[0]}/${parts[1]}` : (parts[0] as string);
+  }
+  return relative(PROJECT_ROOT, input).split('/').slice(0, 2).join('/');
+};
+
+/** The largest contributors to a bundle, by bytes in its output (esbuild's metafile). */
+const largestModules = (metafile: esbuild.Metafile, top: number): { readonly module: string; readonly bytes: number }[] => {
+  const by = new Map<string, number>();
+  for (const out of Object.values(metafile.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(out.inputs)) by.set(moduleOf(input), (by.get(moduleOf(input)) ?? 0) + bytesInOutput);
+  }
+  return [...by].sort((a, b) => b[1] - a[1]).slice(0, top).map(([module, bytes]) => ({ module, bytes }));
+};
+
+const bundleFunction = async (name: BenchBundle, outdir: string): Promise<{ outfile: string; metafile: esbuild.Metafile }> => {
   const outfile = join(outdir, name, 'index.mjs');
-  await esbuild.build({
+  const result = await esbuild.build({
     ...esbuildOptions(),
     ...(name === SDK_FLOOR_NAME
       ? { stdin: { contents: SDK_FLOOR, resolveDir: PROJECT_ROOT, loader: 'ts' as const, sourcefile: 'sdk-floor.ts' } }
       : { entryPoints: [lambdaEntry(name)] }),
     outfile,
     logLevel: 'silent',
+    metafile: true,
   });
-  return outfile;
+  return { outfile, metafile: result.metafile };
 };
 
 /** Environment a function needs to finish its cold start without AWS (values, not secret ids). */
@@ -73,6 +93,8 @@ export interface BundleResult {
   readonly coldInitMs: number;
   /** The same with `--enable-source-maps`, as the stack runs functions (NODE_OPTIONS). */
   readonly coldInitWithSourceMapsMs: number;
+  /** The five largest contributors (package or project folder) to the minified bundle. */
+  readonly largest: readonly { readonly module: string; readonly bytes: number }[];
 }
 
 /**
@@ -84,7 +106,12 @@ export const bundleBench = async (runs: number): Promise<BundleResult[]> => {
   try {
     const names: BenchBundle[] = [...FUNCTIONS, SDK_FLOOR_NAME];
     const files = new Map<string, string>();
-    for (const fn of names) files.set(fn, await bundleFunction(fn, dir));
+    const metas = new Map<string, esbuild.Metafile>();
+    for (const fn of names) {
+      const b = await bundleFunction(fn, dir);
+      files.set(fn, b.outfile);
+      metas.set(fn, b.metafile);
+    }
     const bare: number[] = [];
     const plain = new Map<string, number[]>(names.map((n) => [n, []]));
     const mapped = new Map<string, number[]>(names.map((n) => [n, []]));
@@ -104,6 +131,7 @@ export const bundleBench = async (runs: number): Promise<BundleResult[]> => {
         bytes: (await stat(files.get(fn) as string)).size,
         coldInitMs: over(plain.get(fn)),
         coldInitWithSourceMapsMs: over(mapped.get(fn)),
+        largest: largestModules(metas.get(fn) as esbuild.Metafile, 5),
       })),
     );
   } finally {

@@ -68,6 +68,12 @@ export const renderReport = (r: BenchReport, budgets: readonly Budget[]): string
         ]),
     ]),
   );
+  sections.push(
+    table([
+      ['largest in each bundle (minified bytes)', '1', '2', '3', '4', '5'],
+      ...r.bundles.filter((b) => b !== floor).map((b) => [b.fn, ...b.largest.map((m) => `${m.module.replace(/^@aws-sdk\//, 'sdk/').replace(/^@smithy\//, 'smithy/').replace(/^@aws-lambda-powertools\//, 'pt/')} ${kb(m.bytes)}`)]),
+    ]),
+  );
   const rel = r.release;
   const res = rel.resume;
   const ph = rel.parkHour;
