@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -181,6 +182,42 @@ afterAll(async () => {
 });
 
 describe('the CLI against a deployed stack (outputs file or CloudFormation; emulators behind endpoint variables)', () => {
+  it('operations.md, "Operating a deployed stack": every command runs as written, and the output its comments quote is printed', async () => {
+    const operations = readFileSync(new URL('../../docs/operations.md', import.meta.url), 'utf8');
+    const commandsOf = (text: string) =>
+      [...text.matchAll(/```sh\n([\s\S]*?)```/g)]
+        .flatMap((m) => (m[1] as string).split('\n'))
+        .filter((l) => l.startsWith('npm run cli -- ') && /--stage prod|--outputs outputs\.json/.test(l));
+    // Each section's commands in the order it gives them; the last section's start from a client just offboarded.
+    const operating = operations.indexOf('## Operating a deployed stack from the CLI');
+    const lines = ['OFFBOARD', ...commandsOf(operations.slice(0, operating)), 'OFFBOARD', ...commandsOf(operations.slice(operating))];
+    expect(lines.length).toBeGreaterThanOrEqual(8);
+    const waba = '1029384756';
+    /** Placeholders (`<status>`) stand for one word; the rest is quoted as printed. */
+    const asOutput = (comment: string) =>
+      new RegExp(comment.split(/(<[^>]+>)/).map((part) => (/^<.*>$/.test(part) ? '\\S+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join(''));
+    for (const line of lines) {
+      if (line === 'OFFBOARD') {
+        // An event time later than any before (a reset in between undid the last one).
+        await new Promise((r) => setTimeout(r, 1100));
+        await webhook(waba, 'ACCOUNT_OFFBOARDED');
+        continue;
+      }
+      const [command = '', comment = ''] = line.split(/\s{2,}#\s/);
+      // The stage named `prod` here is the test's stack, described by its outputs file.
+      const argv = [...command.matchAll(/"([^"]*)"|(\S+)/g)]
+        .map((m) => m[1] ?? (m[2] as string))
+        .slice(4)
+        .map((w) => (w === 'outputs.json' ? outputsFile : w));
+      const stageAt = argv.indexOf('--stage');
+      if (stageAt >= 0) argv.splice(stageAt, 2, '--outputs', outputsFile);
+      const r = await cli(...argv);
+      expect(r.code, `${line}\n${r.out}${r.err}`).toBe(0);
+      // A comment quoting output holds a placeholder or a colon; the others say what the command is for.
+      if (/[<:]/.test(comment)) expect(r.out, line).toMatch(asOutput(comment.trim()));
+    }
+  }, 120_000);
+
   it('status: a SigV4-signed GET to the IAM route, waiting-now apart from the totals; --json passes the answer through', async () => {
     const waba = `st${Date.now()}`;
     await webhook(waba, 'ACCOUNT_OFFBOARDED');

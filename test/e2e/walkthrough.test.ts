@@ -1,5 +1,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../local/services.js';
 import { isolatedPipelineEnv } from '../support/pipeline-env.js';
@@ -19,6 +21,10 @@ const parse = (line: string): { argv: string[]; comment: string } => {
   const words = [...command.matchAll(/"([^"]*)"|(\S+)/g)].map((m) => m[1] ?? (m[2] as string));
   return { argv: words.slice(4), comment: comment.trim() };
 };
+
+/** A quote from the docs (`...` stands for anything) found in `text`. */
+const quoted = (text: string, quote: string): boolean =>
+  new RegExp(quote.split('...').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*?')).test(text);
 
 let child: ChildProcess;
 let output = '';
@@ -127,9 +133,6 @@ describe('README walkthrough', () => {
     expect(output).toContain('cloud-api  accepted "hi" to 15551234567 from 555001');
   }, 120_000);
 
-  /** A quote from the README (`...` stands for anything) found in `text`. */
-  const quoted = (text: string, quote: string): boolean =>
-    new RegExp(quote.split('...').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*?')).test(text);
 
   it('a number the Cloud API refuses: held, probed by the sweeper, released within about a minute, as the README says', async () => {
     const start = walkthrough.indexOf('A number the Cloud API refuses');
@@ -174,5 +177,44 @@ describe('README walkthrough', () => {
     // The sweeper ended the hold: the can-send probe that ended it was the sweeper's.
     expect(output).toMatch(new RegExp(`sweeper {4}probe: the number can send; hold ended \\(wabaId=${waba}, `));
     expect(output.split('\n').filter((l) => l.includes('refused a send from 555002'))).toHaveLength(1);
+  }, 120_000);
+});
+
+describe('docs/local-to-real-number.md, steps 4 and 5, against the embedded stand-in', () => {
+  const page = readFileSync(new URL('../../docs/local-to-real-number.md', import.meta.url), 'utf8');
+  const steps = page.slice(page.indexOf('## 4. Send through the relay'), page.indexOf('## The same settings in AWS'));
+
+  it('every command runs as written (placeholders filled), and prints or logs what its comment says', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'relay-real-number-'));
+    const waba = '3029384756';
+    const fill = (text: string) =>
+      text.replaceAll('<WABA id>', waba).replaceAll('<phone number id>', '555003').replaceAll('<your phone, digits only>', '15550003333').replaceAll(' hello.json', ` ${join(dir, 'hello.json')}`);
+    // The payload the page shows, as the reader saves it in hello.json.
+    const json = /```json\n([\s\S]*?)```/.exec(steps)?.[1] ?? '';
+    writeFileSync(join(dir, 'hello.json'), fill(json));
+    const lines = [...steps.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => (m[1] as string).split('\n')).filter((l) => l.startsWith('npm run cli -- '));
+    expect(lines.map((l) => parse(fill(l)).argv.slice(0, 2).join(' '))).toEqual(['send --waba', `status ${waba}`, 'webhook offboard', 'send --waba', 'webhook reconnect']);
+    for (const line of lines) {
+      const { argv, comment } = parse(fill(line));
+      const from = output.length;
+      const r = await cli(argv);
+      expect(r.code, `${line}\n${r.out}`).toBe(0);
+      if (!comment) continue;
+      if (argv[0] === 'status') {
+        // The totals are counted from the table's stream, a moment after the send.
+        let out = r.out;
+        for (let i = 0; i < 40 && !quoted(out, comment); i++) {
+          await new Promise((res) => setTimeout(res, 500));
+          out = (await cli(argv)).out;
+        }
+        expect(quoted(out, comment), `${line}\n${out}`).toBe(true);
+        continue;
+      }
+      // Any other comment names what the pipeline logs about this client after the command, word by word.
+      const logged = () => output.slice(from).split('\n').filter((l) => l.includes(waba)).join('\n');
+      const words = comment.split(/,\s*/);
+      for (let i = 0; i < 60 && !words.every((w) => logged().includes(w)); i++) await new Promise((res) => setTimeout(res, 500));
+      for (const w of words) expect(logged(), `${line}: "${w}"`).toContain(w);
+    }
   }, 120_000);
 });
