@@ -235,7 +235,9 @@ export class CloudApiStandIn {
     const t0 = Math.floor(Date.now() / 1000);
     const run = (async () => {
       for (const [i, status] of steps.entries()) {
-        const item: Record<string, unknown> = { id: wamid, status, timestamp: String(t0 + i), recipient_id: String(request.body.to) };
+        // As Meta names the person: by phone number when the send had `to`, else by the BSUID it was sent to.
+        const recipient = typeof request.body.to === 'string' ? { recipient_id: request.body.to } : { recipient_user_id: String(request.body.recipient) };
+        const item: Record<string, unknown> = { id: wamid, status, timestamp: String(t0 + i), ...recipient };
         if (status === 'failed' && 'fail' in plan) {
           const title = ERROR_TITLES[plan.fail] ?? 'Message failed';
           item.errors = [{ code: plan.fail, title, message: title, error_data: { details: title } }];

@@ -4,7 +4,7 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULTS } from '../../lambdas/core/shared/defaults.js';
-import { CloudApiStandIn } from '../../local/cloud-api-stand-in.js';
+import { CloudApiStandIn, metaError } from '../../local/cloud-api-stand-in.js';
 import { runCli } from '../../local/cli.js';
 import type { PipelineInfo } from '../../local/pipeline.js';
 import { freePort, localS3, localSqs, queueArn } from '../../local/services.js';
@@ -56,6 +56,8 @@ beforeAll(async () => {
       WEBHOOK_VERIFY_TOKEN: 'e2e-token',
       WHATSAPP_ACCESS_TOKEN: 'e2e-access',
       GRAPH_API_BASE_URL: api.url,
+      // Short enough for a test to see an automated message wait for a human reply's hold and then go.
+      HUMAN_REPLY_HOLD_SECONDS: '6',
       AWS_ENDPOINT_URL_DYNAMODB: '',
       AWS_ENDPOINT_URL_SQS: '',
     },
@@ -283,6 +285,117 @@ describe('npm start', () => {
     expect((await cli('message', '7029384756', 'never-sent')).code).not.toBe(0);
     await api.settled();
   });
+
+  it('a BSUID-only envelope is sent, its statuses (recipient_user_id) move its outcome, and 131062 dead-letters it with its reason', async () => {
+    api.webhook = { url: `${url}/webhook`, secret: 'e2e-secret' };
+    api.statusPlans.set('555779', { until: 'read' });
+    const bsuid = 'US.13491208655302741918';
+    const sqs = localSqs(info.sqsEndpoint);
+    const enqueue = (messageId: string, phoneNumberId: string, type = 'text') =>
+      sqs.send(
+        new SendMessageCommand({
+          QueueUrl: info.queues.outbound,
+          MessageBody: JSON.stringify({
+            messageId,
+            wabaId: '7129384756',
+            phoneNumberId,
+            payload:
+              type === 'text'
+                ? { messaging_product: 'whatsapp', recipient: bsuid, type: 'text', text: { body: 'hello by username' } }
+                : { messaging_product: 'whatsapp', recipient: bsuid, type: 'template', template: { name: 'otp', language: { code: 'en' } } },
+          }),
+        }),
+      );
+    await enqueue('e2e-bsuid-1', '555779');
+    let shown = '';
+    await waitFor('the BSUID message read', async () => {
+      const r = await cli('message', '7129384756', 'e2e-bsuid-1');
+      shown = r.out;
+      return r.code === 0 && JSON.parse(r.out).outcome === 'read';
+    });
+    const read = JSON.parse(shown);
+    expect(read.outcome).toBe('read');
+    // Meta names the person by their BSUID in each status (no phone number): the outcome entries keep it.
+    expect(read.history.map((h: { state: string; recipient?: { userId?: string } }) => [h.state, h.recipient?.userId])).toEqual([
+      ['sent', bsuid],
+      ['delivered', bsuid],
+      ['read', bsuid],
+    ]);
+    expect(api.requests.filter((q) => q.phoneNumberId === '555779').map((q) => [q.body.recipient, q.body.to])).toEqual([[bsuid, undefined]]);
+
+    const saved = api.respond;
+    api.respond = (req) => (req.phoneNumberId === '555780' ? metaError(400, 131062, 'Business-scoped user ID recipients are not supported for this message type') : saved(req));
+    try {
+      await enqueue('e2e-bsuid-otp', '555780', 'template');
+      await waitFor('the 131062 dead letter', async () => {
+        const r = await cli('message', '7129384756', 'e2e-bsuid-otp');
+        shown = r.out;
+        return r.code === 0 && JSON.parse(r.out).outcome === 'dead-lettered';
+      });
+    } finally {
+      api.respond = saved;
+      sqs.destroy();
+    }
+    expect(JSON.parse(shown)).toMatchObject({ outcome: 'dead-lettered', reason: 'recipient-type-not-supported' });
+    expect(api.requests.filter((q) => q.phoneNumberId === '555780')).toHaveLength(1);
+    const list = await cli('dead-letters', 'list', '--reason', 'recipient-type-not-supported', '--waba', '7129384756');
+    expect(list.out).toContain('e2e-bsuid-otp');
+    await api.settled();
+  });
+
+  it('an automated message to a customer the owner just answered from the app waits for the hold, then goes once; a non-automated one goes at once', async () => {
+    const { signBody } = await import('../../lambdas/core/webhook/signature.js');
+    const waba = '7229384756';
+    const phone = '555781';
+    const customer = '15550007777';
+    const t = Math.floor(Date.now() / 1000);
+    const body = JSON.stringify({
+      object: 'whatsapp_business_account',
+      entry: [
+        {
+          id: waba,
+          changes: [
+            {
+              field: 'smb_message_echoes',
+              value: {
+                messaging_product: 'whatsapp',
+                metadata: { display_phone_number: '15550001234', phone_number_id: phone },
+                message_echoes: [{ from: '15550001234', to: customer, id: `wamid.echo${t}`, timestamp: String(t), type: 'text', text: { body: 'a person answers' } }],
+              },
+            },
+          ],
+        },
+      ],
+    });
+    const posted = await fetch(`${url}/webhook`, { method: 'POST', body, headers: { 'x-hub-signature-256': signBody(body, 'e2e-secret') } });
+    expect(posted.status).toBe(200);
+    const sqs = localSqs(info.sqsEndpoint);
+    const envelope = (messageId: string, automated: boolean) => ({
+      messageId,
+      wabaId: waba,
+      phoneNumberId: phone,
+      ...(automated ? { automated: true } : {}),
+      payload: { messaging_product: 'whatsapp', to: customer, type: 'text', text: { body: messageId } },
+    });
+    const calls = (text: string) => api.requests.filter((q) => q.phoneNumberId === phone && (q.body.text as { body?: string } | undefined)?.body === text);
+    try {
+      await sqs.send(new SendMessageCommand({ QueueUrl: info.queues.outbound, MessageBody: JSON.stringify(envelope('e2e-bot', true)) }));
+      await sqs.send(new SendMessageCommand({ QueueUrl: info.queues.outbound, MessageBody: JSON.stringify(envelope('e2e-human', false)) }));
+      await waitFor('the non-automated message sent', () => calls('e2e-human').length === 1, 10_000);
+      expect(calls('e2e-bot')).toHaveLength(0);
+      expect(JSON.parse((await cli('status', waba, '--json')).out)).toMatchObject({ humanHold: { customers: 1 } });
+      // The hold is 6 s from the owner's reply: the automated message goes after it, once.
+      await waitFor('the automated message sent after the hold', () => calls('e2e-bot').length === 1, 40_000);
+      expect(Date.now()).toBeGreaterThanOrEqual((t + 6) * 1000);
+      await new Promise((r) => setTimeout(r, 2000));
+      expect(calls('e2e-bot')).toHaveLength(1);
+      expect(calls('e2e-human')).toHaveLength(1);
+    } finally {
+      sqs.destroy();
+    }
+    // Parked until the hold ends (seconds, not the park schedule's 15 minutes).
+    expect(output).toMatch(/consumer {3}parked \S+ for WABA 7229384756 \(park 1, looks again in [1-9] s/);
+  }, 60_000);
 
   it('a 2.9 MB history change posted to the pipeline reaches inbound tail whole; tail says when an object is missing or differs', async () => {
     expect(output).toContain(`inbound bucket   ${info.inboundBucket}`);

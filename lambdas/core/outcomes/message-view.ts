@@ -17,6 +17,8 @@ export interface MessageHistoryEntry {
   readonly errors?: OutcomeEntry['errors'];
   readonly pricing?: OutcomeEntry['pricing'];
   readonly conversation?: OutcomeEntry['conversation'];
+  /** Whom Meta's status names: phone number (`recipientId`), BSUID (`userId`), parent BSUID (`parentUserId`). */
+  readonly recipient?: OutcomeEntry['recipient'];
 }
 
 /** `GET /messages/{wabaId}/{messageId}`. */
@@ -54,6 +56,7 @@ const showEntry = (e: OutcomeEntry): MessageHistoryEntry => ({
   ...(e.errors ? { errors: e.errors } : {}),
   ...(e.pricing ? { pricing: e.pricing } : {}),
   ...(e.conversation ? { conversation: e.conversation } : {}),
+  ...(e.recipient ? { recipient: e.recipient } : {}),
 });
 
 export const parseMessageKey = (wabaId: string, messageId: string): MessageKey => {
