@@ -68,11 +68,12 @@ export const renderReport = (r: BenchReport, budgets: readonly Budget[]): string
         ]),
     ]),
   );
+  const short = (m: string) => m.replace(/^@aws-sdk\//, 'sdk/').replace(/^@smithy\//, 'smithy/').replace(/^@aws-lambda-powertools\//, 'pt/');
   sections.push(
-    table([
-      ['largest in each bundle (minified bytes)', '1', '2', '3', '4', '5'],
-      ...r.bundles.filter((b) => b !== floor).map((b) => [b.fn, ...b.largest.map((m) => `${m.module.replace(/^@aws-sdk\//, 'sdk/').replace(/^@smithy\//, 'smithy/').replace(/^@aws-lambda-powertools\//, 'pt/')} ${kb(m.bytes)}`)]),
-    ]),
+    [
+      'largest in each bundle (minified, from the esbuild metafile)',
+      ...r.bundles.filter((b) => b !== floor).map((b) => `  ${b.fn.padEnd(9)} ${b.largest.map((m) => `${short(m.module)} ${kb(m.bytes)}`).join(', ')}`),
+    ].join('\n'),
   );
   const rel = r.release;
   const res = rel.resume;
@@ -119,7 +120,7 @@ export const renderReport = (r: BenchReport, budgets: readonly Budget[]): string
       `prices (us-east-1 list, on-demand): SQS $${PRICES.sqsPerMillionRequests}/M requests; DynamoDB $${PRICES.dynamoPerMillionWriteUnits}/M WRU, ` +
         `$${PRICES.dynamoPerMillionReadUnits}/M RRU;`,
       `Lambda $${PRICES.lambdaPerMillionRequests}/M requests, $${PRICES.lambdaPerGbSecondArm64}/GB-s (arm64); HTTP API $${PRICES.httpApiPerMillionRequests}/M requests;`,
-      `SNS $${PRICES.snsPerMillionRequests}/M publish requests (64 KB each); the tally function's counter writes are not in these rows (see docs/performance.md)`,
+      `SNS $${PRICES.snsPerMillionRequests}/M publish requests (64 KB each); not in these rows: the tally's counter writes (docs/performance.md)`,
     ].join('\n'),
   );
   sections.push(

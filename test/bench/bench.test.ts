@@ -17,14 +17,22 @@ describe('npm run bench (quick)', () => {
     expect(r.consumer.consumerPerSecond).toBeGreaterThan(0);
     expect(r.consumer.floorPerSecond).toBeGreaterThan(0);
     expect(r.requests.map((q) => q.scenario)).toHaveLength(6);
-    // Counted by SDK middleware: one status read per distinct client per batch, one ledger claim and mark per send.
+    // Counted by SDK middleware: one status read per distinct client per batch, one ledger claim and mark per send and
+    // nothing else (the counters are the tally function's).
     for (const q of r.requests) expect(q.statusReadsPerDistinctClient).toBe(1);
-    expect(r.requests.find((q) => q.scenario === 'sent, 1 client')).toMatchObject({ dynamoReadsPerMessage: 0.1, dynamoWritesPerMessage: 2.1 });
-    expect(r.bundles.map((b) => b.fn)).toEqual(['webhook', 'consumer', 'status', 'releaser', 'aws-sdk-clients-only']);
+    expect(r.requests.find((q) => q.scenario === 'sent, 1 client')).toMatchObject({ dynamoReadsPerMessage: 0.1, dynamoWritesPerMessage: 2 });
+    expect(r.requests.find((q) => q.scenario === 'sent, 10 clients')).toMatchObject({ dynamoWritesPerMessage: 2 });
+    expect(r.release.parkHour.sentPerMessage.writeUnits).toBe(2);
+    expect(r.release.parkHour.sentPerMessage.snsRequests).toBeCloseTo(0.1, 5);
+    expect(r.bundles.map((b) => b.fn)).toEqual(['webhook', 'consumer', 'status', 'sweeper', 'releaser', 'tally', 'aws-sdk-clients-only']);
+    for (const b of r.bundles.filter((x) => x.fn !== 'aws-sdk-clients-only')) expect(b.largest.map((m) => m.module)).toContain('@smithy/core');
     for (const b of r.bundles) expect(b.bytes).toBeGreaterThan(100_000);
     const names = checkBudgets(r).map((b) => b.name);
     expect(names).toContain('webhook 1 KB handler / floor');
     expect(names).toContain('consumer throughput / floor');
+    for (const n of ['DynamoDB write units per sent message (10 clients a batch)', 'DynamoDB write units per account_update webhook', 'SNS requests per sent message (10 a batch)', 'USD per million sent messages (bill)', 'cold init tally over the SDK floor (ms)']) {
+      expect(names).toContain(n);
+    }
     expect(r.consumer.shareOfFloor).toBeGreaterThan(0);
     expect(names).toContain('status reads per distinct client per batch');
     expect(names).toContain('Cloud API calls refused per offboarding episode');
