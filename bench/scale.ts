@@ -58,6 +58,8 @@ export interface ScaleResult {
    * `dynamoDbLocal` is the JVM's peak RSS (VmHWM) when DynamoDB Local runs as a child process.
    */
   readonly peakMemoryMb: { readonly processRss: number; readonly processHeapUsed: number; readonly dynamoDbLocalRss: number | null };
+  /** Up to 10 message ids sent more than once, with the seconds from the run's start of each of their sends. */
+  readonly duplicateSamples: readonly { readonly messageId: string; readonly sentAtSeconds: readonly number[] }[];
   /** Error lines the pipeline printed (poller, tally, http), first few. */
   readonly pipelineErrors: readonly string[];
 }
@@ -229,15 +231,19 @@ export const scaleBench = async (
         await sleep(2_000); // a message sent twice would show up now
         sample();
 
-        const seen = new Map<string, number>();
+        const seen = new Map<string, number[]>();
         for (const r of api.requests.slice(requestsBefore)) {
           const text = String((r.body.text as { body?: string } | undefined)?.body);
-          seen.set(text, (seen.get(text) ?? 0) + 1);
+          seen.set(text, [...(seen.get(text) ?? []), r.at]);
         }
         let lost = 0;
         for (const id of ids) if (!seen.has(id)) lost++;
         let duplicates = 0;
-        for (const n of seen.values()) duplicates += n - 1;
+        const duplicateSamples: { messageId: string; sentAtSeconds: number[] }[] = [];
+        for (const [messageId, at] of seen) {
+          duplicates += at.length - 1;
+          if (at.length > 1 && duplicateSamples.length < 10) duplicateSamples.push({ messageId, sentAtSeconds: at.map((t) => round1((t - sendStart) / 1000)) });
+        }
         const sendSeconds = (sendEnd - sendStart) / 1000;
         const drainSeconds = (drainEnd - drainStart) / 1000;
         const jvm = javaChildPeakRss();
@@ -256,6 +262,7 @@ export const scaleBench = async (
           webhooks,
           wallSeconds: round1((Date.now() - wallStart) / 1000),
           peakMemoryMb: { processRss: mb(Math.max(peak.rss, process.resourceUsage().maxRSS * 1024)), processHeapUsed: mb(peak.heap), dynamoDbLocalRss: jvm === null ? null : mb(jvm) },
+          duplicateSamples,
           pipelineErrors: errors,
         };
       } finally {
@@ -285,6 +292,7 @@ export const renderScale = (r: ScaleResult): string => {
     ['peak memory, whole Node process (every function)', `RSS ${r.peakMemoryMb.processRss} MB, heap used ${r.peakMemoryMb.processHeapUsed} MB`],
     ['peak memory, DynamoDB Local JVM', r.peakMemoryMb.dynamoDbLocalRss === null ? 'n/a' : `RSS ${r.peakMemoryMb.dynamoDbLocalRss} MB`],
     ['webhooks, wall time', `${r.webhooks}, ${r.wallSeconds} s`],
+    ...r.duplicateSamples.map((d): [string, string] => ['  sent more than once (s from the first enqueue)', `${d.messageId}: ${d.sentAtSeconds.join(', ')}`]),
     ...r.pipelineErrors.map((e): [string, string] => ['pipeline error', e.slice(0, 70)]),
   ];
   const w = Math.max(...rows.map(([a]) => a.length));
