@@ -5,6 +5,7 @@ import { ensureTable, localDynamo, localSqs, type RunningService, startDynamoDbL
 import { type BundleResult, bundleBench, SDK_FLOOR_NAME } from './bundles.js';
 import { type RequestsResult, requestsBench, type ThroughputResult, throughputBench } from './consumer-bench.js';
 import { type HealthBenchResult, healthBench } from './health-bench.js';
+import { type LatencyResult, latencyBench } from './latency-bench.js';
 import { type BillRow, billFor } from './bill.js';
 import { type DrainResult, drainBench, type ParkHourResult, parkHourBench, type ResumeResult, resumeBench } from './release-bench.js';
 import { type OutcomeBenchResult, outcomeBench } from './outcome-bench.js';
@@ -30,6 +31,8 @@ export interface BenchReport {
   readonly release: ReleaseReport;
   /** DynamoDB requests per message status webhook status (issue 13). */
   readonly outcomes: readonly OutcomeBenchResult[];
+  /** Per function instance against a Cloud API answering in 150 ms, and the concurrency for 100 msg/s (issue 19). */
+  readonly latency: LatencyResult;
 }
 
 export interface ReleaseReport {
@@ -217,7 +220,9 @@ export const runBench = async (options: BenchOptions = {}): Promise<BenchReport>
     const release = { resume, drain: [one, two], parkHour, bill: releaseBill(resume, one, parkHour) };
     log('park schedule simulation (the delay loop alone)...');
     const schedule = scheduleBench(quick ? 200 : 100_000, parkHour.alone.perHop.sqsRequests);
-    return { quick, webhook, consumer, requests, bundles, schedule, health, release, outcomes };
+    log('per instance at the Cloud API\'s latency (150 ms): consumer, releaser...');
+    const latency = await latencyBench(endpoints, { quick });
+    return { quick, webhook, consumer, requests, bundles, schedule, health, release, outcomes, latency };
   } finally {
     await api.stop();
     for (const s of started) await s.stop();

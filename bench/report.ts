@@ -103,6 +103,18 @@ export const renderReport = (r: BenchReport, budgets: readonly Budget[]): string
       ...r.schedule.map((s) => [s.schedule, `${s.p50ResumeSeconds} s`, `${s.p99ResumeSeconds} s`, String(s.sqsRequestsPerParkedMessageHour), String(s.meanHops)]),
     ]),
   );
+  const lat = r.latency;
+  sections.push(
+    table([
+      [`per instance, Cloud API answering in ${lat.latencyMs} ms`, 'msg/s', 'floor', `instances for ${lat.targetPerSecond} msg/s`],
+      ...lat.rates.map((x) => [
+        `${x.fn}: ${x.setup}`,
+        String(x.perInstance),
+        x.floorPerInstance !== null ? String(x.floorPerInstance) : (x.cap ?? ''),
+        `ceil(${lat.targetPerSecond} / ${x.perInstance}) = ${x.concurrencyFor100}`,
+      ]),
+    ]),
+  );
   const h = r.health;
   sections.push(
     table([

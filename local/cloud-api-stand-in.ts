@@ -60,6 +60,8 @@ const refusedSend = (r: Refusing): CloudApiReply =>
 /** A probe of a number off the Cloud API: reading the node fails with 100/33 (secondary sources). */
 const unreadableNumber = (): CloudApiReply => metaError(400, 100, 'Unsupported get request', 33);
 
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 const CONTROL = /^\/_stand-in\/numbers\/([^/]+)$/;
 
 /** The status webhooks the stand-in sends for a number's accepted messages, like Meta does after the 200. */
@@ -105,6 +107,15 @@ export class CloudApiStandIn {
   readonly refusing = new Map<string, Refusing>();
   /** TCP connections accepted so far (a client that reuses connections opens few). */
   connections = 0;
+  /**
+   * Milliseconds every send and probe waits before its answer (0: at once). The real Cloud API answers a send in
+   * about 150 ms; the bench's per-instance figures use this (`new CloudApiStandIn({ latencyMs: 150 })`).
+   */
+  latencyMs: number;
+
+  constructor(options: { readonly latencyMs?: number } = {}) {
+    this.latencyMs = options.latencyMs ?? 0;
+  }
   respond: (req: CloudApiRequest) => CloudApiReply = (req) => {
     const refusing = this.refusing.get(req.phoneNumberId);
     return refusing ? refusedSend(refusing) : accepted(String(req.body.to));
@@ -177,6 +188,7 @@ export class CloudApiStandIn {
     if (node && req.method === 'GET') {
       const phoneNumberId = decodeURIComponent(node[2] as string);
       this.probes.push({ phoneNumberId, version: node[1] as string, fields: url.searchParams.get('fields') ?? '', authorization: req.headers.authorization, at: Date.now() });
+      if (this.latencyMs > 0) await sleep(this.latencyMs);
       const reply = this.probeReply(phoneNumberId);
       if (reply === 'hang') {
         this.#hanging.add(res);
@@ -207,6 +219,7 @@ export class CloudApiStandIn {
       at: Date.now(),
     };
     this.requests.push(request);
+    if (this.latencyMs > 0) await sleep(this.latencyMs);
     const reply = this.respond(request);
     if (reply === 'hang') {
       this.#hanging.add(res);

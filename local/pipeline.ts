@@ -53,6 +53,8 @@ export const LOCAL_DEFAULTS = {
   RELAY_EVENTS_TAIL_QUEUE_NAME: 'relay-events-tail',
   /** How often the sweeper runs (in AWS an EventBridge rule, every 5 minutes by default). */
   LOCAL_SWEEP_EVERY_SECONDS: '5',
+  /** Pollers of the outbound queue, each one consumer instance (in AWS the event source scales them). */
+  LOCAL_CONSUMER_POLLERS: '1',
   /**
    * Probe turns for a held client (in AWS 60 s doubling to 900 s, within 2% of Meta's management-call budget): short
    * enough that a number the stand-in accepts again is found within seconds, and at most 180 probes an hour for a real
@@ -172,6 +174,11 @@ export const startPipeline = async (
     const sweepEverySeconds = Number(cfg.LOCAL_SWEEP_EVERY_SECONDS);
     if (!Number.isInteger(sweepEverySeconds) || sweepEverySeconds < 1 || sweepEverySeconds > 3600) {
       throw new Error(`LOCAL_SWEEP_EVERY_SECONDS "${cfg.LOCAL_SWEEP_EVERY_SECONDS}" is not a whole number of seconds from 1 to 3600`);
+    }
+
+    const consumerPollers = Number(cfg.LOCAL_CONSUMER_POLLERS);
+    if (!Number.isInteger(consumerPollers) || consumerPollers < 1 || consumerPollers > 64) {
+      throw new Error(`LOCAL_CONSUMER_POLLERS "${cfg.LOCAL_CONSUMER_POLLERS}" is not a whole number from 1 to 64`);
     }
 
     const secretsFromDefaults: string[] = [];
@@ -318,7 +325,7 @@ export const startPipeline = async (
     const releaser: SqsHandler = (event) => entries.releaser(event, lambdaContext('releaser'));
     const poller = (url: string, handler: SqsHandler) => new SqsEventSource(sqs, url, handler, (error) => log(`poller     ${(error as Error).message}`));
     // Releases of several clients run side by side, as concurrent Lambda instances would.
-    const sources = [poller(queues.outbound, consumer), poller(queues.delay, consumer), ...Array.from({ length: 3 }, () => poller(queues.release, releaser))];
+    const sources = [...Array.from({ length: consumerPollers }, () => poller(queues.outbound, consumer)), poller(queues.delay, consumer), ...Array.from({ length: 3 }, () => poller(queues.release, releaser))];
     for (const s of sources) {
       s.start();
       started.push(s);

@@ -81,6 +81,13 @@ describe('npm run bench (quick)', () => {
       ["10 statuses per POST, sender's own callback data", 0.1, 1],
     ]);
     expect(names).toContain("DynamoDB reads per status (relay's callback data)");
+    // Per instance at the Cloud API's 150 ms: concurrency for 100 msg/s is ceil(100 / rate).
+    expect(r.latency.latencyMs).toBe(150);
+    expect(r.latency.rates.map((x) => x.fn)).toEqual(['consumer', 'releaser']);
+    for (const x of r.latency.rates) {
+      expect(x.perInstance).toBeGreaterThan(0);
+      expect(x.concurrencyFor100).toBe(Math.ceil(100 / x.perInstance));
+    }
   }, 180_000);
 
   it('computes the pace from call times: a hand-made timeline over the cap is caught', () => {

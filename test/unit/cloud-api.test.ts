@@ -70,6 +70,25 @@ describe('HttpCloudApi against a local stand-in', () => {
     bad.closeAllConnections();
     await new Promise((r) => bad.close(r));
   });
+
+  it('answers after its latency when one is set, sends and probes alike (concurrent sends wait side by side)', async () => {
+    const slow = await new CloudApiStandIn({ latencyMs: 150 }).start();
+    try {
+      const client = new HttpCloudApi(slow.url, 'v25.0', 2000);
+      const t0 = performance.now();
+      const results = await Promise.all([client.send('1', payload, 'tok'), client.send('2', payload, 'tok')]);
+      const took = performance.now() - t0;
+      expect(results.map((r) => r.kind)).toEqual(['accepted', 'accepted']);
+      expect(took).toBeGreaterThanOrEqual(145);
+      expect(took).toBeLessThan(300); // side by side, not one after the other
+      const p0 = performance.now();
+      expect((await fetch(`${slow.url}/v25.0/1?fields=status`)).status).toBe(200);
+      expect(performance.now() - p0).toBeGreaterThanOrEqual(145);
+    } finally {
+      await slow.stop();
+    }
+    expect(api.latencyMs).toBe(0);
+  });
 });
 
 describe('Cloud API tokens', () => {
