@@ -75,7 +75,21 @@ beforeAll(async () => {
 }, 90_000);
 
 afterAll(async () => {
-  if (child.exitCode === null) child.kill('SIGKILL');
+  // SIGTERM first: the pipeline stops its DynamoDB Local (a SIGKILL would leave the JVM running when the SIGTERM test
+  // below was filtered out).
+  if (child.exitCode === null) {
+    child.kill('SIGTERM');
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => {
+        child.kill('SIGKILL');
+        resolve();
+      }, 15_000);
+      child.once('exit', () => {
+        clearTimeout(force);
+        resolve();
+      });
+    });
+  }
   await api.stop();
 });
 
