@@ -8,7 +8,9 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { GetQueueAttributesCommand, SendMessageBatchCommand } from '@aws-sdk/client-sqs';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../lambdas/adapters/dynamo/client-store.js';
+import { keys } from '../lambdas/adapters/dynamo/table.js';
 import { DynamoParkedStore } from '../lambdas/adapters/dynamo/release-stores.js';
 import { signBody } from '../lambdas/core/webhook/signature.js';
 import { DEV_SECRETS, startPipeline } from '../local/pipeline.js';
@@ -59,7 +61,12 @@ export interface ScaleResult {
    */
   readonly peakMemoryMb: { readonly processRss: number; readonly processHeapUsed: number; readonly dynamoDbLocalRss: number | null };
   /** Up to 10 message ids sent more than once, with the seconds from the run's start of each of their sends. */
-  readonly duplicateSamples: readonly { readonly messageId: string; readonly sentAtSeconds: readonly number[] }[];
+  readonly duplicateSamples: readonly {
+    readonly messageId: string;
+    readonly sentAtSeconds: readonly number[];
+    /** The send ledger's claims of the message: 2 or more means a second worker took the claim after its lease ran out. */
+    readonly claims: number | null;
+  }[];
   /** Error lines the pipeline printed (poller, tally, http), first few. */
   readonly pipelineErrors: readonly string[];
 }
@@ -232,17 +239,23 @@ export const scaleBench = async (
         sample();
 
         const seen = new Map<string, number[]>();
+        const wabaOf = new Map<string, string>();
         for (const r of api.requests.slice(requestsBefore)) {
           const text = String((r.body.text as { body?: string } | undefined)?.body);
           seen.set(text, [...(seen.get(text) ?? []), r.at]);
+          wabaOf.set(text, r.phoneNumberId.replace(/^pn-/, ''));
         }
         let lost = 0;
         for (const id of ids) if (!seen.has(id)) lost++;
         let duplicates = 0;
-        const duplicateSamples: { messageId: string; sentAtSeconds: number[] }[] = [];
+        const duplicateSamples: { messageId: string; sentAtSeconds: number[]; claims: number | null }[] = [];
+        const doc = documentClient(dynamo);
         for (const [messageId, at] of seen) {
           duplicates += at.length - 1;
-          if (at.length > 1 && duplicateSamples.length < 10) duplicateSamples.push({ messageId, sentAtSeconds: at.map((t) => round1((t - sendStart) / 1000)) });
+          if (at.length > 1 && duplicateSamples.length < 10) {
+            const item = (await doc.send(new GetCommand({ TableName: info.tableName, Key: keys.message(wabaOf.get(messageId) ?? '', messageId), ConsistentRead: true }))).Item;
+            duplicateSamples.push({ messageId, sentAtSeconds: at.map((t) => round1((t - sendStart) / 1000)), claims: typeof item?.claims === 'number' ? item.claims : null });
+          }
         }
         const sendSeconds = (sendEnd - sendStart) / 1000;
         const drainSeconds = (drainEnd - drainStart) / 1000;
@@ -292,7 +305,7 @@ export const renderScale = (r: ScaleResult): string => {
     ['peak memory, whole Node process (every function)', `RSS ${r.peakMemoryMb.processRss} MB, heap used ${r.peakMemoryMb.processHeapUsed} MB`],
     ['peak memory, DynamoDB Local JVM', r.peakMemoryMb.dynamoDbLocalRss === null ? 'n/a' : `RSS ${r.peakMemoryMb.dynamoDbLocalRss} MB`],
     ['webhooks, wall time', `${r.webhooks}, ${r.wallSeconds} s`],
-    ...r.duplicateSamples.map((d): [string, string] => ['  sent more than once (s from the first enqueue)', `${d.messageId}: ${d.sentAtSeconds.join(', ')}`]),
+    ...r.duplicateSamples.map((d): [string, string] => ['  sent more than once (s from the first enqueue)', `${d.messageId}: ${d.sentAtSeconds.join(', ')} (claims ${d.claims ?? '?'})`]),
     ...r.pipelineErrors.map((e): [string, string] => ['pipeline error', e.slice(0, 70)]),
   ];
   const w = Math.max(...rows.map(([a]) => a.length));
