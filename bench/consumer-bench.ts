@@ -59,7 +59,7 @@ const buildService = (s: BenchServices, tableName: string, delayUrl: string, dlq
 const setup = async (s: BenchServices) => {
   const suffix = randomUUID().slice(0, 8);
   const tableName = `bench-${suffix}`;
-  await ensureTable(s.dynamo, tableName);
+  await ensureTable(s.dynamo, tableName, { stream: false });
   const q = async (n: string) => ensureQueue(s.sqs, { name: `${n}-${suffix}`, visibilityTimeoutSeconds: 60 });
   return { tableName, outbound: await q('outbound'), delay: await q('delay'), dlq: await q('dlq') };
 };

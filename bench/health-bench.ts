@@ -117,7 +117,7 @@ const POLLERS = 4;
 
 const runOnce = async (s: Scenario, dynamo: DynamoDBClient, api: CloudApiStandIn, withHolds: boolean): Promise<RunResult> => {
   const tableName = `bench-health-${randomUUID().slice(0, 8)}`;
-  await ensureTable(dynamo, tableName);
+  await ensureTable(dynamo, tableName, { stream: false });
   const doc = documentClient(dynamo);
   const store = new DynamoClientStore(doc, tableName);
   let now = s.start;

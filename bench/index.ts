@@ -188,7 +188,7 @@ export const runBench = async (options: BenchOptions = {}): Promise<BenchReport>
 
     log('webhook handler (DynamoDB Local)...');
     const table = `bench-webhook-${randomUUID().slice(0, 8)}`;
-    await ensureTable(dynamo, table);
+    await ensureTable(dynamo, table, { stream: false });
     const dynamoStore = new DynamoClientStore(documentClient(dynamo), table);
     const webhook = [
       ...inMemory,

@@ -88,7 +88,7 @@ const statusBody = (items: readonly { wamid: string; messageId: string; status: 
  */
 export const outcomeBench = async (dynamo: DynamoDBClient, messages: number): Promise<OutcomeBenchResult[]> => {
   const tableName = `bench-outcomes-${randomUUID().slice(0, 8)}`;
-  await ensureTable(dynamo, tableName);
+  await ensureTable(dynamo, tableName, { stream: false });
   const doc = documentClient(dynamo);
   const outcomes = new DynamoMessageOutcomeStore(doc, tableName, 15);
   const handler = createWebhookHandler({

@@ -121,7 +121,7 @@ const rig = async (endpoints: { dynamo: string; sqs: string }, apiUrl: string): 
   const doc = documentClient(dynamo);
   const suffix = randomUUID().slice(0, 8);
   const tableName = `bench-release-${suffix}`;
-  await ensureTable(dynamo, tableName);
+  await ensureTable(dynamo, tableName, { stream: false });
   const q = (n: string) => ensureQueue(sqs, { name: `${n}-${suffix}`, visibilityTimeoutSeconds: 120 });
   const queues = { outbound: await q('outbound'), delay: await q('delay'), dlq: await q('dlq'), release: await q('release'), inbound: await q('inbound') };
   // Relay events as the stack publishes them (each function's events of one unit of work in PublishBatch requests).
