@@ -13,7 +13,7 @@ import { documentClient } from '../lambdas/adapters/dynamo/client-store.js';
 import { keys } from '../lambdas/adapters/dynamo/table.js';
 import { DynamoParkedStore } from '../lambdas/adapters/dynamo/release-stores.js';
 import { signBody } from '../lambdas/core/webhook/signature.js';
-import { DEV_SECRETS, startPipeline } from '../local/pipeline.js';
+import { DEV_SECRETS, pipelineNames, startPipeline } from '../local/pipeline.js';
 import { localDynamo, localSqs } from '../local/services.js';
 
 export interface ScaleSizes {
@@ -142,12 +142,7 @@ export const scaleBench = async (
   const pipeline = await startPipeline(
     {
       PORT: '0',
-      TABLE_NAME: `${tag}-table`,
-      OUTBOUND_QUEUE_NAME: `${tag}-outbound`,
-      DELAY_QUEUE_NAME: `${tag}-delay`,
-      DEAD_LETTER_QUEUE_NAME: `${tag}-dlq`,
-      INBOUND_EVENTS_QUEUE_NAME: `${tag}-inbound`,
-      RELEASE_QUEUE_NAME: `${tag}-release`,
+      ...pipelineNames(tag),
       RELAY_EVENTS_TAIL_QUEUE_NAME: `${tag}-events-tail`,
       // Closer to AWS's 5 minutes than npm start's 5 s: the sweeper scanning 10,000 clients every 5 s is not the load.
       LOCAL_SWEEP_EVERY_SECONDS: '60',

@@ -37,6 +37,16 @@ export const DEV_SECRETS = {
   WHATSAPP_ACCESS_TOKEN: 'dev-access-token',
 } as const;
 
+/** A table and the consumed queues of their own, named after `tag`: for pipelines that share one pair of emulators. */
+export const pipelineNames = (tag: string) => ({
+  TABLE_NAME: `${tag}-table`,
+  OUTBOUND_QUEUE_NAME: `${tag}-outbound`,
+  DELAY_QUEUE_NAME: `${tag}-delay`,
+  DEAD_LETTER_QUEUE_NAME: `${tag}-dlq`,
+  INBOUND_EVENTS_QUEUE_NAME: `${tag}-inbound`,
+  RELEASE_QUEUE_NAME: `${tag}-release`,
+});
+
 export const LOCAL_DEFAULTS = {
   PORT: '3000',
   AWS_REGION: 'us-east-1',

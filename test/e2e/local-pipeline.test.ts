@@ -36,6 +36,18 @@ const waitFor = async (what: string, check: () => Promise<boolean> | boolean, ti
   }
 };
 
+/** `message <wabaId> <messageId>`'s view once `ready` holds for it (the CLI answers 404 until the relay knows it). */
+const messageViewWhen = async (what: string, wabaId: string, messageId: string, ready: (view: any) => boolean): Promise<any> => {
+  let view: unknown;
+  await waitFor(what, async () => {
+    const r = await cli('message', wabaId, messageId);
+    if (r.code !== 0) return false;
+    view = JSON.parse(r.out);
+    return ready(view);
+  });
+  return view;
+};
+
 const processesMatching = (pattern: string): string[] => {
   try {
     return execFileSync('pgrep', ['-f', pattern], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
@@ -267,13 +279,7 @@ describe('npm start', () => {
     api.statusPlans.set('555778', { fail: 131047 });
     const sent = await cli('send', '--waba', '7029384756', '--phone-number-id', '555777', '--to', '15551234567', '--text', 'tracked', '--message-id', 'e2e-outcome-1');
     expect(sent.code).toBe(0);
-    let shown = '';
-    await waitFor('outcome read', async () => {
-      const r = await cli('message', '7029384756', 'e2e-outcome-1');
-      shown = r.out;
-      return r.code === 0 && JSON.parse(r.out).outcome === 'read';
-    });
-    const view = JSON.parse(shown);
+    const view = await messageViewWhen('outcome read', '7029384756', 'e2e-outcome-1', (v) => v.outcome === 'read');
     expect(view.history.map((h: { state: string }) => h.state)).toEqual(['sent', 'delivered', 'read']);
     expect(view.wamid).toMatch(/^wamid\./);
 
@@ -289,12 +295,8 @@ describe('npm start', () => {
     };
     await sqs.send(new SendMessageCommand({ QueueUrl: info.queues.outbound, MessageBody: JSON.stringify(envelope) }));
     sqs.destroy();
-    await waitFor('fallback read', async () => {
-      const r = await cli('message', '7029384756', 'e2e-outcome-2');
-      shown = r.out;
-      return r.code === 0 && JSON.parse(r.out).fallback?.outcome === 'read';
-    });
-    expect(JSON.parse(shown)).toMatchObject({ outcome: 'failed', reason: 'window-closed', fallback: { messageId: 'e2e-outcome-2:fallback', outcome: 'read' } });
+    const closed = await messageViewWhen('fallback read', '7029384756', 'e2e-outcome-2', (v) => v.fallback?.outcome === 'read');
+    expect(closed).toMatchObject({ outcome: 'failed', reason: 'window-closed', fallback: { messageId: 'e2e-outcome-2:fallback', outcome: 'read' } });
     expect(api.requests.filter((q) => q.phoneNumberId === '555778').map((q) => q.body.type)).toEqual(['text', 'template']);
     expect((await cli('message', '7029384756', 'never-sent')).code).not.toBe(0);
     await api.settled();
@@ -321,13 +323,7 @@ describe('npm start', () => {
         }),
       );
     await enqueue('e2e-bsuid-1', '555779');
-    let shown = '';
-    await waitFor('the BSUID message read', async () => {
-      const r = await cli('message', '7129384756', 'e2e-bsuid-1');
-      shown = r.out;
-      return r.code === 0 && JSON.parse(r.out).outcome === 'read';
-    });
-    const read = JSON.parse(shown);
+    const read = await messageViewWhen('the BSUID message read', '7129384756', 'e2e-bsuid-1', (v) => v.outcome === 'read');
     expect(read.outcome).toBe('read');
     // Meta names the person by their BSUID in each status (no phone number): the outcome entries keep it.
     expect(read.history.map((h: { state: string; recipient?: { userId?: string } }) => [h.state, h.recipient?.userId])).toEqual([
@@ -338,19 +334,16 @@ describe('npm start', () => {
     expect(api.requests.filter((q) => q.phoneNumberId === '555779').map((q) => [q.body.recipient, q.body.to])).toEqual([[bsuid, undefined]]);
 
     const saved = api.respond;
+    let dead: unknown;
     api.respond = (req) => (req.phoneNumberId === '555780' ? metaError(400, 131062, 'Business-scoped user ID recipients are not supported for this message type') : saved(req));
     try {
       await enqueue('e2e-bsuid-otp', '555780', 'template');
-      await waitFor('the 131062 dead letter', async () => {
-        const r = await cli('message', '7129384756', 'e2e-bsuid-otp');
-        shown = r.out;
-        return r.code === 0 && JSON.parse(r.out).outcome === 'dead-lettered';
-      });
+      dead = await messageViewWhen('the 131062 dead letter', '7129384756', 'e2e-bsuid-otp', (v) => v.outcome === 'dead-lettered');
     } finally {
       api.respond = saved;
       sqs.destroy();
     }
-    expect(JSON.parse(shown)).toMatchObject({ outcome: 'dead-lettered', reason: 'recipient-type-not-supported' });
+    expect(dead).toMatchObject({ outcome: 'dead-lettered', reason: 'recipient-type-not-supported' });
     expect(api.requests.filter((q) => q.phoneNumberId === '555780')).toHaveLength(1);
     const list = await cli('dead-letters', 'list', '--reason', 'recipient-type-not-supported', '--waba', '7129384756');
     expect(list.out).toContain('e2e-bsuid-otp');

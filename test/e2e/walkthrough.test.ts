@@ -26,6 +26,19 @@ const parse = (line: string): { argv: string[]; comment: string } => {
 const quoted = (text: string, quote: string): boolean =>
   new RegExp(quote.split('...').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*?')).test(text);
 
+/**
+ * `status`'s output once it shows every piece (`matches` decides what showing is), asking again every 0.5 s up to
+ * `tries` times (what it reports follows the pipeline by a moment); the last output either way.
+ */
+const statusShowing = async (argv: readonly string[], first: string, pieces: readonly string[], matches: (text: string, piece: string) => boolean, tries = 60): Promise<string> => {
+  let out = first;
+  for (let i = 0; i < tries && !pieces.every((piece) => matches(out, piece)); i++) {
+    await new Promise((res) => setTimeout(res, 500));
+    out = (await cli(argv)).out;
+  }
+  return out;
+};
+
 let child: ChildProcess;
 let output = '';
 let port: number;
@@ -76,11 +89,7 @@ describe('README walkthrough', () => {
       // A `status` line's comment quotes its output, piece by piece.
       if (argv[0] === 'status') {
         // The send is parked by the consumer a moment after it was enqueued.
-        let out = r.out;
-        for (let i = 0; i < 60 && !comment.split('; ').every((piece) => out.includes(piece)); i++) {
-          await new Promise((res) => setTimeout(res, 500));
-          out = (await cli(argv)).out;
-        }
+        const out = await statusShowing(argv, r.out, comment.split('; '), (text, piece) => text.includes(piece));
         for (const piece of comment.split('; ')) expect(out, line).toContain(piece);
       }
     }
@@ -147,11 +156,7 @@ describe('README walkthrough', () => {
       const r = await cli(argv);
       expect(r.code, `${line}\n${r.out}`).toBe(0);
       if (argv[0] === 'status') {
-        let out = r.out;
-        for (let i = 0; i < 60 && !comment.split('; ').every((piece) => quoted(out, piece)); i++) {
-          await new Promise((res) => setTimeout(res, 500));
-          out = (await cli(argv)).out;
-        }
+        const out = await statusShowing(argv, r.out, comment.split('; '), quoted);
         for (const piece of comment.split('; ')) expect(quoted(out, piece), `${line}\n${out}`).toBe(true);
       }
       if (argv[1] === 'accept') accepted = Date.now();
@@ -202,11 +207,7 @@ describe('docs/local-to-real-number.md, steps 4 and 5, against the embedded stan
       if (!comment) continue;
       if (argv[0] === 'status') {
         // The totals are counted from the table's stream, a moment after the send.
-        let out = r.out;
-        for (let i = 0; i < 40 && !quoted(out, comment); i++) {
-          await new Promise((res) => setTimeout(res, 500));
-          out = (await cli(argv)).out;
-        }
+        const out = await statusShowing(argv, r.out, [comment], quoted, 40);
         expect(quoted(out, comment), `${line}\n${out}`).toBe(true);
         continue;
       }

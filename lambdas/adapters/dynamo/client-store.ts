@@ -9,7 +9,6 @@ import { classAttr, clientFromItem, HEALTH_ATTRIBUTES, healthFromItem, latestFro
 import { keys, OFFBOARDED_INDEX, OFFBOARDED_INDEX_PK, OFFBOARDED_INDEX_SK, OFFBOARDED_INDEX_VALUE, TIMELINE_PREFIX } from './table.js';
 import { timelineFromItem, timelineItemUpdate } from './timeline-item.js';
 import { conditionalUpdate } from './conditional.js';
-import { countersFromItems } from './counters-item.js';
 import { DynamoParkedStore } from './release-stores.js';
 
 /**
@@ -132,7 +131,7 @@ export class DynamoClientStore implements ClientStore {
     const [status, counters] = await Promise.all(
       [keys.status(wabaId), keys.counters(wabaId)].map((Key) => this.doc.send(new GetCommand({ TableName: this.tableName, Key, ConsistentRead: true }))),
     );
-    return status?.Item ? { ...clientFromItem(status.Item), counters: countersFromItems(status.Item, counters?.Item) } : null;
+    return status?.Item ? clientFromItem(status.Item, counters?.Item) : null;
   }
 
   async listTimeline(wabaId: string, limit: number): Promise<readonly TimelineEntry[]> {

@@ -48,12 +48,13 @@ export const latestFromItem = (item: Record<string, unknown> | undefined): Lates
   return latest;
 };
 
-export const clientFromItem = (item: Record<string, unknown>): ClientRecord => ({
+/** The client from its status item and its counters item (absent before the client's first counted message). */
+export const clientFromItem = (item: Record<string, unknown>, countersItem?: Record<string, unknown>): ClientRecord => ({
   wabaId: typeof item[STATUS_ATTRS.wabaId] === 'string' ? (item[STATUS_ATTRS.wabaId] as string) : String(item.pk ?? '').replace(/^CLIENT#/, ''),
   firstSeenAt: typeof item[STATUS_ATTRS.firstSeenAt] === 'string' ? (item[STATUS_ATTRS.firstSeenAt] as string) : '',
   latest: latestFromItem(item),
-  // Counters written before they moved to their own item; `getClient` adds the counters item.
-  counters: countersFromItems(item),
+  // The counters item's, plus any written on the status item before the counters moved to their own item.
+  counters: countersFromItems(item, countersItem),
   release: {
     drainSince: typeof item[RELEASE_ATTRS.drainSince] === 'number' ? (item[RELEASE_ATTRS.drainSince] as number) : null,
     last: (item[RELEASE_ATTRS.last] as ReleaseProgress | undefined) ?? null,
