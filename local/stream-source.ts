@@ -20,7 +20,6 @@ export class LocalStreamSource {
   readonly #iterators = new Map<string, string | null>();
   #streamArn: string | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #inFlight: Promise<void> | undefined;
   /** Passes run one after another (a drain and a scheduled pass never read one iterator twice). */
   #chain: Promise<unknown> = Promise.resolve();
   #stopped = false;
@@ -58,15 +57,15 @@ export class LocalStreamSource {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
-    await this.#inFlight?.catch(() => undefined);
+    // Every pass, scheduled or a drain's, is on the chain: the one in flight ends before the client goes.
+    await this.#chain;
     this.#streams.destroy();
   }
 
   #schedule(): void {
     if (this.#stopped) return;
     this.#timer = setTimeout(() => {
-      this.#inFlight = this.#serial()
-        .then(() => undefined)
+      void this.#serial()
         .catch(this.onError)
         .finally(() => this.#schedule());
     }, this.everyMs);
