@@ -14,7 +14,7 @@ export interface UsageSnapshot {
   readonly emptyReceives: number;
   /** SNS publish requests as billed: every 64 KB of a Publish or PublishBatch request's messages is one request. */
   readonly snsRequests: number;
-  /** DynamoDB read and write request units (on-demand), as DynamoDB Local reports consumed capacity. */
+  /** DynamoDB read and write request units (on-demand): DynamoDB Local's consumed capacity plus what it leaves out. */
   readonly readUnits: number;
   readonly writeUnits: number;
   /** Lambda invocations and their billed duration (whole milliseconds, rounded up per invocation) by function. */
@@ -32,6 +32,25 @@ interface Capacity {
   readonly ReadCapacityUnits?: number;
   readonly WriteCapacityUnits?: number;
 }
+
+/**
+ * Read units for the keys a BatchGetItem asked for and did not find: AWS bills a read of an item that does not exist as
+ * a read of a small item (1 unit strongly consistent, 0.5 eventually); DynamoDB Local reports nothing for such keys in
+ * a BatchGetItem (for a GetItem it reports the unit). Keys returned unprocessed were not read.
+ */
+const absentKeyUnits = (name: string, input: Record<string, unknown>, output: Record<string, unknown> | undefined): number => {
+  const unit = (consistent: unknown) => (consistent === true ? 1 : 0.5);
+  if (name !== 'BatchGetItemCommand') return 0;
+  const requested = (input.RequestItems ?? {}) as Record<string, { Keys?: unknown[]; ConsistentRead?: boolean }>;
+  const responses = (output?.Responses ?? {}) as Record<string, unknown[]>;
+  const unprocessed = (output?.UnprocessedKeys ?? {}) as Record<string, { Keys?: unknown[] }>;
+  let units = 0;
+  for (const [table, r] of Object.entries(requested)) {
+    const absent = (r.Keys?.length ?? 0) - (responses[table]?.length ?? 0) - (unprocessed[table]?.Keys?.length ?? 0);
+    units += Math.max(0, absent) * unit(r.ConsistentRead);
+  }
+  return units;
+};
 
 const itemsOf = (input: Record<string, unknown>): number => {
   const batch = (input.RequestItems ?? {}) as Record<string, { Keys?: unknown[] } | unknown[]>;
@@ -81,8 +100,9 @@ export class UsageCounter {
   }
 
   /**
-   * Asks DynamoDB for the capacity every request consumed (ReturnConsumedCapacity TOTAL) and adds it up. A conditional
-   * write that fails reports none, though AWS bills it: it counts one write unit per item (every item here is < 1 KB).
+   * Asks DynamoDB for the capacity every request consumed (ReturnConsumedCapacity TOTAL) and adds it up. Where DynamoDB
+   * Local reports less than AWS bills, it adds the difference: a conditional write that fails (one write unit per item;
+   * every item here is < 1 KB) and a read of a key that does not exist ({@link absentKeyUnits}).
    */
   watchDynamo(client: DynamoDBClient): void {
     (client.middlewareStack as unknown as Stack).add(
@@ -100,6 +120,7 @@ export class UsageCounter {
             } else if (kind === 'read') this.#read += c.CapacityUnits ?? 0;
             else this.#write += c.CapacityUnits ?? 0;
           }
+          if (kind === 'read') this.#read += absentKeyUnits(name, args.input, out.output);
           return out;
         } catch (error) {
           if (kind === 'write') this.#write += itemsOf(args.input);

@@ -1,5 +1,9 @@
+import { randomUUID } from 'node:crypto';
+import { BatchGetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
+import { UsageCounter } from '../../bench/counters.js';
+import { ensureTable, localDynamo } from '../../local/services.js';
 import { checkBudgets, runBench } from '../../bench/index.js';
 import { hopsPerHour, paceFigures, recipientsInOrder } from '../../bench/release-bench.js';
 import { REPORT_WIDTH, renderReport } from '../../bench/report.js';
@@ -23,6 +27,8 @@ describe('npm run bench (quick)', () => {
     expect(r.requests.find((q) => q.scenario === 'sent, 1 client')).toMatchObject({ dynamoReadsPerMessage: 0.1, dynamoWritesPerMessage: 2 });
     expect(r.requests.find((q) => q.scenario === 'sent, 10 clients')).toMatchObject({ dynamoWritesPerMessage: 2 });
     expect(r.release.parkHour.sentPerMessage.writeUnits).toBe(2);
+    // Ten distinct clients a batch: each one's status item and its number's owner; no ledger read for a message sent.
+    expect(r.release.parkHour.sentPerMessage.readUnits).toBe(2);
     expect(r.release.parkHour.sentPerMessage.snsRequests).toBeCloseTo(0.1, 5);
     expect(r.bundles.map((b) => b.fn)).toEqual(['webhook', 'consumer', 'status', 'sweeper', 'releaser', 'tally', 'aws-sdk-clients-only']);
     for (const b of r.bundles.filter((x) => x.fn !== 'aws-sdk-clients-only')) expect(b.largest.map((m) => m.module)).toContain('@smithy/core');
@@ -89,6 +95,23 @@ describe('npm run bench (quick)', () => {
       expect(x.concurrencyFor100).toBe(Math.ceil(100 / x.perInstance));
     }
   }, 180_000);
+
+  it('counts the keys a BatchGetItem did not find as AWS bills them (DynamoDB Local reports none for them)', async () => {
+    const dynamo = localDynamo(inject('dynamoEndpoint'));
+    const table = `bench-absent-${randomUUID().slice(0, 8)}`;
+    await ensureTable(dynamo, table, { stream: false });
+    const usage = new UsageCounter();
+    usage.watchDynamo(dynamo);
+    await dynamo.send(new PutItemCommand({ TableName: table, Item: { pk: { S: 'here' }, sk: { S: 'x' } } }));
+    const key = (pk: string) => ({ pk: { S: pk }, sk: { S: 'x' } });
+    usage.reset();
+    await dynamo.send(new BatchGetItemCommand({ RequestItems: { [table]: { Keys: [key('here'), key('gone-1'), key('gone-2')], ConsistentRead: true } } }));
+    expect(usage.snapshot().readUnits).toBe(3);
+    usage.reset();
+    await dynamo.send(new BatchGetItemCommand({ RequestItems: { [table]: { Keys: [key('here'), key('gone-1'), key('gone-2')] } } }));
+    expect(usage.snapshot().readUnits).toBe(1.5);
+    dynamo.destroy();
+  });
 
   it('computes the pace from call times: a hand-made timeline over the cap is caught', () => {
     // 16 calls 60 ms apart: all inside one second (900 ms), one more than a cap of 15.

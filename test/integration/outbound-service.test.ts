@@ -10,8 +10,8 @@ import { isQueueArnOf } from '../../lambdas/adapters/sqs.js';
 import { createConsumerHandler } from '../../lambdas/consumer/handler.js';
 import { MemoryParkedStore, RecordingReleases } from '../support/release.js';
 import { NoTokenError } from '../../lambdas/core/shared/errors.js';
-import type { ClientPhoneNumber, PhoneOwner, QueueMessage } from '../../lambdas/core/outbound/ports.js';
-import type { ClaimResult, MessageKey, SendLedger } from '../../lambdas/core/outbound/send-ledger.js';
+import { type ClientPhoneNumber, messageIdentity, type PhoneOwner, type QueueMessage } from '../../lambdas/core/outbound/ports.js';
+import type { ClaimResult, LedgerState, MessageKey, SendLedger } from '../../lambdas/core/outbound/send-ledger.js';
 import { localResources } from '../support/aws.js';
 import { RecordingTelemetry } from '../support/telemetry.js';
 
@@ -101,14 +101,20 @@ const setup = async (
   const copies = new MemoryParkedStore();
   copies.failPut = opts.failCopies ?? false;
   const releases = new RecordingReleases();
+  /** The message ids each batch read asked the ledger for. */
+  const ledgerReads: string[][] = [];
   const service = new OutboundService({
     statuses: {
-      readBatch: async (ids, phones) => ({
+      readBatch: async (ids, phones, messages = []) => ({
         latest: new Map(ids.map((i) => [i, opts.latest?.[i] ?? {}])),
         health: new Map(),
         phoneOwners: new Map(phones.flatMap((p) => (opts.owners?.[p] ? [[p, opts.owners[p]] as const] : []))),
         releases: new Map(ids.map((i) => [i, { drainSince: opts.drainSince ?? null, beatAt: opts.beatAt ?? null }])),
-        ledger: new Map(),
+        ledger: await (async () => {
+          ledgerReads.push(messages.map((m) => m.messageId));
+          const found = await Promise.all(messages.map(async (m) => [messageIdentity(m), await ledger.state(`${m.wabaId}:${m.messageId}`)] as const));
+          return new Map(found.flatMap(([id, state]) => (state ? [[id, { state: state as LedgerState, wamid: null }] as const] : [])));
+        })(),
         humanReplies: new Map(),
         phoneNumbers: new Map(Object.entries(opts.phoneNumbers ?? {})),
       }),
@@ -161,7 +167,7 @@ const setup = async (
     now: () => NOW,
     random: () => 0.5,
   });
-  return { service, ledger, parked, dead, phoneNumbers, calls, learnt, telemetry, copies, releases };
+  return { service, ledger, parked, dead, phoneNumbers, calls, learnt, telemetry, copies, releases, ledgerReads };
 };
 
 /** A record; one with park attributes comes from the delay queue unless `fromDelayQueue` says otherwise. */
@@ -205,6 +211,34 @@ describe('OutboundService', () => {
       expect(out.failedIds).toEqual(['a']);
       expect(s.calls).toEqual([]);
     }
+  });
+
+  it('reads no ledger entry for a fresh message the gate sends: a copy of a sent message is refused by its claim, never sent again', async () => {
+    const { service, ledger, calls, ledgerReads } = await setup();
+    await service.processBatch([record('a')]);
+    expect(await ledger.state('w:m-a')).toBe('SENT');
+    // The same message enqueued again (a duplicate upstream): acknowledged without a call.
+    const out = await service.processBatch([{ ...record('a'), id: 'a-again' }, record('b')]);
+    expect(out.failedIds).toEqual([]);
+    expect(calls).toEqual(['pn-a', 'pn-b']);
+    expect(ledgerReads).toEqual([[], []]);
+  });
+
+  it('looks a fresh message up before parking or dead-lettering it: a final message is acknowledged, not parked again', async () => {
+    const latest: Record<string, LatestByClass> = {};
+    const { service, ledger, calls, parked, dead, copies, ledgerReads } = await setup({ latest });
+    await service.processBatch([record('a')]);
+    expect(await ledger.state('w:m-a')).toBe('SENT');
+    // The client is offboarded now; the sent message is enqueued again beside a new one.
+    latest.w = offboarded;
+    const out = await service.processBatch([{ ...record('a'), id: 'a-again' }, record('b')]);
+    expect(out.failedIds).toEqual([]);
+    expect(calls).toEqual(['pn-a']);
+    expect(parked.map((m) => m.id)).toEqual(['b']);
+    expect([...copies.copies.values()].map((c) => c.messageId)).toEqual(['m-b']);
+    expect(dead).toHaveLength(0);
+    // One read for the batch without ledger keys, then one for the two the gate would not send.
+    expect(ledgerReads).toEqual([[], [], ['m-a', 'm-b']]);
   });
 
   it('returns a record another worker is sending, and does not send it', async () => {

@@ -1,7 +1,8 @@
 /**
  * The consumer: one SQS batch of the outbound and delay queues, in three phases.
- * - plan: parse each record, one read for the batch (client statuses, phone owners, the messages' ledger entries), and
- *   the send policy's gate per message; a message already final is acknowledged here, whatever copy this is;
+ * - plan: parse each record, one read for the batch (client statuses, phone owners, the ledger entries of delay-queue
+ *   copies and redrives), and the send policy's gate per message; a message already final is acknowledged here or by
+ *   its refused claim, whatever copy this is (a fresh record the gate would not send is looked up before it acts);
  * - execute: send what may go (one pilot per client first, see below), through the send step;
  * - settle: parked copies, the delay-queue and dead-letter sends, the claims of dead-lettered messages, outcomes,
  *   counters, then holds and releases (consumer-follow-up.ts).
@@ -83,6 +84,8 @@ export interface Item {
 }
 
 const keyOf = (e: OutboundEnvelope): MessageKey => ({ wabaId: e.wabaId, messageId: e.messageId });
+/** Records whose ledger entry is read with the batch: delay-queue copies (mostly parked again) and redrives. */
+const readsLedgerFirst = (i: Item): boolean => i.record.fromDelayQueue || i.redriveOf !== undefined;
 const customerOf = (e: OutboundEnvelope): CustomerKey => ({ wabaId: e.wabaId, phoneNumberId: e.phoneNumberId, customer: recipientOf(e.payload) });
 
 /**
@@ -123,7 +126,9 @@ export class OutboundService {
       try {
         // Automated messages also read when the owner last answered their customer (a human hold); others read nothing more.
         const customers = envelopes.filter((e) => e.automated === true).map(customerOf);
-        const context = await this.#o.statuses.readBatch(wabaIds, [...new Set(envelopes.map((e) => e.phoneNumberId))], envelopes.map(keyOf), customers);
+        // The ledger is read up front only where the gate cannot settle it: copies from the delay queue and redrives.
+        const ledgerKeys = valid.filter(readsLedgerFirst).map((i) => keyOf(i.envelope as OutboundEnvelope));
+        const context = await this.#o.statuses.readBatch(wabaIds, [...new Set(envelopes.map((e) => e.phoneNumberId))], ledgerKeys, customers);
         const policy = { reconnectSkewMs: this.#o.reconnectSkewMs, probeEndsOffboarding: this.#o.probeEndsOffboarding ?? false };
         const gates = new Map(wabaIds.map((w) => [w, clientGate(context.latest.get(w) ?? {}, context.health.get(w) ?? {}, nowMs, policy)]));
         run = { gates, context, held: new Set(), started: new Map<string, HoldRecord>(), behind: new Set() };
@@ -157,23 +162,44 @@ export class OutboundService {
     return { record, envelope: null, state, outcome: deadLetterOutcome(record, null, state, { reason: 'invalid-envelope', detail: parsed.problem }, null, nowMs) };
   }
 
-  /** The gate for each message, then the sends (one pilot per client first), then the repeats of a message. */
+  /**
+   * The gate for each message, then the sends (one pilot per client first), then the repeats of a message.
+   * A fresh record the gate sends is not looked up in the ledger: its claim refuses it when another copy finished the
+   * message (the refusal says why, without a read). A fresh record the gate parks or dead-letters is looked up first
+   * (one read for all of them): a final message is acknowledged, never parked or dead-lettered again.
+   */
   async #plan(valid: readonly Item[], run: BatchFollowUp, nowMs: number, deps: SendStepDeps): Promise<void> {
     const toSend: Item[] = [];
     const toDeadLetter: { item: Item; decision: Extract<GateDecision, { action: 'dead-letter' }> }[] = [];
+    const decided: { item: Item; decision: GateDecision }[] = [];
+    const unread: { item: Item; decision: GateDecision }[] = [];
     for (const item of valid) {
       const envelope = item.envelope as OutboundEnvelope;
-      const entry = run.context.ledger.get(messageIdentity(envelope));
-      // An operator's redrive of this message's dead letter reopens it: from here on it is a message like any other.
-      const reopened = entry?.state === 'DEAD_LETTERED' && item.redriveOf !== undefined && (await this.#reopen(envelope, item.redriveOf));
-      // Another copy of this message finished it (sent, dead-lettered, replaced): acknowledge, never act again.
-      if (entry && isFinal(entry.state) && !reopened) {
-        item.outcome = { kind: 'done', final: true };
-        continue;
+      if (readsLedgerFirst(item)) {
+        const entry = run.context.ledger.get(messageIdentity(envelope));
+        // An operator's redrive of this message's dead letter reopens it: from here on it is a message like any other.
+        const reopened = entry?.state === 'DEAD_LETTERED' && item.redriveOf !== undefined && (await this.#reopen(envelope, item.redriveOf));
+        // Another copy of this message finished it (sent, dead-lettered, replaced): acknowledge, never act again.
+        if (entry && isFinal(entry.state) && !reopened) {
+          item.outcome = { kind: 'done', final: true };
+          continue;
+        }
       }
       item.phoneOwner = run.context.phoneOwners.get(envelope.phoneNumberId) as PhoneOwner;
       if (item.phoneOwner === undefined) delete item.phoneOwner;
-      const d = this.#gate(item, run.gates.get(envelope.wabaId) as ClientGate, run, nowMs);
+      const decision = this.#decide(item, run.gates.get(envelope.wabaId) as ClientGate, run, nowMs);
+      (decision.action === 'send' || readsLedgerFirst(item) ? decided : unread).push({ item, decision });
+    }
+    if (unread.length > 0) {
+      const { ledger } = await this.#o.statuses.readBatch([], [], unread.map(({ item }) => keyOf(item.envelope as OutboundEnvelope)));
+      for (const u of unread) {
+        const entry = ledger.get(messageIdentity(u.item.envelope as OutboundEnvelope));
+        if (entry && isFinal(entry.state)) u.item.outcome = { kind: 'done', final: true };
+        else decided.push(u);
+      }
+    }
+    for (const { item, decision: d } of decided) {
+      this.#note(item, d, run);
       if (d.action === 'send') toSend.push(item);
       else if (d.action === 'park') item.outcome = this.#park(item, d, nowMs);
       else toDeadLetter.push({ item, decision: d });
@@ -232,8 +258,15 @@ export class OutboundService {
     return reopened;
   }
 
-  /** The send policy's gate for one message, with what this batch learnt (a client held by an earlier send). */
+  /** The send policy's gate for one message, with what this batch learnt (a client held by an earlier send), counted. */
   #gate(item: Item, client: ClientGate, run: BatchFollowUp, nowMs: number): GateDecision {
+    const d = this.#decide(item, client, run, nowMs);
+    this.#note(item, d, run);
+    return d;
+  }
+
+  /** The gate's decision alone (nothing counted: the message may still turn out final). */
+  #decide(item: Item, client: ClientGate, run: BatchFollowUp, nowMs: number): GateDecision {
     const envelope = item.envelope as OutboundEnvelope;
     const held = run.held.has(envelope.wabaId) && client.hold.state !== 'in-force';
     const facts = {
@@ -242,7 +275,12 @@ export class OutboundService {
       behindRelease: behindRelease(client.status, run.context.releases.get(envelope.wabaId) ?? NO_RELEASE),
       humanRepliedAtMs: envelope.automated === true ? run.context.humanReplies.get(customerIdentity(customerOf(envelope))) : undefined,
     };
-    const d = gate(facts, envelope, item.state, nowMs, this.#o);
+    return gate(facts, envelope, item.state, nowMs, this.#o);
+  }
+
+  /** Counts and remembers a gate decision about to be carried out. */
+  #note(item: Item, d: GateDecision, run: BatchFollowUp): void {
+    const envelope = item.envelope as OutboundEnvelope;
     if (d.action === 'park') {
       if (d.cause === 'behind-release') run.behind.add(envelope.wabaId);
       if (d.cause === 'held') this.#o.telemetry.count('ParkedByHold');
@@ -253,7 +291,6 @@ export class OutboundService {
       this.#o.telemetry.count('PhoneNumberMismatch');
       this.#o.telemetry.warn('phone number of another WABA; dead-lettered', { ...keyOf(envelope), phoneNumberId: envelope.phoneNumberId, owner: item.phoneOwner?.wabaId });
     }
-    return d;
   }
 
   async #send(item: Item, run: BatchFollowUp, nowMs: number, deps: SendStepDeps): Promise<Outcome> {
