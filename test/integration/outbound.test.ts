@@ -24,6 +24,8 @@ import { createWebhookHandler } from '../../lambdas/webhook/handler.js';
 import { accepted, CloudApiStandIn, metaError } from '../../local/cloud-api-stand-in.js';
 import { pollOnce } from '../../local/sqs-event-source.js';
 import { drain, httpEvent, localResources } from '../support/aws.js';
+import { documentClient } from '../../lambdas/adapters/dynamo/client-store.js';
+import { localDynamo } from '../../local/services.js';
 import { startTally } from '../support/tally.js';
 import { DynamoMessageOutcomeStore } from '../../lambdas/adapters/dynamo/message-outcome-store.js';
 import { RecordingTelemetry } from '../support/telemetry.js';
@@ -250,6 +252,26 @@ describe('outbound pipeline against DynamoDB Local, fauxqs and a Cloud API stand
     const out = await counting.processBatch(records);
     expect(out.failedIds).toEqual([]);
     expect(reads).toEqual([1]);
+  });
+
+  it('reads statuses and ledger entries strongly consistent and phone owners eventually consistent (half the read units)', async () => {
+    const asked: { keys: string[]; consistent: boolean }[] = [];
+    const dynamo = localDynamo(env.dynamoEndpoint);
+    (dynamo.middlewareStack as unknown as { add(mw: unknown, o: unknown): void }).add(
+      (next: (a: { input: { RequestItems?: Record<string, { Keys: { pk: { S: string } }[]; ConsistentRead?: boolean }> } }) => Promise<unknown>) =>
+        async (args: { input: { RequestItems?: Record<string, { Keys: { pk: { S: string } }[]; ConsistentRead?: boolean }> } }) => {
+          for (const r of Object.values(args.input.RequestItems ?? {})) asked.push({ keys: r.Keys.map((k) => k.pk.S.split('#')[0] as string).sort(), consistent: r.ConsistentRead === true });
+          return next(args);
+        },
+      { step: 'build', name: 'captureBatchGets' },
+    );
+    const reader = new DynamoStatusReader(documentClient(dynamo), env.tableName);
+    await reader.readBatch(['w1', 'w2'], ['p1'], [{ wabaId: 'w1', messageId: 'm1' }]);
+    expect(asked.sort((a, b) => Number(a.consistent) - Number(b.consistent))).toEqual([
+      { keys: ['PHONE'], consistent: false },
+      { keys: ['CLIENT', 'CLIENT', 'WABA'], consistent: true },
+    ]);
+    dynamo.destroy();
   });
 
   it('uses the per-client token when one is configured', async () => {

@@ -40,12 +40,13 @@ import { keys, PHONE_PREFIX, type TableKey, TABLE_TTL_ATTRIBUTE, ttlAfterDays } 
 const BATCH_GET_MAX = 100;
 const BATCH_GET_ROUNDS = 5;
 
-/** Strongly consistent BatchGetItem of any keys of the table (100 per request), retrying unprocessed keys. */
+/** BatchGetItem of any keys of the table (100 per request), retrying unprocessed keys; strongly consistent by default. */
 const batchGet = async (
   doc: DynamoDBDocumentClient,
   tableName: string,
   wanted: readonly TableKey[],
   projection: { readonly expression: string; readonly names: Readonly<Record<string, string>> },
+  consistent = true,
 ): Promise<Record<string, unknown>[]> => {
   const items: Record<string, unknown>[] = [];
   for (const part of chunk(wanted, BATCH_GET_MAX)) {
@@ -55,7 +56,7 @@ const batchGet = async (
       const out = await doc.send(
         new BatchGetCommand({
           RequestItems: {
-            [tableName]: { Keys: pending, ConsistentRead: true, ProjectionExpression: projection.expression, ExpressionAttributeNames: projection.names },
+            [tableName]: { Keys: pending, ConsistentRead: consistent, ProjectionExpression: projection.expression, ExpressionAttributeNames: projection.names },
           },
         }),
       );
@@ -78,8 +79,8 @@ const PROJECTION = {
 };
 
 /**
- * The consumer's read per batch: the status items of its distinct clients and the owner items of its distinct phone
- * numbers, in one strongly consistent BatchGetItem (a batch of 10 needs at most 20 of its 100 keys).
+ * The consumer's read per batch: the status items of its distinct clients (and what else it asks for) in one strongly
+ * consistent BatchGetItem, and the owner items of its distinct phone numbers in one eventually consistent one, at once.
  */
 export class DynamoStatusReader implements ClientStatusReader, BatchContextReader {
   constructor(
@@ -104,17 +105,23 @@ export class DynamoStatusReader implements ClientStatusReader, BatchContextReade
     const messagePks = new Map([...unique].map(([id, m]) => [keys.ledger(m.wabaId, m.messageId).pk, id]));
     const wanted = [
       ...wabaIds.map(keys.status),
-      ...phoneNumberIds.map(keys.phoneOwner),
       ...[...unique.values()].map((m) => keys.ledger(m.wabaId, m.messageId)),
       ...[...byCustomer.values()].map((c) => keys.humanReply(c.wabaId, c.phoneNumberId, c.customer)),
     ];
+    // A number's owner changes only when the number moves to another WABA, an event of minutes that the relay learns
+    // from webhooks after the fact: an eventually consistent read (half the read units) loses nothing that a strongly
+    // consistent one would catch. Everything else is read strongly consistent, in parallel with it.
+    const [strong, owners] = await Promise.all([
+      wanted.length > 0 ? batchGet(this.doc, this.tableName, wanted, PROJECTION) : [],
+      phoneNumberIds.length > 0 ? batchGet(this.doc, this.tableName, phoneNumberIds.map(keys.phoneOwner), PROJECTION, false) : [],
+    ]);
     const ledger = new Map<string, LedgerView>();
     const latest = new Map<string, LatestByClass>();
     const health = new Map<string, ClientHealth>();
     const phoneOwners = new Map<string, PhoneOwner>();
     const releases = new Map<string, { drainSince: number | null; beatAt: number | null }>();
     const phoneNumbers = new Map<string, string>();
-    for (const item of await batchGet(this.doc, this.tableName, wanted, PROJECTION)) {
+    for (const item of [...strong, ...owners]) {
       const pk = String(item.pk);
       const message = messagePks.get(pk);
       const customer = customerKeys.get(JSON.stringify({ pk, sk: item.sk }));
