@@ -88,6 +88,8 @@ const setup = async (
     failCopies?: boolean;
     drainSince?: number | null;
     beatAt?: number | null;
+    /** The batch read fails when it is asked for ledger entries. */
+    failLedgerRead?: boolean;
   } = {},
 ) => {
   const { doc, tableName } = await localResources([]);
@@ -112,6 +114,7 @@ const setup = async (
         releases: new Map(ids.map((i) => [i, { drainSince: opts.drainSince ?? null, beatAt: opts.beatAt ?? null }])),
         ledger: await (async () => {
           ledgerReads.push(messages.map((m) => m.messageId));
+          if (opts.failLedgerRead && messages.length > 0) throw new Error('DynamoDB read failed');
           const found = await Promise.all(messages.map(async (m) => [messageIdentity(m), await ledger.state(`${m.wabaId}:${m.messageId}`)] as const));
           return new Map(found.flatMap(([id, state]) => (state ? [[id, { state: state as LedgerState, wamid: null }] as const] : [])));
         })(),
@@ -239,6 +242,18 @@ describe('OutboundService', () => {
     expect(dead).toHaveLength(0);
     // One read for the batch without ledger keys, then one for the two the gate would not send.
     expect(ledgerReads).toEqual([[], [], ['m-a', 'm-b']]);
+  });
+
+  it('returns the whole batch, having sent, parked and claimed nothing, when the lookup of the messages the gate would park fails', async () => {
+    const latest: Record<string, LatestByClass> = { w: offboarded };
+    const { service, calls, parked, dead, copies, ledger } = await setup({ latest, failLedgerRead: true });
+    const out = await service.processBatch([record('a'), record('b', { wabaId: 'other' })]);
+    expect(out.failedIds.sort()).toEqual(['a', 'b']);
+    expect(calls).toEqual([]);
+    expect(parked).toHaveLength(0);
+    expect(dead).toHaveLength(0);
+    expect(copies.copies.size).toBe(0);
+    expect(await ledger.entries()).toBe(0);
   });
 
   it('returns a record another worker is sending, and does not send it', async () => {
