@@ -433,9 +433,11 @@ describe('OutboundService: message identity, phone numbers, tokens, park state (
 
   it("dead-letters a message from another WABA's phone number, never sending it, and records it final", async () => {
     const owner: PhoneOwner = { wabaId: 'removed-client', learnedFrom: 'webhook', learnedAt: Date.parse('2026-11-20T00:00:00.000Z') };
-    const { service, calls, dead, ledger, learnt, telemetry } = await setup({ owners: { 'pn-a': owner } });
+    const { service, calls, dead, ledger, learnt, telemetry, phoneNumbers } = await setup({ owners: { 'pn-a': owner } });
     expect((await service.processBatch([record('a')])).failedIds).toEqual([]);
     expect(calls).toEqual([]);
+    // Not recorded as the client's number either: a stale-offboarding probe must never ask about another WABA's number.
+    expect(phoneNumbers).toEqual([]);
     // Never sent, and final: no other copy of it can act on it again.
     expect(await ledger.state('w:m-a')).toBe('DEAD_LETTERED');
     expect(learnt).toEqual([]);

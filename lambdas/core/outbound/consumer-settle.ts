@@ -199,7 +199,9 @@ const countAndClean = async (
     if (o.kind === 'done' && o.sent) sent++;
     const env = item.envelope;
     if (!env) continue;
-    if (o.kind === 'dead-letter' || (o.kind === 'park' && o.firstPark) || (o.kind === 'done' && o.sent)) latestPhone.set(env.wabaId, env.phoneNumberId);
+    // The client's latest number (what a stale-offboarding probe asks about); never one the relay knows is another's.
+    const ownNumber = !(o.kind === 'dead-letter' && o.reason === 'phone-number-mismatch');
+    if (ownNumber && (o.kind === 'dead-letter' || (o.kind === 'park' && o.firstPark) || (o.kind === 'done' && o.sent))) latestPhone.set(env.wabaId, env.phoneNumberId);
     // A message that left the park (sent, found final, dead-lettered): its copy goes (a copy already gone is fine).
     if ((item.state.parkedCopy || item.state.firstParkedAt !== null) && o.kind !== 'park') unparked.push({ wabaId: env.wabaId, orderKey: orderKeyOf(item, env, nowMs) });
     if (o.kind === 'done' && o.sent && o.learnPhone) learnt.set(env.phoneNumberId, env.wabaId);
