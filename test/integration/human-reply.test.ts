@@ -110,7 +110,7 @@ describe('a human reply holds automated messages to that customer', () => {
     const out = await x.release(wabaId);
     expect(x.callsFor(bot)).toHaveLength(0);
     expect(x.callsFor(other)).toHaveLength(1);
-    expect(out).toMatchObject({ outcome: 'continued', progress: { state: 'paused', reason: 'restricted' } });
+    expect(out).toMatchObject({ outcome: 'continued', progress: { state: 'paused', reason: 'human-replied' } });
     await new Promise((r) => setTimeout(r, HOLD_SECONDS * 1000 + 200));
     await x.release(wabaId);
     expect(x.callsFor(bot)).toHaveLength(1);

@@ -44,6 +44,8 @@ export interface RunState {
   readonly restricted: Map<string, number>;
   /** Some of those wait for a human hold to end rather than a restriction (the continuation keeps the run's trigger). */
   humanHeld: boolean;
+  /** Some of those wait for a restriction of Meta's to expire. */
+  restrictionHeld: boolean;
   /** Phone numbers backing off after a throughput answer (130429), until the given time. */
   readonly phonePausedUntil: Map<string, number>;
   /** Copies whose message is final, not yet deleted. */
@@ -177,7 +179,8 @@ export const pauseRun = async (deps: EndDeps, run: RunState): Promise<ReleaseRun
   const trigger = onlyRestricted && !run.humanHeld ? 'restriction-expired' : run.request.trigger;
   await deps.requests.enqueue({ wabaId, trigger, requestedAt: iso(nowMs), continuationOf: run.releaseId }, delay);
   const { count } = await deps.parked.summary(wabaId);
-  const reason = onlyRestricted ? 'restricted' : 'recipients-waiting';
+  // Waiting only for the owner's replies to age out is not a restriction: say which it is.
+  const reason = !onlyRestricted ? 'recipients-waiting' : run.humanHeld && !run.restrictionHeld ? 'human-replied' : 'restricted';
   const progress = { ...run.progress, state: 'paused' as const, left: count, updatedAt: iso(nowMs), reason };
   await deps.control.finish(wabaId, run.releaseId, progress, onlyRestricted ? run.drainSince : null);
   deps.telemetry.count('ReleasesPaused');

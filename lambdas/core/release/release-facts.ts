@@ -137,6 +137,7 @@ export const newRun = (
     lastBeat: nowMs,
     deadlineMs,
     humanHeld: false,
+    restrictionHeld: false,
     facts: { atMs: nowMs, context, phones: new Set(), customers: new Map(), pending: null },
     events,
     send: events ? { ...send, events } : send,

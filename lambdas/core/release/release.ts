@@ -286,6 +286,7 @@ export class ReleaseService {
     if (d.scope === 'client') return halt(run, 'status', `client-${d.cause === 'offboarded' ? 'offboarded' : d.cause}`);
     this.#o.telemetry.count(d.cause === 'human-replied' ? 'ParkedForHumanReply' : 'ParkedByRestriction');
     if (d.cause === 'human-replied') run.humanHeld = true;
+    else run.restrictionHeld = true;
     const lane = laneOf(copy);
     run.restricted.set(lane, Math.max(run.restricted.get(lane) ?? 0, d.untilMs ?? this.#o.now() + d.delaySeconds * 1000));
   }
