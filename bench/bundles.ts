@@ -99,7 +99,10 @@ export interface BundleResult {
 
 /**
  * Bundle size and cold init: the median wall time of a fresh `node` importing the bundle, minus the median of a bare
- * `node` start. Runs are interleaved (bare, each bundle, bare, ...) so machine noise hits every figure alike.
+ * `node` start. Runs are interleaved (bare, each bundle, bare, ...) so machine noise hits every figure alike, and made
+ * fair to the floor: one untimed round first (the first start of each freshly written file reads it from disk and is
+ * slower, which counted against whichever bundles a short run began with), then the order reversed every other round
+ * (in a fixed order the floor always ran last, right after the same function, and bare always first).
  */
 export const bundleBench = async (runs: number): Promise<BundleResult[]> => {
   const dir = await mkdtemp(join(tmpdir(), 'relay-bench-'));
@@ -115,12 +118,20 @@ export const bundleBench = async (runs: number): Promise<BundleResult[]> => {
     const bare: number[] = [];
     const plain = new Map<string, number[]>(names.map((n) => [n, []]));
     const mapped = new Map<string, number[]>(names.map((n) => [n, []]));
-    for (let i = 0; i < runs; i++) {
-      bare.push(await wallMs(['-e', '']));
-      for (const fn of names) {
-        const load = `await import(${JSON.stringify(`file://${files.get(fn) as string}`)})`;
-        plain.get(fn)?.push(await wallMs(['--input-type=module', '-e', load]));
-        mapped.get(fn)?.push(await wallMs(['--enable-source-maps', '--input-type=module', '-e', load]));
+    const load = (fn: BenchBundle) => `await import(${JSON.stringify(`file://${files.get(fn) as string}`)})`;
+    const steps: (BenchBundle | 'bare')[] = ['bare', ...names];
+    for (let i = -1; i < runs; i++) {
+      for (const step of i % 2 === 0 ? steps : [...steps].reverse()) {
+        if (step === 'bare') {
+          const ms = await wallMs(['-e', '']);
+          if (i >= 0) bare.push(ms);
+          continue;
+        }
+        const ms = await wallMs(['--input-type=module', '-e', load(step)]);
+        const msMapped = await wallMs(['--enable-source-maps', '--input-type=module', '-e', load(step)]);
+        if (i < 0) continue; // the untimed round
+        plain.get(step)?.push(ms);
+        mapped.get(step)?.push(msMapped);
       }
     }
     const bareMs = median(bare);

@@ -22,13 +22,13 @@ import {
 /** The outbound and delay queues' consumer: queues, the Cloud API, the park and retry policy, the access tokens. */
 export const consumerConfigSchema = z.pipe(
   z.object({
-    ...awsEnv,
-    ...relayEventsEnv,
+    ...awsEnv(),
+    ...relayEventsEnv(),
     DELAY_QUEUE_URL: nonEmpty,
     DEAD_LETTER_QUEUE_URL: nonEmpty,
     RELEASE_QUEUE_URL: nonEmpty,
-    ...graphApiEnv,
-    ...probeEnv,
+    ...graphApiEnv(),
+    ...probeEnv(),
     PARK_DELAY_SCHEDULE: z.pipe(
       withDefault(DEFAULTS.parkDelaySchedule),
       z.transform((s: string, ctx) => {
@@ -40,7 +40,7 @@ export const consumerConfigSchema = z.pipe(
         }
       }),
     ),
-    ...sendPolicyEnv,
+    ...sendPolicyEnv(),
   }),
   z.transform((c, ctx) => ({
     ...awsFrom(c),

@@ -5,13 +5,13 @@ import { awsEnv, type Env, graphApiEnv, intFrom, nonEmpty, parseConfig, probeEnv
 /** The release queue's consumer: the table, the queues it writes to, the Cloud API and its tokens, the pace, probes. */
 export const releaserConfigSchema = z.pipe(
   z.object({
-    ...awsEnv,
-    ...relayEventsEnv,
+    ...awsEnv(),
+    ...relayEventsEnv(),
     RELEASE_QUEUE_URL: nonEmpty,
     DEAD_LETTER_QUEUE_URL: nonEmpty,
-    ...graphApiEnv,
-    ...probeEnv,
-    ...sendPolicyEnv,
+    ...graphApiEnv(),
+    ...probeEnv(),
+    ...sendPolicyEnv(),
     RELEASE_RATE_PER_SECOND: intFrom(DEFAULTS.releaseRatePerSecond, 1, 80),
   }),
   z.transform((c, ctx) => ({

@@ -8,7 +8,7 @@ import { awsEnv, boolFrom, type Env, intFrom, nonEmpty, parseConfig, awsFrom } f
  */
 export const statusConfigSchema = z.pipe(
   z.object({
-    ...awsEnv,
+    ...awsEnv(),
     RELEASE_QUEUE_URL: nonEmpty,
     RECONNECT_SKEW_SECONDS: intFrom(DEFAULTS.reconnectSkewSeconds, 0, 86_400),
     PROBE_ENDS_OFFBOARDING: boolFrom(DEFAULTS.probeEndsOffboarding),

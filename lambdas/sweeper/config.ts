@@ -23,9 +23,9 @@ import {
  */
 export const sweeperConfigSchema = z.pipe(
   z.object({
-    ...awsEnv,
-    ...graphApiEnv,
-    ...probeEnv,
+    ...awsEnv(),
+    ...graphApiEnv(),
+    ...probeEnv(),
     RELEASE_QUEUE_URL: nonEmpty,
     RECONNECT_SKEW_SECONDS: intFrom(DEFAULTS.reconnectSkewSeconds, 0, 86_400),
     STALE_OFFBOARDING_SECONDS: intFrom(DEFAULTS.staleOffboardingSeconds, 60, 14 * 86_400),

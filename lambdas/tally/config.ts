@@ -3,7 +3,7 @@ import { awsEnv, awsFrom, type Env, parseConfig } from '../shared/config.js';
 
 /** The tally function needs only the table it writes the counters to (its records come from the table's stream). */
 export const tallyConfigSchema = z.pipe(
-  z.object({ ...awsEnv }),
+  z.object({ ...awsEnv() }),
   z.transform((c) => awsFrom(c)),
 );
 

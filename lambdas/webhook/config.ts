@@ -5,8 +5,8 @@ import { awsEnv, type Env, intFrom, nonEmpty, optionalNonEmpty, parseConfig, rel
 /** `GET/POST /webhook`: the table, the inbound-events queue, the skew rule, the app secret and verify token. */
 export const webhookConfigSchema = z.pipe(
   z.object({
-    ...awsEnv,
-    ...relayEventsEnv,
+    ...awsEnv(),
+    ...relayEventsEnv(),
     INBOUND_EVENTS_QUEUE_URL: nonEmpty,
     RELEASE_QUEUE_URL: nonEmpty,
     /** The bucket where a change too large for one SQS message goes whole (`valueRef`). */

@@ -1,6 +1,6 @@
 import * as z from 'zod/mini';
 import type { ParkedCopy, StoredParkedCopy } from '../../core/release/ports.js';
-import { describeIssues } from '../../core/shared/zod.js';
+import { describeIssues, lazily } from '../../core/shared/zod.js';
 import { DEFAULTS } from '../../core/shared/defaults.js';
 import { PARKED_PREFIX, TABLE_TTL_ATTRIBUTE } from './table.js';
 
@@ -24,7 +24,9 @@ export const parkedItem = (copy: ParkedCopy, ttlSeconds: number): Record<string,
   return { ...attrs, [TABLE_TTL_ATTRIBUTE]: Math.floor(Date.parse(copy.firstParkedAt) / 1000) + ttlSeconds };
 };
 
-const copyItemSchema = z.object({
+/** Built when a parked copy is first read back (the releaser, the status route), not by every function that imports this module. */
+const copyItemSchema = lazily(() =>
+  z.object({
   wabaId: z.string(),
   messageId: z.string(),
   firstEnqueuedMs: z.number(),
@@ -35,12 +37,13 @@ const copyItemSchema = z.object({
   sendAttempts: z.number(),
   rateLimitHits: z.optional(z.number()),
   body: z.string(),
-});
+  }),
+);
 
 /** A parked copy as read back; an item that is not a copy is returned as unreadable, with why. */
 export const parkedFromItem = (item: Record<string, unknown>, wabaId: string): StoredParkedCopy => {
   const orderKey = String(item.sk).slice(PARKED_PREFIX.length);
-  const r = copyItemSchema.safeParse(item);
+  const r = copyItemSchema().safeParse(item);
   if (r.success) return { ok: true, copy: { ...r.data, rateLimitHits: r.data.rateLimitHits ?? 0, orderKey } };
   const { pk: _pk, sk: _sk, ...rest } = item;
   const raw = typeof item.body === 'string' ? item.body : JSON.stringify(rest);

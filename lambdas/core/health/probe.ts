@@ -7,6 +7,7 @@
  * only a clear answer counts, anything else keeps what the relay believes.
  */
 import * as z from 'zod/mini';
+import { lazily } from '../shared/zod.js';
 import type { ProbeVerdict } from './client-health.js';
 
 export const PROBE_FIELDS = 'is_on_biz_app,platform_type,status,code_verification_status,throughput,health_status';
@@ -26,18 +27,21 @@ const list = (v: unknown): readonly unknown[] => (Array.isArray(v) ? v : []);
 /**
  * The answer's shape; every field is optional and read leniently (a field of the wrong type counts as absent), so
  * only the structure is checked here and the values by the readers above. Kept to `looseObject` and `unknown` on
- * purpose: number and boolean schemas would pull ~10 KB more of zod into the consumer's bundle.
+ * purpose: number and boolean schemas would pull ~10 KB more of zod into the consumer's bundle. Built on the first probe
+ * read, not at import: the consumer and the releaser import this module but rarely probe.
  */
-const phoneNumberNode = z.looseObject({
-  status: z.optional(z.unknown()),
-  platform_type: z.optional(z.unknown()),
-  health_status: z.optional(z.unknown()),
-});
-const healthStatus = z.looseObject({ can_send_message: z.optional(z.unknown()), entities: z.optional(z.unknown()) });
-const entity = z.looseObject({ can_send_message: z.optional(z.unknown()), errors: z.optional(z.unknown()) });
-const errorBody = z.looseObject({
-  error: z.looseObject({ code: z.optional(z.unknown()), error_subcode: z.optional(z.unknown()), message: z.optional(z.unknown()) }),
-});
+const schemas = lazily(() => ({
+  phoneNumberNode: z.looseObject({
+    status: z.optional(z.unknown()),
+    platform_type: z.optional(z.unknown()),
+    health_status: z.optional(z.unknown()),
+  }),
+  healthStatus: z.looseObject({ can_send_message: z.optional(z.unknown()), entities: z.optional(z.unknown()) }),
+  entity: z.looseObject({ can_send_message: z.optional(z.unknown()), errors: z.optional(z.unknown()) }),
+  errorBody: z.looseObject({
+    error: z.looseObject({ code: z.optional(z.unknown()), error_subcode: z.optional(z.unknown()), message: z.optional(z.unknown()) }),
+  }),
+}));
 
 export interface ProbeReading {
   readonly verdict: ProbeVerdict;
@@ -56,6 +60,7 @@ const cut = (s: string | undefined, n = 120): string => (s ?? '').slice(0, n);
 export const readProbe = (result: ProbeResult): ProbeReading => {
   if (result.kind === 'no-answer') return { verdict: 'error', detail: `no answer: ${cut(result.message)}` };
   const { httpStatus, body } = result;
+  const { errorBody, phoneNumberNode, healthStatus, entity } = schemas();
   if (httpStatus < 200 || httpStatus >= 300) {
     const e = errorBody.safeParse(body);
     const err = e.success ? e.data.error : undefined;

@@ -8,6 +8,16 @@ import en from 'zod/v4/locales/en.js';
 
 config(en());
 
+/**
+ * A schema built on its first use instead of at import, for a path a function may never take on its first invocation
+ * (a cold start pays tens of microseconds per zod call, and most of these run once). `lazily(() => z.object(...))()`
+ * returns the same schema every time.
+ */
+export const lazily = <S>(build: () => S): (() => S) => {
+  let built: S | undefined;
+  return () => (built ??= build());
+};
+
 /** The first problems of a failed parse, as `path: message`. */
 export const describeIssues = (
   error: { readonly issues: readonly { readonly path: readonly PropertyKey[]; readonly message: string }[] },

@@ -4,18 +4,22 @@
  * relay remembers it so automated messages to that customer wait for the human (send-policy.ts).
  */
 import * as z from 'zod/mini';
+import { lazily } from '../shared/zod.js';
 import type { HumanReply } from '../outbound/ports.js';
 import { readEventTime } from '../status/event-time.js';
 
-const echo = z.looseObject({
-  to: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
-  to_user_id: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
-  timestamp: z.optional(z.unknown()),
-});
-const value = z.looseObject({
-  metadata: z.optional(z.looseObject({ phone_number_id: z.optional(z.string().check(z.minLength(1), z.maxLength(64))) })),
-  message_echoes: z.optional(z.array(z.unknown())),
-});
+/** Built on the first echo change read, not at import: most POSTs carry none. */
+const schemas = lazily(() => ({
+  echo: z.looseObject({
+    to: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+    to_user_id: z.optional(z.string().check(z.minLength(1), z.maxLength(128))),
+    timestamp: z.optional(z.unknown()),
+  }),
+  value: z.looseObject({
+    metadata: z.optional(z.looseObject({ phone_number_id: z.optional(z.string().check(z.minLength(1), z.maxLength(64))) })),
+    message_echoes: z.optional(z.array(z.unknown())),
+  }),
+}));
 
 /** The most echoes read from one change (Meta batches up to 1000 updates per POST). */
 const MAX_ECHOES = 1000;
@@ -26,6 +30,7 @@ const MAX_ECHOES = 1000;
  * (`to`) when Meta gives it, else the BSUID.
  */
 export const readEchoes = (wabaId: string, raw: unknown, receivedAtMs: number, maxFutureSkewMs: number): HumanReply[] => {
+  const { echo, value } = schemas();
   const v = value.safeParse(raw);
   const phoneNumberId = v.success ? v.data.metadata?.phone_number_id : undefined;
   if (!v.success || phoneNumberId === undefined) return [];

@@ -1,4 +1,5 @@
 import * as z from 'zod/mini';
+import { lazily } from '../shared/zod.js';
 import { boundedText } from '../shared/ids.js';
 import { readEventTime } from '../status/event-time.js';
 import { boundedErrors, type MessageStatusUpdate, type OutcomeError } from '../outcomes/message-outcome.js';
@@ -6,30 +7,34 @@ import { lenient, text } from './payload-fields.js';
 
 /** Reading the message statuses of a `messages` change (`value.statuses[]`) into message outcome updates. */
 
-const statusError = z.looseObject({
-  code: lenient(z.pipe(z.union([z.number(), z.string()]), z.transform((c: number | string) => Number(c)))),
-  title: lenient(z.string()),
-  message: lenient(z.string()),
-  error_data: lenient(z.looseObject({ details: lenient(z.string()) })),
-});
+/** Built on the first `statuses` read, not at import: a POST of `account_update` changes never needs them. */
+const schemas = lazily(() => {
+  const statusError = z.looseObject({
+    code: lenient(z.pipe(z.union([z.number(), z.string()]), z.transform((c: number | string) => Number(c)))),
+    title: lenient(z.string()),
+    message: lenient(z.string()),
+    error_data: lenient(z.looseObject({ details: lenient(z.string()) })),
+  });
 
-/** One `value.statuses[]` item: only the wamid and the status value are required; the rest is read when readable. */
-const statusItem = z.looseObject({
-  id: z.string().check(z.minLength(1), z.maxLength(512)),
-  status: z.string().check(z.minLength(1)),
-  timestamp: z.optional(z.unknown()),
-  recipient_id: lenient(text),
-  /** A user known by username may be named only by their business-scoped user id (and its parent), without `recipient_id`. */
-  recipient_user_id: lenient(text),
-  recipient_parent_user_id: lenient(text),
-  errors: lenient(z.array(z.unknown())),
-  biz_opaque_callback_data: lenient(z.string().check(z.maxLength(512))),
-  pricing: lenient(
-    z.looseObject({ billable: lenient(z.boolean()), pricing_model: lenient(text), category: lenient(text), type: lenient(text) }),
-  ),
-  conversation: lenient(
-    z.looseObject({ id: lenient(text), origin: lenient(z.looseObject({ type: lenient(text) })), expiration_timestamp: lenient(text) }),
-  ),
+  /** One `value.statuses[]` item: only the wamid and the status value are required; the rest is read when readable. */
+  const statusItem = z.looseObject({
+    id: z.string().check(z.minLength(1), z.maxLength(512)),
+    status: z.string().check(z.minLength(1)),
+    timestamp: z.optional(z.unknown()),
+    recipient_id: lenient(text),
+    /** A user known by username may be named only by their business-scoped user id (and its parent), without `recipient_id`. */
+    recipient_user_id: lenient(text),
+    recipient_parent_user_id: lenient(text),
+    errors: lenient(z.array(z.unknown())),
+    biz_opaque_callback_data: lenient(z.string().check(z.maxLength(512))),
+    pricing: lenient(
+      z.looseObject({ billable: lenient(z.boolean()), pricing_model: lenient(text), category: lenient(text), type: lenient(text) }),
+    ),
+    conversation: lenient(
+      z.looseObject({ id: lenient(text), origin: lenient(z.looseObject({ type: lenient(text) })), expiration_timestamp: lenient(text) }),
+    ),
+  });
+  return { statusError, statusItem };
 });
 
 /** Most statuses read from one change (Meta batches up to 1000 updates per POST). */
@@ -46,6 +51,7 @@ export interface EventTimeContext {
 export const readStatuses = (list: readonly unknown[] | undefined, ctx: EventTimeContext): MessageStatusUpdate[] => {
   const out: MessageStatusUpdate[] = [];
   for (const raw of (list ?? []).slice(0, MAX_STATUSES_PER_CHANGE)) {
+    const { statusItem, statusError } = schemas();
     const r = statusItem.safeParse(raw);
     if (!r.success) continue; // forwarded anyway; not a status the relay can use
     const s = r.data;

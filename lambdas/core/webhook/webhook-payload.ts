@@ -5,7 +5,7 @@ import { classifyAccountEvent } from '../status/client-status.js';
 import { DEFAULTS } from '../shared/defaults.js';
 import { describeRawTime, readEventTime, representableTimeMs } from '../status/event-time.js';
 import { boundedText, ID_RULE, isRelayId } from '../shared/ids.js';
-import { describeIssues } from '../shared/zod.js';
+import { describeIssues, lazily } from '../shared/zod.js';
 import { type EventTimeContext, readStatuses } from './message-statuses.js';
 import {
   type AccountUpdate,
@@ -62,12 +62,13 @@ const quick = {
     record(v) && typeof v.field === 'string' && v.field.length > 0 ? { success: true, data: { field: v.field, value: v.value } } : null,
 };
 
-const banState = z.pipe(
-  z.union([z.string(), z.array(z.string())]),
-  z.transform((s: string | string[]) => boundedText((Array.isArray(s) ? s[0] : s) ?? '')),
-);
-
-const accountUpdateValue = z.looseObject({
+/** Built on the first `account_update` change read, not at import: a POST of message statuses never needs it. */
+const accountUpdateValue = lazily(() => {
+  const banState = z.pipe(
+    z.union([z.string(), z.array(z.string())]),
+    z.transform((s: string | string[]) => boundedText((Array.isArray(s) ? s[0] : s) ?? '')),
+  );
+  return z.looseObject({
   event: z.string().check(z.minLength(1)),
   waba_info: lenient(z.looseObject({ waba_id: z.optional(id) })),
   disconnection_info: lenient(z.looseObject({ reason: lenient(text), initiated_by: lenient(text) })),
@@ -76,6 +77,7 @@ const accountUpdateValue = z.looseObject({
     z.array(z.looseObject({ restriction_type: z.string().check(z.minLength(1)), expiration: z.optional(z.unknown()) })),
   ),
   phone_number: lenient(text),
+  });
 });
 
 const messagesValue = z.looseObject({
@@ -192,7 +194,7 @@ const readChange = (entryId: string, rawTime: unknown, rawChange: unknown, entry
     }
     return forwarded;
   }
-  const v = accountUpdateValue.safeParse(value);
+  const v = accountUpdateValue().safeParse(value);
   if (!v.success) return unreadable(entryId, `${where()}.value ${firstIssue(v.error)}`, rawChange);
   const data = v.data;
   if (!EVENT.test(data.event)) return unreadable(entryId, `invalid-event: ${where()}.value.event must be 1-128 printable ASCII characters`, rawChange);
