@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { BatchGetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { HttpCloudApi, SecretTokenProvider } from '../lambdas/adapters/cloud-api.js';
 import { documentClient, DynamoClientStore } from '../lambdas/adapters/dynamo/client-store.js';
@@ -76,6 +77,14 @@ export interface ThroughputResult {
   readonly rounds: number;
   readonly consumerRange: readonly [number, number];
   readonly floorRange: readonly [number, number];
+  /**
+   * A second reference, not the budget's: the floor plus the DynamoDB requests any exactly-once consumer makes (one
+   * strongly consistent read of the batch's clients, a conditional claim and a conditional confirmation per message),
+   * written by hand without the relay's code. consumer / this says how much the relay's own code costs.
+   */
+  readonly exactlyOnceFloorPerSecond: number;
+  readonly exactlyOnceFloorRange: readonly [number, number];
+  readonly shareOfExactlyOnceFloor: number;
 }
 
 /**
@@ -144,16 +153,50 @@ export const throughputBench = async (s: BenchServices, messages: number, poller
     });
   };
 
+  const doc = documentClient(s.dynamo);
+  const exactlyOnceRound = async (): Promise<number> => {
+    await enqueue(s.sqs, r.outbound, bodiesFor());
+    return drainWith(async () => {
+      const out = await s.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: r.outbound, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'] }),
+      );
+      const msgs = out.Messages ?? [];
+      if (msgs.length === 0) return 0;
+      const envelopes = msgs.map((m) => JSON.parse(m.Body ?? '{}') as { messageId: string; wabaId: string; phoneNumberId: string; payload: unknown });
+      const clientKeys = [...new Set(envelopes.map((e) => e.wabaId))].map((w) => ({ pk: `FLOOR#${w}`, sk: 'STATUS' }));
+      await doc.send(new BatchGetCommand({ RequestItems: { [r.tableName]: { Keys: clientKeys, ConsistentRead: true } } }));
+      await Promise.all(
+        envelopes.map(async (e) => {
+          const Key = { pk: `FLOOR#${e.wabaId}#${e.messageId}`, sk: 'SEND' };
+          await doc.send(new UpdateCommand({ TableName: r.tableName, Key, UpdateExpression: 'SET #s = :sending', ConditionExpression: 'attribute_not_exists(#s)', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':sending': 'SENDING' } }));
+          const res = await fetch(`${s.api.url}/v25.0/${e.phoneNumberId}/messages`, {
+            method: 'POST',
+            headers: { authorization: 'Bearer bench', 'content-type': 'application/json' },
+            body: JSON.stringify(e.payload),
+          });
+          const sent = (await res.json()) as { messages?: { id?: string }[] };
+          await doc.send(new UpdateCommand({ TableName: r.tableName, Key, UpdateExpression: 'SET #s = :sent, wamid = :w', ConditionExpression: '#s = :sending', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':sent': 'SENT', ':sending': 'SENDING', ':w': sent.messages?.[0]?.id ?? '' } }));
+        }),
+      );
+      await s.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: r.outbound, Entries: msgs.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
+      return msgs.length;
+    });
+  };
+
   await consumerRound();
   await floorRound();
+  await exactlyOnceRound();
   const consumer: number[] = [];
   const floor: number[] = [];
+  const exactlyOnce: number[] = [];
   for (let i = 0; i < rounds; i++) {
     consumer.push(await consumerRound());
     floor.push(await floorRound());
+    exactlyOnce.push(await exactlyOnceRound());
   }
   const consumerPerSecond = median(consumer);
   const floorPerSecond = median(floor);
+  const exactlyOncePerSecond = median(exactlyOnce);
   const range = (xs: readonly number[]): [number, number] => [Math.round(Math.min(...xs)), Math.round(Math.max(...xs))];
   return {
     messages,
@@ -164,6 +207,9 @@ export const throughputBench = async (s: BenchServices, messages: number, poller
     rounds,
     consumerRange: range(consumer),
     floorRange: range(floor),
+    exactlyOnceFloorPerSecond: Math.round(exactlyOncePerSecond),
+    exactlyOnceFloorRange: range(exactlyOnce),
+    shareOfExactlyOnceFloor: Math.round((consumerPerSecond / exactlyOncePerSecond) * 100) / 100,
   };
 };
 

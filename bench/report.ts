@@ -38,6 +38,12 @@ export const renderReport = (r: BenchReport, budgets: readonly Budget[]): string
         `${c.floorPerSecond} msg/s: ${c.floorRange.join('-')}`,
         `${c.shareOfFloor}`,
       ],
+      [
+        'exactly-once floor: + batch read, claim, confirm',
+        '',
+        `${c.exactlyOnceFloorPerSecond} msg/s: ${c.exactlyOnceFloorRange.join('-')}`,
+        `${c.shareOfExactlyOnceFloor}`,
+      ],
     ]),
   );
   sections.push(

@@ -42,6 +42,8 @@ describe('npm run bench (quick)', () => {
       expect(names).toContain(n);
     }
     expect(r.consumer.shareOfFloor).toBeGreaterThan(0);
+    expect(r.consumer.exactlyOnceFloorPerSecond).toBeGreaterThan(0);
+    expect(r.consumer.exactlyOnceFloorPerSecond).toBeLessThan(r.consumer.floorPerSecond * 2);
     expect(names).toContain('status reads per distinct client per batch');
     expect(names).toContain('Cloud API calls refused per offboarding episode');
     // Holds: at most one refused call in any episode; without them the same run refuses more.
