@@ -27,6 +27,13 @@ export const text = (statusCode: number, body: string): HttpResult => ({
 export const rawBody = (event: APIGatewayProxyEventV2): Buffer =>
   event.body === undefined ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
 
+/**
+ * The request body as received, without a copy when API Gateway passed it as text: that text (its UTF-8 bytes are the
+ * bytes received), or the bytes of a base64 body.
+ */
+export const requestBody = (event: APIGatewayProxyEventV2): string | Buffer =>
+  event.body !== undefined && !event.isBase64Encoded ? event.body : rawBody(event);
+
 /** Header lookup that ignores case (HTTP API lower-cases names; other callers may not). */
 export const header = (event: APIGatewayProxyEventV2, name: string): string | undefined => {
   const wanted = name.toLowerCase();

@@ -8,7 +8,7 @@ import type { Telemetry } from '../core/shared/telemetry.js';
 import { SIGNATURE_HEADER, SignatureVerifier } from '../core/webhook/signature.js';
 import { WebhookService } from '../core/webhook/webhook-service.js';
 import type { MessageOutcomeService } from '../core/outcomes/message-outcome-service.js';
-import { errorResponse, type HttpResult, header, json, rawBody, text } from '../shared/http.js';
+import { errorResponse, type HttpResult, header, json, requestBody, text } from '../shared/http.js';
 
 /** How often the handler asks for the secrets again (rotation takes effect within this plus the source's cache). */
 export const SECRET_RECHECK_MS = 30_000;
@@ -78,7 +78,7 @@ export const createWebhookHandler = (deps: WebhookDeps) => {
         return text(200, (await service()).verifySubscription(event.queryStringParameters ?? {}));
       }
       if (method === 'POST') {
-        const summary = await (await service()).receive(rawBody(event), header(event, SIGNATURE_HEADER));
+        const summary = await (await service()).receive(requestBody(event), header(event, SIGNATURE_HEADER));
         deps.telemetry.info('webhook stored', { ...summary, requestId: event.requestContext.requestId });
         return json(200, { received: true });
       }

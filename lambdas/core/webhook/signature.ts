@@ -33,7 +33,8 @@ export class SignatureVerifier {
     this.#secrets = usable.map((s) => Buffer.from(s, 'utf8'));
   }
 
-  verify(rawBody: Uint8Array, header: string | undefined): SignatureCheck {
+  /** `rawBody` as bytes, or as text whose UTF-8 encoding is the bytes received. */
+  verify(rawBody: Uint8Array | string, header: string | undefined): SignatureCheck {
     if (header === undefined || header.length === 0) return { valid: false, problem: 'missing' };
     const trimmed = header.length === PREFIX.length + HEX_DIGEST_LENGTH ? header : header.trim();
     if (!PREFIX_PATTERN.test(trimmed)) return { valid: false, problem: 'malformed' };
@@ -44,7 +45,8 @@ export class SignatureVerifier {
     // Compare against every secret, without stopping early, so timing does not reveal which one matched.
     let matched = -1;
     for (let index = 0; index < this.#secrets.length; index++) {
-      const expected = createHmac('sha256', this.#secrets[index] as Buffer).update(rawBody).digest();
+      const hmac = createHmac('sha256', this.#secrets[index] as Buffer);
+      const expected = (typeof rawBody === 'string' ? hmac.update(rawBody, 'utf8') : hmac.update(rawBody)).digest();
       if (timingSafeEqual(expected, given) && matched < 0) matched = index;
     }
     return matched >= 0 ? { valid: true, secretIndex: matched } : { valid: false, problem: 'mismatch' };

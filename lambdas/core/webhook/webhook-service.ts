@@ -64,6 +64,16 @@ export interface ReceiveSummary {
   readonly messageStatuses?: StatusSummary;
 }
 
+/**
+ * The body exactly as it arrived: its bytes, or the text API Gateway passed (HTTP APIs pass JSON as text, so there is
+ * no copy to bytes and back); either way the signed bytes are the text's UTF-8 encoding.
+ */
+export type RawBody = Uint8Array | string;
+
+/** The body as the text of its UTF-8 bytes (a lone surrogate in given text reads as U+FFFD, as those bytes decode). */
+const bodyText = (b: RawBody): string =>
+  typeof b === 'string' ? b.toWellFormed() : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
+
 const timingSafeTokenEquals = (a: string, b: string): boolean => {
   // Tokens are short; compare every character so the time does not depend on where they differ.
   const len = Math.max(a.length, b.length);
@@ -123,21 +133,22 @@ export class WebhookService {
    * on its own. Resolves once everything storable is durably stored (a change the store refuses for good is forwarded
    * as unreadable instead); throws (and the caller answers 5xx) only for failures a retry can fix.
    */
-  async receive(rawBody: Buffer, signatureHeader: string | undefined): Promise<ReceiveSummary> {
+  async receive(rawBody: RawBody, signatureHeader: string | undefined): Promise<ReceiveSummary> {
     const t = this.#o.telemetry;
-    if (rawBody.length > MAX_WEBHOOK_BYTES) {
+    const bytes = typeof rawBody === 'string' ? Buffer.byteLength(rawBody, 'utf8') : rawBody.length;
+    if (bytes > MAX_WEBHOOK_BYTES) {
       t.count('WebhookTooLarge');
-      throw new PayloadTooLargeError(`body of ${rawBody.length} bytes exceeds ${MAX_WEBHOOK_BYTES}`);
+      throw new PayloadTooLargeError(`body of ${bytes} bytes exceeds ${MAX_WEBHOOK_BYTES}`);
     }
     const check = this.#o.verifier.verify(rawBody, signatureHeader);
     if (!check.valid) {
       t.count('WebhookSignatureRejected');
-      t.warn('webhook signature rejected', { problem: check.problem, bytes: rawBody.length });
+      t.warn('webhook signature rejected', { problem: check.problem, bytes });
       throw new SignatureError(`signature ${check.problem}`);
     }
     let json: unknown;
     try {
-      json = JSON.parse(rawBody.toString('utf8'));
+      json = JSON.parse(bodyText(rawBody));
     } catch {
       t.count('WebhookNotJson');
       throw new BadRequestError('body is not JSON');
