@@ -36,8 +36,10 @@ export const requestBody = (event: APIGatewayProxyEventV2): string | Buffer =>
 
 /** Header lookup that ignores case (HTTP API lower-cases names; other callers may not). */
 export const header = (event: APIGatewayProxyEventV2, name: string): string | undefined => {
+  const headers = event.headers;
+  if (!headers) return undefined;
   const wanted = name.toLowerCase();
-  for (const [k, v] of Object.entries(event.headers ?? {})) if (k.toLowerCase() === wanted) return v;
+  for (const k in headers) if (k.toLowerCase() === wanted && Object.hasOwn(headers, k)) return headers[k];
   return undefined;
 };
 

@@ -5,6 +5,7 @@ import { classifyAccountEvent } from '../status/client-status.js';
 import { DEFAULTS } from '../shared/defaults.js';
 import { describeRawTime, readEventTime, representableTimeMs } from '../status/event-time.js';
 import { boundedText, ID_RULE, isRelayId } from '../shared/ids.js';
+import type { Mutable } from '../shared/mutable.js';
 import { describeIssues } from '../shared/zod.js';
 import { type EventTimeContext, readStatuses } from './message-statuses.js';
 import {
@@ -300,5 +301,4 @@ const readChange = (entryId: string, rawTime: unknown, rawChange: unknown, entry
   return update;
 };
 
-type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 const NO_UNKNOWN: readonly string[] = [];
