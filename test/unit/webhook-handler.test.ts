@@ -58,6 +58,26 @@ describe('webhook handler', () => {
     expect(r.body).not.toContain('Secrets Manager');
   });
 
+  it('logs one "webhook stored" line per POST: the summary, then the request id', async () => {
+    const lines: [string, Readonly<Record<string, unknown>> | undefined][] = [];
+    const handler = createWebhookHandler({
+      store: new MemoryClientStore(),
+      inbound: { forward: async () => undefined },
+      releases: new RecordingReleases(),
+      telemetry: { ...silentTelemetry, info: (message, fields) => void lines.push([message, fields]) },
+      secrets: async () => ({ appSecrets: ['s'], verifyToken: 't' }),
+      reconnectSkewMs: 300_000,
+      timelineRetentionDays: 1,
+    });
+    const event = signed('s');
+    expect((await handler(event)).statusCode).toBe(200);
+    const stored = lines.filter(([m]) => m === 'webhook stored');
+    expect(stored).toHaveLength(1);
+    const fields = stored[0]?.[1] ?? {};
+    expect(Object.keys(fields)).toEqual(['accountUpdates', 'statusChanges', 'forwarded', 'unreadable', 'requestId']);
+    expect(fields).toEqual({ accountUpdates: 1, statusChanges: 1, forwarded: 0, unreadable: 0, requestId: event.requestContext.requestId });
+  });
+
   it('reads a text body as its UTF-8 bytes, like a base64 body of those bytes (a lone surrogate reads as U+FFFD)', async () => {
     const json = JSON.stringify({ object: 'whatsapp_business_account', entry: [{ id: '77', time: 1768477204, changes: [messagesChange('77', 1768477204, 'caf\u00e9 \ud83d\ude00 \ud800!')] }] });
     // A raw lone surrogate in the text (JSON.stringify escapes it): its UTF-8 bytes, which Meta would have signed, are EF BF BD.
