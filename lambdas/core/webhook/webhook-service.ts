@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { DEFAULT_RECONNECT_SKEW_MS, type EventEffect } from '../status/client-status.js';
 import { mapLimit } from '../shared/concurrency.js';
+import { isoTime } from '../shared/iso-time.js';
 import type { Mutable } from '../shared/mutable.js';
 import { DEFAULTS } from '../shared/defaults.js';
 import { BadRequestError, ConfigError, ForbiddenError, PayloadTooLargeError, SignatureError, UnstorableError } from '../shared/errors.js';
@@ -155,7 +156,7 @@ export class WebhookService {
       throw new BadRequestError('body is not JSON');
     }
     const receivedAtMs = this.#o.now();
-    const receivedAt = new Date(receivedAtMs).toISOString();
+    const receivedAt = isoTime(receivedAtMs);
     const parsed = parseWebhook(json, { receivedAtMs, maxFutureSkewMs: this.#o.maxEventFutureSkewMs });
     if (parsed.kind === 'ignored') {
       t.count('WebhookIgnoredObject');
