@@ -11,10 +11,13 @@ import type { Telemetry } from '../core/shared/telemetry.js';
 
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 
-export const json = (statusCode: number, body: unknown): HttpResult => ({
+export const json = (statusCode: number, body: unknown): HttpResult => jsonText(statusCode, JSON.stringify(body));
+
+/** A JSON answer whose text is already written (a constant answer is serialised once, not per request). */
+export const jsonText = (statusCode: number, body: string): HttpResult => ({
   statusCode,
   headers: { 'content-type': 'application/json' },
-  body: JSON.stringify(body),
+  body,
 });
 
 export const text = (statusCode: number, body: string): HttpResult => ({

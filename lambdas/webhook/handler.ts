@@ -8,7 +8,10 @@ import type { Telemetry } from '../core/shared/telemetry.js';
 import { SIGNATURE_HEADER, SignatureVerifier } from '../core/webhook/signature.js';
 import { WebhookService } from '../core/webhook/webhook-service.js';
 import type { MessageOutcomeService } from '../core/outcomes/message-outcome-service.js';
-import { errorResponse, type HttpResult, header, json, requestBody, text } from '../shared/http.js';
+import { errorResponse, type HttpResult, header, json, jsonText, requestBody, text } from '../shared/http.js';
+
+/** What every stored POST answers. */
+const RECEIVED = JSON.stringify({ received: true });
 
 /** How often the handler asks for the secrets again (rotation takes effect within this plus the source's cache). */
 export const SECRET_RECHECK_MS = 30_000;
@@ -83,7 +86,7 @@ export const createWebhookHandler = (deps: WebhookDeps) => {
         // spread followed by another key (~0.7 us on Node 20).
         const fields: Record<string, unknown> = {};
         deps.telemetry.info('webhook stored', Object.assign(fields, summary, { requestId: event.requestContext.requestId }));
-        return json(200, { received: true });
+        return jsonText(200, RECEIVED);
       }
       return json(405, { error: 'method not allowed' });
     } catch (error) {
