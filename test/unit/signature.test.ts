@@ -1,6 +1,8 @@
 import { createHmac } from 'node:crypto';
+import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
-import { MissingSecretError, SignatureVerifier, signBody } from '../../lambdas/core/webhook/signature.js';
+import { HmacSha256, MissingSecretError, SignatureVerifier, signBody } from '../../lambdas/core/webhook/signature.js';
+import { propertyRuns } from '../support/property.js';
 
 const SECRET = 'app-secret-1';
 const body = Buffer.from('{"object":"whatsapp_business_account","entry":[]}');
@@ -57,5 +59,24 @@ describe('SignatureVerifier', () => {
 
   it.each([[[]], [['']], [['  ', '']]])('refuses to exist without a secret (%j)', (secrets) => {
     expect(() => new SignatureVerifier(secrets)).toThrow(MissingSecretError);
+  });
+});
+
+describe('HmacSha256', () => {
+  test.prop([fc.uint8Array({ maxLength: 200, size: 'max' }), fc.uint8Array({ maxLength: 3000, size: 'max' })], { numRuns: propertyRuns(500) })(
+    'gives createHmac\'s bytes for any key (longer than a block too) and any data',
+    (key, data) => {
+      expect(new HmacSha256(key).digest(data).equals(createHmac('sha256', key).update(data).digest())).toBe(true);
+    },
+  );
+
+  it('agrees at the block size: keys of 63, 64 and 65 bytes, data of 0 and 64 bytes', () => {
+    for (const keyBytes of [1, 63, 64, 65, 300]) {
+      for (const dataBytes of [0, 64]) {
+        const key = Buffer.alloc(keyBytes, 7);
+        const data = Buffer.alloc(dataBytes, 9);
+        expect(new HmacSha256(key).digest(data)).toEqual(createHmac('sha256', key).update(data).digest());
+      }
+    }
   });
 });
