@@ -62,6 +62,25 @@ describe('SignatureVerifier', () => {
   });
 });
 
+describe('SignatureVerifier: bodies of every size, as text or bytes', () => {
+  it('accepts what signBody signed and refuses one changed byte, from empty to 200k characters', () => {
+    const verifier = new SignatureVerifier(['other', 'secret']);
+    // Text with 1-, 2-, 3- and 4-byte characters, as text and as its bytes.
+    for (const units of [200_000, 65_600, 65_536, 21_846, 21_845, 1_000, 1, 0]) {
+      const text = 'a\u00e9\u20ac\ud83d\ude00'.repeat(Math.ceil(units / 5)).slice(0, units);
+      const bytes = Buffer.from(text, 'utf8');
+      const header = signBody(bytes, 'secret');
+      expect(verifier.verify(text, header)).toEqual({ valid: true, secretIndex: 1 });
+      expect(verifier.verify(bytes, header)).toEqual({ valid: true, secretIndex: 1 });
+      if (bytes.length > 0) {
+        const changed = Buffer.from(bytes);
+        changed[changed.length - 1] = (changed[changed.length - 1] as number) ^ 1;
+        expect(verifier.verify(changed, header)).toEqual({ valid: false, problem: 'mismatch' });
+      }
+    }
+  });
+});
+
 describe('HmacSha256', () => {
   test.prop([fc.uint8Array({ maxLength: 200, size: 'max' }), fc.uint8Array({ maxLength: 3000, size: 'max' })], { numRuns: propertyRuns(500) })(
     'gives createHmac\'s bytes for any key (longer than a block too) and any data',
