@@ -11,10 +11,13 @@ import type { Telemetry } from '../core/shared/telemetry.js';
 
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 
-export const json = (statusCode: number, body: unknown): HttpResult => ({
+export const json = (statusCode: number, body: unknown): HttpResult => jsonText(statusCode, JSON.stringify(body));
+
+/** A JSON answer whose text is already written (a constant answer is serialised once, not per request). */
+export const jsonText = (statusCode: number, body: string): HttpResult => ({
   statusCode,
   headers: { 'content-type': 'application/json' },
-  body: JSON.stringify(body),
+  body,
 });
 
 export const text = (statusCode: number, body: string): HttpResult => ({
@@ -27,10 +30,19 @@ export const text = (statusCode: number, body: string): HttpResult => ({
 export const rawBody = (event: APIGatewayProxyEventV2): Buffer =>
   event.body === undefined ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? 'base64' : 'utf8');
 
+/**
+ * The request body as received, without a copy when API Gateway passed it as text: that text (its UTF-8 bytes are the
+ * bytes received), or the bytes of a base64 body.
+ */
+export const requestBody = (event: APIGatewayProxyEventV2): string | Buffer =>
+  event.body !== undefined && !event.isBase64Encoded ? event.body : rawBody(event);
+
 /** Header lookup that ignores case (HTTP API lower-cases names; other callers may not). */
 export const header = (event: APIGatewayProxyEventV2, name: string): string | undefined => {
+  const headers = event.headers;
+  if (!headers) return undefined;
   const wanted = name.toLowerCase();
-  for (const [k, v] of Object.entries(event.headers ?? {})) if (k.toLowerCase() === wanted) return v;
+  for (const k in headers) if (k.toLowerCase() === wanted && Object.hasOwn(headers, k)) return headers[k];
   return undefined;
 };
 

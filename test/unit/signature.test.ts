@@ -1,6 +1,8 @@
 import { createHmac } from 'node:crypto';
+import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
-import { MissingSecretError, SignatureVerifier, signBody } from '../../lambdas/core/webhook/signature.js';
+import { HmacSha256, MissingSecretError, SignatureVerifier, signBody } from '../../lambdas/core/webhook/signature.js';
+import { propertyRuns } from '../support/property.js';
 
 const SECRET = 'app-secret-1';
 const body = Buffer.from('{"object":"whatsapp_business_account","entry":[]}');
@@ -57,5 +59,43 @@ describe('SignatureVerifier', () => {
 
   it.each([[[]], [['']], [['  ', '']]])('refuses to exist without a secret (%j)', (secrets) => {
     expect(() => new SignatureVerifier(secrets)).toThrow(MissingSecretError);
+  });
+});
+
+describe('SignatureVerifier: bodies of every size, as text or bytes', () => {
+  it('accepts what signBody signed and refuses one changed byte, from empty to 200k characters', () => {
+    const verifier = new SignatureVerifier(['other', 'secret']);
+    // Text with 1-, 2-, 3- and 4-byte characters, as text and as its bytes.
+    for (const units of [200_000, 65_600, 65_536, 21_846, 21_845, 1_000, 1, 0]) {
+      const text = 'a\u00e9\u20ac\ud83d\ude00'.repeat(Math.ceil(units / 5)).slice(0, units);
+      const bytes = Buffer.from(text, 'utf8');
+      const header = signBody(bytes, 'secret');
+      expect(verifier.verify(text, header)).toEqual({ valid: true, secretIndex: 1 });
+      expect(verifier.verify(bytes, header)).toEqual({ valid: true, secretIndex: 1 });
+      if (bytes.length > 0) {
+        const changed = Buffer.from(bytes);
+        changed[changed.length - 1] = (changed[changed.length - 1] as number) ^ 1;
+        expect(verifier.verify(changed, header)).toEqual({ valid: false, problem: 'mismatch' });
+      }
+    }
+  });
+});
+
+describe('HmacSha256', () => {
+  test.prop([fc.uint8Array({ maxLength: 200, size: 'max' }), fc.uint8Array({ maxLength: 3000, size: 'max' })], { numRuns: propertyRuns(500) })(
+    'gives createHmac\'s bytes for any key (longer than a block too) and any data',
+    (key, data) => {
+      expect(new HmacSha256(key).digest(data).equals(createHmac('sha256', key).update(data).digest())).toBe(true);
+    },
+  );
+
+  it('agrees at the block size: keys of 63, 64 and 65 bytes, data of 0 and 64 bytes', () => {
+    for (const keyBytes of [1, 63, 64, 65, 300]) {
+      for (const dataBytes of [0, 64]) {
+        const key = Buffer.alloc(keyBytes, 7);
+        const data = Buffer.alloc(dataBytes, 9);
+        expect(new HmacSha256(key).digest(data)).toEqual(createHmac('sha256', key).update(data).digest());
+      }
+    }
   });
 });

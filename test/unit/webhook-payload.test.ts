@@ -1,6 +1,8 @@
+import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import type { AccountUpdate, ParsedChange } from '../../lambdas/core/webhook/parsed-change.js';
-import { parseWebhook } from '../../lambdas/core/webhook/webhook-payload.js';
+import { accountUpdateValue, parseWebhook, quickAccountValue } from '../../lambdas/core/webhook/webhook-payload.js';
+import { propertyRuns } from '../support/property.js';
 import { accountUpdate, messagesChange, offboarded, partnerEvent, reconnected } from '../support/webhooks.js';
 
 const changesOf = (json: unknown): readonly ParsedChange[] => {
@@ -153,5 +155,52 @@ describe('parseWebhook: every entry, every change', () => {
     expect(parseWebhook({ object: 'whatsapp_business_account', entry: 'x' }).kind).toBe('invalid');
     expect(parseWebhook([1, 2]).kind).toBe('invalid');
     expect(parseWebhook(null).kind).toBe('invalid');
+  });
+});
+
+describe('quickAccountValue: zod\'s answer without zod, or none', () => {
+  /** Keys in for..in order, nested, so an order zod gives is checked too (the timeline names unknown keys in order). */
+  const keyOrder = (v: unknown): unknown =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.keys(v).map((k) => [k, keyOrder((v as Record<string, unknown>)[k])]) : null;
+  const text = fc.oneof(fc.string(), fc.string({ unit: 'binary', maxLength: 200 }), fc.constant('\ud800x'), fc.constant(''));
+  const scalar = fc.oneof(text, fc.integer(), fc.double(), fc.boolean(), fc.constant(null));
+  const odd = fc.oneof(scalar, fc.array(scalar, { maxLength: 2 }), fc.dictionary(fc.string({ maxLength: 3 }), scalar, { maxKeys: 2 }));
+  const extra = fc.dictionary(fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('__proto__', 'toString', 'constructor')), odd, { maxKeys: 3 });
+  const part = (fields: Record<string, fc.Arbitrary<unknown>>) =>
+    fc.oneof(fc.tuple(fc.record(fields, { requiredKeys: [] }), extra).map(([a, b]) => ({ ...b, ...a })), odd);
+  const value = fc
+    .tuple(
+      fc.record(
+        {
+          event: fc.oneof(fc.constantFrom('ACCOUNT_OFFBOARDED', 'DISABLED_UPDATE'), odd),
+          waba_info: part({ waba_id: fc.oneof(fc.constantFrom('102290129340398', ''), fc.nat(), odd) }),
+          disconnection_info: part({ reason: odd, initiated_by: odd }),
+          ban_info: part({ waba_ban_state: fc.oneof(text, fc.array(text, { maxLength: 2 }), odd), waba_ban_date: odd }),
+          restriction_info: fc.array(part({ restriction_type: odd, expiration: odd }), { maxLength: 2 }),
+          phone_number: odd,
+        },
+        { requiredKeys: [] },
+      ),
+      extra,
+    )
+    // Through JSON text, as a body arrives: a "__proto__" key is then an own property.
+    .map(([known, more]) => JSON.parse(`{${[...Object.entries(more), ...Object.entries(known)].map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`));
+
+  test.prop([value], { numRuns: propertyRuns(2000) })('answers only what zod accepts, with the same data in the same order', (v) => {
+    const quick = quickAccountValue(v);
+    if (quick === null) return;
+    const zod = accountUpdateValue().safeParse(v);
+    expect(zod.success).toBe(true);
+    expect(quick.data).toStrictEqual(zod.data);
+    expect(keyOrder(quick.data)).toEqual(keyOrder(zod.data));
+  });
+
+  it('answers the shapes Meta sends', () => {
+    const values = [
+      { event: 'ACCOUNT_OFFBOARDED', waba_info: { waba_id: '1', owner_business_id: '2' }, phone_number: '15550783881', note: 'x' },
+      { event: 'PARTNER_REMOVED', disconnection_info: { reason: 'r', initiated_by: 'USER' } },
+      { event: 'DISABLED_UPDATE', ban_info: { waba_ban_state: 'DISABLE', waba_ban_date: 'May 1' } },
+    ];
+    for (const v of values) expect(quickAccountValue(v)?.data).toStrictEqual(accountUpdateValue().safeParse(v).data);
   });
 });

@@ -7,6 +7,7 @@
  * behind the `RelayEventPublisher` port.
  */
 import { hash } from 'node:crypto';
+import { isoTime } from '../shared/iso-time.js';
 import type { ClientStatus } from '../status/client-status.js';
 
 export const RELAY_EVENT_TYPES = [
@@ -55,7 +56,7 @@ export const relayEvent = (
 ): RelayEvent => ({
   id: relayEventId(type, ...idParts),
   type,
-  time: typeof fact.time === 'number' ? new Date(fact.time).toISOString() : fact.time,
+  time: typeof fact.time === 'number' ? isoTime(fact.time) : fact.time,
   wabaId: fact.wabaId,
   ...(fact.messageId === undefined ? {} : { messageId: fact.messageId }),
   ...(fact.wamid === undefined ? {} : { wamid: fact.wamid }),

@@ -8,6 +8,7 @@ import type { SendStepDeps } from '../outbound/send-step.js';
 import type { BatchContext, CustomerKey } from '../outbound/ports.js';
 import type { ParkedCopy, ParkedRef, ParkedStore, ReleaseProgress, ReleaseQueue, ReleaseRequest, ReleaseStore } from './ports.js';
 import type { Telemetry } from '../shared/telemetry.js';
+import { isoTime } from '../shared/iso-time.js';
 
 export type ReleaseOutcome =
   /** Everything parked went out (or was dead-lettered); the drain flag is clear. */
@@ -71,7 +72,8 @@ export interface EndDeps {
 const NOT_CONNECTED_BASE_DELAY_S = 30;
 const MAX_DELAY_S = 900;
 
-export const iso = (ms: number): string => new Date(ms).toISOString();
+export const iso = isoTime;
+
 /** Stops the run (the first reason given wins). */
 export const halt = (run: RunState, kind: NonNullable<RunState['stop']>['kind'], reason: string): void => {
   run.stop ??= { kind, reason };

@@ -177,6 +177,7 @@ export const describeEffect = (
   if (!supersedes(current, candidate.orderKey)) {
     return { effect: 'older-than-latest', statusBefore, statusAfter: statusBefore };
   }
-  const statusAfter = deriveStatus({ ...before, [cls]: candidate }, skewMs).status;
+  // Object.assign rather than `{ ...before, [cls]: candidate }` (V8's slow path for a spread followed by a key).
+  const statusAfter = deriveStatus(Object.assign({}, before, { [cls]: candidate }), skewMs).status;
   return { effect: statusAfter === statusBefore ? 'status-unchanged' : 'status-changed', statusBefore, statusAfter };
 };

@@ -59,7 +59,7 @@ export class AccountUpdateWriter {
       if (result.written && result.beforeHealth) {
         // A status event from Meta stamped after the relay's hold ends it (derived on read; counted here, once).
         const was = holdState(result.beforeHealth, result.before);
-        const now = holdState(result.beforeHealth, { ...result.before, [u.statusClass]: record });
+        const now = holdState(result.beforeHealth, Object.assign({}, result.before, { [u.statusClass]: record }));
         if (was.state === 'in-force' && now.state === 'ended') {
           telemetry.count('HoldsEnded', 1, { by: 'status-event' });
           telemetry.info('hold ended by a newer status event', { wabaId: u.wabaId, event: u.event });

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { DEFAULT_RECONNECT_SKEW_MS, type EventEffect } from '../status/client-status.js';
 import { mapLimit } from '../shared/concurrency.js';
+import { isoTime } from '../shared/iso-time.js';
+import type { Mutable } from '../shared/mutable.js';
 import { DEFAULTS } from '../shared/defaults.js';
 import { BadRequestError, ConfigError, ForbiddenError, PayloadTooLargeError, SignatureError, UnstorableError } from '../shared/errors.js';
 import type { ClientStore } from '../status/ports.js';
@@ -64,6 +66,16 @@ export interface ReceiveSummary {
   readonly messageStatuses?: StatusSummary;
 }
 
+/**
+ * The body exactly as it arrived: its bytes, or the text API Gateway passed (HTTP APIs pass JSON as text, so there is
+ * no copy to bytes and back); either way the signed bytes are the text's UTF-8 encoding.
+ */
+export type RawBody = Uint8Array | string;
+
+/** The body as the text of its UTF-8 bytes (a lone surrogate in given text reads as U+FFFD, as those bytes decode). */
+const bodyText = (b: RawBody): string =>
+  typeof b === 'string' ? b.toWellFormed() : Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
+
 const timingSafeTokenEquals = (a: string, b: string): boolean => {
   // Tokens are short; compare every character so the time does not depend on where they differ.
   const len = Math.max(a.length, b.length);
@@ -123,27 +135,28 @@ export class WebhookService {
    * on its own. Resolves once everything storable is durably stored (a change the store refuses for good is forwarded
    * as unreadable instead); throws (and the caller answers 5xx) only for failures a retry can fix.
    */
-  async receive(rawBody: Buffer, signatureHeader: string | undefined): Promise<ReceiveSummary> {
+  async receive(rawBody: RawBody, signatureHeader: string | undefined): Promise<ReceiveSummary> {
     const t = this.#o.telemetry;
-    if (rawBody.length > MAX_WEBHOOK_BYTES) {
+    const bytes = typeof rawBody === 'string' ? Buffer.byteLength(rawBody, 'utf8') : rawBody.length;
+    if (bytes > MAX_WEBHOOK_BYTES) {
       t.count('WebhookTooLarge');
-      throw new PayloadTooLargeError(`body of ${rawBody.length} bytes exceeds ${MAX_WEBHOOK_BYTES}`);
+      throw new PayloadTooLargeError(`body of ${bytes} bytes exceeds ${MAX_WEBHOOK_BYTES}`);
     }
     const check = this.#o.verifier.verify(rawBody, signatureHeader);
     if (!check.valid) {
       t.count('WebhookSignatureRejected');
-      t.warn('webhook signature rejected', { problem: check.problem, bytes: rawBody.length });
+      t.warn('webhook signature rejected', { problem: check.problem, bytes });
       throw new SignatureError(`signature ${check.problem}`);
     }
     let json: unknown;
     try {
-      json = JSON.parse(rawBody.toString('utf8'));
+      json = JSON.parse(bodyText(rawBody));
     } catch {
       t.count('WebhookNotJson');
       throw new BadRequestError('body is not JSON');
     }
     const receivedAtMs = this.#o.now();
-    const receivedAt = new Date(receivedAtMs).toISOString();
+    const receivedAt = isoTime(receivedAtMs);
     const parsed = parseWebhook(json, { receivedAtMs, maxFutureSkewMs: this.#o.maxEventFutureSkewMs });
     if (parsed.kind === 'ignored') {
       t.count('WebhookIgnoredObject');
@@ -230,20 +243,29 @@ export class WebhookService {
     // step fails the request (after the others finished) so Meta delivers it again; every write is idempotent, so the
     // redelivery completes what is missing and changes nothing already stored.
     const outcomes = this.#o.outcomes;
-    const [stored, applied] = await Promise.allSettled([
-      tasks.length === 1 ? Promise.all([(tasks[0] as StoreTask)()]) : mapLimit(tasks, this.#o.writeConcurrency, (task) => task()),
-      // Outcomes from statuses: one conditional write each, then their events (and fallbacks) before the answer.
-      outcomes && statusBatches.length > 0 ? outcomes.applyStatuses(statusBatches, receivedAtMs) : Promise.resolve(undefined),
-    ]);
-    if (stored.status === 'rejected') throw stored.reason;
-    if (applied.status === 'rejected') throw applied.reason;
-    const results = stored.value;
-    const messageStatuses = applied.value;
+    const storing = tasks.length === 1 ? (tasks[0] as StoreTask)().then((r) => [r]) : mapLimit(tasks, this.#o.writeConcurrency, (task) => task());
+    let results: Awaited<typeof storing>;
+    let messageStatuses: StatusSummary | undefined;
+    if (outcomes && statusBatches.length > 0) {
+      const [stored, applied] = await Promise.allSettled([
+        storing,
+        // Outcomes from statuses: one conditional write each, then their events (and fallbacks) before the answer.
+        outcomes.applyStatuses(statusBatches, receivedAtMs),
+      ]);
+      if (stored.status === 'rejected') throw stored.reason;
+      if (applied.status === 'rejected') throw applied.reason;
+      results = stored.value;
+      messageStatuses = applied.value;
+    } else {
+      results = await storing;
+    }
     const unstorable = results.filter((r) => typeof r === 'object').length;
     // Releases after the status writes, once per client: failing to queue one fails the request (Meta delivers again,
     // and the redelivery asks again).
-    await Promise.all([...toRelease].map((w) => this.#o.releases.requestRelease(w, 'status-connected')));
-    if (toRelease.size > 0) t.count('ReleasesRequested', toRelease.size);
+    if (toRelease.size > 0) {
+      await Promise.all([...toRelease].map((w) => this.#o.releases.requestRelease(w, 'status-connected')));
+      t.count('ReleasesRequested', toRelease.size);
+    }
     if (toForward.length > 0) await this.#o.inbound.forward(toForward);
     // Relay events last, after every status write they report: a failure to publish fails the request like any other
     // step, Meta delivers again, and the redelivery publishes the same events (same ids) from the stored timeline.
@@ -256,15 +278,12 @@ export class WebhookService {
     if (unreadable + rejectedTimes + unstorable > 0) t.count('WebhookUnreadableChanges', unreadable + rejectedTimes + unstorable);
     if (rejectedTimes > 0) t.count('WebhookRejectedEventTimes', rejectedTimes);
     if (unstorable > 0) t.count('WebhookUnstorableChanges', unstorable);
-    return {
-      accountUpdates,
-      statusChanges,
-      forwarded,
-      unreadable: unreadable + unstorable,
-      ...(rejectedTimes > 0 ? { rejectedTimes } : {}),
-      ...(unstorable > 0 ? { unstorable } : {}),
-      ...(messageStatuses ? { messageStatuses } : {}),
-    };
+    // Assigned one by one rather than spread in: an object built from spreads is slow to copy into the log line.
+    const summary: Mutable<ReceiveSummary> = { accountUpdates, statusChanges, forwarded, unreadable: unreadable + unstorable };
+    if (rejectedTimes > 0) summary.rejectedTimes = rejectedTimes;
+    if (unstorable > 0) summary.unstorable = unstorable;
+    if (messageStatuses) summary.messageStatuses = messageStatuses;
+    return summary;
   }
 
   /**
