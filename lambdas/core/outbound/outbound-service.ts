@@ -8,12 +8,11 @@
  *   counters, then holds and releases (consumer-follow-up.ts).
  * Every decision is the send policy's (send-policy.ts); this file only carries decisions out.
  */
-import type { HoldRecord } from '../health/client-health.js';
-import { clientGate, type ClientGate } from '../health/client-health.js';
+import { clientGate, type ClientGate, type HoldRecord } from '../health/client-health.js';
 import type { ClientHealthService } from '../health/client-health-service.js';
 import { limiter, mapLimit } from '../shared/concurrency.js';
 import type { DeadLetterBody } from './dead-letter.js';
-import { type OutboundEnvelope, parseEnvelope, recipientOf } from './envelope.js';
+import { type OutboundEnvelope, parseEnvelope } from './envelope.js';
 import { NoTokenError } from '../shared/errors.js';
 import { type AfterSendPolicy, FRESH, PARK_ATTRIBUTES, type ParkState, parkAttributes, REDRIVE_ATTRIBUTE, readParkState } from './outbound-decision.js';
 import { type BatchFollowUp, checkReleases, probeHeld, tripHold } from './consumer-follow-up.js';
@@ -21,12 +20,12 @@ import { type ConsumerOutcome as Outcome, deadLetterOutcome, settleBatch } from 
 import { isFinal, type MessageKey, type SendLedger } from './send-ledger.js';
 import { EventBuffer } from '../outcomes/event-buffer.js';
 import { claimToDeadLetter, type SendStepDeps, type SendStepResult, sendOnce } from './send-step.js';
-import { type GateDecision, gate } from './send-policy.js';
-import { type ClientPhoneNumbers, type BatchContextReader, type CloudApi, type CustomerKey, customerIdentity, messageIdentity, type OutboundQueues, type PhoneOwner, type PhoneOwnership, type TokenProvider } from './ports.js';
+import type { GateDecision } from './send-policy.js';
+import { customerOf, decide, noteDecision } from './consumer-gate.js';
+import { type ClientPhoneNumbers, type BatchContextReader, type CloudApi, messageIdentity, type OutboundQueues, type PhoneOwner, type PhoneOwnership, type TokenProvider } from './ports.js';
 import type { MessageOutcomeStore, RelayEventPublisher } from '../outcomes/ports.js';
 import type { ParkedStore, ReleaseRequester } from '../release/ports.js';
 import type { Telemetry } from '../shared/telemetry.js';
-import { behindRelease } from '../release/release-rules.js';
 
 export type { DeadLetterBody };
 
@@ -86,7 +85,6 @@ export interface Item {
 const keyOf = (e: OutboundEnvelope): MessageKey => ({ wabaId: e.wabaId, messageId: e.messageId });
 /** Records whose ledger entry is read with the batch: delay-queue copies (mostly parked again) and redrives. */
 const readsLedgerFirst = (i: Item): boolean => i.record.fromDelayQueue || i.redriveOf !== undefined;
-const customerOf = (e: OutboundEnvelope): CustomerKey => ({ wabaId: e.wabaId, phoneNumberId: e.phoneNumberId, customer: recipientOf(e.payload) });
 
 /**
  * Processes one SQS batch. Returns the ids of the records that must come back (partial batch response); every other
@@ -164,9 +162,8 @@ export class OutboundService {
 
   /**
    * The gate for each message, then the sends (one pilot per client first), then the repeats of a message.
-   * A fresh record the gate sends is not looked up in the ledger: its claim refuses it when another copy finished the
-   * message (the refusal says why, without a read). A fresh record the gate parks or dead-letters is looked up first
-   * (one read for all of them): a final message is acknowledged, never parked or dead-lettered again.
+   * A fresh record the gate sends is not looked up in the ledger (its claim refuses a finished message, saying why);
+   * one it would park or dead-letter is, first (one read for all): a final message is never parked or dead-lettered.
    */
   async #plan(valid: readonly Item[], run: BatchFollowUp, nowMs: number, deps: SendStepDeps): Promise<void> {
     const toSend: Item[] = [];
@@ -185,9 +182,9 @@ export class OutboundService {
           continue;
         }
       }
-      item.phoneOwner = run.context.phoneOwners.get(envelope.phoneNumberId) as PhoneOwner;
-      if (item.phoneOwner === undefined) delete item.phoneOwner;
-      const decision = this.#decide(item, run.gates.get(envelope.wabaId) as ClientGate, run, nowMs);
+      const owner = run.context.phoneOwners.get(envelope.phoneNumberId);
+      if (owner !== undefined) item.phoneOwner = owner;
+      const decision = decide(item, run.gates.get(envelope.wabaId) as ClientGate, run, nowMs, this.#o);
       (decision.action === 'send' || readsLedgerFirst(item) ? decided : unread).push({ item, decision });
     }
     if (unread.length > 0) {
@@ -199,7 +196,7 @@ export class OutboundService {
       }
     }
     for (const { item, decision: d } of decided) {
-      this.#note(item, d, run);
+      noteDecision(this.#o.telemetry, item, d, run);
       if (d.action === 'send') toSend.push(item);
       else if (d.action === 'park') item.outcome = this.#park(item, d, nowMs);
       else toDeadLetter.push({ item, decision: d });
@@ -260,37 +257,9 @@ export class OutboundService {
 
   /** The send policy's gate for one message, with what this batch learnt (a client held by an earlier send), counted. */
   #gate(item: Item, client: ClientGate, run: BatchFollowUp, nowMs: number): GateDecision {
-    const d = this.#decide(item, client, run, nowMs);
-    this.#note(item, d, run);
+    const d = decide(item, client, run, nowMs, this.#o);
+    noteDecision(this.#o.telemetry, item, d, run);
     return d;
-  }
-
-  /** The gate's decision alone (nothing counted: the message may still turn out final). */
-  #decide(item: Item, client: ClientGate, run: BatchFollowUp, nowMs: number): GateDecision {
-    const envelope = item.envelope as OutboundEnvelope;
-    const held = run.held.has(envelope.wabaId) && client.hold.state !== 'in-force';
-    const facts = {
-      client: held ? { ...client, hold: { state: 'in-force' as const, hold: run.started.get(envelope.wabaId) ?? PLACEHOLDER_HOLD } } : client,
-      phoneOwner: item.phoneOwner,
-      behindRelease: behindRelease(client.status, run.context.releases.get(envelope.wabaId) ?? NO_RELEASE),
-      humanRepliedAtMs: envelope.automated === true ? run.context.humanReplies.get(customerIdentity(customerOf(envelope))) : undefined,
-    };
-    return gate(facts, envelope, item.state, nowMs, this.#o);
-  }
-
-  /** Counts and remembers a gate decision about to be carried out. */
-  #note(item: Item, d: GateDecision, run: BatchFollowUp): void {
-    const envelope = item.envelope as OutboundEnvelope;
-    if (d.action === 'park') {
-      if (d.cause === 'behind-release') run.behind.add(envelope.wabaId);
-      if (d.cause === 'held') this.#o.telemetry.count('ParkedByHold');
-      if (d.cause === 'restricted') this.#o.telemetry.count('ParkedByRestriction');
-      if (d.cause === 'human-replied') this.#o.telemetry.count('ParkedForHumanReply');
-    }
-    if (d.action === 'dead-letter' && d.reason === 'phone-number-mismatch') {
-      this.#o.telemetry.count('PhoneNumberMismatch');
-      this.#o.telemetry.warn('phone number of another WABA; dead-lettered', { ...keyOf(envelope), phoneNumberId: envelope.phoneNumberId, owner: item.phoneOwner?.wabaId });
-    }
   }
 
   async #send(item: Item, run: BatchFollowUp, nowMs: number, deps: SendStepDeps): Promise<Outcome> {
@@ -375,10 +344,6 @@ export class OutboundService {
     const firstEnqueuedMs = item.state.firstEnqueuedMs ?? item.record.sentTimestampMs ?? this.#o.now();
     return { id: item.record.id, body: item.record.body, delaySeconds, attributes: parkAttributes({ ...next, firstEnqueuedMs }) };
   }
-
 }
 
 const SEND: GateDecision = { action: 'send' };
-const NO_RELEASE = { drainSince: null, beatAt: null } as const;
-/** A hold this batch saw start in another send, before its record was read back (only its state matters to the gate). */
-const PLACEHOLDER_HOLD: HoldRecord = { holdId: 'this-batch', startedAtMs: 0, code: '', why: '', phoneNumberId: '', messageId: '' };
