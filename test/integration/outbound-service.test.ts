@@ -519,3 +519,26 @@ describe('isQueueArnOf', () => {
     expect(parked.map((m) => m.attributes?.['relay-park-count'])).toEqual(['1', '5']);
   });
 });
+
+describe('OutboundService: fresh duplicates of final messages on the paths without a ledger read (hostile)', () => {
+  const notConnected: CloudApiResult = { kind: 'http-error', status: 400, error: { code: 133010 } };
+
+  it('never parks a sent message behind a hold this batch trips: its fresh duplicate, a follower of the refused pilot, is acknowledged', async () => {
+    let refuse = false;
+    const { service, ledger, calls, parked, copies, telemetry } = await setup({ api: () => (refuse ? notConnected : { kind: 'accepted', wamid: 'wamid.a' }) });
+    await service.processBatch([record('a', { phoneNumberId: 'pn' })]);
+    expect(await ledger.state('w:m-a')).toBe('SENT');
+    // The number is disconnected now: a new message of the client goes first (the pilot) and is refused; the sent
+    // message, enqueued again upstream, follows it in the same batch.
+    refuse = true;
+    const out = await service.processBatch([record('p', { phoneNumberId: 'pn' }), { ...record('a', { phoneNumberId: 'pn' }), id: 'a-again' }]);
+    expect(out.failedIds).toEqual([]);
+    expect(calls).toEqual(['pn', 'pn']);
+    // Only the pilot parks; the sent message is final: no delay-queue copy, no parked copy, no hold park counted for it.
+    expect(parked.map((m) => m.id)).toEqual(['p']);
+    expect([...copies.copies.values()].map((c) => c.messageId)).toEqual(['m-p']);
+    expect(await ledger.state('w:m-a')).toBe('SENT');
+    expect(telemetry.get('ParkedByHold')).toBe(0);
+    expect(telemetry.get('DuplicateSuppressed')).toBe(1);
+  });
+});
