@@ -8,7 +8,8 @@ import type { Telemetry } from '../shared/telemetry.js';
 import type { BatchFollowUp } from './consumer-follow-up.js';
 import { type OutboundEnvelope, recipientOf } from './envelope.js';
 import type { DecisionPolicy, ParkState } from './outbound-decision.js';
-import { type CustomerKey, customerIdentity, type PhoneOwner } from './ports.js';
+import { type BatchContextReader, type CustomerKey, customerIdentity, messageIdentity, type PhoneOwner } from './ports.js';
+import { isFinal } from './send-ledger.js';
 import { type GateDecision, gate } from './send-policy.js';
 
 /** What the gate needs of one record. */
@@ -19,6 +20,19 @@ export interface GatedItem {
 }
 
 export const customerOf = (e: OutboundEnvelope): CustomerKey => ({ wabaId: e.wabaId, phoneNumberId: e.phoneNumberId, customer: recipientOf(e.payload) });
+
+/**
+ * Records whose ledger entry is read with the batch: delay-queue copies (mostly parked again) and redrives. Any other
+ * record is looked up only before it parks or is dead-lettered (a final message never is); its claim settles a send.
+ */
+export const readsLedgerFirst = (i: { readonly record: { readonly fromDelayQueue: boolean }; readonly redriveOf?: string }): boolean =>
+  i.record.fromDelayQueue || i.redriveOf !== undefined;
+
+/** The identities of the messages another copy finished (sent, dead-lettered, replaced): one strongly consistent read. */
+export const finalOnes = async (reader: BatchContextReader, envelopes: readonly OutboundEnvelope[]): Promise<Set<string>> => {
+  const { ledger } = await reader.readBatch([], [], envelopes.map((e) => ({ wabaId: e.wabaId, messageId: e.messageId })));
+  return new Set(envelopes.map(messageIdentity).filter((id) => isFinal(ledger.get(id)?.state)));
+};
 
 const NO_RELEASE = { drainSince: null, beatAt: null } as const;
 /** A hold this batch saw start in another send, before its record was read back (only its state matters to the gate). */

@@ -21,7 +21,7 @@ import { isFinal, type MessageKey, type SendLedger } from './send-ledger.js';
 import { EventBuffer } from '../outcomes/event-buffer.js';
 import { claimToDeadLetter, type SendStepDeps, type SendStepResult, sendOnce } from './send-step.js';
 import type { GateDecision } from './send-policy.js';
-import { customerOf, decide, noteDecision } from './consumer-gate.js';
+import { customerOf, decide, finalOnes, noteDecision, readsLedgerFirst } from './consumer-gate.js';
 import { type ClientPhoneNumbers, type BatchContextReader, type CloudApi, messageIdentity, type OutboundQueues, type PhoneOwner, type PhoneOwnership, type TokenProvider } from './ports.js';
 import type { MessageOutcomeStore, RelayEventPublisher } from '../outcomes/ports.js';
 import type { ParkedStore, ReleaseRequester } from '../release/ports.js';
@@ -83,8 +83,6 @@ export interface Item {
 }
 
 const keyOf = (e: OutboundEnvelope): MessageKey => ({ wabaId: e.wabaId, messageId: e.messageId });
-/** Records whose ledger entry is read with the batch: delay-queue copies (mostly parked again) and redrives. */
-const readsLedgerFirst = (i: Item): boolean => i.record.fromDelayQueue || i.redriveOf !== undefined;
 
 /**
  * Processes one SQS batch. Returns the ids of the records that must come back (partial batch response); every other
@@ -188,10 +186,9 @@ export class OutboundService {
       (decision.action === 'send' || readsLedgerFirst(item) ? decided : unread).push({ item, decision });
     }
     if (unread.length > 0) {
-      const { ledger } = await this.#o.statuses.readBatch([], [], unread.map(({ item }) => keyOf(item.envelope as OutboundEnvelope)));
+      const final = await finalOnes(this.#o.statuses, unread.map(({ item }) => item.envelope as OutboundEnvelope));
       for (const u of unread) {
-        const entry = ledger.get(messageIdentity(u.item.envelope as OutboundEnvelope));
-        if (entry && isFinal(entry.state)) u.item.outcome = { kind: 'done', final: true };
+        if (final.has(messageIdentity(u.item.envelope as OutboundEnvelope))) u.item.outcome = { kind: 'done', final: true };
         else decided.push(u);
       }
     }
@@ -267,8 +264,11 @@ export class OutboundService {
     const { telemetry } = this.#o;
     const log = { ...keyOf(envelope), sqsMessageId: item.record.id };
     const client = run.gates.get(envelope.wabaId) as ClientGate;
-    // Held by an earlier send of this batch: ask the gate again (no call).
-    if (run.held.has(envelope.wabaId)) return this.#carryOut(item, this.#gate(item, client, run, nowMs), nowMs, deps);
+    // Held by an earlier send of this batch: the gate, asked again, parks it (no call); a fresh record is looked up first.
+    if (run.held.has(envelope.wabaId)) {
+      if (!readsLedgerFirst(item) && (await finalOnes(this.#o.statuses, [envelope])).size > 0) return { kind: 'done', final: true };
+      return this.#carryOut(item, this.#gate(item, client, run, nowMs), nowMs, deps);
+    }
     let r: SendStepResult;
     try {
       r = await sendOnce(deps, envelope, item.state, {
