@@ -12,6 +12,7 @@ import { MemoryParkedStore, RecordingReleases } from '../support/release.js';
 import { NoTokenError } from '../../lambdas/core/shared/errors.js';
 import { type ClientPhoneNumber, messageIdentity, type PhoneOwner, type QueueMessage } from '../../lambdas/core/outbound/ports.js';
 import type { ClaimResult, LedgerState, MessageKey, SendLedger } from '../../lambdas/core/outbound/send-ledger.js';
+import type { RelayEvent } from '../../lambdas/core/outcomes/relay-events.js';
 import { localResources } from '../support/aws.js';
 import { RecordingTelemetry } from '../support/telemetry.js';
 
@@ -105,7 +106,10 @@ const setup = async (
   const releases = new RecordingReleases();
   /** The message ids each batch read asked the ledger for. */
   const ledgerReads: string[][] = [];
+  /** The relay events the batches published. */
+  const events: RelayEvent[] = [];
   const service = new OutboundService({
+    events: { publish: async (list) => void events.push(...list) },
     statuses: {
       readBatch: async (ids, phones, messages = []) => ({
         latest: new Map(ids.map((i) => [i, opts.latest?.[i] ?? {}])),
@@ -170,7 +174,7 @@ const setup = async (
     now: () => NOW,
     random: () => 0.5,
   });
-  return { service, ledger, parked, dead, phoneNumbers, calls, learnt, telemetry, copies, releases, ledgerReads };
+  return { service, ledger, parked, dead, phoneNumbers, calls, learnt, telemetry, copies, releases, ledgerReads, events };
 };
 
 /** A record; one with park attributes comes from the delay queue unless `fromDelayQueue` says otherwise. */
@@ -540,5 +544,51 @@ describe('OutboundService: fresh duplicates of final messages on the paths witho
     expect(await ledger.state('w:m-a')).toBe('SENT');
     expect(telemetry.get('ParkedByHold')).toBe(0);
     expect(telemetry.get('DuplicateSuppressed')).toBe(1);
+  });
+});
+
+describe('OutboundService: fresh duplicates of finished messages where the gate would not send (hostile)', () => {
+  /** Finishes a message as another copy would have: claimed, then sent, dead-lettered or replaced by its fallback. */
+  const finish = async (ledger: SendLedger, messageId: string, how: 'sent' | 'dead' | 'replaced') => {
+    const key = { wabaId: 'w', messageId };
+    const c = await ledger.claim(key, NOW);
+    if (c.outcome !== 'claimed') throw new Error('not claimed');
+    if (how === 'sent') await ledger.markSent(key, c.token, `wamid.${messageId}`, NOW);
+    if (how === 'dead') await ledger.markDeadLettered(key, c.token, { reason: 'rejected-by-cloud-api', deadLetteredAt: new Date(NOW).toISOString() });
+    if (how === 'replaced') await ledger.markReplaced(key, c.token, `${messageId}:fallback`);
+  };
+
+  it("acknowledges them whatever the gate says (another WABA's number, expired, offboarded, behind an overdue release): nothing parked, dead-lettered, counted, asked or published", async () => {
+    const latest: Record<string, LatestByClass> = {};
+    const owner: PhoneOwner = { wabaId: 'someone-else', learnedFrom: 'webhook', learnedAt: NOW - 86_400_000 };
+    const s = await setup({ latest, owners: { 'pn-mis': owner } });
+    await finish(s.ledger, 'm-s', 'sent');
+    await finish(s.ledger, 'm-d', 'dead');
+    await finish(s.ledger, 'm-r', 'replaced');
+    // Each finished message enqueued again, fresh, where the gate would dead-letter or park it.
+    const copiesOf = (tag: string, extra: Record<string, unknown>) => ['s', 'd', 'r'].map((id) => ({ ...record(id, extra), id: `${id}-${tag}` }));
+    expect((await s.service.processBatch(copiesOf('mismatch', { phoneNumberId: 'pn-mis' }))).failedIds).toEqual([]);
+    expect((await s.service.processBatch(copiesOf('expired', { notAfter: new Date(NOW - 1_000).toISOString() }))).failedIds).toEqual([]);
+    latest.w = offboarded;
+    expect((await s.service.processBatch(copiesOf('offboarded', {}))).failedIds).toEqual([]);
+    // A release that stopped beating: a message parked behind it would ask for another; a final one asks nothing.
+    const stalled = await setup({ drainSince: NOW - 120_000, beatAt: NOW - 90_000 });
+    await finish(stalled.ledger, 'm-b', 'sent');
+    expect((await stalled.service.processBatch([record('b')])).failedIds).toEqual([]);
+    for (const x of [s, stalled]) {
+      expect(x.calls).toEqual([]);
+      expect(x.parked).toEqual([]);
+      expect(x.dead).toEqual([]);
+      expect(x.copies.copies.size).toBe(0);
+      expect(x.events).toEqual([]);
+      expect(x.releases.requests).toEqual([]);
+      for (const metric of ['PhoneNumberMismatch', 'ParkedByRestriction', 'ParkedByHold', 'MessagesParked', 'MessagesDeadLettered', 'MessagesSent']) expect(x.telemetry.get(metric)).toBe(0);
+    }
+    expect(s.telemetry.get('DuplicateSuppressed')).toBe(9);
+    expect(stalled.telemetry.get('DuplicateSuppressed')).toBe(1);
+    expect(s.telemetry.logs.map((l) => l.message)).not.toContain('phone number of another WABA; dead-lettered');
+    expect(await s.ledger.state('w:m-s')).toBe('SENT');
+    expect(await s.ledger.state('w:m-d')).toBe('DEAD_LETTERED');
+    expect(await s.ledger.state('w:m-r')).toBe('REPLACED_BY_FALLBACK');
   });
 });
