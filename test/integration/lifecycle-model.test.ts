@@ -3,11 +3,12 @@
  * composed as in production and the Cloud API stand-in over HTTP. Random sequences of: enqueues (texts and templates,
  * with and without a fallback or a near deadline), webhooks (offboard, reconnect, a late redelivered reconnect, a
  * restriction), Cloud API answers (accept, not connected, token refused, window closed, rejected, throughput, 5xx),
- * delay-hop arrivals (in any order, duplicated, as SQS may), release runs and redrives of dead letters.
+ * delay-hop arrivals (in any order, duplicated, as SQS may), fresh copies of messages enqueued again upstream, release
+ * runs and redrives of dead letters.
  *
  * The delay and dead-letter queues are in memory here so the model decides when each copy comes back (every other
- * suite runs them on fauxqs). After every step: no message sent twice, none sent while the gate forbids it, no outcome
- * moved back from sent, a final ledger state agrees with what happened. At the end, once the client is back and every
+ * suite runs them on fauxqs). After every step: no message sent twice, none sent while the gate forbids it, none parked
+ * once final, no outcome moved back from sent, a final ledger state agrees with what happened. At the end, once the client is back and every
  * answer is an accept: every message is sent, dead-lettered or replaced by its fallback, exactly once.
  */
 import { randomUUID } from 'node:crypto';
@@ -119,8 +120,15 @@ const setup = (): { model: Model; real: Real } => {
   };
   const deadLetters: Real['deadLetters'] = [];
   const real: Partial<Real> & { delayed: QueueMessage[] } = { delayed: [] };
+  const outcomes = new DynamoMessageOutcomeStore(env.doc, env.tableName, 1);
   const queues = {
     park: async (m: readonly QueueMessage[]) => {
+      // A message already final (sent, dead-lettered, replaced) is never parked again, whichever copy this is.
+      for (const x of m) {
+        const messageId = String((JSON.parse(x.body) as { messageId?: unknown }).messageId);
+        const state = (await outcomes.read({ wabaId, messageId }))?.ledger?.state;
+        if (state === 'SENT' || state === 'DEAD_LETTERED' || state === 'REPLACED_BY_FALLBACK') real.violations?.push(`${messageId} parked while ${state}`);
+      }
       real.delayed.push(...m);
       return new Set<string>();
     },
@@ -145,7 +153,7 @@ const setup = (): { model: Model; real: Real } => {
     phone,
     consumer: composeConsumer(loadConsumerConfig(vars), { ...clients, sqs: ignore, queues }),
     releaser: composeReleaser({ ...loadReleaserConfig(vars), releaseRatePerSecond: 80 }, { ...clients, sqs: ignore, deadLetter: queues.deadLetter }),
-    messages: new DynamoMessageOutcomeStore(env.doc, env.tableName, 1),
+    messages: outcomes,
     status: async (cls: StatusClass, late = false) => {
       // A late redelivery is stamped before the latest offboarding: it must change nothing.
       clock = Math.max(clock + 1, Math.ceil(Date.now() / 1000));
@@ -215,23 +223,38 @@ const invariants = async (m: Model, r: Real) => {
   }
 };
 
+/** A new message, tracked by the model. */
+const newMessage = (m: Model, r: Real, o: { template: boolean; fallback: boolean; soon: boolean }): OutboundEnvelope => {
+  const id = `m-${randomUUID().slice(0, 8)}`;
+  const payload = o.template
+    ? { messaging_product: 'whatsapp' as const, to: '15550001111', type: 'template', template: { name: id, language: { code: 'en' } } }
+    : { messaging_product: 'whatsapp' as const, to: '15550001111', type: 'text', text: { body: id } };
+  const e: OutboundEnvelope = {
+    messageId: id,
+    wabaId: r.wabaId,
+    phoneNumberId: r.phone,
+    payload,
+    ...(o.fallback ? { fallback: { messaging_product: 'whatsapp', to: '15550001111', type: 'template', template: { name: `fb-${id}`, language: { code: 'en' } } } } : {}),
+    ...(o.soon ? { notAfter: new Date(Date.now() + 300).toISOString() } : {}),
+  };
+  m.messages.push({ envelope: e, redrives: 0 });
+  return e;
+};
+
 const commands = [
   fc.record({ template: fc.boolean(), fallback: fc.boolean(), soon: fc.boolean() }).map(({ template, fallback, soon }) =>
     cmd(`enqueue(${template ? 'template' : 'text'}${fallback ? ', fallback' : ''}${soon ? ', notAfter soon' : ''})`, async (m, r) => {
-      const id = `m-${randomUUID().slice(0, 8)}`;
-      const payload = template
-        ? { messaging_product: 'whatsapp' as const, to: '15550001111', type: 'template', template: { name: id, language: { code: 'en' } } }
-        : { messaging_product: 'whatsapp' as const, to: '15550001111', type: 'text', text: { body: id } };
-      const e: OutboundEnvelope = {
-        messageId: id,
-        wabaId: r.wabaId,
-        phoneNumberId: r.phone,
-        payload,
-        ...(fallback ? { fallback: { messaging_product: 'whatsapp', to: '15550001111', type: 'template', template: { name: `fb-${id}`, language: { code: 'en' } } } } : {}),
-        ...(soon ? { notAfter: new Date(Date.now() + 300).toISOString() } : {}),
-      };
-      m.messages.push({ envelope: e, redrives: 0 });
+      const e = newMessage(m, r, { template, fallback, soon });
       await consume(r, [record(JSON.stringify(e), {}, false)], retried);
+    }),
+  ),
+  fc.boolean().map((reverse) =>
+    cmd(`enqueue a new message, then every earlier one again upstream${reverse ? ' (newest first)' : ''}`, async (m, r) => {
+      // Fresh outbound-queue copies (a duplicate enqueue) behind a new message, in one batch: when the new one goes
+      // first and is refused, the client is held for the rest of the batch.
+      const copies = m.messages.map((t) => record(JSON.stringify(t.envelope), {}, false));
+      const e = newMessage(m, r, { template: false, fallback: false, soon: false });
+      await consume(r, [record(JSON.stringify(e), {}, false), ...(reverse ? copies.reverse() : copies)], retried);
     }),
   ),
   fc.constant(cmd('offboard', async (m, r) => {
