@@ -31,6 +31,14 @@ const envelope = (wabaId: string, i: number) =>
     payload: { messaging_product: 'whatsapp', to: `1555${String(i).padStart(7, '0')}`, type: 'text', text: { body: `message ${i}` } },
   });
 
+/** What the floors read of a body (the envelopes `envelope` writes). */
+interface FloorEnvelope {
+  readonly messageId: string;
+  readonly wabaId: string;
+  readonly phoneNumberId: string;
+  readonly payload: unknown;
+}
+
 const enqueue = async (sqs: SQSClient, queueUrl: string, bodies: readonly string[]) => {
   for (let i = 0; i < bodies.length; i += 10) {
     await sqs.send(new SendMessageBatchCommand({ QueueUrl: queueUrl, Entries: bodies.slice(i, i + 10).map((b, j) => ({ Id: String(j), MessageBody: b })) }));
@@ -129,7 +137,20 @@ export const throughputBench = async (s: BenchServices, messages: number, poller
     if (s.api.requests.length - sentBefore !== messages) throw new Error('the consumer did not send every message exactly once');
     return perSecond;
   };
-  const floorRound = async (): Promise<number> => {
+  /** The stand-in's send for one envelope, as the floors make it (the body the consumer would post). */
+  const post = async (e: FloorEnvelope): Promise<{ messages?: { id?: string }[] }> => {
+    const res = await fetch(`${s.api.url}/v25.0/${e.phoneNumberId}/messages`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer bench', 'content-type': 'application/json' },
+      body: JSON.stringify(e.payload),
+    });
+    return (await res.json()) as { messages?: { id?: string }[] };
+  };
+  /**
+   * A floor round: receive ten as the event source does, hand the batch's envelopes to `handle`, delete them. Nothing
+   * of the relay's code runs.
+   */
+  const floorRoundWith = (handle: (envelopes: readonly FloorEnvelope[]) => Promise<unknown>) => async (): Promise<number> => {
     await enqueue(s.sqs, r.outbound, bodiesFor());
     return drainWith(async () => {
       const out = await s.sqs.send(
@@ -137,51 +158,25 @@ export const throughputBench = async (s: BenchServices, messages: number, poller
       );
       const msgs = out.Messages ?? [];
       if (msgs.length === 0) return 0;
-      await Promise.all(
-        msgs.map(async (m) => {
-          const e = JSON.parse(m.Body ?? '{}');
-          const res = await fetch(`${s.api.url}/v25.0/${e.phoneNumberId}/messages`, {
-            method: 'POST',
-            headers: { authorization: 'Bearer bench', 'content-type': 'application/json' },
-            body: JSON.stringify(e.payload),
-          });
-          await res.json();
-        }),
-      );
+      await handle(msgs.map((m) => JSON.parse(m.Body ?? '{}') as FloorEnvelope));
       await s.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: r.outbound, Entries: msgs.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
       return msgs.length;
     });
   };
-
+  const floorRound = floorRoundWith((envelopes) => Promise.all(envelopes.map(post)));
   const doc = documentClient(s.dynamo);
-  const exactlyOnceRound = async (): Promise<number> => {
-    await enqueue(s.sqs, r.outbound, bodiesFor());
-    return drainWith(async () => {
-      const out = await s.sqs.send(
-        new ReceiveMessageCommand({ QueueUrl: r.outbound, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['All'] }),
-      );
-      const msgs = out.Messages ?? [];
-      if (msgs.length === 0) return 0;
-      const envelopes = msgs.map((m) => JSON.parse(m.Body ?? '{}') as { messageId: string; wabaId: string; phoneNumberId: string; payload: unknown });
-      const clientKeys = [...new Set(envelopes.map((e) => e.wabaId))].map((w) => ({ pk: `FLOOR#${w}`, sk: 'STATUS' }));
-      await doc.send(new BatchGetCommand({ RequestItems: { [r.tableName]: { Keys: clientKeys, ConsistentRead: true } } }));
-      await Promise.all(
-        envelopes.map(async (e) => {
-          const Key = { pk: `FLOOR#${e.wabaId}#${e.messageId}`, sk: 'SEND' };
-          await doc.send(new UpdateCommand({ TableName: r.tableName, Key, UpdateExpression: 'SET #s = :sending', ConditionExpression: 'attribute_not_exists(#s)', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':sending': 'SENDING' } }));
-          const res = await fetch(`${s.api.url}/v25.0/${e.phoneNumberId}/messages`, {
-            method: 'POST',
-            headers: { authorization: 'Bearer bench', 'content-type': 'application/json' },
-            body: JSON.stringify(e.payload),
-          });
-          const sent = (await res.json()) as { messages?: { id?: string }[] };
-          await doc.send(new UpdateCommand({ TableName: r.tableName, Key, UpdateExpression: 'SET #s = :sent, wamid = :w', ConditionExpression: '#s = :sending', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':sent': 'SENT', ':sending': 'SENDING', ':w': sent.messages?.[0]?.id ?? '' } }));
-        }),
-      );
-      await s.sqs.send(new DeleteMessageBatchCommand({ QueueUrl: r.outbound, Entries: msgs.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })) }));
-      return msgs.length;
-    });
-  };
+  const exactlyOnceRound = floorRoundWith(async (envelopes) => {
+    const clientKeys = [...new Set(envelopes.map((e) => e.wabaId))].map((w) => ({ pk: `FLOOR#${w}`, sk: 'STATUS' }));
+    await doc.send(new BatchGetCommand({ RequestItems: { [r.tableName]: { Keys: clientKeys, ConsistentRead: true } } }));
+    await Promise.all(
+      envelopes.map(async (e) => {
+        const Key = { pk: `FLOOR#${e.wabaId}#${e.messageId}`, sk: 'SEND' };
+        await doc.send(new UpdateCommand({ TableName: r.tableName, Key, UpdateExpression: 'SET #s = :sending', ConditionExpression: 'attribute_not_exists(#s)', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':sending': 'SENDING' } }));
+        const sent = await post(e);
+        await doc.send(new UpdateCommand({ TableName: r.tableName, Key, UpdateExpression: 'SET #s = :sent, wamid = :w', ConditionExpression: '#s = :sending', ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':sent': 'SENT', ':sending': 'SENDING', ':w': sent.messages?.[0]?.id ?? '' } }));
+      }),
+    );
+  });
 
   await consumerRound();
   await floorRound();
